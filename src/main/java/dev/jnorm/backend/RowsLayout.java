@@ -1,0 +1,46 @@
+package dev.jnorm.backend;
+
+/**
+ * A tensor seen as {@code rows} contiguous rows of {@code length} values, one statistic per row:
+ * the layout of LayerNorm, InstanceNorm, GroupNorm and RMSNorm in NCHW.
+ *
+ * <p>The affine parameter of element {@code i} is {@code weight[(i / spatial) % channels]} for
+ * {@link Affine#PER_CHANNEL} (InstanceNorm, GroupNorm) and {@code weight[i % length]} for
+ * {@link Affine#ELEMENTWISE} (LayerNorm, RMSNorm).
+ *
+ * @param centered true to subtract the row mean (all but RMSNorm, which only divides by the root mean square)
+ */
+public record RowsLayout(long rows, long length, Affine affine, long channels, long spatial, boolean centered) {
+
+    /** How an element finds its affine parameter. */
+    public enum Affine { PER_CHANNEL, ELEMENTWISE }
+
+    /** InstanceNorm: one row of S values per (n, c). */
+    public static RowsLayout instance(NcsLayout x) {
+        return new RowsLayout(x.n() * x.c(), x.s(), Affine.PER_CHANNEL, x.c(), x.s(), true);
+    }
+
+    /** GroupNorm: one row of (C/G)·S values per (n, g). */
+    public static RowsLayout group(NcsLayout x, long groups) {
+        return new RowsLayout(x.n() * groups, (x.c() / groups) * x.s(), Affine.PER_CHANNEL, x.c(), x.s(), true);
+    }
+
+    /** LayerNorm: one row per leading index over the normalized trailing dims. */
+    public static RowsLayout layer(long rows, long length) {
+        return new RowsLayout(rows, length, Affine.ELEMENTWISE, length, 1, true);
+    }
+
+    /** RMSNorm: as LayerNorm, without the mean. */
+    public static RowsLayout rms(long rows, long length) {
+        return new RowsLayout(rows, length, Affine.ELEMENTWISE, length, 1, false);
+    }
+
+    public long numel() {
+        return rows * length;
+    }
+
+    /** Index of the affine parameter that element {@code i} uses. */
+    public long paramIndex(long i) {
+        return affine == Affine.PER_CHANNEL ? (i / spatial) % channels : i % length;
+    }
+}

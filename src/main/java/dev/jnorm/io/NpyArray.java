@@ -1,0 +1,36 @@
+package dev.jnorm.io;
+
+import dev.jnorm.backend.Backend;
+import dev.jnorm.tensor.DType;
+import dev.jnorm.tensor.Shape;
+import dev.jnorm.tensor.Tensor;
+
+/**
+ * The contents of a {@code .npy} file on the host: shape, dtype and the values in C order. Values
+ * are held as doubles, which represent float32 values exactly.
+ */
+public record NpyArray(Shape shape, DType dtype, double[] values) {
+
+    public NpyArray {
+        if (values.length != shape.numel()) {
+            throw new IllegalArgumentException(values.length + " values for shape " + shape);
+        }
+    }
+
+    /** A copy of a tensor's contents. */
+    public static NpyArray of(Tensor t) {
+        return new NpyArray(t.shape(), t.dtype(), t.toDoubleArray());
+    }
+
+    /** A new tensor on {@code backend} holding these values as {@code dtype}. */
+    public Tensor toTensor(Backend backend, DType dtype) {
+        Tensor t = backend.allocate(shape, dtype);
+        t.copyFrom(values);
+        return t;
+    }
+
+    /** A new tensor on {@code backend} with this array's dtype. */
+    public Tensor toTensor(Backend backend) {
+        return toTensor(backend, dtype);
+    }
+}

@@ -1,0 +1,78 @@
+package dev.jnorm.module;
+
+import dev.jnorm.backend.Backend;
+import dev.jnorm.tensor.DType;
+import dev.jnorm.tensor.Shape;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * Something with learnable parameters on one backend: it owns its parameters and buffers and
+ * frees them on {@link #close()}, which is idempotent.
+ */
+public abstract class Module implements AutoCloseable {
+    private final Backend backend;
+    private final DType dtype;
+    private final List<Parameter> parameters = new ArrayList<>();
+    private final List<AutoCloseable> owned = new ArrayList<>();
+    private boolean closed;
+
+    protected Module(Backend backend, DType dtype) {
+        this.backend = backend;
+        this.dtype = dtype;
+    }
+
+    public Backend backend() {
+        return backend;
+    }
+
+    /** The dtype of the parameters and buffers, which inputs must share. */
+    public DType dtype() {
+        return dtype;
+    }
+
+    /** The learnable parameters, in PyTorch's order. */
+    public List<Parameter> parameters() {
+        return Collections.unmodifiableList(parameters);
+    }
+
+    /** Zeroes every parameter's gradient. */
+    public void zeroGrad() {
+        parameters.forEach(Parameter::zeroGrad);
+    }
+
+    protected Parameter addParameter(String name, Shape shape, double initial) {
+        Parameter p = new Parameter(name, backend, shape, dtype, initial);
+        parameters.add(p);
+        owned.add(p);
+        return p;
+    }
+
+    /** Takes ownership of a buffer, freed with the module. */
+    protected <T extends AutoCloseable> T own(T buffer) {
+        owned.add(buffer);
+        return buffer;
+    }
+
+    protected void requireOpen() {
+        if (closed) {
+            throw new IllegalStateException(getClass().getSimpleName() + " is closed");
+        }
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        for (AutoCloseable c : owned) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                throw new IllegalStateException("closing part of " + getClass().getSimpleName(), e);
+            }
+        }
+    }
+}

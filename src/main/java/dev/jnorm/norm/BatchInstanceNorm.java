@@ -1,0 +1,77 @@
+package dev.jnorm.norm;
+
+import dev.jnorm.backend.Backend;
+import dev.jnorm.module.Parameter;
+import dev.jnorm.tensor.Shape;
+import dev.jnorm.tensor.Tensor;
+
+/**
+ * Batch-Instance normalization (Nam &amp; Kim, 2018) over {@code [N, C, *spatial]}:
+ * {@code y = γ_c·(ρ_c·x̂_BN + (1 − ρ_c)·x̂_IN) + β_c}, a learned per-channel mix of BatchNorm
+ * (batch statistics in training, running statistics in evaluation when tracked) and InstanceNorm
+ * (always the input's statistics). ρ starts at 1 (pure BatchNorm); call {@link #clampRho()} after
+ * each optimizer step to keep it in [0, 1].
+ */
+public final class BatchInstanceNorm extends RunningStatsNorm {
+    private final Parameter rho;
+
+    private BatchInstanceNorm(Backend backend, Builder builder) {
+        super(backend, builder);
+        this.rho = addParameter("rho", Shape.of(numFeatures()), 1);
+    }
+
+    /** A builder with BatchNorm's defaults. */
+    public static Builder builder(long numFeatures) {
+        return new Builder(numFeatures);
+    }
+
+    public Parameter rho() {
+        return rho;
+    }
+
+    /** Clamps ρ to [0, 1]. */
+    public void clampRho() {
+        requireOpen();
+        double[] r = rho.value().toDoubleArray();
+        for (int i = 0; i < r.length; i++) {
+            r[i] = Math.min(1, Math.max(0, r[i]));
+        }
+        rho.value().copyFrom(r);
+    }
+
+    @Override
+    public Tensor forward(Tensor x) {
+        checkInput(x);
+        BatchInstanceOutput out = Norms.batchInstanceNorm(x, runningMean(), runningVar(), rho.value(),
+                valueOf(weight()), valueOf(bias()), usesInputStatistics(), nextFactor(), eps());
+        countBatch(x);
+        return remember(out).output();
+    }
+
+    @Override
+    public Tensor backward(Tensor dy) {
+        return lastForward().backward(dy, rho.value(), valueOf(weight()), rho.grad(), gradOf(weight()),
+                gradOf(bias()));
+    }
+
+    @Override
+    public BatchInstanceOutput lastForward() {
+        return lastForward(BatchInstanceOutput.class);
+    }
+
+    public static final class Builder extends RunningStatsNorm.Builder<Builder, BatchInstanceNorm> {
+        private Builder(long numFeatures) {
+            super(numFeatures);
+        }
+
+        @Override
+        protected Builder self() {
+            return this;
+        }
+
+        @Override
+        public BatchInstanceNorm build(Backend backend) {
+            return new BatchInstanceNorm(backend, this);
+        }
+    }
+}

@@ -1,0 +1,59 @@
+package dev.jnorm.norm;
+
+import dev.jnorm.backend.Backend;
+import dev.jnorm.tensor.Tensor;
+
+/**
+ * Batch normalization over {@code [N, C]}, {@code [N, C, L]}, {@code [N, C, H, W]} or
+ * {@code [N, C, D, H, W]} (BatchNorm1d, 2d, 3d by rank):
+ * {@code y = (x − E[x])/sqrt(Var[x] + eps)·γ + β}, one mean and biased variance per channel over
+ * N and the spatial dims in training; in evaluation, the running statistics when tracked.
+ * Training updates {@code running = (1 − momentum)·running + momentum·batch} with the unbiased
+ * variance.
+ */
+public final class BatchNorm extends RunningStatsNorm {
+
+    private BatchNorm(Backend backend, Builder builder) {
+        super(backend, builder);
+    }
+
+    /** A builder with PyTorch's defaults: eps 1e-5, momentum 0.1, affine, tracking running statistics. */
+    public static Builder builder(long numFeatures) {
+        return new Builder(numFeatures);
+    }
+
+    @Override
+    public Tensor forward(Tensor x) {
+        checkInput(x);
+        NormOutput out = Norms.batchNorm(x, runningMean(), runningVar(), valueOf(weight()), valueOf(bias()),
+                usesInputStatistics(), nextFactor(), eps());
+        countBatch(x);
+        return remember(out).output();
+    }
+
+    @Override
+    public Tensor backward(Tensor dy) {
+        return lastForward().backward(dy, valueOf(weight()), gradOf(weight()), gradOf(bias()));
+    }
+
+    @Override
+    public NormOutput lastForward() {
+        return lastForward(NormOutput.class);
+    }
+
+    public static final class Builder extends RunningStatsNorm.Builder<Builder, BatchNorm> {
+        private Builder(long numFeatures) {
+            super(numFeatures);
+        }
+
+        @Override
+        protected Builder self() {
+            return this;
+        }
+
+        @Override
+        public BatchNorm build(Backend backend) {
+            return new BatchNorm(backend, this);
+        }
+    }
+}

@@ -1,0 +1,20 @@
+package dev.jnorm.norm;
+
+import dev.jnorm.tensor.Tensor;
+
+/** The result of a functional forward pass: its output, and what its backward needs. */
+public interface ForwardResult extends AutoCloseable {
+
+    /** The normalized output, owned by the caller. */
+    Tensor output();
+
+    /** Frees the statistics saved for the backward pass, leaving the output to its owner. */
+    void closeSaved();
+
+    /** Frees the output and the saved statistics. */
+    @Override
+    default void close() {
+        output().close();
+        closeSaved();
+    }
+}

@@ -1,0 +1,108 @@
+package dev.jnorm.norm;
+
+import dev.jnorm.backend.Backend;
+import dev.jnorm.module.Parameter;
+import dev.jnorm.tensor.DType;
+import dev.jnorm.tensor.Shape;
+import dev.jnorm.tensor.Tensor;
+
+/**
+ * Group normalization (Wu &amp; He, 2018) over {@code [N, C, *]}: the C channels split into G groups
+ * of C/G consecutive channels, each (n, group) normalized over its channels and spatial values,
+ * {@code y = (x − E[x])/sqrt(Var[x] + eps)·γ_c + β_c}. Independent of the batch size, and the same
+ * in training and evaluation. G = C is InstanceNorm, G = 1 is LayerNorm over (C, spatial).
+ */
+public final class GroupNorm extends NormLayer {
+    private final long numGroups;
+    private final long numChannels;
+    private final double eps;
+    private final Parameter weight;
+    private final Parameter bias;
+
+    private GroupNorm(Backend backend, Builder b) {
+        super(backend, b.dtype);
+        if (b.numGroups <= 0 || b.numChannels <= 0) {
+            throw Checks.fail("num_groups and num_channels must be positive, got " + b.numGroups + " and "
+                    + b.numChannels);
+        }
+        if (b.numChannels % b.numGroups != 0) {
+            throw Checks.fail("num_channels must be divisible by num_groups");
+        }
+        Checks.eps(b.eps);
+        this.numGroups = b.numGroups;
+        this.numChannels = b.numChannels;
+        this.eps = b.eps;
+        this.weight = b.affine ? addParameter("weight", Shape.of(numChannels), 1) : null;
+        this.bias = b.affine ? addParameter("bias", Shape.of(numChannels), 0) : null;
+    }
+
+    /** A builder with PyTorch's defaults: eps 1e-5, affine. */
+    public static Builder builder(long numGroups, long numChannels) {
+        return new Builder(numGroups, numChannels);
+    }
+
+    public long numGroups() {
+        return numGroups;
+    }
+
+    public long numChannels() {
+        return numChannels;
+    }
+
+    public Parameter weight() {
+        return weight;
+    }
+
+    public Parameter bias() {
+        return bias;
+    }
+
+    @Override
+    public Tensor forward(Tensor x) {
+        checkInput(x);
+        return remember(Norms.groupNorm(x, numGroups, valueOf(weight), valueOf(bias), eps)).output();
+    }
+
+    @Override
+    public Tensor backward(Tensor dy) {
+        return lastForward().backward(dy, valueOf(weight), gradOf(weight), gradOf(bias));
+    }
+
+    @Override
+    public NormOutput lastForward() {
+        return lastForward(NormOutput.class);
+    }
+
+    public static final class Builder {
+        private final long numGroups;
+        private final long numChannels;
+        private double eps = 1e-5;
+        private boolean affine = true;
+        private DType dtype = DType.FLOAT32;
+
+        private Builder(long numGroups, long numChannels) {
+            this.numGroups = numGroups;
+            this.numChannels = numChannels;
+        }
+
+        public Builder eps(double eps) {
+            this.eps = eps;
+            return this;
+        }
+
+        /** Learn a per-channel weight and bias; default true. */
+        public Builder affine(boolean affine) {
+            this.affine = affine;
+            return this;
+        }
+
+        public Builder dtype(DType dtype) {
+            this.dtype = dtype;
+            return this;
+        }
+
+        public GroupNorm build(Backend backend) {
+            return new GroupNorm(backend, this);
+        }
+    }
+}

@@ -1,0 +1,62 @@
+package dev.jnorm.norm;
+
+import dev.jnorm.backend.Backend;
+import dev.jnorm.tensor.Tensor;
+
+/**
+ * Instance normalization over {@code [N, C, *spatial]} (1 to 3 spatial dims): each (n, c) is
+ * normalized over its own spatial values, {@code y = (x − E[x])/sqrt(Var[x] + eps)·γ_c + β_c}.
+ * PyTorch's defaults: no affine, no running statistics. With running statistics, training updates
+ * them with the per-instance statistics averaged over the batch, and evaluation uses them.
+ */
+public final class InstanceNorm extends RunningStatsNorm {
+
+    private InstanceNorm(Backend backend, Builder builder) {
+        super(backend, builder);
+    }
+
+    /** A builder with PyTorch's defaults: eps 1e-5, momentum 0.1, no affine, no running statistics. */
+    public static Builder builder(long numFeatures) {
+        return new Builder(numFeatures).affine(false).trackRunningStats(false);
+    }
+
+    @Override
+    public Tensor forward(Tensor x) {
+        checkInput(x);
+        Checks.rank(x.shape(), 3, 5);
+        if ((weight() != null || runningMean() != null) && x.shape().dim(1) != numFeatures()) {
+            throw Checks.fail("expected input's size at dim=1 to match num_features (" + numFeatures()
+                    + "), but got: " + x.shape().dim(1) + ".");
+        }
+        NormOutput out = Norms.instanceNorm(x, runningMean(), runningVar(), valueOf(weight()), valueOf(bias()),
+                usesInputStatistics(), nextFactor(), eps());
+        countBatch(x);
+        return remember(out).output();
+    }
+
+    @Override
+    public Tensor backward(Tensor dy) {
+        return lastForward().backward(dy, valueOf(weight()), gradOf(weight()), gradOf(bias()));
+    }
+
+    @Override
+    public NormOutput lastForward() {
+        return lastForward(NormOutput.class);
+    }
+
+    public static final class Builder extends RunningStatsNorm.Builder<Builder, InstanceNorm> {
+        private Builder(long numFeatures) {
+            super(numFeatures);
+        }
+
+        @Override
+        protected Builder self() {
+            return this;
+        }
+
+        @Override
+        public InstanceNorm build(Backend backend) {
+            return new InstanceNorm(backend, this);
+        }
+    }
+}

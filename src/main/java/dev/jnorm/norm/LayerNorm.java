@@ -1,0 +1,99 @@
+package dev.jnorm.norm;
+
+import dev.jnorm.backend.Backend;
+import dev.jnorm.module.Parameter;
+import dev.jnorm.tensor.DType;
+import dev.jnorm.tensor.Shape;
+import dev.jnorm.tensor.Tensor;
+
+/**
+ * Layer normalization (Ba et al., 2016) over the trailing dims {@code normalizedShape}: each
+ * leading index normalized over them, {@code y = (x − E[x])/sqrt(Var[x] + eps)·γ + β} with γ and
+ * β of the normalized shape (elementwise). The same in training and evaluation.
+ */
+public final class LayerNorm extends NormLayer {
+    private final Shape normalizedShape;
+    private final double eps;
+    private final Parameter weight;
+    private final Parameter bias;
+
+    private LayerNorm(Backend backend, Builder b) {
+        super(backend, b.dtype);
+        Checks.eps(b.eps);
+        this.normalizedShape = b.normalizedShape;
+        this.eps = b.eps;
+        this.weight = b.elementwiseAffine ? addParameter("weight", normalizedShape, 1) : null;
+        this.bias = b.elementwiseAffine && b.bias ? addParameter("bias", normalizedShape, 0) : null;
+    }
+
+    /** A builder with PyTorch's defaults: eps 1e-5, elementwise affine with bias. */
+    public static Builder builder(long... normalizedShape) {
+        return new Builder(Shape.of(normalizedShape));
+    }
+
+    public Shape normalizedShape() {
+        return normalizedShape;
+    }
+
+    public Parameter weight() {
+        return weight;
+    }
+
+    public Parameter bias() {
+        return bias;
+    }
+
+    @Override
+    public Tensor forward(Tensor x) {
+        checkInput(x);
+        return remember(Norms.layerNorm(x, normalizedShape, valueOf(weight), valueOf(bias), eps)).output();
+    }
+
+    @Override
+    public Tensor backward(Tensor dy) {
+        return lastForward().backward(dy, valueOf(weight), gradOf(weight), gradOf(bias));
+    }
+
+    @Override
+    public NormOutput lastForward() {
+        return lastForward(NormOutput.class);
+    }
+
+    public static final class Builder {
+        private final Shape normalizedShape;
+        private double eps = 1e-5;
+        private boolean elementwiseAffine = true;
+        private boolean bias = true;
+        private DType dtype = DType.FLOAT32;
+
+        private Builder(Shape normalizedShape) {
+            this.normalizedShape = normalizedShape;
+        }
+
+        public Builder eps(double eps) {
+            this.eps = eps;
+            return this;
+        }
+
+        /** Learn an elementwise weight (and bias); default true. */
+        public Builder elementwiseAffine(boolean elementwiseAffine) {
+            this.elementwiseAffine = elementwiseAffine;
+            return this;
+        }
+
+        /** With elementwise affine, learn a bias too; default true. */
+        public Builder bias(boolean bias) {
+            this.bias = bias;
+            return this;
+        }
+
+        public Builder dtype(DType dtype) {
+            this.dtype = dtype;
+            return this;
+        }
+
+        public LayerNorm build(Backend backend) {
+            return new LayerNorm(backend, this);
+        }
+    }
+}

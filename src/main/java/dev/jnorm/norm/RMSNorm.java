@@ -1,0 +1,88 @@
+package dev.jnorm.norm;
+
+import dev.jnorm.backend.Backend;
+import dev.jnorm.module.Parameter;
+import dev.jnorm.tensor.DType;
+import dev.jnorm.tensor.Shape;
+import dev.jnorm.tensor.Tensor;
+
+/**
+ * Root-mean-square normalization (Zhang &amp; Sennrich, 2019) over the trailing dims
+ * {@code normalizedShape}: {@code y = x/sqrt(mean(x²) + eps)·γ}, no centering and no bias. eps
+ * null (the default) means the machine epsilon of the input's dtype, as PyTorch's RMSNorm.
+ */
+public final class RMSNorm extends NormLayer {
+    private final Shape normalizedShape;
+    private final Double eps;
+    private final Parameter weight;
+
+    private RMSNorm(Backend backend, Builder b) {
+        super(backend, b.dtype);
+        if (b.eps != null) {
+            Checks.eps(b.eps);
+        }
+        this.normalizedShape = b.normalizedShape;
+        this.eps = b.eps;
+        this.weight = b.elementwiseAffine ? addParameter("weight", normalizedShape, 1) : null;
+    }
+
+    /** A builder with PyTorch's defaults: eps null (machine epsilon), elementwise affine. */
+    public static Builder builder(long... normalizedShape) {
+        return new Builder(Shape.of(normalizedShape));
+    }
+
+    public Shape normalizedShape() {
+        return normalizedShape;
+    }
+
+    public Parameter weight() {
+        return weight;
+    }
+
+    @Override
+    public Tensor forward(Tensor x) {
+        checkInput(x);
+        return remember(Norms.rmsNorm(x, normalizedShape, valueOf(weight), eps)).output();
+    }
+
+    @Override
+    public Tensor backward(Tensor dy) {
+        return lastForward().backward(dy, valueOf(weight), gradOf(weight), null);
+    }
+
+    @Override
+    public NormOutput lastForward() {
+        return lastForward(NormOutput.class);
+    }
+
+    public static final class Builder {
+        private final Shape normalizedShape;
+        private Double eps;
+        private boolean elementwiseAffine = true;
+        private DType dtype = DType.FLOAT32;
+
+        private Builder(Shape normalizedShape) {
+            this.normalizedShape = normalizedShape;
+        }
+
+        /** Added to the mean square; null for the machine epsilon of the input's dtype. */
+        public Builder eps(Double eps) {
+            this.eps = eps;
+            return this;
+        }
+
+        public Builder elementwiseAffine(boolean elementwiseAffine) {
+            this.elementwiseAffine = elementwiseAffine;
+            return this;
+        }
+
+        public Builder dtype(DType dtype) {
+            this.dtype = dtype;
+            return this;
+        }
+
+        public RMSNorm build(Backend backend) {
+            return new RMSNorm(backend, this);
+        }
+    }
+}

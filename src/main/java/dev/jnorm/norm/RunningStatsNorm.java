@@ -1,0 +1,150 @@
+package dev.jnorm.norm;
+
+import dev.jnorm.backend.Backend;
+import dev.jnorm.module.Parameter;
+import dev.jnorm.tensor.DType;
+import dev.jnorm.tensor.Shape;
+import dev.jnorm.tensor.Tensor;
+
+/**
+ * The norms configured like BatchNorm: {@code numFeatures} channels, an optional per-channel
+ * affine (weight 1, bias 0), and optional running statistics (mean 0, variance 1) updated by
+ * momentum or cumulative average. BatchNorm, InstanceNorm, BatchInstanceNorm, SwitchableNorm.
+ */
+public abstract class RunningStatsNorm extends NormLayer {
+    private final long numFeatures;
+    private final double eps;
+    private final Parameter weight;
+    private final Parameter bias;
+    private final RunningBuffers running;
+
+    protected RunningStatsNorm(Backend backend, Builder<?, ?> b) {
+        super(backend, b.dtype);
+        Checks.eps(b.eps);
+        if (b.momentum != null) {
+            Checks.momentum(b.momentum);
+        }
+        if (b.numFeatures <= 0) {
+            throw Checks.fail("num_features must be positive, got " + b.numFeatures);
+        }
+        this.numFeatures = b.numFeatures;
+        this.eps = b.eps;
+        this.weight = b.affine ? addParameter("weight", Shape.of(numFeatures), 1) : null;
+        this.bias = b.affine ? addParameter("bias", Shape.of(numFeatures), 0) : null;
+        this.running = b.trackRunningStats
+                ? own(new RunningBuffers(backend, numFeatures, b.dtype, b.momentum)) : null;
+    }
+
+    public long numFeatures() {
+        return numFeatures;
+    }
+
+    public double eps() {
+        return eps;
+    }
+
+    /** The affine scale, or null without affine. */
+    public Parameter weight() {
+        return weight;
+    }
+
+    /** The affine shift, or null without affine. */
+    public Parameter bias() {
+        return bias;
+    }
+
+    /** The running mean, or null when running statistics are not tracked. */
+    public Tensor runningMean() {
+        return running == null ? null : running.stats.mean();
+    }
+
+    /** The running (unbiased) variance, or null when running statistics are not tracked. */
+    public Tensor runningVar() {
+        return running == null ? null : running.stats.var();
+    }
+
+    /** The batches that have updated the running statistics; 0 when they are not tracked. */
+    public long numBatchesTracked() {
+        return running == null ? 0 : running.numBatchesTracked();
+    }
+
+    public void setNumBatchesTracked(long count) {
+        if (running == null) {
+            throw new IllegalStateException("this layer does not track running statistics");
+        }
+        running.setNumBatchesTracked(count);
+    }
+
+    /** The momentum; null for a cumulative average. */
+    public Double momentum() {
+        return running == null ? null : running.momentum();
+    }
+
+    /** True when this forward normalizes with the input's statistics: training, or no running statistics. */
+    protected boolean usesInputStatistics() {
+        return isTraining() || running == null;
+    }
+
+    /** The update factor the next forward passes to the backend. */
+    protected double nextFactor() {
+        return running == null ? 0 : running.nextFactor();
+    }
+
+    /** After a successful training forward that updated the running statistics, counts the batch. */
+    protected void countBatch(Tensor x) {
+        if (isTraining() && running != null && x.numel() > 0) {
+            running.countBatch();
+        }
+    }
+
+    /**
+     * Options shared by the BatchNorm-like layers; defaults as PyTorch's BatchNorm (eps 1e-5,
+     * momentum 0.1, affine, tracking running statistics, float32).
+     */
+    public abstract static class Builder<B extends Builder<B, L>, L extends RunningStatsNorm> {
+        private final long numFeatures;
+        private double eps = 1e-5;
+        private Double momentum = 0.1;
+        private boolean affine = true;
+        private boolean trackRunningStats = true;
+        private DType dtype = DType.FLOAT32;
+
+        protected Builder(long numFeatures) {
+            this.numFeatures = numFeatures;
+        }
+
+        protected abstract B self();
+
+        public abstract L build(Backend backend);
+
+        /** Added to the variance before the square root; default 1e-5. */
+        public B eps(double eps) {
+            this.eps = eps;
+            return self();
+        }
+
+        /** Weight of the new batch in the running statistics; null for a cumulative average. Default 0.1. */
+        public B momentum(Double momentum) {
+            this.momentum = momentum;
+            return self();
+        }
+
+        /** Learn a per-channel weight and bias. */
+        public B affine(boolean affine) {
+            this.affine = affine;
+            return self();
+        }
+
+        /** Keep running statistics for evaluation mode. */
+        public B trackRunningStats(boolean track) {
+            this.trackRunningStats = track;
+            return self();
+        }
+
+        /** The dtype of parameters, buffers and accepted inputs; default float32. */
+        public B dtype(DType dtype) {
+            this.dtype = dtype;
+            return self();
+        }
+    }
+}

@@ -1,0 +1,75 @@
+package dev.jnorm.norm;
+
+import dev.jnorm.backend.Backend;
+import dev.jnorm.module.Parameter;
+import dev.jnorm.tensor.Shape;
+import dev.jnorm.tensor.Tensor;
+
+/**
+ * Switchable normalization (Luo et al., 2018) over {@code [N, C, *]}: per (n, c),
+ * {@code μ = Σ_k softmax(meanWeight)_k·μ_k} and {@code σ² = Σ_k softmax(varWeight)_k·σ²_k} over
+ * k = instance (per (n, c)), layer (per n) and batch (per c) statistics, all variances biased;
+ * {@code y = (x − μ)/sqrt(σ² + eps)·γ_c + β_c}. The logits start at 0 (equal mix). In evaluation
+ * the batch term uses the running statistics when tracked; the others always use the input's.
+ */
+public final class SwitchableNorm extends RunningStatsNorm {
+    private final Parameter meanWeight;
+    private final Parameter varWeight;
+
+    private SwitchableNorm(Backend backend, Builder builder) {
+        super(backend, builder);
+        this.meanWeight = addParameter("mean_weight", Shape.of(3), 0);
+        this.varWeight = addParameter("var_weight", Shape.of(3), 0);
+    }
+
+    /** A builder with BatchNorm's defaults. */
+    public static Builder builder(long numFeatures) {
+        return new Builder(numFeatures);
+    }
+
+    /** Mixing logits of the means, in the order instance, layer, batch. */
+    public Parameter meanWeight() {
+        return meanWeight;
+    }
+
+    /** Mixing logits of the variances, in the order instance, layer, batch. */
+    public Parameter varWeight() {
+        return varWeight;
+    }
+
+    @Override
+    public Tensor forward(Tensor x) {
+        checkInput(x);
+        SwitchableOutput out = Norms.switchableNorm(x, runningMean(), runningVar(), meanWeight.value(),
+                varWeight.value(), valueOf(weight()), valueOf(bias()), usesInputStatistics(), nextFactor(), eps());
+        countBatch(x);
+        return remember(out).output();
+    }
+
+    @Override
+    public Tensor backward(Tensor dy) {
+        return lastForward().backward(dy, meanWeight.value(), varWeight.value(), valueOf(weight()),
+                meanWeight.grad(), varWeight.grad(), gradOf(weight()), gradOf(bias()));
+    }
+
+    @Override
+    public SwitchableOutput lastForward() {
+        return lastForward(SwitchableOutput.class);
+    }
+
+    public static final class Builder extends RunningStatsNorm.Builder<Builder, SwitchableNorm> {
+        private Builder(long numFeatures) {
+            super(numFeatures);
+        }
+
+        @Override
+        protected Builder self() {
+            return this;
+        }
+
+        @Override
+        public SwitchableNorm build(Backend backend) {
+            return new SwitchableNorm(backend, this);
+        }
+    }
+}

@@ -1,0 +1,112 @@
+package dev.jnorm.norm;
+
+import dev.jnorm.backend.NcsLayout;
+import dev.jnorm.module.Module;
+import dev.jnorm.module.Parameter;
+import dev.jnorm.tensor.Shape;
+import dev.jnorm.tensor.Tensor;
+
+/**
+ * Weight normalization (Salimans &amp; Kingma, 2016): a weight reparameterized as
+ * {@code w = g·v/‖v‖}, the norm over every dim but {@code dim}, so that the direction {@code v}
+ * and the magnitude {@code g} are learned apart. {@code g} has PyTorch's keepdim shape (size 1 but
+ * along {@code dim}; a scalar when {@code dim} is null) and starts at {@code ‖v‖}, so the initial
+ * {@code w} is the weight given.
+ */
+public final class WeightNorm extends Module {
+    private final Integer dim;
+    private final Parameter v;
+    private final Parameter g;
+    private WeightNormOutput last;
+
+    private WeightNorm(Tensor weight, Integer dim) {
+        super(weight.backend(), weight.dtype());
+        Checks.input(weight, "weight");
+        NcsLayout layout = Norms.weightNormLayout(weight.shape(), dim);
+        this.dim = dim;
+        this.v = addParameter("v", weight.shape(), 0);
+        this.g = addParameter("g", keepdimShape(weight.shape(), layout, dim), 1);
+        backend().copy(weight, v.value());
+        try (WeightNormOutput unit = Norms.weightNorm(v.value(), g.value(), dim)) {
+            backend().copy(unit.norm(), g.value());
+        }
+        own(() -> {
+            if (last != null) {
+                last.closeSaved();
+            }
+        });
+    }
+
+    /** A builder normalizing along dim 0, as PyTorch's {@code weight_norm}. */
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    private static Shape keepdimShape(Shape shape, NcsLayout layout, Integer dim) {
+        if (layout.n() * layout.s() == shape.numel() && layout.c() == 1 && (dim == null || dim == -1)) {
+            return Shape.of();
+        }
+        long[] dims = new long[shape.rank()];
+        java.util.Arrays.fill(dims, 1);
+        int d = dim < 0 ? dim + shape.rank() : dim;
+        dims[d] = shape.dim(d);
+        return Shape.of(dims);
+    }
+
+    /** The dim kept by the norm; null for the whole tensor. */
+    public Integer dim() {
+        return dim;
+    }
+
+    /** The direction, shaped like the weight. */
+    public Parameter v() {
+        return v;
+    }
+
+    /** The magnitude per slice along {@code dim}. */
+    public Parameter g() {
+        return g;
+    }
+
+    /** The weight {@code w = g·v/‖v‖}; the result belongs to the caller. */
+    public Tensor forward() {
+        requireOpen();
+        WeightNormOutput out = Norms.weightNorm(v.value(), g.value(), dim);
+        if (last != null) {
+            last.closeSaved();
+        }
+        last = out;
+        return out.output();
+    }
+
+    /** Adds the gradients of v and g for {@code dw}, the gradient of the last forward's weight. */
+    public void backward(Tensor dw) {
+        lastForward().backward(dw, g.value(), v.grad(), g.grad());
+    }
+
+    public WeightNormOutput lastForward() {
+        requireOpen();
+        if (last == null) {
+            throw new IllegalStateException("no forward() has run on this layer yet");
+        }
+        return last;
+    }
+
+    public static final class Builder {
+        private Integer dim = 0;
+
+        private Builder() {
+        }
+
+        /** The dim kept by the norm; null (or −1, as in PyTorch) for a norm over the whole tensor. */
+        public Builder dim(Integer dim) {
+            this.dim = dim;
+            return this;
+        }
+
+        /** Reparameterizes {@code weight}, whose backend and dtype the layer takes; the weight is copied. */
+        public WeightNorm build(Tensor weight) {
+            return new WeightNorm(weight, dim);
+        }
+    }
+}

@@ -1,0 +1,15 @@
+package dev.jnorm.cli;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+
+/** One in-process run of the command line: exit status, standard output and standard error. */
+record CliRun(int status, String out, String err) {
+
+    static CliRun of(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int status = Jnorm.execute(new PrintWriter(out, true), new PrintWriter(err, true), args);
+        return new CliRun(status, out.toString(), err.toString());
+    }
+}

@@ -1,0 +1,70 @@
+package dev.jnorm.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.jnorm.io.NpyArray;
+import dev.jnorm.io.NpyReader;
+import dev.jnorm.tensor.DType;
+import dev.jnorm.testing.Close;
+import java.io.IOException;
+import java.net.URISyntaxException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Replays the PyTorch-made cases of src/test/resources/golden (src/test/python/make_golden.py)
+ * through {@code jnorm run} on the CPU backend: every file PyTorch produced must match, and
+ * jnorm must write exactly those files. float64 to 1e-9 relative, float32 to the design's
+ * fp32 tolerance.
+ */
+class GoldenFixtureTest {
+
+    static Stream<String> cases() throws IOException, URISyntaxException {
+        try (Stream<Path> dirs = Files.list(root())) {
+            return dirs.map(p -> p.getFileName().toString()).sorted().collect(Collectors.toList()).stream();
+        }
+    }
+
+    private static Path root() throws URISyntaxException {
+        return Path.of(GoldenFixtureTest.class.getResource("/golden").toURI());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void jnormRunMatchesPyTorch(String name, @TempDir Path out) throws IOException, URISyntaxException {
+        Path dir = root().resolve(name);
+        List<String> args = new ArrayList<>(List.of("run"));
+        for (String a : Files.readAllLines(dir.resolve("args"))) {
+            args.add(a.endsWith(".npy") ? dir.resolve(a).toString() : a);
+        }
+        args.addAll(List.of("--backend", "cpu", "--out", out.toString()));
+        CliRun run = CliRun.of(args.toArray(String[]::new));
+        assertEquals(0, run.status(), run.err());
+
+        Path expectedDir = dir.resolve("expected");
+        assertEquals(fileNames(expectedDir), fileNames(out), "the files written");
+        for (String file : fileNames(expectedDir)) {
+            NpyArray expected = NpyReader.read(expectedDir.resolve(file));
+            NpyArray actual = NpyReader.read(out.resolve(file));
+            assertEquals(expected.shape(), actual.shape(), file + ": shape");
+            assertEquals(expected.dtype(), actual.dtype(), file + ": dtype");
+            double tol = expected.dtype() == DType.FLOAT64 ? 1e-9 : 1e-5;
+            Close.assertClose(expected.values(), actual.values(), tol * 0.1, tol, name + "/" + file);
+        }
+    }
+
+    private static Set<String> fileNames(Path dir) throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.map(p -> p.getFileName().toString()).collect(Collectors.toCollection(TreeSet::new));
+        }
+    }
+}

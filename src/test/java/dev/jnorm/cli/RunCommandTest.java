@@ -1,0 +1,139 @@
+package dev.jnorm.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.jnorm.io.NpyArray;
+import dev.jnorm.io.NpyReader;
+import dev.jnorm.io.NpyWriter;
+import dev.jnorm.tensor.DType;
+import dev.jnorm.tensor.Shape;
+import dev.jnorm.testing.TestData;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code jnorm run} in-process: bad input exits 2 with one line on stderr and writes nothing. */
+class RunCommandTest {
+    @TempDir
+    Path dir;
+    Path out;
+
+    @BeforeEach
+    void files() {
+        out = dir.resolve("out");
+        npy("x", 2, 3, 4);
+        npy("x14", 1, 4);
+        npy("dy_wrong", 2, 3, 5);
+        npy("w4", 4);
+    }
+
+    private Path npy(String name, long... dims) {
+        Shape shape = Shape.of(dims);
+        Path p = dir.resolve(name + ".npy");
+        NpyWriter.write(p, new NpyArray(shape, DType.FLOAT64, TestData.randn(7, (int) shape.numel())));
+        return p;
+    }
+
+    private String path(String name) {
+        return dir.resolve(name + ".npy").toString();
+    }
+
+    private void assertBadInput(String message, String... args) {
+        List<String> all = new ArrayList<>(List.of(args));
+        all.addAll(List.of("--out", out.toString(), "--backend", "cpu"));
+        CliRun run = CliRun.of(all.toArray(String[]::new));
+        assertEquals(2, run.status(), "exit status; stderr: " + run.err());
+        assertEquals(message + System.lineSeparator(), run.err(), "stderr is the message on one line");
+        assertFalse(Files.exists(out), "nothing written");
+    }
+
+    @Test
+    void pyTorchMessagesForBadTensors() {
+        assertBadInput("Expected more than 1 value per channel when training, got input size [1, 4]",
+                "run", "--norm", "batch", "--input", path("x14"));
+        assertBadInput("weight should contain 3 elements not 4",
+                "run", "--norm", "batch", "--input", path("x"), "--weight", path("w4"));
+        assertBadInput("grad_output should have the output's shape [2, 3, 4], got [2, 3, 5]",
+                "run", "--norm", "group", "--groups", "3", "--input", path("x"), "--grad-output", path("dy_wrong"));
+        assertBadInput("num_channels must be divisible by num_groups",
+                "run", "--norm", "group", "--groups", "2", "--input", path("x"));
+        assertBadInput("eps must be a non-negative number, got -1.0",
+                "run", "--norm", "layer", "--input", path("x"), "--eps", "-1");
+    }
+
+    @Test
+    void optionsThatDoNotFitTheNormAreRefused() {
+        assertBadInput("--norm group needs --groups G", "run", "--norm", "group", "--input", path("x"));
+        assertBadInput("--groups applies to group, not to --norm batch",
+                "run", "--norm", "batch", "--groups", "2", "--input", path("x"));
+        assertBadInput("--norm must be one of batch, layer, instance, group, rms, weight, batch-instance, "
+                + "switchable; got 'batchy'", "run", "--norm", "batchy", "--input", path("x"));
+        assertBadInput("--mode must be train or eval; got 'test'",
+                "run", "--norm", "batch", "--mode", "test", "--input", path("x"));
+        assertBadInput("--running-mean, --running-var and --num-batches-tracked need running statistics, which are "
+                        + "not tracked (--track-running-stats false)",
+                "run", "--norm", "batch", "--track-running-stats", "false", "--running-mean", path("w4"),
+                "--input", path("x"));
+        assertBadInput("--weight was given, but the layer has no weight (--affine false)",
+                "run", "--norm", "instance", "--weight", path("w4"), "--input", path("x"));
+        assertBadInput("--normalized-dims must be between 1 and the input's rank 3, got 4",
+                "run", "--norm", "layer", "--normalized-dims", "4", "--input", path("x"));
+        assertBadInput("--momentum must be a number or none; got 'fast'",
+                "run", "--norm", "batch", "--momentum", "fast", "--input", path("x"));
+    }
+
+    @Test
+    void unreadableFilesAndUnknownOptions() throws IOException {
+        assertBadInput("cannot read " + path("absent") + ": no such file",
+                "run", "--norm", "batch", "--input", path("absent"));
+        Path truncated = dir.resolve("truncated.npy");
+        byte[] bytes = Files.readAllBytes(dir.resolve("x.npy"));
+        Files.write(truncated, java.util.Arrays.copyOf(bytes, bytes.length - 8));
+        assertBadInput(truncated + ": truncated: shape [2, 3, 4] needs 192 bytes of data, found 184",
+                "run", "--norm", "batch", "--input", truncated.toString());
+        assertBadInput("Unknown option: '--frobnicate'", "run", "--norm", "batch", "--frobnicate", "--input", path("x"));
+        assertBadInput("Invalid value for option '--affine': 'maybe' is not a boolean",
+                "run", "--norm", "batch", "--affine", "maybe", "--input", path("x"));
+        assertBadInput("Missing required option: '--input=X.npy'", "run", "--norm", "batch");
+    }
+
+    @Test
+    void outputsKeepTheInputsDtypeAndRunningStatisticsAreWrittenInTrainModeOnly() throws IOException {
+        Path x32 = dir.resolve("x32.npy");
+        NpyWriter.write(x32, new NpyArray(Shape.of(4, 3, 5), DType.FLOAT32, TestData.randn(3, 60)));
+        CliRun train = CliRun.of("run", "--norm", "batch", "--input", x32.toString(), "--backend", "cpu",
+                "--out", out.toString());
+        assertEquals(0, train.status(), train.err());
+        assertEquals(DType.FLOAT32, NpyReader.read(out.resolve("output.npy")).dtype());
+        assertTrue(Files.exists(out.resolve("running_var.npy")));
+        Path evalOut = dir.resolve("eval");
+        CliRun eval = CliRun.of("run", "--norm", "batch", "--mode", "eval", "--input", x32.toString(),
+                "--backend", "cpu", "--out", evalOut.toString());
+        assertEquals(0, eval.status(), eval.err());
+        try (var files = Files.list(evalOut)) {
+            assertEquals(List.of("output.npy"), files.map(p -> p.getFileName().toString()).toList());
+        }
+    }
+
+    @Test
+    void helpExplainsEveryOption() {
+        CliRun help = CliRun.of("run", "--help");
+        assertEquals(0, help.status());
+        for (String option : new String[] {"--norm", "--input", "--grad-output", "--out", "--backend", "--mode",
+            "--eps", "--momentum", "--groups", "--normalized-dims", "--affine", "--track-running-stats", "--weight",
+            "--bias", "--running-mean", "--running-var", "--num-batches-tracked", "--dim", "--g", "--rho",
+            "--mean-weight", "--var-weight"}) {
+            assertTrue(help.out().contains(option + "="), option + " in:\n" + help.out());
+        }
+        CliRun top = CliRun.of("--help");
+        assertEquals(0, top.status());
+        assertTrue(top.out().contains("run "), top.out());
+    }
+}

@@ -1,0 +1,351 @@
+#!/usr/bin/env python3
+"""Writes the golden fixtures of src/test/resources/golden from PyTorch.
+
+Each case is a folder with the inputs (*.npy), an `args` file (the `jnorm run` arguments, one per
+line, file names relative to the folder) and `expected/` holding what PyTorch computes for the
+same call, in float64 with autograd: output, gradients, updated running statistics and the saved
+statistics. GoldenFixtureTest replays every case through `jnorm run` and compares.
+
+PyTorch has no RMSNorm before 2.4, no Batch-Instance and no Switchable norm: those references are
+written out here from their definitions (DESIGN.md section 2) on top of PyTorch's autograd.
+Float32 cases are computed in float64 from the float32 inputs, then rounded, so that they pin the
+CPU reference (float64 inside) to within an ulp.
+
+Run with Debian's PyTorch: python3 src/test/python/make_golden.py   (PyTorch 1.13, NumPy 1.24)
+"""
+import os
+import shutil
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "resources", "golden")
+torch.manual_seed(20261123)
+
+
+def rand(*shape):
+    return torch.randn(*shape, dtype=torch.float64)
+
+
+class Case:
+    def __init__(self, name, dtype=np.float64):
+        self.name, self.dtype = name, dtype
+        self.dir = os.path.join(ROOT, name)
+        os.makedirs(os.path.join(self.dir, "expected"))
+        self.args = []
+
+    def arg(self, *tokens):
+        self.args.extend(str(t) for t in tokens)
+
+    def input(self, option, name, tensor):
+        """Saves an input file (rounded to the case's dtype) and returns it as float64."""
+        array = tensor.detach().numpy().astype(self.dtype)
+        np.save(os.path.join(self.dir, name + ".npy"), array)
+        self.arg(option, name + ".npy")
+        return torch.from_numpy(array.astype(np.float64))
+
+    def expect(self, name, tensor):
+        array = tensor.detach().numpy().astype(self.dtype)
+        np.save(os.path.join(self.dir, "expected", name + ".npy"), array)
+
+    def close(self):
+        with open(os.path.join(self.dir, "args"), "w") as f:
+            f.write("\n".join(self.args) + "\n")
+
+
+def run_case(name, norm, shape, forward, params=(), options=(), dtype=np.float64, grad=True, extra_inputs=()):
+    """forward(x, params: dict of leaf tensors) -> (output, {expected name: tensor})."""
+    case = Case(name, dtype)
+    case.arg("--norm", norm)
+    x = case.input("--input", "x", rand(*shape)).requires_grad_()
+    leaves = {}
+    for option, pname, tensor in params:
+        leaves[pname] = case.input(option, pname, tensor).requires_grad_()
+    for option, fname, tensor in extra_inputs:
+        leaves[fname] = case.input(option, fname, tensor)
+    case.arg(*options)
+    y, extra = forward(x, leaves)
+    case.expect("output", y)
+    for k, v in extra.items():
+        case.expect(k, v)
+    if grad:
+        dy = case.input("--grad-output", "dy", rand(*y.shape))
+        y.backward(dy)
+        case.expect("grad_input", x.grad)
+        for option, pname, _ in params:
+            case.expect("grad_" + pname, leaves[pname].grad)
+    case.close()
+
+
+def saved_channels(x, eps):
+    dims = [0] + list(range(2, x.dim()))
+    mean = x.mean(dims)
+    var = x.var(dims, unbiased=False)
+    return mean, 1 / torch.sqrt(var + eps)
+
+
+def saved_instances(x, eps):
+    xs = x.reshape(x.shape[0], x.shape[1], -1)
+    return xs.mean(-1), 1 / torch.sqrt(xs.var(-1, unbiased=False) + eps)
+
+
+def per_channel(t, x):
+    return t.reshape([1, -1] + [1] * (x.dim() - 2))
+
+
+# ---------------------------------------------------------------- BatchNorm
+
+def batch_cases():
+    for name, shape, mode, momentum, nbt, affine, track, dtype in [
+        ("batch_2d_train", (3, 4, 5, 2), "train", 0.1, None, True, True, np.float64),
+        ("batch_1d_train_cumulative", (6, 3), "train", None, 2, True, True, np.float64),
+        ("batch_1d_seq_train_momentum_0_3", (4, 3, 7), "train", 0.3, None, True, True, np.float64),
+        ("batch_3d_eval", (2, 3, 2, 3, 2), "eval", 0.1, None, True, True, np.float64),
+        ("batch_untracked_eval", (3, 4, 3, 3), "eval", 0.1, None, True, False, np.float64),
+        ("batch_no_affine_train", (5, 2, 3), "train", 0.1, None, False, True, np.float64),
+        ("batch_2d_train_float32", (4, 3, 5, 5), "train", 0.1, None, True, True, np.float32),
+    ]:
+        eps = 1e-5
+        training = mode == "train"
+        params = [("--weight", "weight", rand(shape[1])), ("--bias", "bias", rand(shape[1]))] if affine else []
+        running = [("--running-mean", "running_mean", rand(shape[1])),
+                   ("--running-var", "running_var", torch.rand(shape[1], dtype=torch.float64) + 0.5)] if track else []
+        options = ["--mode", mode, "--momentum", "none" if momentum is None else momentum,
+                   "--affine", str(affine).lower(), "--track-running-stats", str(track).lower()]
+        if nbt is not None:
+            options += ["--num-batches-tracked", nbt]
+
+        def forward(x, p, training=training, track=track, momentum=momentum, nbt=nbt, affine=affine):
+            rm = p["running_mean"].clone() if track else None
+            rv = p["running_var"].clone() if track else None
+            factor = momentum if momentum is not None else 1.0 / (nbt + 1)
+            use_batch = training or not track
+            y = F.batch_norm(x, rm, rv, p.get("weight"), p.get("bias"), use_batch, factor, eps)
+            extra = {}
+            if training:
+                extra["saved_mean"], extra["saved_rstd"] = saved_channels(x.detach(), eps)
+                if track:
+                    extra["running_mean"], extra["running_var"] = rm, rv
+            return y, extra
+
+        run_case(name, "batch", shape, forward, params, options, dtype, extra_inputs=running)
+
+
+# ---------------------------------------------------------------- InstanceNorm
+
+def instance_cases():
+    for name, shape, mode, affine, track in [
+        ("instance_2d_default", (2, 3, 4, 5), "train", False, False),
+        ("instance_2d_affine_tracked_train", (3, 4, 3, 3), "train", True, True),
+        ("instance_2d_tracked_eval", (2, 3, 4, 4), "eval", True, True),
+        ("instance_1d_affine", (3, 4, 6), "train", True, False),
+        ("instance_3d_untracked_eval", (2, 2, 3, 2, 3), "eval", False, False),
+    ]:
+        eps, momentum = 1e-5, 0.1
+        training = mode == "train"
+        params = [("--weight", "weight", rand(shape[1])), ("--bias", "bias", rand(shape[1]))] if affine else []
+        running = [("--running-mean", "running_mean", rand(shape[1])),
+                   ("--running-var", "running_var", torch.rand(shape[1], dtype=torch.float64) + 0.5)] if track else []
+        options = ["--mode", mode, "--affine", str(affine).lower(), "--track-running-stats", str(track).lower()]
+
+        def forward(x, p, training=training, track=track):
+            rm = p["running_mean"].clone() if track else None
+            rv = p["running_var"].clone() if track else None
+            use_input = training or not track
+            y = F.instance_norm(x, rm, rv, p.get("weight"), p.get("bias"), use_input, momentum, eps)
+            extra = {}
+            if training:
+                extra["saved_mean"], extra["saved_rstd"] = saved_instances(x.detach(), eps)
+                if track:
+                    extra["running_mean"], extra["running_var"] = rm, rv
+            return y, extra
+
+        run_case(name, "instance", shape, forward, params, options, extra_inputs=running)
+
+
+# ---------------------------------------------------------------- GroupNorm
+
+def group_cases():
+    for name, shape, groups, affine, eps, dtype in [
+        ("group_2d_g3", (2, 6, 5, 3), 3, True, 1e-5, np.float64),
+        ("group_1d_g1", (3, 4, 7), 1, True, 1e-5, np.float64),
+        ("group_g_equals_c", (2, 5, 3, 3), 5, True, 1e-3, np.float64),
+        ("group_no_affine", (3, 8, 2, 2), 4, False, 1e-5, np.float64),
+        ("group_3d_float32", (2, 4, 3, 2, 5), 2, True, 1e-5, np.float32),
+    ]:
+        c = shape[1]
+        params = [("--weight", "weight", rand(c)), ("--bias", "bias", rand(c))] if affine else []
+        options = ["--groups", groups, "--eps", eps, "--affine", str(affine).lower()]
+
+        def forward(x, p, groups=groups, eps=eps, c=c):
+            y = F.group_norm(x, groups, p.get("weight"), p.get("bias"), eps)
+            _, mean, rstd = torch.native_group_norm(x.detach(), None, None, x.shape[0], c,
+                                                    x[0, 0].numel(), groups, eps)
+            return y, {"saved_mean": mean, "saved_rstd": rstd}
+
+        run_case(name, "group", shape, forward, params, options, dtype)
+
+
+# ---------------------------------------------------------------- LayerNorm
+
+def layer_cases():
+    for name, shape, k, affine in [
+        ("layer_default_dims", (3, 4, 5), None, True),
+        ("layer_last_dim", (2, 3, 7), 1, True),
+        ("layer_no_affine", (4, 6), None, False),
+    ]:
+        normalized = shape[1:] if k is None else shape[-k:]
+        params = [("--weight", "weight", rand(*normalized)), ("--bias", "bias", rand(*normalized))] if affine else []
+        options = ["--affine", str(affine).lower()] + ([] if k is None else ["--normalized-dims", k])
+
+        def forward(x, p, normalized=normalized):
+            y = F.layer_norm(x, normalized, p.get("weight"), p.get("bias"), 1e-5)
+            _, mean, rstd = torch.native_layer_norm(x.detach(), normalized, None, None, 1e-5)
+            lead = x.shape[:x.dim() - len(normalized)]
+            return y, {"saved_mean": mean.reshape(lead), "saved_rstd": rstd.reshape(lead)}
+
+        run_case(name, "layer", shape, forward, params, options)
+
+
+# ---------------------------------------------------------------- RMSNorm (PyTorch 2.4's formula)
+
+def rms_cases():
+    for name, shape, k, eps, dtype in [
+        ("rms_last_dim_default_eps", (3, 4, 5), 1, None, np.float64),
+        ("rms_two_dims_eps", (2, 3, 6), 2, 1e-6, np.float64),
+        ("rms_float32_default_eps", (4, 9), None, None, np.float32),
+    ]:
+        normalized = shape[1:] if k is None else shape[-k:]
+        params = [("--weight", "weight", rand(*normalized))]
+        options = ([] if k is None else ["--normalized-dims", k]) + ([] if eps is None else ["--eps", eps])
+        e = eps if eps is not None else float(np.finfo(dtype).eps)
+
+        def forward(x, p, normalized=normalized, e=e):
+            dims = tuple(range(x.dim() - len(normalized), x.dim()))
+            rstd = torch.rsqrt(x.pow(2).mean(dims, keepdim=True) + e)
+            y = x * rstd * p["weight"]
+            lead = x.shape[:x.dim() - len(normalized)]
+            return y, {"saved_rstd": rstd.detach().reshape(lead)}
+
+        run_case(name, "rms", shape, forward, params, options, dtype)
+
+
+# ---------------------------------------------------------------- WeightNorm
+
+def weight_cases():
+    for name, shape, dim, given_g in [
+        ("weight_dim0_conv", (4, 3, 2, 2), 0, "keepdim"),
+        ("weight_dim1", (3, 5, 2), 1, "vector"),
+        ("weight_dim_last", (5, 3), 1, "vector"),
+        ("weight_dim_none", (3, 4), None, "vector"),
+        ("weight_dim_minus_one_is_whole_tensor", (3, 4), -1, None),
+        ("weight_default_g", (4, 6), 0, None),
+    ]:
+        torch_dim = -1 if dim is None else dim
+
+        def norms(v, torch_dim=torch_dim):
+            return torch.norm_except_dim(v, 2, torch_dim)
+
+        case = Case(name)
+        case.arg("--norm", "weight", "--dim", "none" if dim is None else dim)
+        v = case.input("--input", "v", rand(*shape)).requires_grad_()
+        keepdim = norms(v.detach())
+        if given_g is None:
+            g = keepdim.clone()
+        else:
+            g0 = rand(*keepdim.shape) if keepdim.dim() > 0 else rand(1).reshape(())
+            g = case.input("--g", "g", g0 if given_g == "keepdim" else g0.reshape(-1)).reshape(keepdim.shape)
+        g.requires_grad_()
+        w = torch._weight_norm(v, g, torch_dim)
+        case.expect("output", w)
+        dw = case.input("--grad-output", "dw", rand(*shape))
+        w.backward(dw)
+        case.expect("grad_input", v.grad)
+        case.expect("grad_g", g.grad.reshape(-1) if given_g != "keepdim" else g.grad)
+        case.close()
+
+
+# ---------------------------------------------------------------- Batch-Instance (Nam & Kim, 2018)
+
+def batch_instance_cases():
+    for name, shape, mode in [
+        ("batch_instance_train", (3, 4, 5, 2), "train"),
+        ("batch_instance_eval", (2, 3, 4, 3), "eval"),
+    ]:
+        eps, momentum = 1e-5, 0.1
+        training = mode == "train"
+        c = shape[1]
+        params = [("--rho", "rho", torch.rand(c, dtype=torch.float64)),
+                  ("--weight", "weight", rand(c)), ("--bias", "bias", rand(c))]
+        running = [("--running-mean", "running_mean", rand(c)),
+                   ("--running-var", "running_var", torch.rand(c, dtype=torch.float64) + 0.5)]
+
+        def forward(x, p, training=training):
+            rm, rv = p["running_mean"].clone(), p["running_var"].clone()
+            bn = F.batch_norm(x, rm, rv, None, None, training, momentum, eps)
+            inn = F.instance_norm(x, None, None, None, None, True, 0.0, eps)
+            rho = per_channel(p["rho"], x)
+            y = (rho * bn + (1 - rho) * inn) * per_channel(p["weight"], x) + per_channel(p["bias"], x)
+            extra = {}
+            if training:
+                extra["saved_mean"], extra["saved_rstd"] = saved_channels(x.detach(), eps)
+                extra["saved_instance_mean"], extra["saved_instance_rstd"] = saved_instances(x.detach(), eps)
+                extra["running_mean"], extra["running_var"] = rm, rv
+            return y, extra
+
+        run_case(name, "batch-instance", shape, forward, params, ["--mode", mode], extra_inputs=running)
+
+
+# ---------------------------------------------------------------- Switchable (Luo et al., 2018), biased variances
+
+def switchable_cases():
+    for name, shape, mode, momentum in [
+        ("switchable_train", (3, 4, 5, 2), "train", 0.1),
+        ("switchable_eval", (2, 3, 4, 3), "eval", 0.1),
+        ("switchable_no_spatial_train", (5, 3), "train", 0.2),
+    ]:
+        eps = 1e-5
+        training = mode == "train"
+        c = shape[1]
+        params = [("--weight", "weight", rand(c)), ("--bias", "bias", rand(c)),
+                  ("--mean-weight", "mean_weight", rand(3)), ("--var-weight", "var_weight", rand(3))]
+        running = [("--running-mean", "running_mean", rand(c)),
+                   ("--running-var", "running_var", torch.rand(c, dtype=torch.float64) + 0.5)]
+
+        def forward(x, p, training=training, momentum=momentum):
+            n = x.shape[0]
+            xs = x.reshape(n, c, -1)
+            mean_in, var_in = xs.mean(2, keepdim=True), xs.var(2, unbiased=False, keepdim=True)
+            mean_ln, var_ln = xs.mean((1, 2), keepdim=True), xs.var((1, 2), unbiased=False, keepdim=True)
+            rm, rv = p["running_mean"].clone(), p["running_var"].clone()
+            extra = {}
+            if training:
+                mean_bn, var_bn = xs.mean((0, 2), keepdim=True), xs.var((0, 2), unbiased=False, keepdim=True)
+                count = xs.shape[0] * xs.shape[2]
+                rm = (1 - momentum) * rm + momentum * mean_bn.detach().reshape(-1)
+                rv = (1 - momentum) * rv + momentum * var_bn.detach().reshape(-1) * count / (count - 1)
+                extra["running_mean"], extra["running_var"] = rm, rv
+            else:
+                mean_bn, var_bn = rm.reshape(1, c, 1), rv.reshape(1, c, 1)
+            pm = torch.softmax(p["mean_weight"], 0)
+            pv = torch.softmax(p["var_weight"], 0)
+            mean = pm[0] * mean_in + pm[1] * mean_ln + pm[2] * mean_bn
+            var = pv[0] * var_in + pv[1] * var_ln + pv[2] * var_bn
+            y = ((xs - mean) / torch.sqrt(var + eps)).reshape(x.shape)
+            y = y * per_channel(p["weight"], x) + per_channel(p["bias"], x)
+            if training:
+                extra["saved_mean"] = mean.detach().reshape(n, c)
+                extra["saved_rstd"] = (1 / torch.sqrt(var.detach() + eps)).reshape(n, c)
+            return y, extra
+
+        run_case(name, "switchable", shape, forward, params,
+                 ["--mode", mode, "--momentum", momentum], extra_inputs=running)
+
+
+if __name__ == "__main__":
+    shutil.rmtree(ROOT, ignore_errors=True)
+    for make in (batch_cases, instance_cases, group_cases, layer_cases, rms_cases, weight_cases,
+                 batch_instance_cases, switchable_cases):
+        make()
+    print("wrote", len(os.listdir(ROOT)), "cases to", os.path.normpath(ROOT))
