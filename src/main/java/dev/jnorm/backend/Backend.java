@@ -27,8 +27,14 @@ public interface Backend extends AutoCloseable {
 
     // ---- memory ----
 
+    /** True when this backend holds and computes tensors of {@code dtype}. */
+    boolean supports(DType dtype);
+
     /** A new zero-filled tensor. */
     Tensor allocate(Shape shape, DType dtype);
+
+    /** A new tensor whose contents are unspecified until written: for outputs that are overwritten. */
+    Tensor empty(Shape shape, DType dtype);
 
     /** A new float32 tensor holding {@code values}. */
     Tensor upload(float[] values, Shape shape);

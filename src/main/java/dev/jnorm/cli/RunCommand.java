@@ -153,6 +153,7 @@ final class RunCommand implements Callable<Integer> {
         try (Backend compute = Backend.named(backend)) {
             results = norm.equals("weight") ? runWeightNorm(compute, x, dy) : runLayer(compute, x, dy, training);
         }
+        results.replaceAll((name, array) -> array.as(x.dtype()));
         write(results);
         return 0;
     }
@@ -200,9 +201,14 @@ final class RunCommand implements Callable<Integer> {
 
     // ---- the seven layers that normalize an input ----
 
+    /** The dtype to compute in: the input's, or float32 on a backend without float64 (CUDA). */
+    private static DType computeType(Backend compute, NpyArray x) {
+        return compute.supports(x.dtype()) ? x.dtype() : DType.FLOAT32;
+    }
+
     private Map<String, NpyArray> runLayer(Backend compute, NpyArray x, NpyArray dy, boolean training) {
         Map<String, NpyArray> results = new LinkedHashMap<>();
-        DType dtype = x.dtype();
+        DType dtype = computeType(compute, x);
         try (NormLayer layer = buildLayer(compute, x.shape(), dtype);
              Tensor xt = x.toTensor(compute, dtype)) {
             loadParameters(layer);
@@ -352,7 +358,7 @@ final class RunCommand implements Callable<Integer> {
     private Map<String, NpyArray> runWeightNorm(Backend compute, NpyArray v, NpyArray dw) {
         Map<String, NpyArray> results = new LinkedHashMap<>();
         Integer d = parseDim();
-        try (Tensor vt = v.toTensor(compute);
+        try (Tensor vt = v.toTensor(compute, computeType(compute, v));
              WeightNorm layer = WeightNorm.builder().dim(d).build(vt)) {
             Shape gShape = Shape.of(layer.g().value().numel());
             if (g != null) {
@@ -364,7 +370,7 @@ final class RunCommand implements Callable<Integer> {
                 results.put("output", NpyArray.of(w));
             }
             if (dw != null) {
-                try (Tensor dwt = dw.toTensor(compute)) {
+                try (Tensor dwt = dw.toTensor(compute, vt.dtype())) {
                     layer.backward(dwt);
                 }
                 results.put("grad_input", NpyArray.of(layer.v().grad()));

@@ -22,6 +22,15 @@ public record NpyArray(Shape shape, DType dtype, double[] values) {
         return new NpyArray(t.shape(), t.dtype(), t.toDoubleArray());
     }
 
+    /** The same values labelled {@code dtype}: exact from float32 to float64, rounding the other way. */
+    public NpyArray as(DType dtype) {
+        double[] v = values.clone();
+        for (int i = 0; i < v.length; i++) {
+            v[i] = dtype.round(v[i]);
+        }
+        return new NpyArray(shape, dtype, v);
+    }
+
     /** A new tensor on {@code backend} holding these values as {@code dtype}. */
     public Tensor toTensor(Backend backend, DType dtype) {
         Tensor t = backend.allocate(shape, dtype);

@@ -79,16 +79,17 @@ public final class NormOutput implements ForwardResult {
             throw Checks.fail("the statistics saved by the forward pass are closed");
         }
         Backend backend = input.backend();
-        Tensor dx = backend.allocate(input.shape(), input.dtype());
-        if (input.numel() == 0) {
+        try (Outputs out = new Outputs(backend, input.dtype())) {
+            Tensor dx = out.empty(input.shape());
+            if (input.numel() > 0 && rows != null) {
+                backend.rowsBackward(rows, input, dy, mean, rstd, weight, dx, gradWeight, gradBias);
+            } else if (input.numel() > 0) {
+                backend.channelsBackward(channels, batchStatistics, input, dy, mean, rstd, weight, dx, gradWeight,
+                        gradBias);
+            }
+            out.keep();
             return dx;
         }
-        if (rows != null) {
-            backend.rowsBackward(rows, input, dy, mean, rstd, weight, dx, gradWeight, gradBias);
-        } else {
-            backend.channelsBackward(channels, batchStatistics, input, dy, mean, rstd, weight, dx, gradWeight, gradBias);
-        }
-        return dx;
     }
 
     @Override

@@ -42,16 +42,17 @@ public final class Norms {
         Checks.eps(eps);
         Checks.momentum(momentum);
         NcsLayout layout = NcsLayout.of(x.shape());
-        Backend backend = x.backend();
-        Tensor y = backend.allocate(x.shape(), x.dtype());
-        Tensor mean = backend.allocate(Shape.of(layout.c()), x.dtype());
-        Tensor rstd = backend.allocate(Shape.of(layout.c()), x.dtype());
-        if (isEmpty(x, mean, rstd)) {
+        try (Outputs out = new Outputs(x.backend(), x.dtype())) {
+            Tensor y = out.empty(x.shape());
+            Tensor mean = out.empty(Shape.of(layout.c()));
+            Tensor rstd = out.empty(Shape.of(layout.c()));
+            if (!isEmpty(x, mean, rstd)) {
+                x.backend().channelsForward(layout, eps, training, x, weight, bias, y, mean, rstd,
+                        running(runningMean, runningVar), momentum);
+            }
+            out.keep();
             return NormOutput.ofChannels(x, y, mean, rstd, layout, training);
         }
-        backend.channelsForward(layout, eps, training, x, weight, bias, y, mean, rstd,
-                running(runningMean, runningVar), momentum);
-        return NormOutput.ofChannels(x, y, mean, rstd, layout, training);
     }
 
     /**
@@ -73,23 +74,28 @@ public final class Norms {
         Checks.momentum(momentum);
         NcsLayout layout = NcsLayout.of(x.shape());
         Backend backend = x.backend();
-        Tensor y = backend.allocate(x.shape(), x.dtype());
-        if (!useInputStats) {
-            Tensor mean = backend.allocate(Shape.of(layout.c()), x.dtype());
-            Tensor rstd = backend.allocate(Shape.of(layout.c()), x.dtype());
-            if (!isEmpty(x, mean, rstd)) {
-                backend.channelsForward(layout, eps, false, x, weight, bias, y, mean, rstd,
-                        running(runningMean, runningVar), 0);
+        try (Outputs out = new Outputs(backend, x.dtype())) {
+            Tensor y = out.empty(x.shape());
+            Shape statistics = useInputStats ? Shape.of(layout.n(), layout.c()) : Shape.of(layout.c());
+            Tensor mean = out.empty(statistics);
+            Tensor rstd = out.empty(statistics);
+            boolean empty = isEmpty(x, mean, rstd);
+            if (!useInputStats) {
+                if (!empty) {
+                    backend.channelsForward(layout, eps, false, x, weight, bias, y, mean, rstd,
+                            running(runningMean, runningVar), 0);
+                }
+                out.keep();
+                return NormOutput.ofChannels(x, y, mean, rstd, layout, false);
             }
-            return NormOutput.ofChannels(x, y, mean, rstd, layout, false);
+            RowsLayout rows = RowsLayout.instance(layout);
+            if (!empty) {
+                backend.rowsForward(rows, eps, x, weight, bias, y, mean, rstd, running(runningMean, runningVar),
+                        momentum);
+            }
+            out.keep();
+            return NormOutput.ofRows(x, y, mean, rstd, rows, layout.c());
         }
-        RowsLayout rows = RowsLayout.instance(layout);
-        Tensor mean = backend.allocate(Shape.of(layout.n(), layout.c()), x.dtype());
-        Tensor rstd = backend.allocate(Shape.of(layout.n(), layout.c()), x.dtype());
-        if (!isEmpty(x, mean, rstd)) {
-            backend.rowsForward(rows, eps, x, weight, bias, y, mean, rstd, running(runningMean, runningVar), momentum);
-        }
-        return NormOutput.ofRows(x, y, mean, rstd, rows, layout.c());
     }
 
     /**
@@ -170,13 +176,15 @@ public final class Norms {
         Checks.companion(v, "g", g);
         NcsLayout layout = weightNormLayout(v.shape(), dim);
         Checks.elements("g", g, layout.c());
-        Backend backend = v.backend();
-        Tensor w = backend.allocate(v.shape(), v.dtype());
-        Tensor norm = backend.allocate(Shape.of(layout.c()), v.dtype());
-        if (!isEmpty(v, norm)) {
-            backend.weightNormForward(layout, v, g, w, norm);
+        try (Outputs out = new Outputs(v.backend(), v.dtype())) {
+            Tensor w = out.empty(v.shape());
+            Tensor norm = out.empty(Shape.of(layout.c()));
+            if (!isEmpty(v, norm)) {
+                v.backend().weightNormForward(layout, v, g, w, norm);
+            }
+            out.keep();
+            return new WeightNormOutput(v, w, norm, layout);
         }
-        return new WeightNormOutput(v, w, norm, layout);
     }
 
     /**
@@ -214,18 +222,19 @@ public final class Norms {
         Checks.eps(eps);
         Checks.momentum(momentum);
         NcsLayout layout = NcsLayout.of(x.shape());
-        Backend backend = x.backend();
-        Tensor y = backend.allocate(x.shape(), x.dtype());
-        Shape perChannel = Shape.of(layout.c());
-        Shape perInstance = Shape.of(layout.n(), layout.c());
-        BatchInstanceStats saved = new BatchInstanceStats(
-                backend.allocate(perChannel, x.dtype()), backend.allocate(perChannel, x.dtype()),
-                backend.allocate(perInstance, x.dtype()), backend.allocate(perInstance, x.dtype()));
-        if (!isEmpty(x, saved.batchMean(), saved.batchRstd(), saved.instanceMean(), saved.instanceRstd())) {
-            backend.batchInstanceForward(layout, eps, training, x, rho, weight, bias, y, saved,
-                    running(runningMean, runningVar), momentum);
+        try (Outputs out = new Outputs(x.backend(), x.dtype())) {
+            Tensor y = out.empty(x.shape());
+            Shape perChannel = Shape.of(layout.c());
+            Shape perInstance = Shape.of(layout.n(), layout.c());
+            BatchInstanceStats saved = new BatchInstanceStats(out.empty(perChannel), out.empty(perChannel),
+                    out.empty(perInstance), out.empty(perInstance));
+            if (!isEmpty(x, saved.batchMean(), saved.batchRstd(), saved.instanceMean(), saved.instanceRstd())) {
+                x.backend().batchInstanceForward(layout, eps, training, x, rho, weight, bias, y, saved,
+                        running(runningMean, runningVar), momentum);
+            }
+            out.keep();
+            return new BatchInstanceOutput(x, y, saved, layout, training);
         }
-        return new BatchInstanceOutput(x, y, saved, layout, training);
     }
 
     /**
@@ -249,20 +258,22 @@ public final class Norms {
         Checks.eps(eps);
         Checks.momentum(momentum);
         NcsLayout layout = NcsLayout.of(x.shape());
-        Backend backend = x.backend();
-        Tensor y = backend.allocate(x.shape(), x.dtype());
-        Shape perInstance = Shape.of(layout.n(), layout.c());
-        SwitchableStats saved = new SwitchableStats(
-                backend.allocate(perInstance, x.dtype()), backend.allocate(perInstance, x.dtype()),
-                backend.allocate(perInstance, x.dtype()), backend.allocate(perInstance, x.dtype()),
-                backend.allocate(Shape.of(layout.n()), x.dtype()), backend.allocate(Shape.of(layout.n()), x.dtype()),
-                backend.allocate(Shape.of(layout.c()), x.dtype()), backend.allocate(Shape.of(layout.c()), x.dtype()));
-        if (!isEmpty(x, saved.mean(), saved.rstd(), saved.instanceMean(), saved.instanceVar(), saved.layerMean(),
-                saved.layerVar(), saved.batchMean(), saved.batchVar())) {
-            backend.switchableForward(layout, eps, training, x, meanWeight, varWeight, weight, bias, y, saved,
-                    running(runningMean, runningVar), momentum);
+        try (Outputs out = new Outputs(x.backend(), x.dtype())) {
+            Tensor y = out.empty(x.shape());
+            Shape perInstance = Shape.of(layout.n(), layout.c());
+            Shape perExample = Shape.of(layout.n());
+            Shape perChannel = Shape.of(layout.c());
+            SwitchableStats saved = new SwitchableStats(out.empty(perInstance), out.empty(perInstance),
+                    out.empty(perInstance), out.empty(perInstance), out.empty(perExample), out.empty(perExample),
+                    out.empty(perChannel), out.empty(perChannel));
+            if (!isEmpty(x, saved.mean(), saved.rstd(), saved.instanceMean(), saved.instanceVar(), saved.layerMean(),
+                    saved.layerVar(), saved.batchMean(), saved.batchVar())) {
+                x.backend().switchableForward(layout, eps, training, x, meanWeight, varWeight, weight, bias, y, saved,
+                        running(runningMean, runningVar), momentum);
+            }
+            out.keep();
+            return new SwitchableOutput(x, y, saved, layout, training);
         }
-        return new SwitchableOutput(x, y, saved, layout, training);
     }
 
     static void checkMixingWeights(Tensor x, Tensor meanWeight, Tensor varWeight) {
@@ -276,15 +287,17 @@ public final class Norms {
 
     private static NormOutput rowsForward(Tensor x, RowsLayout rows, Shape statsShape, Tensor weight, Tensor bias,
                                           double eps, long parameterElements) {
-        Backend backend = x.backend();
-        Tensor y = backend.allocate(x.shape(), x.dtype());
-        Tensor mean = rows.centered() ? backend.allocate(statsShape, x.dtype()) : null;
-        Tensor rstd = backend.allocate(statsShape, x.dtype());
-        boolean empty = rows.centered() ? isEmpty(x, mean, rstd) : isEmpty(x, rstd);
-        if (!empty) {
-            backend.rowsForward(rows, eps, x, weight, bias, y, mean, rstd, null, 0);
+        try (Outputs out = new Outputs(x.backend(), x.dtype())) {
+            Tensor y = out.empty(x.shape());
+            Tensor mean = rows.centered() ? out.empty(statsShape) : null;
+            Tensor rstd = out.empty(statsShape);
+            boolean empty = rows.centered() ? isEmpty(x, mean, rstd) : isEmpty(x, rstd);
+            if (!empty) {
+                x.backend().rowsForward(rows, eps, x, weight, bias, y, mean, rstd, null, 0);
+            }
+            out.keep();
+            return NormOutput.ofRows(x, y, mean, rstd, rows, parameterElements);
         }
-        return NormOutput.ofRows(x, y, mean, rstd, rows, parameterElements);
     }
 
     /** PyTorch's LayerNorm checks, in its order: the normalized shape, weight, bias, then the input. */

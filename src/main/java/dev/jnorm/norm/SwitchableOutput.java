@@ -54,12 +54,15 @@ public final class SwitchableOutput implements ForwardResult {
             throw Checks.fail("the statistics saved by the forward pass are closed");
         }
         Backend backend = input.backend();
-        Tensor dx = backend.allocate(input.shape(), input.dtype());
-        if (input.numel() > 0) {
-            backend.switchableBackward(layout, batchStatistics, input, dy, saved, meanWeight, varWeight, weight,
-                    dx, gradMeanWeight, gradVarWeight, gradWeight, gradBias);
+        try (Outputs out = new Outputs(backend, input.dtype())) {
+            Tensor dx = out.empty(input.shape());
+            if (input.numel() > 0) {
+                backend.switchableBackward(layout, batchStatistics, input, dy, saved, meanWeight, varWeight, weight,
+                        dx, gradMeanWeight, gradVarWeight, gradWeight, gradBias);
+            }
+            out.keep();
+            return dx;
         }
-        return dx;
     }
 
     @Override

@@ -71,9 +71,15 @@ class HostTensorTest {
     }
 
     @Test
-    void autoPicksTheCpuBackendHereAndNamesAreChecked() {
+    void autoPicksCudaWhereUsableElseTheCpuAndNamesAreChecked() {
+        boolean cuda;
+        try (Backend probe = dev.jnorm.backend.cuda.CudaBackend.open()) {
+            cuda = true;
+        } catch (dev.jnorm.backend.cuda.CudaUnavailableException e) {
+            cuda = false;
+        }
         try (Backend auto = Backend.auto()) {
-            assertEquals("cpu", auto.name());
+            assertEquals(cuda ? "cuda" : "cpu", auto.name());
         }
         assertEquals("cpu", Backend.named("cpu").name());
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Backend.named("tpu"));

@@ -47,7 +47,10 @@ class RunCommandTest {
 
     private void assertBadInput(String message, String... args) {
         List<String> all = new ArrayList<>(List.of(args));
-        all.addAll(List.of("--out", out.toString(), "--backend", "cpu"));
+        all.addAll(List.of("--out", out.toString()));
+        if (!all.contains("--backend")) {
+            all.addAll(List.of("--backend", "cpu"));
+        }
         CliRun run = CliRun.of(all.toArray(String[]::new));
         assertEquals(2, run.status(), "exit status; stderr: " + run.err());
         assertEquals(message + System.lineSeparator(), run.err(), "stderr is the message on one line");
@@ -120,6 +123,32 @@ class RunCommandTest {
         try (var files = Files.list(evalOut)) {
             assertEquals(List.of("output.npy"), files.map(p -> p.getFileName().toString()).toList());
         }
+    }
+
+    @Test
+    void theCudaBackendRunsWhereUsableOrSaysWhyNot() {
+        String reason = null;
+        try (dev.jnorm.backend.cuda.CudaBackend probe = dev.jnorm.backend.cuda.CudaBackend.open()) {
+            probe.info();
+        } catch (dev.jnorm.backend.cuda.CudaUnavailableException e) {
+            reason = e.getMessage();
+        }
+        if (reason != null) {
+            assertBadInput("the cuda backend is not available: " + reason, "run", "--norm", "group", "--groups", "3",
+                    "--input", path("x"), "--backend", "cuda");
+            return;
+        }
+        Path cuda = dir.resolve("cuda");
+        Path cpu = dir.resolve("cpu");
+        for (Path o : new Path[] {cuda, cpu}) {
+            CliRun run = CliRun.of("run", "--norm", "group", "--groups", "3", "--input", path("x"), "--out", o.toString(),
+                    "--backend", o == cuda ? "cuda" : "cpu");
+            assertEquals(0, run.status(), run.err());
+        }
+        NpyArray got = NpyReader.read(cuda.resolve("output.npy"));
+        assertEquals(DType.FLOAT64, got.dtype(), "outputs keep the input's dtype");
+        dev.jnorm.testing.Close.assertClose(NpyReader.read(cpu.resolve("output.npy")).values(), got.values(), 1e-5, 1e-5,
+                "output");
     }
 
     @Test

@@ -37,8 +37,18 @@ public final class CpuBackend implements Backend {
     // ---- memory ----
 
     @Override
+    public boolean supports(DType dtype) {
+        return true;
+    }
+
+    @Override
     public Tensor allocate(Shape shape, DType dtype) {
         return HostTensor.zeros(this, shape, dtype);
+    }
+
+    @Override
+    public Tensor empty(Shape shape, DType dtype) {
+        return allocate(shape, dtype);
     }
 
     @Override

@@ -1,0 +1,177 @@
+// channels.cu: the channels family (BatchNorm) and the per-(n, c) machinery that InstanceNorm and
+// GroupNorm backward, Batch-Instance and Switchable share, on an [N, C, S] tensor.
+//
+// Every norm here ends in one elementwise pass with per-row coefficients, q = (n, c) or q = c:
+//   forward   nc_apply           y  = A_q·(x − M_q) + D_q
+//   backward  nc_apply_backward  dx = A_q·dy + B_q·(x − M_q) + D_q
+// Centering on M (the mean the statistics were taken about) keeps large offsets from cancelling.
+// The coefficients come from small kernels over the statistics (one thread per channel or per
+// (n, c), looping over the other index in a fixed order): channel_coefficients for BatchNorm
+// (batch statistics, or running ones folded into a scale and centered shift in eval),
+// channel_backward_coefficients for BatchNorm, group_backward_coefficients for InstanceNorm and
+// GroupNorm (from per-(n, c) sums Σ dy and Σ dy·(x − mean) made by stats.cu), nc_param_grads for
+// their weight and bias gradients. The statistics themselves come from stats.cu.
+// Elementwise passes: 1 read (forward) or 2 reads (backward) and 1 write per element; _vec
+// variants move float4 when S is a multiple of 4 and the pointers are 16-byte aligned.
+#include "common.cuh"
+
+__device__ __forceinline__ i64 coefficient_index(i64 row, i64 C, int perSample) {
+    return perSample ? row : row % C;
+}
+
+extern "C" __global__ void nc_apply(const float* __restrict__ x, float* __restrict__ y, const float* __restrict__ A,
+                                    const float* __restrict__ M, i64 centerDivisor, const float* __restrict__ D,
+                                    i64 N, i64 C, i64 S, int perSample) {
+    i64 total = N * C * S;
+    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (i64)gridDim.x * blockDim.x) {
+        i64 q = coefficient_index(i / S, C, perSample);
+        y[i] = A[q] * (x[i] - M[q / centerDivisor]) + param_or(D, q, 0.f);
+    }
+}
+
+extern "C" __global__ void nc_apply_vec(const float* __restrict__ x, float* __restrict__ y,
+                                        const float* __restrict__ A, const float* __restrict__ M, i64 centerDivisor,
+                                        const float* __restrict__ D, i64 N, i64 C, i64 S, int perSample) {
+    i64 total4 = N * C * S / 4;
+    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < total4; i += (i64)gridDim.x * blockDim.x) {
+        i64 q = coefficient_index(i * 4 / S, C, perSample);
+        float a = A[q];
+        float m = M[q / centerDivisor];
+        float d = param_or(D, q, 0.f);
+        float4 v = reinterpret_cast<const float4*>(x)[i];
+        reinterpret_cast<float4*>(y)[i] =
+            make_float4(a * (v.x - m) + d, a * (v.y - m) + d, a * (v.z - m) + d, a * (v.w - m) + d);
+    }
+}
+
+extern "C" __global__ void nc_apply_backward(const float* __restrict__ dy, const float* __restrict__ x,
+                                             const float* __restrict__ A, const float* __restrict__ B,
+                                             const float* __restrict__ M, i64 centerDivisor,
+                                             const float* __restrict__ D, float* __restrict__ dx, i64 N, i64 C, i64 S,
+                                             int perSample) {
+    i64 total = N * C * S;
+    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (i64)gridDim.x * blockDim.x) {
+        i64 q = coefficient_index(i / S, C, perSample);
+        dx[i] = A[q] * dy[i] + B[q] * (x[i] - M[q / centerDivisor]) + D[q];
+    }
+}
+
+extern "C" __global__ void nc_apply_backward_vec(const float* __restrict__ dy, const float* __restrict__ x,
+                                                 const float* __restrict__ A, const float* __restrict__ B,
+                                                 const float* __restrict__ M, i64 centerDivisor,
+                                                 const float* __restrict__ D, float* __restrict__ dx, i64 N, i64 C,
+                                                 i64 S, int perSample) {
+    i64 total4 = N * C * S / 4;
+    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < total4; i += (i64)gridDim.x * blockDim.x) {
+        i64 q = coefficient_index(i * 4 / S, C, perSample);
+        float a = A[q];
+        float b = B[q];
+        float m = M[q / centerDivisor];
+        float d = D[q];
+        float4 g = reinterpret_cast<const float4*>(dy)[i];
+        float4 v = reinterpret_cast<const float4*>(x)[i];
+        reinterpret_cast<float4*>(dx)[i] = make_float4(a * g.x + b * (v.x - m) + d, a * g.y + b * (v.y - m) + d,
+                                                       a * g.z + b * (v.z - m) + d, a * g.w + b * (v.w - m) + d);
+    }
+}
+
+// BatchNorm forward: A = rstd·w, D = b per channel, centered on the mean. With running
+// statistics given, first sets mean = running_mean and rstd = 1/sqrt(running_var + eps).
+extern "C" __global__ void channel_coefficients(float* mean, float* rstd, const float* __restrict__ running_mean,
+                                                const float* __restrict__ running_var, float eps,
+                                                const float* __restrict__ w, const float* __restrict__ b, i64 C,
+                                                float* __restrict__ A, float* __restrict__ D) {
+    for (i64 c = (i64)blockIdx.x * blockDim.x + threadIdx.x; c < C; c += (i64)gridDim.x * blockDim.x) {
+        if (running_mean) {
+            mean[c] = running_mean[c];
+            rstd[c] = rsqrtf(running_var[c] + eps);
+        }
+        A[c] = rstd[c] * param_or(w, c, 1.f);
+        D[c] = param_or(b, c, 0.f);
+    }
+}
+
+// BatchNorm backward from per-channel Σ dy and Σ dy·(x − mean) over `count` = N·S values:
+// dx = A·dy + B·(x − mean) + D; with batch statistics B and D carry the gradient through them.
+extern "C" __global__ void channel_backward_coefficients(const float* __restrict__ sum_dy,
+                                                         const float* __restrict__ sum_dy_x,
+                                                         const float* __restrict__ rstd, const float* __restrict__ w,
+                                                         i64 C, i64 count, int batch, float* __restrict__ A,
+                                                         float* __restrict__ B, float* __restrict__ D, float* grad_w,
+                                                         float* grad_b) {
+    for (i64 c = (i64)blockIdx.x * blockDim.x + threadIdx.x; c < C; c += (i64)gridDim.x * blockDim.x) {
+        float r = rstd[c];
+        float wc = param_or(w, c, 1.f);
+        A[c] = r * wc;
+        B[c] = batch ? -r * r * r * wc * sum_dy_x[c] / (float)count : 0.f;
+        D[c] = batch ? -r * wc * sum_dy[c] / (float)count : 0.f;
+        if (grad_w) grad_w[c] += r * sum_dy_x[c];
+        if (grad_b) grad_b[c] += sum_dy[c];
+    }
+}
+
+// InstanceNorm (G = C) and GroupNorm backward, one thread per (n, g), from per-(n, c) sums centered
+// on the group mean: with g = w·dy over the group's L = (C/G)·S values,
+// dx = rstd·w_c·dy − rstd³·Σ(g·(x − mean))/L·(x − mean) − rstd·Σg/L.
+extern "C" __global__ void group_backward_coefficients(const float* __restrict__ sum_dy,
+                                                       const float* __restrict__ sum_dy_x,
+                                                       const float* __restrict__ rstd, const float* __restrict__ w,
+                                                       i64 N, i64 C, i64 G, i64 S, float* __restrict__ A,
+                                                       float* __restrict__ B, float* __restrict__ D) {
+    i64 cpg = C / G;
+    for (i64 ng = (i64)blockIdx.x * blockDim.x + threadIdx.x; ng < N * G; ng += (i64)gridDim.x * blockDim.x) {
+        i64 first = (ng / G) * C + (ng % G) * cpg;
+        float sg = 0.f;
+        float sgx = 0.f;
+        for (i64 k = 0; k < cpg; k++) {
+            float wc = param_or(w, (first + k) % C, 1.f);
+            sg += wc * sum_dy[first + k];
+            sgx += wc * sum_dy_x[first + k];
+        }
+        float r = rstd[ng];
+        float count = (float)(cpg * S);
+        float b = -r * r * r * sgx / count;
+        float d = -r * sg / count;
+        for (i64 k = 0; k < cpg; k++) {
+            A[first + k] = r * param_or(w, (first + k) % C, 1.f);
+            B[first + k] = b;
+            D[first + k] = d;
+        }
+    }
+}
+
+// Weight and bias gradients from per-(n, c) sums: grad_w += Σ_n rstd·Σ dy·(x − mean),
+// grad_b += Σ_n Σ dy, rstd indexed by (n·C + c)/rstdDivisor (the group of (n, c)).
+extern "C" __global__ void nc_param_grads(const float* __restrict__ sum_dy, const float* __restrict__ sum_dy_x,
+                                          const float* __restrict__ rstd, i64 rstdDivisor, i64 N, i64 C,
+                                          float* grad_w, float* grad_b) {
+    for (i64 c = (i64)blockIdx.x * blockDim.x + threadIdx.x; c < C; c += (i64)gridDim.x * blockDim.x) {
+        float gw = 0.f;
+        float gb = 0.f;
+        for (i64 n = 0; n < N; n++) {
+            i64 q = n * C + c;
+            gw += rstd[q / rstdDivisor] * sum_dy_x[q];
+            gb += sum_dy[q];
+        }
+        if (grad_w) grad_w[c] += gw;
+        if (grad_b) grad_b[c] += gb;
+    }
+}
+
+// InstanceNorm's running statistics: the per-(n, c) mean and unbiased variance averaged over n.
+extern "C" __global__ void instance_running_update(const float* __restrict__ mean, const float* __restrict__ var,
+                                                   i64 N, i64 C, i64 S, float factor, float* running_mean,
+                                                   float* running_var) {
+    for (i64 c = (i64)blockIdx.x * blockDim.x + threadIdx.x; c < C; c += (i64)gridDim.x * blockDim.x) {
+        float m = 0.f;
+        float v = 0.f;
+        for (i64 n = 0; n < N; n++) {
+            m += mean[n * C + c];
+            v += var[n * C + c];
+        }
+        m /= (float)N;
+        v = v / (float)N * ((float)S / (float)(S - 1));
+        running_mean[c] = (1.f - factor) * running_mean[c] + factor * m;
+        running_var[c] = (1.f - factor) * running_var[c] + factor * v;
+    }
+}

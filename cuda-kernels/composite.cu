@@ -1,0 +1,246 @@
+// composite.cu: Batch-Instance and Switchable normalization, composed from the two families.
+//
+// Both take InstanceNorm statistics per (n, c) from stats.cu (one pass over x) and finish with the
+// elementwise passes of channels.cu (y = A·(x − M) + D, dx = A·dy + B·(x − M) + D, M the instance
+// mean). In between run the small kernels here, over statistics only, one thread per channel, per
+// example or per (n, c), each looping over the other index in a fixed order (deterministic):
+//
+// Batch-Instance: y = w·(ρ·x̂_BN + (1 − ρ)·x̂_IN) + b, BatchNorm statistics from stats.cu (or the
+//   running ones). Backward from per-(n, c) sums Σ dy and Σ dy·(x − mean_nc): the BatchNorm sums
+//   per channel follow by adding over n, Σ dy·(x − mean_c) = Σ_n [Σ dy·(x − mean_nc) +
+//   (mean_nc − mean_c)·Σ dy].
+// Switchable: the layer statistics per n and the batch statistics per c are Chan merges of the
+//   instance statistics (equal counts: mean of means, and mean of variances plus the variance of
+//   the means), never E[x²] − E[x]²; then softmax-weighted mixes per (n, c). Backward pushes the
+//   gradients of the mixed mean and variance back to the instance, layer and batch statistics, and
+//   to the mixing logits (one block, fixed-order reduction).
+#include "common.cuh"
+
+extern "C" __global__ void bin_forward_coefficients(const float* __restrict__ bn_mean,
+                                                    const float* __restrict__ bn_rstd,
+                                                    const float* __restrict__ in_mean,
+                                                    const float* __restrict__ in_rstd, const float* __restrict__ rho,
+                                                    const float* __restrict__ w, const float* __restrict__ b, i64 N,
+                                                    i64 C, float* __restrict__ A, float* __restrict__ D) {
+    for (i64 q = (i64)blockIdx.x * blockDim.x + threadIdx.x; q < N * C; q += (i64)gridDim.x * blockDim.x) {
+        i64 c = q % C;
+        float wc = param_or(w, c, 1.f);
+        A[q] = wc * (rho[c] * bn_rstd[c] + (1.f - rho[c]) * in_rstd[q]);
+        D[q] = param_or(b, c, 0.f) + wc * rho[c] * bn_rstd[c] * (in_mean[q] - bn_mean[c]);
+    }
+}
+
+extern "C" __global__ void bin_backward_coefficients(const float* __restrict__ sum_dy,
+                                                     const float* __restrict__ sum_dy_x,
+                                                     const float* __restrict__ bn_mean,
+                                                     const float* __restrict__ bn_rstd,
+                                                     const float* __restrict__ in_mean,
+                                                     const float* __restrict__ in_rstd,
+                                                     const float* __restrict__ rho, const float* __restrict__ w,
+                                                     i64 N, i64 C, i64 S, int batch, float* __restrict__ A,
+                                                     float* __restrict__ B, float* __restrict__ D, float* grad_rho,
+                                                     float* grad_w, float* grad_b) {
+    for (i64 c = (i64)blockIdx.x * blockDim.x + threadIdx.x; c < C; c += (i64)gridDim.x * blockDim.x) {
+        float r = bn_rstd[c];
+        float sd = 0.f;  // Σ dy over the channel
+        float sx = 0.f;  // Σ dy·(x − mean_c)
+        float ix = 0.f;  // Σ_n rstd_nc·Σ dy·(x − mean_nc)
+        float dx = 0.f;  // Σ dy·(x̂_BN − x̂_IN), summed per n so the two large terms never cancel
+        for (i64 n = 0; n < N; n++) {
+            i64 q = n * C + c;
+            float shift = in_mean[q] - bn_mean[c];
+            sd += sum_dy[q];
+            sx += sum_dy_x[q] + shift * sum_dy[q];
+            ix += in_rstd[q] * sum_dy_x[q];
+            dx += (r - in_rstd[q]) * sum_dy_x[q] + r * shift * sum_dy[q];
+        }
+        float p = rho[c];
+        float wc = param_or(w, c, 1.f);
+        float count = (float)(N * S);
+        float b1 = batch ? -r * r * r * p * wc * sx / count : 0.f;  // on (x − mean_c)
+        float d1 = batch ? -r * p * wc * sd / count : 0.f;
+        for (i64 n = 0; n < N; n++) {
+            i64 q = n * C + c;
+            float ri = in_rstd[q];
+            A[q] = r * p * wc + ri * (1.f - p) * wc;
+            B[q] = b1 - ri * ri * ri * (1.f - p) * wc * sum_dy_x[q] / (float)S;
+            D[q] = d1 - ri * (1.f - p) * wc * sum_dy[q] / (float)S + b1 * (in_mean[q] - bn_mean[c]);
+        }
+        if (grad_rho) grad_rho[c] += wc * dx;
+        if (grad_w) grad_w[c] += p * r * sx + (1.f - p) * ix;
+        if (grad_b) grad_b[c] += sd;
+    }
+}
+
+// ---------------------------------------------------------------- Switchable
+
+__device__ __forceinline__ void softmax3(const float* logits, float* p) {
+    float m = fmaxf(logits[0], fmaxf(logits[1], logits[2]));
+    float e0 = expf(logits[0] - m);
+    float e1 = expf(logits[1] - m);
+    float e2 = expf(logits[2] - m);
+    float s = e0 + e1 + e2;
+    p[0] = e0 / s;
+    p[1] = e1 / s;
+    p[2] = e2 / s;
+}
+
+// Layer statistics (group n, members c: strides C and 1) or batch statistics (group c, members n:
+// strides 1 and C) as Chan merges of equal-count instance statistics: the mean of the means, and
+// the mean of the variances plus the variance of the means.
+extern "C" __global__ void sn_merge_stats(const float* __restrict__ in_mean, const float* __restrict__ in_var,
+                                          i64 groups, i64 members, i64 groupStride, i64 memberStride,
+                                          float* __restrict__ out_mean, float* __restrict__ out_var) {
+    for (i64 g = (i64)blockIdx.x * blockDim.x + threadIdx.x; g < groups; g += (i64)gridDim.x * blockDim.x) {
+        float m = 0.f;
+        for (i64 k = 0; k < members; k++) m += in_mean[g * groupStride + k * memberStride];
+        m /= (float)members;
+        float v = 0.f;
+        for (i64 k = 0; k < members; k++) {
+            float d = in_mean[g * groupStride + k * memberStride] - m;
+            v += in_var[g * groupStride + k * memberStride] + d * d;
+        }
+        out_mean[g] = m;
+        out_var[g] = v / (float)members;
+    }
+}
+
+// running = (1 − factor)·running + factor·batch, the batch variance (biased, over count values)
+// made unbiased.
+extern "C" __global__ void running_update(const float* __restrict__ mean, const float* __restrict__ var, i64 C,
+                                          i64 count, float factor, float* running_mean, float* running_var) {
+    for (i64 c = (i64)blockIdx.x * blockDim.x + threadIdx.x; c < C; c += (i64)gridDim.x * blockDim.x) {
+        running_mean[c] = (1.f - factor) * running_mean[c] + factor * mean[c];
+        running_var[c] = (1.f - factor) * running_var[c] + factor * var[c] * ((float)count / (float)(count - 1));
+    }
+}
+
+extern "C" __global__ void sn_mix(const float* __restrict__ in_mean, const float* __restrict__ in_var,
+                                  const float* __restrict__ ln_mean, const float* __restrict__ ln_var,
+                                  const float* __restrict__ bn_mean, const float* __restrict__ bn_var,
+                                  const float* __restrict__ mean_logits, const float* __restrict__ var_logits,
+                                  const float* __restrict__ w, const float* __restrict__ b, float eps, i64 N, i64 C,
+                                  float* __restrict__ mean, float* __restrict__ rstd, float* __restrict__ A,
+                                  float* __restrict__ D) {
+    float p[3];
+    float s[3];
+    softmax3(mean_logits, p);
+    softmax3(var_logits, s);
+    for (i64 q = (i64)blockIdx.x * blockDim.x + threadIdx.x; q < N * C; q += (i64)gridDim.x * blockDim.x) {
+        i64 n = q / C;
+        i64 c = q % C;
+        mean[q] = p[0] * in_mean[q] + p[1] * ln_mean[n] + p[2] * bn_mean[c];
+        rstd[q] = rsqrtf(s[0] * in_var[q] + s[1] * ln_var[n] + s[2] * bn_var[c] + eps);
+        A[q] = rstd[q] * param_or(w, c, 1.f);
+        D[q] = param_or(b, c, 0.f);
+    }
+}
+
+// Gradients of the loss for the mixed mean and variance of each (n, c), from Σ dy and
+// Σ dy·(x − mixed mean): dMean = −rstd·w·Σ dy, dVar = −rstd³·w·Σ dy·(x − mean)/2.
+extern "C" __global__ void sn_backward_mixed(const float* __restrict__ sum_dy, const float* __restrict__ sum_dy_x,
+                                             const float* __restrict__ rstd, const float* __restrict__ w, i64 N,
+                                             i64 C, float* __restrict__ d_mean, float* __restrict__ d_var) {
+    for (i64 q = (i64)blockIdx.x * blockDim.x + threadIdx.x; q < N * C; q += (i64)gridDim.x * blockDim.x) {
+        float r = rstd[q];
+        float wc = param_or(w, q % C, 1.f);
+        d_mean[q] = -r * wc * sum_dy[q];
+        d_var[q] = -0.5f * r * r * r * wc * sum_dy_x[q];
+    }
+}
+
+// The share of the layer statistics (term 1: group n, members c) or of the batch statistics (term 2:
+// group c, members n) in the gradients of the mixed statistics: p_term·Σ dMean and s_term·Σ dVar.
+extern "C" __global__ void sn_backward_share(const float* __restrict__ d_mean, const float* __restrict__ d_var,
+                                             const float* __restrict__ mean_logits,
+                                             const float* __restrict__ var_logits, int term, i64 groups,
+                                             i64 members, i64 groupStride, i64 memberStride,
+                                             float* __restrict__ out_mean, float* __restrict__ out_var) {
+    float p[3];
+    float s[3];
+    softmax3(mean_logits, p);
+    softmax3(var_logits, s);
+    for (i64 g = (i64)blockIdx.x * blockDim.x + threadIdx.x; g < groups; g += (i64)gridDim.x * blockDim.x) {
+        float dm = 0.f;
+        float dv = 0.f;
+        for (i64 k = 0; k < members; k++) {
+            dm += d_mean[g * groupStride + k * memberStride];
+            dv += d_var[g * groupStride + k * memberStride];
+        }
+        out_mean[g] = p[term] * dm;
+        out_var[g] = s[term] * dv;
+    }
+}
+
+// dx = rstd·w·dy + Σ_k (dMean_k + 2·dVar_k·(x − mean_k))/count_k over k = instance (S values),
+// layer (C·S) and batch (N·S, with batch statistics only), as A·dy + B·(x − mean_IN) + D.
+extern "C" __global__ void sn_backward_coefficients(
+    const float* __restrict__ d_mean, const float* __restrict__ d_var, const float* __restrict__ d_ln_mean,
+    const float* __restrict__ d_ln_var, const float* __restrict__ d_bn_mean, const float* __restrict__ d_bn_var,
+    const float* __restrict__ in_mean, const float* __restrict__ ln_mean, const float* __restrict__ bn_mean,
+    const float* __restrict__ rstd, const float* __restrict__ w, const float* __restrict__ mean_logits,
+    const float* __restrict__ var_logits, i64 N, i64 C, i64 S, int batch, float* __restrict__ A,
+    float* __restrict__ B, float* __restrict__ D) {
+    float p[3];
+    float s[3];
+    softmax3(mean_logits, p);
+    softmax3(var_logits, s);
+    float inCount = (float)S;
+    float lnCount = (float)(C * S);
+    float bnCount = (float)(N * S);
+    for (i64 q = (i64)blockIdx.x * blockDim.x + threadIdx.x; q < N * C; q += (i64)gridDim.x * blockDim.x) {
+        i64 n = q / C;
+        i64 c = q % C;
+        float dInVar = s[0] * d_var[q];
+        float b = 2.f * dInVar / inCount + 2.f * d_ln_var[n] / lnCount;
+        float d = p[0] * d_mean[q] / inCount + (d_ln_mean[n] + 2.f * d_ln_var[n] * (in_mean[q] - ln_mean[n])) / lnCount;
+        if (batch) {
+            b += 2.f * d_bn_var[c] / bnCount;
+            d += (d_bn_mean[c] + 2.f * d_bn_var[c] * (in_mean[q] - bn_mean[c])) / bnCount;
+        }
+        A[q] = rstd[q] * param_or(w, c, 1.f);
+        B[q] = b;
+        D[q] = d;
+    }
+}
+
+// One block: dp_k = Σ dMean·mean_k and ds_k = Σ dVar·var_k over every (n, c), then through the
+// softmaxes into the logits' gradients.
+extern "C" __global__ void sn_logit_grads(const float* __restrict__ d_mean, const float* __restrict__ d_var,
+                                          const float* __restrict__ in_mean, const float* __restrict__ in_var,
+                                          const float* __restrict__ ln_mean, const float* __restrict__ ln_var,
+                                          const float* __restrict__ bn_mean, const float* __restrict__ bn_var,
+                                          const float* __restrict__ mean_logits,
+                                          const float* __restrict__ var_logits, i64 N, i64 C,
+                                          float* grad_mean_logits, float* grad_var_logits) {
+    Sum2 in = sum2(0.f, 0.f);
+    Sum2 ln = sum2(0.f, 0.f);
+    Sum2 bn = sum2(0.f, 0.f);
+    for (i64 q = threadIdx.x; q < N * C; q += blockDim.x) {
+        i64 n = q / C;
+        i64 c = q % C;
+        in.a += d_mean[q] * in_mean[q];
+        in.b += d_var[q] * in_var[q];
+        ln.a += d_mean[q] * ln_mean[n];
+        ln.b += d_var[q] * ln_var[n];
+        bn.a += d_mean[q] * bn_mean[c];
+        bn.b += d_var[q] * bn_var[c];
+    }
+    in = block_reduce(in);
+    ln = block_reduce(ln);
+    bn = block_reduce(bn);
+    if (threadIdx.x == 0) {
+        float p[3];
+        float s[3];
+        softmax3(mean_logits, p);
+        softmax3(var_logits, s);
+        float dp[3] = {in.a, ln.a, bn.a};
+        float ds[3] = {in.b, ln.b, bn.b};
+        float pdp = p[0] * dp[0] + p[1] * dp[1] + p[2] * dp[2];
+        float sds = s[0] * ds[0] + s[1] * ds[1] + s[2] * ds[2];
+        for (int k = 0; k < 3; k++) {
+            if (grad_mean_logits) grad_mean_logits[k] += p[k] * (dp[k] - pdp);
+            if (grad_var_logits) grad_var_logits[k] += s[k] * (ds[k] - sds);
+        }
+    }
+}

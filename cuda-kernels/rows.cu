@@ -1,0 +1,241 @@
+// rows.cu: the rows family (LayerNorm, InstanceNorm, GroupNorm, RMSNorm), one statistic per
+// contiguous row of L values.
+//
+// Forward. A row that fits on chip is read once and normalized from the on-chip copy (1 read, 1
+// write per element): rows_forward_warp keeps a row of up to 1024 values in one warp's registers
+// (32 per lane, many rows per block); rows_forward_block keeps a longer row in shared memory, one
+// block per row. Both reduce with Welford/Chan (block_reduce: warp butterflies, then warp 0).
+// Rows too long for shared memory are split across blocks by stats.cu and normalized by
+// rows_apply (2 reads, 1 write).
+//
+// Backward for elementwise affine (LayerNorm, RMSNorm), per row with g = dy·w and
+// x̂ = (x − mean)·rstd: dx = rstd·(g − mean(g) − x̂·mean(g·x̂)), RMS rows without mean(g).
+// rows_backward_warp keeps x and dy in registers (1 read each); rows_backward_block reads them
+// twice. rows_param_grads_partial sums dy·x̂ and dy down each column over a chunk of rows, one
+// thread per column; sums_finalize (stats.cu) adds the chunks into the gradients in order.
+// InstanceNorm and GroupNorm backward use the per-(n, c) sums of channels.cu.
+//
+// The _vec variants load float4; the host picks them when the row length is a multiple of 4 and
+// the pointers are 16-byte aligned.
+#include "common.cuh"
+
+#define WARP_ROW_MAX 1024
+
+// Mean and rstd of a row from its Welford statistics (RMS rows: rstd of the mean square).
+__device__ __forceinline__ void row_moments(Welford acc, int centered, float eps, float& mean, float& rstd,
+                                            float& var) {
+    var = acc.m2 / (float)acc.n;
+    mean = centered ? acc.mean : 0.f;
+    rstd = rsqrtf((centered ? var : var + acc.mean * acc.mean) + eps);
+}
+
+template <bool VEC>
+__device__ void rows_forward_warp_impl(const float* __restrict__ x, float* __restrict__ y, Affine a,
+                                       float* mean_out, float* rstd_out, float* var_out, i64 rows, int L, float eps,
+                                       int centered) {
+    const int lane = threadIdx.x & 31;
+    const i64 warps = (i64)gridDim.x * (blockDim.x >> 5);
+    for (i64 r = (i64)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5); r < rows; r += warps) {
+        const float* xr = x + r * L;
+        float v[32];
+        Welford acc = welford_empty();
+#pragma unroll
+        for (int k = 0; k < 32; k++) {
+            int j = VEC ? (lane + 32 * (k >> 2)) * 4 + (k & 3) : lane + 32 * k;
+            if (j < L) {
+                if (VEC && (k & 3) == 0) {
+                    float4 q = *reinterpret_cast<const float4*>(xr + j);
+                    v[k] = q.x;
+                    v[k + 1] = q.y;
+                    v[k + 2] = q.z;
+                    v[k + 3] = q.w;
+                } else if (!VEC) {
+                    v[k] = xr[j];
+                }
+                welford_push(acc, v[k]);
+            }
+        }
+        acc = warp_reduce(acc);
+        float mean, rstd, var;
+        row_moments(acc, centered, eps, mean, rstd, var);
+        if (lane == 0) {
+            if (mean_out) mean_out[r] = mean;
+            if (var_out) var_out[r] = var;
+            rstd_out[r] = rstd;
+        }
+        i64 fc = first_channel(a, r, L);
+        float* yr = y + r * L;
+#pragma unroll
+        for (int k = 0; k < 32; k++) {
+            int j = VEC ? (lane + 32 * (k >> 2)) * 4 + (k & 3) : lane + 32 * k;
+            if (j < L) yr[j] = affine(a, (v[k] - mean) * rstd, fc, j);
+        }
+    }
+}
+
+#define ROWS_FORWARD_ARGS                                                                                     \
+    const float *__restrict__ x, float *__restrict__ y, const float *__restrict__ w,                          \
+        const float *__restrict__ b, int perChannel, i64 C, i64 S, float *mean_out, float *rstd_out,          \
+        float *var_out, i64 rows, int L, float eps, int centered
+
+extern "C" __global__ void rows_forward_warp(ROWS_FORWARD_ARGS) {
+    rows_forward_warp_impl<false>(x, y, Affine{w, b, perChannel, C, S}, mean_out, rstd_out, var_out, rows, L, eps,
+                                  centered);
+}
+
+extern "C" __global__ void rows_forward_warp_vec(ROWS_FORWARD_ARGS) {
+    rows_forward_warp_impl<true>(x, y, Affine{w, b, perChannel, C, S}, mean_out, rstd_out, var_out, rows, L, eps,
+                                 centered);
+}
+
+template <bool VEC>
+__device__ void rows_forward_block_impl(const float* __restrict__ x, float* __restrict__ y, Affine a,
+                                        float* mean_out, float* rstd_out, float* var_out, i64 rows, int L, float eps,
+                                        int centered) {
+    DYNAMIC_SHARED(float, cache);
+    for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
+        const float* xr = x + r * L;
+        Welford acc = welford_empty();
+        if (VEC) {
+            for (int j = threadIdx.x * 4; j < L; j += blockDim.x * 4) {
+                float4 q = *reinterpret_cast<const float4*>(xr + j);
+                *reinterpret_cast<float4*>(cache + j) = q;
+                welford_push(acc, q.x);
+                welford_push(acc, q.y);
+                welford_push(acc, q.z);
+                welford_push(acc, q.w);
+            }
+        } else {
+            for (int j = threadIdx.x; j < L; j += blockDim.x) {
+                cache[j] = xr[j];
+                welford_push(acc, cache[j]);
+            }
+        }
+        acc = block_reduce(acc);
+        float mean, rstd, var;
+        row_moments(acc, centered, eps, mean, rstd, var);
+        if (threadIdx.x == 0) {
+            if (mean_out) mean_out[r] = mean;
+            if (var_out) var_out[r] = var;
+            rstd_out[r] = rstd;
+        }
+        // Each thread reads back only the elements it cached itself: no barrier needed.
+        i64 fc = first_channel(a, r, L);
+        float* yr = y + r * L;
+        if (VEC) {
+            for (int j = threadIdx.x * 4; j < L; j += blockDim.x * 4) {
+                float4 q = *reinterpret_cast<const float4*>(cache + j);
+                *reinterpret_cast<float4*>(yr + j) =
+                    make_float4(affine(a, (q.x - mean) * rstd, fc, j), affine(a, (q.y - mean) * rstd, fc, j + 1),
+                                affine(a, (q.z - mean) * rstd, fc, j + 2), affine(a, (q.w - mean) * rstd, fc, j + 3));
+            }
+        } else {
+            for (int j = threadIdx.x; j < L; j += blockDim.x) yr[j] = affine(a, (cache[j] - mean) * rstd, fc, j);
+        }
+    }
+}
+
+extern "C" __global__ void rows_forward_block(ROWS_FORWARD_ARGS) {
+    rows_forward_block_impl<false>(x, y, Affine{w, b, perChannel, C, S}, mean_out, rstd_out, var_out, rows, L, eps,
+                                   centered);
+}
+
+extern "C" __global__ void rows_forward_block_vec(ROWS_FORWARD_ARGS) {
+    rows_forward_block_impl<true>(x, y, Affine{w, b, perChannel, C, S}, mean_out, rstd_out, var_out, rows, L, eps,
+                                  centered);
+}
+
+// Split path, after stats.cu: one block per tile of TILE values of one row. mean is null for RMS.
+#define APPLY_TILE 4096
+
+extern "C" __global__ void rows_apply(const float* __restrict__ x, float* __restrict__ y,
+                                      const float* __restrict__ w, const float* __restrict__ b, int perChannel,
+                                      i64 C, i64 S, const float* __restrict__ mean, const float* __restrict__ rstd,
+                                      i64 rows, i64 L) {
+    Affine a{w, b, perChannel, C, S};
+    i64 tilesPerRow = (L + APPLY_TILE - 1) / APPLY_TILE;
+    for (i64 t = blockIdx.x; t < rows * tilesPerRow; t += gridDim.x) {
+        i64 r = t / tilesPerRow;
+        i64 j0 = (t % tilesPerRow) * APPLY_TILE;
+        i64 j1 = j0 + APPLY_TILE < L ? j0 + APPLY_TILE : L;
+        float m = mean ? mean[r] : 0.f;
+        float s = rstd[r];
+        i64 fc = first_channel(a, r, L);
+        for (i64 j = j0 + threadIdx.x; j < j1; j += blockDim.x) y[r * L + j] = affine(a, (x[r * L + j] - m) * s, fc, j);
+    }
+}
+
+// ---------------------------------------------------------------- backward, elementwise affine
+
+extern "C" __global__ void rows_backward_warp(const float* __restrict__ x, const float* __restrict__ dy,
+                                              const float* __restrict__ mean, const float* __restrict__ rstd,
+                                              const float* __restrict__ w, float* __restrict__ dx, i64 rows, int L,
+                                              int centered) {
+    const int lane = threadIdx.x & 31;
+    const i64 warps = (i64)gridDim.x * (blockDim.x >> 5);
+    for (i64 r = (i64)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5); r < rows; r += warps) {
+        float m = centered ? mean[r] : 0.f;
+        float s = rstd[r];
+        float xh[32];
+        float g[32];
+        Sum2 acc = sum2(0.f, 0.f);
+#pragma unroll
+        for (int k = 0; k < 32; k++) {
+            int j = lane + 32 * k;
+            if (j < L) {
+                xh[k] = (x[r * L + j] - m) * s;
+                g[k] = dy[r * L + j] * param_or(w, j, 1.f);
+                acc.a += g[k];
+                acc.b += g[k] * xh[k];
+            }
+        }
+        acc = warp_reduce(acc);
+        float meanG = centered ? acc.a / (float)L : 0.f;
+        float meanGX = acc.b / (float)L;
+#pragma unroll
+        for (int k = 0; k < 32; k++) {
+            int j = lane + 32 * k;
+            if (j < L) dx[r * L + j] = s * (g[k] - meanG - xh[k] * meanGX);
+        }
+    }
+}
+
+extern "C" __global__ void rows_backward_block(const float* __restrict__ x, const float* __restrict__ dy,
+                                               const float* __restrict__ mean, const float* __restrict__ rstd,
+                                               const float* __restrict__ w, float* __restrict__ dx, i64 rows, i64 L,
+                                               int centered) {
+    for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
+        float m = centered ? mean[r] : 0.f;
+        float s = rstd[r];
+        Sum2 acc = sum2(0.f, 0.f);
+        for (i64 j = threadIdx.x; j < L; j += blockDim.x) {
+            float g = dy[r * L + j] * param_or(w, j, 1.f);
+            acc.a += g;
+            acc.b += g * (x[r * L + j] - m) * s;
+        }
+        acc = block_reduce(acc);
+        float meanG = centered ? acc.a / (float)L : 0.f;
+        float meanGX = acc.b / (float)L;
+        for (i64 j = threadIdx.x; j < L; j += blockDim.x) {
+            float g = dy[r * L + j] * param_or(w, j, 1.f);
+            dx[r * L + j] = s * (g - meanG - (x[r * L + j] - m) * s * meanGX);
+        }
+    }
+}
+
+// Thread (column j, chunk k) sums dy·x̂ and dy over the rows of chunk k; partials at j·chunks + k.
+extern "C" __global__ void rows_param_grads_partial(const float* __restrict__ x, const float* __restrict__ dy,
+                                                    const float* __restrict__ mean, const float* __restrict__ rstd,
+                                                    i64 rows, i64 L, i64 chunks, float2* __restrict__ partials) {
+    for (i64 t = (i64)blockIdx.x * blockDim.x + threadIdx.x; t < L * chunks; t += (i64)gridDim.x * blockDim.x) {
+        i64 j = t % L;
+        i64 k = t / L;
+        Sum2 acc = sum2(0.f, 0.f);
+        for (i64 r = k * rows / chunks; r < (k + 1) * rows / chunks; r++) {
+            float d = dy[r * L + j];
+            acc.a += d * (x[r * L + j] - (mean ? mean[r] : 0.f)) * rstd[r];
+            acc.b += d;
+        }
+        partials[j * chunks + k] = make_float2(acc.a, acc.b);
+    }
+}

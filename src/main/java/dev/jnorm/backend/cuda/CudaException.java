@@ -1,0 +1,34 @@
+package dev.jnorm.backend.cuda;
+
+/**
+ * A CUDA error, with the operation and device it happened in. A sticky error (an illegal address
+ * and the like) leaves the context unusable: the backend refuses every later call.
+ */
+public class CudaException extends RuntimeException {
+    private final String error;
+    private final boolean sticky;
+
+    public CudaException(String message, String error, boolean sticky) {
+        super(message);
+        this.error = error;
+        this.sticky = sticky;
+    }
+
+    /** The CUDA error name, such as {@code CUDA_ERROR_ILLEGAL_ADDRESS}. */
+    public String error() {
+        return error;
+    }
+
+    public boolean sticky() {
+        return sticky;
+    }
+
+    /** The same error, its message prefixed with where it happened. */
+    CudaException in(String context) {
+        CudaException e = this instanceof CudaOutOfMemoryException
+                ? new CudaOutOfMemoryException(context + ": " + getMessage())
+                : new CudaException(context + ": " + getMessage(), error, sticky);
+        e.initCause(this);
+        return e;
+    }
+}

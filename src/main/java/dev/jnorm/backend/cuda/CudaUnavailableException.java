@@ -1,0 +1,9 @@
+package dev.jnorm.backend.cuda;
+
+/** No usable CUDA device: no driver, no device, or kernels the driver cannot load. The message says which. */
+public final class CudaUnavailableException extends RuntimeException {
+
+    public CudaUnavailableException(String reason) {
+        super(reason);
+    }
+}

@@ -1,0 +1,16 @@
+package dev.jnorm.backend.cuda;
+
+/**
+ * What the backend needs to know about a device to size its launches.
+ *
+ * @param sharedMemoryPerBlock the most dynamic shared memory one block may use (the opt-in limit)
+ */
+public record DeviceInfo(String name, int major, int minor, int multiprocessors, long sharedMemoryPerBlock,
+                         long totalMemory, String driver) {
+
+    @Override
+    public String toString() {
+        return name + " (sm_" + major + minor + ", " + multiprocessors + " SMs, " + (totalMemory >> 20)
+                + " MiB, driver " + driver + ")";
+    }
+}

@@ -1,0 +1,8 @@
+package dev.jnorm.backend.cuda;
+
+/** An address in a {@link GpuDevice}'s memory. */
+public interface DevicePointer {
+
+    /** This address plus {@code bytes}. */
+    DevicePointer plus(long bytes);
+}

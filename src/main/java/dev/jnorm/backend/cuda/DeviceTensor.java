@@ -1,0 +1,95 @@
+package dev.jnorm.backend.cuda;
+
+import dev.jnorm.backend.Backend;
+import dev.jnorm.tensor.DType;
+import dev.jnorm.tensor.Shape;
+import dev.jnorm.tensor.Tensor;
+
+/**
+ * A float32 tensor in device memory. Owned tensors return their memory to the backend's allocator
+ * on close; a tensor that becomes unreachable unclosed is reported as a leak and freed then.
+ * Wrapped tensors (the caller's own memory) and views free nothing.
+ */
+final class DeviceTensor extends Tensor {
+    private final CudaBackend backend;
+    private final DevicePointer pointer;
+    private final long alignmentOffset;
+    private final Runnable release;
+
+    /**
+     * @param alignmentOffset bytes from a 256-byte aligned address, or −1 when unknown (wrapped memory)
+     * @param release         frees the memory once, or null when this tensor owns none
+     */
+    DeviceTensor(CudaBackend backend, Shape shape, DevicePointer pointer, long alignmentOffset, Runnable release,
+                 Tensor base) {
+        super(shape, DType.FLOAT32, base);
+        this.backend = backend;
+        this.pointer = pointer;
+        this.alignmentOffset = alignmentOffset;
+        this.release = release;
+    }
+
+    @Override
+    public Backend backend() {
+        return backend;
+    }
+
+    DevicePointer pointer() {
+        requireOpen();
+        return pointer;
+    }
+
+    /** True when the first element is 16-byte aligned, so float4 accesses are allowed. */
+    boolean aligned16() {
+        return alignmentOffset >= 0 && alignmentOffset % 16 == 0;
+    }
+
+    @Override
+    protected Tensor createView(long offset, Shape shape) {
+        return new DeviceTensor(backend, shape, pointer.plus(4 * offset),
+                alignmentOffset < 0 ? -1 : alignmentOffset + 4 * offset, null, this);
+    }
+
+    @Override
+    public float[] toFloatArray() {
+        requireOpen();
+        return backend.download(this);
+    }
+
+    @Override
+    public double[] toDoubleArray() {
+        float[] f = toFloatArray();
+        double[] d = new double[f.length];
+        for (int i = 0; i < f.length; i++) {
+            d[i] = f[i];
+        }
+        return d;
+    }
+
+    @Override
+    public void copyFrom(float[] values) {
+        requireOpen();
+        requireLength(values.length);
+        backend.upload(this, values);
+    }
+
+    @Override
+    public void copyFrom(double[] values) {
+        float[] f = new float[values.length];
+        for (int i = 0; i < f.length; i++) {
+            f[i] = (float) values[i];
+        }
+        copyFrom(f);
+    }
+
+    @Override
+    protected void release() {
+        if (release != null) {
+            release.run();
+        }
+    }
+
+    static int hostLength(Tensor t) {
+        return Tensor.hostLength(t.numel());
+    }
+}

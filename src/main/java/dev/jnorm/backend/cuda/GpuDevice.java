@@ -1,0 +1,43 @@
+package dev.jnorm.backend.cuda;
+
+/**
+ * A CUDA device as {@link CudaBackend} drives it: memory, copies and kernel launches on one
+ * stream, in order. {@link JCudaDevice} implements it with the CUDA driver API; the test suite
+ * implements it with a CPU emulator of the same kernels.
+ *
+ * <p>Kernel arguments are {@link DevicePointer}s ({@code null} for a null pointer) and boxed
+ * {@code Integer} ({@code int}), {@code Long} ({@code long long}) and {@code Float} values, in the
+ * order of the kernel's C parameters. Errors are {@link CudaException}s.
+ */
+public interface GpuDevice extends AutoCloseable {
+
+    DeviceInfo info();
+
+    /** Makes this device's context current on the calling thread. */
+    void makeCurrent();
+
+    /** Uninitialized device memory, aligned to at least 256 bytes. */
+    DevicePointer allocate(long bytes);
+
+    void free(DevicePointer pointer);
+
+    /** Sets {@code count} 32-bit words to {@code bits}, in stream order. */
+    void fill32(DevicePointer pointer, int bits, long count);
+
+    /** Copies {@code count} floats from the host, after the work already queued. */
+    void upload(DevicePointer destination, float[] source, int offset, int count);
+
+    /** Copies {@code count} floats to the host, after the work already queued. */
+    void download(DevicePointer source, float[] destination, int offset, int count);
+
+    void copy(DevicePointer destination, DevicePointer source, long bytes);
+
+    /** Queues a kernel over a one-dimensional grid of {@code grid} blocks of {@code block} threads. */
+    void launch(Kernel kernel, long grid, int block, int sharedBytes, Object... args);
+
+    /** Waits for everything queued. */
+    void synchronize();
+
+    @Override
+    void close();
+}

@@ -1,0 +1,189 @@
+package dev.jnorm.backend.cuda;
+
+import static dev.jnorm.backend.cuda.NormCase.batch;
+import static dev.jnorm.backend.cuda.NormCase.batchInstance;
+import static dev.jnorm.backend.cuda.NormCase.group;
+import static dev.jnorm.backend.cuda.NormCase.instance;
+import static dev.jnorm.backend.cuda.NormCase.layer;
+import static dev.jnorm.backend.cuda.NormCase.rms;
+import static dev.jnorm.backend.cuda.NormCase.switchable;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.jnorm.backend.Backend;
+import dev.jnorm.tensor.DType;
+import dev.jnorm.tensor.Shape;
+import dev.jnorm.testing.Close;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The CUDA backend against the float64 CPU reference, for every norm, forward and backward, train
+ * and eval, over shapes that reach every kernel path: sizes 1, 3, 31, 33, 1025, 2041, N of 1 and 2,
+ * rows held by a warp, by a block, or split across blocks, short and long spatial sizes, inputs at
+ * misaligned offsets. Every output is pre-filled with NaN, so an element a kernel fails to write
+ * shows. Tolerances (DESIGN.md section 3): forward |got − ref| ≤ 1e-5 + 1e-5·|ref|; backward
+ * |got − ref| ≤ 1e-4 and ‖got − ref‖ ≤ 1e-5·‖ref‖ + 1e-6·√n, the floor (an RMS error of 1e-6, fp32
+ * noise on unit values) for gradients that are themselves near zero, such as the input gradient of
+ * a group of two values.
+ *
+ * <p>Subclasses bind it to a device: {@code EmulatedCudaTest} (the CPU emulator of the kernels)
+ * and {@code GpuCudaTest} (a real GPU).
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+abstract class CudaBackendContract {
+    private static final Backend CPU = Backend.cpu();
+    private CudaBackend backend;
+    private String unavailable;
+
+    /** Opens the backend under test. @throws CudaUnavailableException saying why there is none here */
+    protected abstract CudaBackend open();
+
+    /** The backend under test, in debug mode: its new tensors are filled with NaN. */
+    protected CudaBackend cuda() {
+        return backend;
+    }
+
+    @BeforeAll
+    void openBackend() {
+        System.setProperty("jnorm.cuda.debug", "true");
+        String name = getClass().getSimpleName();
+        try {
+            backend = open();
+            System.out.println(name + " on " + backend.description());
+        } catch (CudaUnavailableException e) {
+            unavailable = e.getMessage();
+            System.out.println(name + ": every test skipped: " + unavailable);
+        }
+    }
+
+    /** Per test, so that each one is reported as skipped. */
+    @BeforeEach
+    void requireBackend() {
+        assumeTrue(backend != null, () -> "skipped: " + unavailable);
+    }
+
+    @AfterAll
+    void closeBackend() {
+        if (backend != null) {
+            backend.close();
+        }
+    }
+
+    static Stream<NormCase> cases() {
+        return Stream.of(
+                // rows: LayerNorm and RMSNorm
+                NormCase.of("LayerNorm", Shape.of(3, 1), true, layer(1)),
+                NormCase.of("LayerNorm", Shape.of(2, 3), true, layer(3)),
+                NormCase.of("LayerNorm", Shape.of(4, 31), true, layer(31)),
+                NormCase.of("LayerNorm", Shape.of(3, 33), true, layer(33)),
+                NormCase.of("LayerNorm, float4 warp rows", Shape.of(5, 32), true, layer(32)),
+                NormCase.of("LayerNorm over 3 dims", Shape.of(1, 3, 7, 5), true, layer(3, 7, 5)),
+                NormCase.of("LayerNorm, block rows", Shape.of(2, 1025), true, layer(1025)),
+                NormCase.of("LayerNorm, float4 block rows", Shape.of(2, 2048), true, layer(2048)),
+                NormCase.of("LayerNorm", Shape.of(2, 2041), true, layer(2041)),
+                NormCase.of("LayerNorm, rows split across blocks", Shape.of(1, 70001), true, layer(70001)),
+                NormCase.of("RMSNorm", Shape.of(3, 33), true, rms(33)),
+                NormCase.of("RMSNorm", Shape.of(2, 2041), true, rms(2041)),
+                NormCase.of("RMSNorm, rows split across blocks", Shape.of(1, 70000), true, rms(70000)),
+                // rows: GroupNorm and InstanceNorm
+                NormCase.of("GroupNorm", Shape.of(1, 4, 1), true, group(2, 4)),
+                NormCase.of("GroupNorm", Shape.of(2, 6, 5, 3), true, group(3, 6)),
+                NormCase.of("GroupNorm G=1", Shape.of(1, 3, 31), true, group(1, 3)),
+                NormCase.of("GroupNorm G=C", Shape.of(2, 4, 33), true, group(4, 4)),
+                NormCase.of("GroupNorm, block rows", Shape.of(2, 2, 1025), true, group(1, 2)),
+                NormCase.of("GroupNorm, group split across blocks", Shape.of(1, 2, 40000), true, group(1, 2)),
+                NormCase.of("InstanceNorm", Shape.of(1, 1, 3), true, instance(1, false, false)),
+                NormCase.of("InstanceNorm affine", Shape.of(2, 3, 31), true, instance(3, true, false)),
+                NormCase.of("InstanceNorm tracked", Shape.of(2, 3, 33, 1), true, instance(3, true, true)),
+                NormCase.of("InstanceNorm tracked", Shape.of(2, 3, 5), false, instance(3, true, true)),
+                NormCase.of("InstanceNorm", Shape.of(1, 2, 2041), true, instance(2, true, false)),
+                // channels: BatchNorm
+                NormCase.of("BatchNorm", Shape.of(2, 3), true, batch(3)),
+                NormCase.of("BatchNorm", Shape.of(17, 3), true, batch(3)),
+                NormCase.of("BatchNorm", Shape.of(1, 3, 2), true, batch(3)),
+                NormCase.of("BatchNorm, short spatial", Shape.of(3, 4, 31), true, batch(4)),
+                NormCase.of("BatchNorm, long spatial", Shape.of(2, 3, 33), true, batch(3)),
+                NormCase.of("BatchNorm", Shape.of(1, 2, 2041), true, batch(2)),
+                NormCase.of("BatchNorm2d", Shape.of(2, 5, 7, 9), true, batch(5)),
+                NormCase.of("BatchNorm, float4", Shape.of(2, 3, 36), true, batch(3)),
+                NormCase.of("BatchNorm", Shape.of(3, 4, 31), false, batch(4)),
+                NormCase.of("BatchNorm", Shape.of(2, 3, 33), false, batch(3)),
+                // WeightNorm
+                NormCase.weight("WeightNorm dim 0", Shape.of(5, 3, 3), 0),
+                NormCase.weight("WeightNorm dim 1", Shape.of(5, 3, 3), 1),
+                NormCase.weight("WeightNorm dim 2", Shape.of(5, 3, 3), 2),
+                NormCase.weight("WeightNorm whole tensor", Shape.of(5, 3, 3), null),
+                NormCase.weight("WeightNorm dim 0", Shape.of(33, 31), 0),
+                NormCase.weight("WeightNorm whole tensor", Shape.of(1025), null),
+                NormCase.weight("WeightNorm dim 1", Shape.of(2041, 3), 1),
+                // composites
+                NormCase.of("BatchInstanceNorm", Shape.of(2, 3, 31), true, batchInstance(3)),
+                NormCase.of("BatchInstanceNorm", Shape.of(1, 2, 33), true, batchInstance(2)),
+                NormCase.of("BatchInstanceNorm2d", Shape.of(2, 4, 5, 5), false, batchInstance(4)),
+                NormCase.of("BatchInstanceNorm", Shape.of(3, 2, 2041), true, batchInstance(2)),
+                NormCase.of("SwitchableNorm", Shape.of(2, 3, 31), true, switchable(3)),
+                NormCase.of("SwitchableNorm", Shape.of(2, 3), true, switchable(3)),
+                NormCase.of("SwitchableNorm", Shape.of(1, 2, 33), true, switchable(2)),
+                NormCase.of("SwitchableNorm", Shape.of(2, 3, 31), false, switchable(3)),
+                NormCase.of("SwitchableNorm", Shape.of(3, 4, 33), false, switchable(4)),
+                NormCase.of("SwitchableNorm", Shape.of(2, 2, 2041), true, switchable(2)),
+                // misaligned inputs take the scalar paths
+                NormCase.of("LayerNorm", Shape.of(4, 32), true, layer(32)).misaligned(1),
+                NormCase.of("LayerNorm", Shape.of(2, 2048), true, layer(2048)).misaligned(3),
+                NormCase.of("GroupNorm", Shape.of(2, 4, 36), true, group(2, 4)).misaligned(3),
+                NormCase.of("InstanceNorm", Shape.of(2, 3, 36), true, instance(3, true, false)).misaligned(2),
+                NormCase.of("BatchNorm", Shape.of(2, 3, 36), true, batch(3)).misaligned(1),
+                NormCase.of("BatchInstanceNorm", Shape.of(2, 3, 36), true, batchInstance(3)).misaligned(1),
+                NormCase.of("SwitchableNorm", Shape.of(2, 3, 36), true, switchable(3)).misaligned(1));
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void matchesTheCpuReference(NormCase c) {
+        Map<String, double[]> reference = c.run(CPU, DType.FLOAT64);
+        Map<String, double[]> gpu = c.run(cuda(), DType.FLOAT32);
+        assertEquals(reference.keySet(), gpu.keySet());
+        reference.forEach((name, ref) -> {
+            double[] got = gpu.get(name);
+            if (name.startsWith("grad_")) {
+                Close.assertClose(ref, got, 1e-4, 0, c + " " + name);
+                double diff = 0;
+                double norm = 0;
+                for (int i = 0; i < ref.length; i++) {
+                    diff += (got[i] - ref[i]) * (got[i] - ref[i]);
+                    norm += ref[i] * ref[i];
+                }
+                assertTrue(Math.sqrt(diff) <= 1e-5 * Math.sqrt(norm) + 1e-6 * Math.sqrt(ref.length),
+                        c + " " + name + ": relative L2 error " + Math.sqrt(diff / norm));
+            } else {
+                Close.assertClose(ref, got, 1e-5, 1e-5, c + " " + name);
+            }
+        });
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void twoRunsAreBitwiseIdentical(NormCase c) {
+        Map<String, double[]> first = c.run(cuda(), DType.FLOAT32);
+        Map<String, double[]> second = c.run(cuda(), DType.FLOAT32);
+        first.forEach((name, values) -> assertArrayEquals(values, second.get(name), c + " " + name));
+    }
+
+    @Test
+    void everyTensorIsClosedAfterTheCases() {
+        long before = cuda().liveTensors();
+        cases().limit(12).forEach(c -> c.run(cuda(), DType.FLOAT32));
+        assertEquals(before, cuda().liveTensors());
+        assertEquals(0, cuda().leakedTensors());
+    }
+}

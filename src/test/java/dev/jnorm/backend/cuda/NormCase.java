@@ -1,0 +1,171 @@
+package dev.jnorm.backend.cuda;
+
+import dev.jnorm.backend.Backend;
+import dev.jnorm.module.Parameter;
+import dev.jnorm.norm.BatchInstanceNorm;
+import dev.jnorm.norm.BatchInstanceOutput;
+import dev.jnorm.norm.BatchNorm;
+import dev.jnorm.norm.ForwardResult;
+import dev.jnorm.norm.GroupNorm;
+import dev.jnorm.norm.InstanceNorm;
+import dev.jnorm.norm.LayerNorm;
+import dev.jnorm.norm.NormLayer;
+import dev.jnorm.norm.NormOutput;
+import dev.jnorm.norm.RMSNorm;
+import dev.jnorm.norm.RunningStatsNorm;
+import dev.jnorm.norm.SwitchableNorm;
+import dev.jnorm.norm.SwitchableOutput;
+import dev.jnorm.norm.WeightNorm;
+import dev.jnorm.tensor.DType;
+import dev.jnorm.tensor.Shape;
+import dev.jnorm.tensor.Tensor;
+import dev.jnorm.testing.TestData;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.function.BiFunction;
+
+/**
+ * One norm configuration on one input shape, run forward and backward on any backend from the same
+ * float32-rounded data: the results by name (output, saved statistics, running statistics, input
+ * and parameter gradients), as doubles, for comparing a backend with the CPU reference.
+ *
+ * @param offset the input is a view starting this many elements into a larger tensor (misaligned
+ *               when not a multiple of 4)
+ */
+record NormCase(String name, Shape shape, boolean training, int offset,
+                BiFunction<Backend, DType, NormLayer> make, Integer weightDim) {
+
+    static NormCase of(String name, Shape shape, boolean training, BiFunction<Backend, DType, NormLayer> make) {
+        return new NormCase(name, shape, training, 0, make, null);
+    }
+
+    static NormCase weight(String name, Shape shape, Integer dim) {
+        return new NormCase(name, shape, true, 0, null, dim);
+    }
+
+    NormCase misaligned(int elements) {
+        return new NormCase(name + " (input at offset " + elements + ")", shape, training, elements, make, weightDim);
+    }
+
+    @Override
+    public String toString() {
+        return name + " " + shape + (make == null ? "" : training ? " train" : " eval");
+    }
+
+    /** Values rounded to float32, so that both backends start from identical numbers. */
+    static double[] data(long seed, int n, double scale, double shift) {
+        double[] v = TestData.randn(seed, n);
+        for (int i = 0; i < n; i++) {
+            v[i] = (float) (v[i] * scale + shift);
+        }
+        return v;
+    }
+
+    Map<String, double[]> run(Backend backend, DType dtype) {
+        return make == null ? runWeightNorm(backend, dtype) : runLayer(backend, dtype);
+    }
+
+    private Map<String, double[]> runLayer(Backend backend, DType dtype) {
+        Map<String, double[]> out = new LinkedHashMap<>();
+        int n = (int) shape.numel();
+        try (NormLayer layer = make.apply(backend, dtype);
+             Tensor storage = backend.allocate(Shape.of(n + offset), dtype);
+             Tensor dy = backend.allocate(shape, dtype)) {
+            long seed = 1000;
+            for (Parameter p : layer.parameters()) {
+                boolean logits = p.name().endsWith("_weight");
+                double[] values = p.name().equals("rho") ? TestData.uniform(seed++, (int) p.value().numel(), 0.1, 0.9)
+                        : data(seed++, (int) p.value().numel(), logits ? 1.0 : 0.7, p.name().equals("weight") ? 1 : 0);
+                p.value().copyFrom(values);
+            }
+            if (layer instanceof RunningStatsNorm r && r.runningMean() != null) {
+                r.runningMean().copyFrom(data(seed++, (int) r.runningMean().numel(), 0.5, 0));
+                r.runningVar().copyFrom(TestData.uniform(seed++, (int) r.runningVar().numel(), 0.5, 1.5));
+            }
+            layer.setTraining(training);
+            Tensor x = storage.view(offset, shape);
+            x.copyFrom(data(1, n, 2.0, 0.5));
+            dy.copyFrom(data(2, n, 1.0, 0));
+            try (Tensor y = layer.forward(x); Tensor dx = layer.backward(dy)) {
+                out.put("output", y.toDoubleArray());
+                saved(layer.lastForward(), out);
+                out.put("grad_input", dx.toDoubleArray());
+            }
+            for (Parameter p : layer.parameters()) {
+                out.put("grad_" + p.name(), p.grad().toDoubleArray());
+            }
+            if (layer instanceof RunningStatsNorm r && r.runningMean() != null) {
+                out.put("running_mean", r.runningMean().toDoubleArray());
+                out.put("running_var", r.runningVar().toDoubleArray());
+            }
+        }
+        return out;
+    }
+
+    private static void saved(ForwardResult forward, Map<String, double[]> out) {
+        if (forward instanceof NormOutput o) {
+            if (o.mean() != null) {
+                out.put("saved_mean", o.mean().toDoubleArray());
+            }
+            out.put("saved_rstd", o.rstd().toDoubleArray());
+        } else if (forward instanceof BatchInstanceOutput o) {
+            out.put("saved_batch_mean", o.statistics().batchMean().toDoubleArray());
+            out.put("saved_batch_rstd", o.statistics().batchRstd().toDoubleArray());
+            out.put("saved_instance_mean", o.statistics().instanceMean().toDoubleArray());
+            out.put("saved_instance_rstd", o.statistics().instanceRstd().toDoubleArray());
+        } else if (forward instanceof SwitchableOutput o) {
+            out.put("saved_mean", o.statistics().mean().toDoubleArray());
+            out.put("saved_rstd", o.statistics().rstd().toDoubleArray());
+        }
+    }
+
+    private Map<String, double[]> runWeightNorm(Backend backend, DType dtype) {
+        Map<String, double[]> out = new LinkedHashMap<>();
+        int n = (int) shape.numel();
+        try (Tensor v = backend.allocate(shape, dtype); Tensor dw = backend.allocate(shape, dtype)) {
+            v.copyFrom(data(3, n, 1.0, 0.2));
+            dw.copyFrom(data(4, n, 1.0, 0));
+            try (WeightNorm wn = WeightNorm.builder().dim(weightDim).build(v)) {
+                wn.g().value().copyFrom(data(5, (int) wn.g().value().numel(), 1.0, 1));
+                try (Tensor w = wn.forward()) {
+                    out.put("output", w.toDoubleArray());
+                    out.put("saved_norm", wn.lastForward().norm().toDoubleArray());
+                    wn.backward(dw);
+                }
+                out.put("grad_v", wn.v().grad().toDoubleArray());
+                out.put("grad_g", wn.g().grad().toDoubleArray());
+            }
+        }
+        return out;
+    }
+
+    // ---- the layers, by name ----
+
+    static BiFunction<Backend, DType, NormLayer> batch(long c) {
+        return (b, t) -> BatchNorm.builder(c).dtype(t).build(b);
+    }
+
+    static BiFunction<Backend, DType, NormLayer> instance(long c, boolean affine, boolean track) {
+        return (b, t) -> InstanceNorm.builder(c).affine(affine).trackRunningStats(track).dtype(t).build(b);
+    }
+
+    static BiFunction<Backend, DType, NormLayer> group(long groups, long c) {
+        return (b, t) -> GroupNorm.builder(groups, c).dtype(t).build(b);
+    }
+
+    static BiFunction<Backend, DType, NormLayer> layer(long... normalized) {
+        return (b, t) -> LayerNorm.builder(normalized).dtype(t).build(b);
+    }
+
+    static BiFunction<Backend, DType, NormLayer> rms(long... normalized) {
+        return (b, t) -> RMSNorm.builder(normalized).eps(1e-6).dtype(t).build(b);
+    }
+
+    static BiFunction<Backend, DType, NormLayer> batchInstance(long c) {
+        return (b, t) -> BatchInstanceNorm.builder(c).dtype(t).build(b);
+    }
+
+    static BiFunction<Backend, DType, NormLayer> switchable(long c) {
+        return (b, t) -> SwitchableNorm.builder(c).dtype(t).build(b);
+    }
+}
