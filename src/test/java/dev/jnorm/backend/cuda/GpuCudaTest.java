@@ -16,7 +16,8 @@ import org.junit.jupiter.api.Test;
 /**
  * The CUDA backend's contract on a real GPU (CUDA device 0), in debug mode (outputs pre-filled
  * with NaN); skipped, with the reason printed, where no device is usable. Adds what only a large
- * device can run: tensors of more than 2^31 elements, checked where 32-bit indexing would break.
+ * device can run: tensors of more than 2^31 elements (tag {@code large}, left out under
+ * compute-sanitizer), checked where 32-bit indexing would break.
  */
 @Tag("gpu")
 class GpuCudaTest extends CudaBackendContract {
@@ -73,6 +74,7 @@ class GpuCudaTest extends CudaBackendContract {
     }
 
     @Test
+    @Tag("large")
     void aGroupOfMoreThan2Pow31ValuesIsSplitAcrossBlocksWith64BitIndexing() {
         assumeMemory();
         Shape shape = Shape.of(1, 2, BIG / 2);
@@ -85,6 +87,7 @@ class GpuCudaTest extends CudaBackendContract {
     }
 
     @Test
+    @Tag("large")
     void batchNormOverMoreThan2Pow31ValuesUsesTheColumnPathWith64BitIndexing() {
         assumeMemory();
         Shape shape = Shape.of(BIG / 2, 2);
