@@ -194,6 +194,9 @@ public final class CudaBackend implements Backend {
 
     @Override
     public synchronized void copy(Tensor src, Tensor dst) {
+        if (src.numel() != dst.numel()) {
+            throw new IllegalArgumentException("copy of " + src.shape() + " into " + dst.shape());
+        }
         if (src.numel() > 0) {
             guard("copy", src.shape(), () -> device.copy(pointer(dst), pointer(src), 4 * src.numel()));
         }
@@ -691,10 +694,17 @@ public final class CudaBackend implements Backend {
         return wrapped;
     }
 
+    /** Returns a tensor's memory; may run on the cleaner's thread, so makes the context current first. */
     synchronized void releaseMemory(DevicePointer p, long bytes) {
         liveTensors.decrementAndGet();
-        if (!closed && poisonedBy == null) {
+        if (closed || poisonedBy != null) {
+            return;
+        }
+        try {
+            device.makeCurrent();
             allocator.release(p, bytes);
+        } catch (CudaException e) {
+            throw failure(e, "free", Shape.of(bytes / 4));
         }
     }
 
