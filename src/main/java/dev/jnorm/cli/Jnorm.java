@@ -11,7 +11,7 @@ import picocli.CommandLine.Option;
         version = "jnorm 0.1.0",
         usageHelpWidth = 100,
         description = "GPU-backed normalization layers for Java, with a float64 CPU reference.",
-        subcommands = {RunCommand.class})
+        subcommands = {RunCommand.class, BenchCommand.class})
 public final class Jnorm implements Runnable {
     /** Exit status for bad input: the message is printed on one line, without a stack trace. */
     static final int BAD_INPUT = 2;

@@ -94,8 +94,8 @@ public final class CpuBackend implements Backend {
     public void rowsForward(RowsLayout layout, double eps, Tensor x, Tensor weight, Tensor bias,
                             Tensor y, Tensor saveMean, Tensor saveRstd, RunningStats running, double factor) {
         double[] xs = read(x);
-        double[] w = read(weight);
-        double[] b = read(bias);
+        RowParameters w = RowParameters.of(layout, read(weight), 1);
+        RowParameters b = RowParameters.of(layout, read(bias), 0);
         int rows = (int) layout.rows();
         int length = (int) layout.length();
         double[] ys = new double[xs.length];
@@ -107,9 +107,10 @@ public final class CpuBackend implements Backend {
             mean[r] = layout.centered() ? Moments.mean(xs, start, length, 1, 0) : 0;
             var[r] = Moments.meanSquare(xs, start, length, 1, 0, mean[r]);
             rstd[r] = Moments.rstd(var[r], eps);
-            for (int i = start; i < start + length; i++) {
-                int p = (int) layout.paramIndex(i);
-                ys[i] = affine((xs[i] - mean[r]) * rstd[r], w, b, p);
+            double[] wr = w.row(r);
+            double[] br = b.row(r);
+            for (int j = 0; j < length; j++) {
+                ys[start + j] = (xs[start + j] - mean[r]) * rstd[r] * wr[j] + br[j];
             }
         });
         write(y, ys);
@@ -159,39 +160,41 @@ public final class CpuBackend implements Backend {
         double[] dys = read(dy);
         double[] mean = saveMean == null ? new double[(int) layout.rows()] : read(saveMean);
         double[] rstd = read(saveRstd);
-        double[] w = read(weight);
+        RowParameters w = RowParameters.of(layout, read(weight), 1);
         int length = (int) layout.length();
         double[] dxs = new double[xs.length];
         forEach((int) layout.rows(), xs.length, r -> {
             int start = r * length;
+            double[] wr = w.row(r);
             double sumG = 0;
             double sumGXhat = 0;
-            for (int i = start; i < start + length; i++) {
-                double g = dys[i] * param(w, (int) layout.paramIndex(i));
+            for (int j = 0; j < length; j++) {
+                double g = dys[start + j] * wr[j];
                 sumG += g;
-                sumGXhat += g * (xs[i] - mean[r]) * rstd[r];
+                sumGXhat += g * (xs[start + j] - mean[r]) * rstd[r];
             }
             double meanG = layout.centered() ? sumG / length : 0;
             double meanGXhat = sumGXhat / length;
-            for (int i = start; i < start + length; i++) {
-                double g = dys[i] * param(w, (int) layout.paramIndex(i));
-                double xhat = (xs[i] - mean[r]) * rstd[r];
-                dxs[i] = rstd[r] * (g - meanG - xhat * meanGXhat);
+            for (int j = 0; j < length; j++) {
+                double xhat = (xs[start + j] - mean[r]) * rstd[r];
+                dxs[start + j] = rstd[r] * (dys[start + j] * wr[j] - meanG - xhat * meanGXhat);
             }
         });
         write(dx, dxs);
         if (gradWeight != null || gradBias != null) {
-            int params = (int) (layout.affine() == RowsLayout.Affine.PER_CHANNEL ? layout.channels() : layout.length());
-            double[] gw = new double[params];
-            double[] gb = new double[params];
-            for (int i = 0; i < xs.length; i++) {
-                int r = i / length;
-                int p = (int) layout.paramIndex(i);
-                gw[p] += dys[i] * (xs[i] - mean[r]) * rstd[r];
-                gb[p] += dys[i];
+            // Per pattern position first, in row order, then folded onto the parameters.
+            double[][] gw = new double[w.patterns()][length];
+            double[][] gb = new double[w.patterns()][length];
+            for (int r = 0; r < layout.rows(); r++) {
+                double[] gwr = gw[w.pattern(r)];
+                double[] gbr = gb[w.pattern(r)];
+                for (int j = 0, i = r * length; j < length; j++, i++) {
+                    gwr[j] += dys[i] * (xs[i] - mean[r]) * rstd[r];
+                    gbr[j] += dys[i];
+                }
             }
-            accumulate(gradWeight, gw);
-            accumulate(gradBias, gb);
+            accumulate(gradWeight, w.fold(gw));
+            accumulate(gradBias, w.fold(gb));
         }
     }
 

@@ -221,6 +221,26 @@ public final class CudaBackend implements Backend {
         guard("synchronize", Shape.of(), device::synchronize);
     }
 
+    /** The device time of what {@code work} queues on this backend, measured with CUDA events. */
+    public synchronized double timeMillis(Runnable work) {
+        double[] millis = new double[1];
+        guard("timing", Shape.of(), () -> millis[0] = device.timeMillis(work));
+        return millis[0];
+    }
+
+    /** Overwrites a buffer twice the size of the L2 cache, so that the next operation starts cold. */
+    public synchronized void flushL2() {
+        long bytes = 2 * Math.max(info.l2CacheBytes(), 1 << 20);
+        guard("L2 flush", Shape.of(bytes / 4), () -> {
+            DevicePointer p = allocator.allocate(bytes);
+            try {
+                device.fill32(p, 0, bytes / 4);
+            } finally {
+                allocator.release(p, bytes);
+            }
+        });
+    }
+
     // ---- rows family ----
 
     @Override

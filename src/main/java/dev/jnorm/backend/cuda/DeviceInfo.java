@@ -1,12 +1,13 @@
 package dev.jnorm.backend.cuda;
 
 /**
- * What the backend needs to know about a device to size its launches.
+ * What the backend needs to know about a device to size its launches and flush its cache.
  *
  * @param sharedMemoryPerBlock the most dynamic shared memory one block may use (the opt-in limit)
+ * @param l2CacheBytes         the size of the L2 cache
  */
 public record DeviceInfo(String name, int major, int minor, int multiprocessors, long sharedMemoryPerBlock,
-                         long totalMemory, String driver) {
+                         long l2CacheBytes, long totalMemory, String driver) {
 
     @Override
     public String toString() {

@@ -38,6 +38,12 @@ public interface GpuDevice extends AutoCloseable {
     /** Waits for everything queued. */
     void synchronize();
 
+    /**
+     * The device time {@code work} takes: events recorded on the stream before and after what it
+     * queues, waited for. Includes gaps when the host queues work slower than the device runs it.
+     */
+    double timeMillis(Runnable work);
+
     @Override
     void close();
 }

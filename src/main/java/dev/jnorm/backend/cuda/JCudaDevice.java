@@ -2,6 +2,7 @@ package dev.jnorm.backend.cuda;
 
 import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR;
 import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR;
+import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE;
 import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN;
 import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT;
 import static jcuda.driver.CUfunction_attribute.CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES;
@@ -20,6 +21,7 @@ import jcuda.Pointer;
 import jcuda.driver.CUcontext;
 import jcuda.driver.CUdevice;
 import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUevent;
 import jcuda.driver.CUfunction;
 import jcuda.driver.CUmodule;
 import jcuda.driver.CUresult;
@@ -100,7 +102,7 @@ public final class JCudaDevice implements GpuDevice {
                 attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR),
                 attribute(CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT),
                 attribute(CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN),
-                memory[0], version[0] / 1000 + "." + version[0] % 1000 / 10);
+                attribute(CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE), memory[0], version[0] / 1000 + "." + version[0] % 1000 / 10);
     }
 
     private int attribute(int attribute) {
@@ -220,6 +222,26 @@ public final class JCudaDevice implements GpuDevice {
     @Override
     public void synchronize() {
         check(JCudaDriver.cuStreamSynchronize(stream), "cuStreamSynchronize");
+    }
+
+    @Override
+    public double timeMillis(Runnable work) {
+        CUevent start = new CUevent();
+        CUevent end = new CUevent();
+        check(JCudaDriver.cuEventCreate(start, 0), "cuEventCreate");
+        check(JCudaDriver.cuEventCreate(end, 0), "cuEventCreate");
+        try {
+            check(JCudaDriver.cuEventRecord(start, stream), "cuEventRecord");
+            work.run();
+            check(JCudaDriver.cuEventRecord(end, stream), "cuEventRecord");
+            check(JCudaDriver.cuEventSynchronize(end), "cuEventSynchronize");
+            float[] millis = new float[1];
+            check(JCudaDriver.cuEventElapsedTime(millis, start, end), "cuEventElapsedTime");
+            return millis[0];
+        } finally {
+            JCudaDriver.cuEventDestroy(start);
+            JCudaDriver.cuEventDestroy(end);
+        }
     }
 
     /** A pointer to memory the caller allocated with JCuda, for wrapping as a tensor. */

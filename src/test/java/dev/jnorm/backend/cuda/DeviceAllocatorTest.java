@@ -51,7 +51,7 @@ class DeviceAllocatorTest {
 
         @Override
         public DeviceInfo info() {
-            return new DeviceInfo("counting", 9, 0, 1, 1 << 16, free, "none");
+            return new DeviceInfo("counting", 9, 0, 1, 1 << 16, 1 << 20, free, "none");
         }
 
         @Override
@@ -76,6 +76,12 @@ class DeviceAllocatorTest {
 
         @Override
         public void launch(Kernel kernel, long grid, int block, int sharedBytes, Object... args) {
+        }
+
+        @Override
+        public double timeMillis(Runnable work) {
+            work.run();
+            return 0;
         }
 
         @Override

@@ -26,7 +26,8 @@ public final class EmulatedDevice implements GpuDevice {
             throw new IllegalStateException(UNAVAILABLE);
         }
         this.memoryLimit = memoryLimit;
-        this.info = new DeviceInfo("CPU emulator of the CUDA kernels", 9, 0, 2, 64 << 10, memoryLimit, "emulated");
+        this.info = new DeviceInfo("CPU emulator of the CUDA kernels", 9, 0, 2, 64 << 10, 1 << 20, memoryLimit,
+                "emulated");
     }
 
     public EmulatedDevice() {
@@ -149,6 +150,13 @@ public final class EmulatedDevice implements GpuDevice {
     @Override
     public void synchronize() {
         // Launches run to completion before they return.
+    }
+
+    @Override
+    public double timeMillis(Runnable work) {
+        long start = System.nanoTime();
+        work.run();
+        return (System.nanoTime() - start) / 1e6;
     }
 
     @Override

@@ -1,0 +1,83 @@
+package dev.jnorm.bench;
+
+import dev.jnorm.io.Json;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
+
+/**
+ * A benchmark run as a file: what ran where ({@code implementation}, {@code device},
+ * {@code copy_tbps}, {@code date}, {@code command}) and its {@code rows}. bench/torch_baseline.py
+ * writes the same schema, so that the two can be compared.
+ */
+public record BenchReport(Map<String, Object> header, List<Map<String, Object>> rows) {
+
+    public static BenchReport of(String implementation, String device, double copyTbps, String command,
+                                 List<BenchResult> results) {
+        Map<String, Object> header = new LinkedHashMap<>();
+        header.put("implementation", implementation);
+        header.put("device", device);
+        header.put("copy_tbps", Math.round(copyTbps * 1000) / 1000.0);
+        header.put("date", java.time.ZonedDateTime.now().toString());
+        header.put("command", command);
+        return new BenchReport(header, results.stream().map(r -> r.row(implementation)).collect(Collectors.toList()));
+    }
+
+    @SuppressWarnings("unchecked")
+    public static BenchReport read(Path file) {
+        String text;
+        try {
+            text = Files.readString(file);
+        } catch (NoSuchFileException e) {
+            throw new IllegalArgumentException("cannot read " + file + ": no such file");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        Object parsed = Json.parse(text);
+        if (!(parsed instanceof Map<?, ?> m) || !(m.get("rows") instanceof List<?>)) {
+            throw new IllegalArgumentException(file + ": not a benchmark report (no \"rows\")");
+        }
+        Map<String, Object> header = new LinkedHashMap<>((Map<String, Object>) m);
+        List<Map<String, Object>> rows = (List<Map<String, Object>>) header.remove("rows");
+        return new BenchReport(header, rows);
+    }
+
+    public void write(Path json, Path csv) {
+        Map<String, Object> all = new LinkedHashMap<>(header);
+        all.put("rows", rows);
+        StringBuilder table = new StringBuilder();
+        if (!rows.isEmpty()) {
+            table.append(String.join(",", rows.get(0).keySet())).append('\n');
+            for (Map<String, Object> row : rows) {
+                table.append(row.values().stream().map(BenchReport::csvCell).collect(Collectors.joining(","))).append('\n');
+            }
+        }
+        try {
+            Files.writeString(json, Json.write(all));
+            Files.writeString(csv, table);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    private static String csvCell(Object v) {
+        if (v instanceof List<?> l) {
+            return "\"" + l.stream().map(x -> String.valueOf(((Number) x).longValue())).collect(Collectors.joining("x"))
+                    + "\"";
+        }
+        return String.valueOf(v);
+    }
+
+    /** The key a row is matched on across implementations: norm, direction, mode, shape. */
+    static String key(Map<String, Object> row) {
+        String shape = ((List<?>) row.get("shape")).stream().map(x -> String.valueOf(((Number) x).longValue()))
+                .collect(Collectors.joining(", ", "[", "]"));
+        return row.get("norm") + " " + row.get("direction") + " " + row.get("mode") + " " + shape;
+    }
+}

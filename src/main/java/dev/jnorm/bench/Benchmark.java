@@ -1,0 +1,128 @@
+package dev.jnorm.bench;
+
+import dev.jnorm.backend.Backend;
+import dev.jnorm.norm.BatchInstanceNorm;
+import dev.jnorm.norm.BatchNorm;
+import dev.jnorm.norm.GroupNorm;
+import dev.jnorm.norm.InstanceNorm;
+import dev.jnorm.norm.LayerNorm;
+import dev.jnorm.norm.NormLayer;
+import dev.jnorm.norm.RMSNorm;
+import dev.jnorm.norm.SwitchableNorm;
+import dev.jnorm.norm.WeightNorm;
+import dev.jnorm.tensor.DType;
+import dev.jnorm.tensor.Shape;
+import dev.jnorm.tensor.Tensor;
+import java.util.Arrays;
+
+/**
+ * Runs benchmark cases on one backend in float32: warm-up runs, then {@code runs} timed runs each
+ * started from a cold cache, reporting the median (and the fastest).
+ */
+public final class Benchmark {
+    private static final int FILL_CHUNK = 1 << 24;
+
+    private final Backend backend;
+    private final Stopwatch stopwatch;
+    private final int warmup;
+    private final int runs;
+    private final long sharedMemoryPerBlock;
+
+    public Benchmark(Backend backend, Stopwatch stopwatch, int warmup, int runs, long sharedMemoryPerBlock) {
+        this.backend = backend;
+        this.stopwatch = stopwatch;
+        this.warmup = warmup;
+        this.runs = runs;
+        this.sharedMemoryPerBlock = sharedMemoryPerBlock;
+    }
+
+    public BenchResult run(BenchCase c, double copyTbps) {
+        double[] micros = c.norm().equals("weight") ? timeWeightNorm(c) : timeLayer(c);
+        Arrays.sort(micros);
+        return new BenchResult(c, micros[micros.length / 2], micros[0], Traffic.of(c, sharedMemoryPerBlock), runs,
+                copyTbps);
+    }
+
+    private double[] timeLayer(BenchCase c) {
+        try (NormLayer layer = layer(c);
+             Tensor x = pattern(c.shape(), 1);
+             Tensor dy = pattern(c.shape(), 2)) {
+            layer.setTraining(c.mode().equals("train"));
+            if (c.forward()) {
+                return times(() -> layer.forward(x).close());
+            }
+            layer.forward(x).close();
+            return times(() -> layer.backward(dy).close());
+        }
+    }
+
+    private double[] timeWeightNorm(BenchCase c) {
+        try (Tensor v = pattern(c.shape(), 1);
+             Tensor dw = pattern(c.shape(), 2);
+             WeightNorm wn = WeightNorm.builder().dim(0).build(v)) {
+            if (c.forward()) {
+                return times(() -> wn.forward().close());
+            }
+            wn.forward().close();
+            return times(() -> wn.backward(dw));
+        }
+    }
+
+    private double[] times(Runnable operation) {
+        for (int i = 0; i < warmup; i++) {
+            operation.run();
+        }
+        double[] micros = new double[runs];
+        for (int i = 0; i < runs; i++) {
+            micros[i] = stopwatch.micros(operation);
+        }
+        return micros;
+    }
+
+    private NormLayer layer(BenchCase c) {
+        long channels = c.shape().dim(1);
+        long[] normalized = c.shape().slice(c.shape().rank() - Math.max(c.normalizedDims(), 1), c.shape().rank()).dims();
+        return switch (c.norm()) {
+            case "batch" -> BatchNorm.builder(channels).build(backend);
+            case "instance" -> InstanceNorm.builder(channels).affine(true).build(backend);
+            case "group" -> GroupNorm.builder(c.groups(), channels).build(backend);
+            case "layer" -> LayerNorm.builder(normalized).build(backend);
+            case "rms" -> RMSNorm.builder(normalized).build(backend);
+            case "batch-instance" -> BatchInstanceNorm.builder(channels).build(backend);
+            case "switchable" -> SwitchableNorm.builder(channels).build(backend);
+            default -> throw new IllegalArgumentException("no layer for " + c.norm());
+        };
+    }
+
+    /** Values spread over (−2, 2) from a hash of the index, written in chunks. */
+    private Tensor pattern(Shape shape, long seed) {
+        Tensor t = backend.empty(shape, DType.FLOAT32);
+        for (long start = 0; start < shape.numel(); start += FILL_CHUNK) {
+            int n = (int) Math.min(FILL_CHUNK, shape.numel() - start);
+            float[] values = new float[n];
+            for (int j = 0; j < n; j++) {
+                long h = (start + j + seed * 0x632BE59BD9B4E019L) * 0x9E3779B97F4A7C15L;
+                values[j] = (float) ((h >>> 40) / (double) (1 << 24) * 4 - 2);
+            }
+            t.view(start, Shape.of(n)).copyFrom(values);
+        }
+        return t;
+    }
+
+    /**
+     * The memory bandwidth a plain copy reaches, in TB/s of bytes read plus written: the median of
+     * {@code runs} copies of {@code bytes}.
+     */
+    public static double copyTbps(Backend backend, Stopwatch stopwatch, long bytes, int runs) {
+        Shape shape = Shape.of(bytes / 4);
+        try (Tensor src = backend.allocate(shape, DType.FLOAT32); Tensor dst = backend.allocate(shape, DType.FLOAT32)) {
+            double[] micros = new double[runs];
+            backend.copy(src, dst);
+            for (int i = 0; i < runs; i++) {
+                micros[i] = stopwatch.micros(() -> backend.copy(src, dst));
+            }
+            Arrays.sort(micros);
+            return 2.0 * bytes / (micros[runs / 2] * 1e-6) / 1e12;
+        }
+    }
+}

@@ -1,0 +1,65 @@
+package dev.jnorm.bench;
+
+import dev.jnorm.tensor.Shape;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The shape suites of DESIGN.md section 7, and scaled-down versions of them for the CPU backend.
+ * Each norm runs on one suite; forward and backward in train mode, BatchNorm's forward in eval too.
+ */
+public final class Suites {
+    /** The suite each norm runs on. */
+    public static final Map<String, String> SUITE_OF = Map.of(
+            "group", "group", "batch", "batch", "instance", "instance", "layer", "rows", "rms", "rows",
+            "weight", "weight", "batch-instance", "instance", "switchable", "instance");
+    public static final List<String> NORMS =
+            List.of("batch", "layer", "instance", "group", "rms", "weight", "batch-instance", "switchable");
+    public static final List<String> SUITES = List.of("group", "batch", "instance", "rows", "weight");
+
+    private static final Map<String, List<Shape>> GPU = new LinkedHashMap<>();
+    private static final Map<String, List<Shape>> CPU = new LinkedHashMap<>();
+    private static final long GROUPS = 32;
+
+    static {
+        GPU.put("group", List.of(Shape.of(2, 256, 200, 304), Shape.of(2, 256, 100, 152), Shape.of(2, 320, 64, 64),
+                Shape.of(8, 640, 32, 32), Shape.of(1, 512, 128, 128), Shape.of(32, 256, 56, 56)));
+        GPU.put("batch", List.of(Shape.of(256, 64, 112, 112), Shape.of(128, 256, 56, 56), Shape.of(2, 256, 200, 304),
+                Shape.of(65536, 256)));
+        GPU.put("instance", List.of(Shape.of(4, 64, 256, 256), Shape.of(4, 128, 64, 64), Shape.of(1, 32, 512, 512)));
+        GPU.put("rows", List.of(Shape.of(4096, 768), Shape.of(4096, 1024), Shape.of(4096, 2048), Shape.of(4096, 4096),
+                Shape.of(4096, 8192), Shape.of(8192, 1600), Shape.of(4096, 1000), Shape.of(4096, 2041)));
+        GPU.put("weight", List.of(Shape.of(512, 512, 3, 3), Shape.of(256, 256, 3, 3), Shape.of(4096, 1024)));
+        CPU.put("group", List.of(Shape.of(2, 64, 32, 32), Shape.of(4, 32, 16, 16)));
+        CPU.put("batch", List.of(Shape.of(16, 32, 32, 32), Shape.of(512, 64)));
+        CPU.put("instance", List.of(Shape.of(2, 16, 32, 32)));
+        CPU.put("rows", List.of(Shape.of(64, 768), Shape.of(64, 1000)));
+        CPU.put("weight", List.of(Shape.of(64, 64, 3, 3)));
+    }
+
+    private Suites() {
+    }
+
+    /** The cases for the chosen norms and suites, on GPU-sized or CPU-sized shapes. */
+    public static List<BenchCase> cases(List<String> norms, List<String> suites, boolean gpu) {
+        List<BenchCase> cases = new ArrayList<>();
+        for (String norm : norms) {
+            String suite = SUITE_OF.get(norm);
+            if (!suites.contains(suite)) {
+                continue;
+            }
+            for (Shape shape : (gpu ? GPU : CPU).get(suite)) {
+                long groups = norm.equals("group") ? Math.min(GROUPS, shape.dim(1)) : 0;
+                int dims = norm.equals("layer") || norm.equals("rms") ? 1 : 0;
+                cases.add(new BenchCase(norm, "forward", "train", shape, groups, dims));
+                cases.add(new BenchCase(norm, "backward", "train", shape, groups, dims));
+                if (norm.equals("batch")) {
+                    cases.add(new BenchCase(norm, "forward", "eval", shape, groups, dims));
+                }
+            }
+        }
+        return cases;
+    }
+}

@@ -1,0 +1,162 @@
+package dev.jnorm.cli;
+
+import dev.jnorm.backend.Backend;
+import dev.jnorm.backend.cuda.CudaBackend;
+import dev.jnorm.bench.BenchCase;
+import dev.jnorm.bench.BenchReport;
+import dev.jnorm.bench.BenchResult;
+import dev.jnorm.bench.Benchmark;
+import dev.jnorm.bench.Comparison;
+import dev.jnorm.bench.Stopwatch;
+import dev.jnorm.bench.Suites;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code jnorm bench}: times every norm forward and backward over DESIGN.md's shape suites against
+ * the device's own copy bandwidth, writes the rows as JSON and CSV, and compares with PyTorch's
+ * (bench/torch_baseline.py) when asked.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false, usageHelpWidth = 100,
+        headerHeading = "%n", header = "Times the norms against the memory roofline (and PyTorch).",
+        descriptionHeading = "%n",
+        description = {
+            "For each norm, forward and backward in train mode (BatchNorm also forward in eval), over the shape",
+            "suites of the design: median of --runs timed runs after --warmup, each from a cold L2 (CUDA",
+            "events). Each row gives the time, the minimal bytes (read x once, write y once; backward reads x",
+            "and dy, writes dx), TB/s on them and the percentage of the copy bandwidth the harness measures",
+            "in the same run; also the two-pass floor where a group cannot stay on chip. Writes bench.json and",
+            "bench.csv to --out. Without a usable GPU it times the CPU backend on small shapes, and says so."},
+        optionListHeading = "%nOptions:%n")
+final class BenchCommand implements Callable<Integer> {
+
+    @Spec
+    CommandSpec spec;
+
+    @Option(names = "--suite", paramLabel = "SUITE[,SUITE...]", split = ",", defaultValue = "all",
+            description = "group, batch, instance, rows, weight or all (default: ${DEFAULT-VALUE}).")
+    List<String> suites;
+
+    @Option(names = "--norm", paramLabel = "NORM[,NORM...]", split = ",", defaultValue = "all",
+            description = "batch, layer, instance, group, rms, weight, batch-instance, switchable or all "
+                    + "(default: ${DEFAULT-VALUE}).")
+    List<String> norms;
+
+    @Option(names = "--runs", paramLabel = "N", defaultValue = "25",
+            description = "Timed runs per case, at least 20; the median is reported (default: ${DEFAULT-VALUE}).")
+    int runs;
+
+    @Option(names = "--warmup", paramLabel = "N", defaultValue = "5",
+            description = "Untimed runs first (default: ${DEFAULT-VALUE}).")
+    int warmup;
+
+    @Option(names = "--backend", paramLabel = "cpu|cuda|auto", defaultValue = "auto",
+            description = "Where to run (default: ${DEFAULT-VALUE}).")
+    String backend;
+
+    @Option(names = "--out", paramLabel = "DIR", defaultValue = "bench-results",
+            description = "Where bench.json and bench.csv go (default: ${DEFAULT-VALUE}).")
+    Path out;
+
+    @Option(names = "--compare", paramLabel = "TORCH.json",
+            description = "PyTorch's results (bench/torch_baseline.py) to print side by side with jnorm's.")
+    Path compare;
+
+    @Option(names = "--results", paramLabel = "BENCH.json",
+            description = "With --compare: jnorm results from an earlier run, instead of running now.")
+    Path results;
+
+    @Override
+    public Integer call() {
+        PrintWriter stdout = spec.commandLine().getOut();
+        if (results != null && compare == null) {
+            throw new IllegalArgumentException("--results goes with --compare");
+        }
+        BenchReport jnorm = results != null ? BenchReport.read(results) : run(stdout);
+        if (compare != null) {
+            stdout.print(Comparison.render(jnorm, BenchReport.read(compare)));
+        }
+        stdout.flush();
+        return 0;
+    }
+
+    private BenchReport run(PrintWriter stdout) {
+        if (runs < 20) {
+            throw new IllegalArgumentException("--runs must be at least 20, got " + runs);
+        }
+        List<String> chosenNorms = choose("--norm", norms, Suites.NORMS);
+        List<String> chosenSuites = choose("--suite", suites, Suites.SUITES);
+        PrintWriter err = spec.commandLine().getErr();
+        try (Backend b = Backend.named(backend)) {
+            boolean gpu = b instanceof CudaBackend;
+            if (!gpu) {
+                err.println("no GPU in use: timing the " + b.description() + " on small shapes; the design's shape "
+                        + "suites run on the cuda backend (-v says why it was not picked)");
+            }
+            Stopwatch stopwatch = gpu ? Stopwatch.cuda((CudaBackend) b) : Stopwatch.host();
+            long shared = gpu ? ((CudaBackend) b).info().sharedMemoryPerBlock() : 227 << 10;
+            long copyBytes = gpu ? Math.min(1L << 30, ((CudaBackend) b).info().totalMemory() / 8) : 64L << 20;
+            double copyTbps = Benchmark.copyTbps(b, stopwatch, copyBytes, runs);
+            stdout.printf("%s: copy bandwidth %.3f TB/s (read + written)%n", b.description(), copyTbps);
+            List<BenchCase> cases = Suites.cases(chosenNorms, chosenSuites, gpu);
+            Benchmark benchmark = new Benchmark(b, stopwatch, warmup, runs, shared);
+            ProgressBar progress = new ProgressBar(err, cases.size(), System.console() != null);
+            List<BenchResult> done = new ArrayList<>();
+            for (BenchCase c : cases) {
+                progress.step(done.size(), c.key());
+                done.add(benchmark.run(c, copyTbps));
+            }
+            progress.finish();
+            printTable(stdout, done);
+            BenchReport report = BenchReport.of("jnorm", b.description(), copyTbps, "jnorm bench "
+                    + String.join(" ", spec.commandLine().getParseResult().originalArgs()), done);
+            write(report);
+            stdout.println("wrote " + out.resolve("bench.json") + " and " + out.resolve("bench.csv"));
+            return report;
+        }
+    }
+
+    private static List<String> choose(String option, List<String> given, List<String> known) {
+        if (given.equals(List.of("all"))) {
+            return known;
+        }
+        for (String g : given) {
+            if (!known.contains(g)) {
+                throw new IllegalArgumentException(option + " must be among " + String.join(", ", known)
+                        + " or all; got '" + g + "'");
+            }
+        }
+        return given;
+    }
+
+    private static void printTable(PrintWriter out, List<BenchResult> results) {
+        out.printf("%-15s %-8s %-5s %-22s %10s %14s %7s %7s %7s%n", "norm", "pass", "mode", "shape", "us",
+                "minimal bytes", "TB/s", "%copy", "%floor");
+        for (BenchResult r : results) {
+            BenchCase c = r.benchCase();
+            out.printf("%-15s %-8s %-5s %-22s %10.1f %14d %7.3f %6.1f%% %6.1f%%%n", c.norm(), c.direction(), c.mode(),
+                    Arrays.toString(c.shape().dims()), r.micros(), r.traffic().minimalBytes(), r.tbps(),
+                    r.percentOfCopy(), r.floorPercentOfCopy());
+        }
+    }
+
+    private void write(BenchReport report) {
+        try {
+            Files.createDirectories(out);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        report.write(out.resolve("bench.json"), out.resolve("bench.csv"));
+    }
+}

@@ -1,0 +1,69 @@
+package dev.jnorm.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.jnorm.cli.Jnorm;
+import dev.jnorm.io.Json;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code jnorm bench} in CI conditions: the CPU backend on small shapes, and the comparison. */
+class BenchCommandTest {
+
+    private static String[] run(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int status = Jnorm.execute(new PrintWriter(out, true), new PrintWriter(err, true), args);
+        assertEquals(0, status, err.toString());
+        return new String[] {out.toString(), err.toString()};
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void timesTheCpuBackendAndWritesJsonAndCsv(@TempDir Path dir) throws IOException {
+        String[] output = run("bench", "--backend", "cpu", "--suite", "rows", "--norm", "layer", "--runs", "20",
+                "--warmup", "1", "--out", dir.toString());
+        assertTrue(output[1].contains("no GPU in use: timing the CPU backend"), output[1]);
+        assertTrue(output[0].contains("copy bandwidth"), output[0]);
+        Map<String, Object> report = (Map<String, Object>) Json.parse(Files.readString(dir.resolve("bench.json")));
+        List<Map<String, Object>> rows = (List<Map<String, Object>>) report.get("rows");
+        assertEquals(4, rows.size(), "layer forward and backward on two row shapes");
+        for (Map<String, Object> row : rows) {
+            long numel = ((List<?>) row.get("shape")).stream().mapToLong(d -> ((Number) d).longValue())
+                    .reduce(1, (a, b) -> a * b);
+            long perValue = row.get("direction").equals("forward") ? 8 : 12;
+            assertEquals(perValue * numel, ((Number) row.get("minimal_bytes")).longValue());
+            assertTrue(((Number) row.get("us")).doubleValue() > 0);
+            assertEquals(20.0, row.get("runs"));
+        }
+        List<String> csv = Files.readAllLines(dir.resolve("bench.csv"));
+        assertEquals(5, csv.size());
+        assertTrue(csv.get(0).startsWith("impl,norm,direction,mode,shape,"), csv.get(0));
+    }
+
+    @Test
+    @SuppressWarnings("unchecked")
+    void comparesWithPyTorchRowsOfTheSameCases(@TempDir Path dir) throws IOException {
+        run("bench", "--backend", "cpu", "--suite", "rows", "--norm", "rms", "--runs", "20", "--warmup", "1",
+                "--out", dir.toString());
+        Map<String, Object> report = (Map<String, Object>) Json.parse(Files.readString(dir.resolve("bench.json")));
+        for (Map<String, Object> row : (List<Map<String, Object>>) report.get("rows")) {
+            row.put("impl", "torch-eager");
+            row.put("us", ((Number) row.get("us")).doubleValue() * 2); // a made-up PyTorch twice as slow
+        }
+        report.put("device", "made-up device");
+        Files.writeString(dir.resolve("torch.json"), Json.write(report));
+        String out = run("bench", "--results", dir.resolve("bench.json").toString(), "--compare",
+                dir.resolve("torch.json").toString())[0];
+        assertTrue(out.contains("2.00x"), out);
+        assertTrue(out.contains("rms: jnorm at least as fast on 4 of 4, speedup geometric mean 2.00x"), out);
+    }
+}
