@@ -3,6 +3,7 @@
 
 #include "../channels.cu"
 #include "../composite.cu"
+#include "../nn.cu"
 #include "../rows.cu"
 #include "../stats.cu"
 #include "../weight.cu"
@@ -46,6 +47,19 @@ const bool registered = [] {
     KERNEL(sn_logit_grads)
     KERNEL(weight_norm_forward)
     KERNEL(weight_norm_backward)
+    KERNEL(im2col)
+    KERNEL(col2im)
+    KERNEL(add_bias)
+    KERNEL(bias_grad)
+    KERNEL(relu)
+    KERNEL(relu_backward)
+    KERNEL(max_pool)
+    KERNEL(max_pool_backward)
+    KERNEL(average_pool)
+    KERNEL(average_pool_backward)
+    KERNEL(softmax_cross_entropy)
+    KERNEL(sgd_step)
+    KERNEL(gemm_fallback)
     return true;
 }();
 }  // namespace

@@ -48,6 +48,9 @@ public interface Backend extends AutoCloseable {
     /** Copies {@code src} into {@code dst}, which has as many elements. */
     void copy(Tensor src, Tensor dst);
 
+    /** The operations of the training stack around the norms, on this backend's tensors. */
+    NetworkOps network();
+
     // ---- rows family ----
 
     /**

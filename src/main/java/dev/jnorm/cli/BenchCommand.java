@@ -117,6 +117,7 @@ final class BenchCommand implements Callable<Integer> {
                 progress.step(done.size(), c.key());
                 done.add(benchmark.run(c, copyTbps));
             }
+            progress.step(done.size(), "done");
             progress.finish();
             printTable(stdout, done);
             BenchReport report = BenchReport.of("jnorm", b.description(), copyTbps, "jnorm bench "

@@ -11,10 +11,12 @@ import picocli.CommandLine.Option;
         version = "jnorm 0.1.0",
         usageHelpWidth = 100,
         description = "GPU-backed normalization layers for Java, with a float64 CPU reference.",
-        subcommands = {RunCommand.class, BenchCommand.class})
+        subcommands = {RunCommand.class, BenchCommand.class, StudyCommand.class})
 public final class Jnorm implements Runnable {
     /** Exit status for bad input: the message is printed on one line, without a stack trace. */
     static final int BAD_INPUT = 2;
+    /** netlib's BLAS logs its expected fallback to pure Java as a warning; kept quiet here (strong reference). */
+    private static final java.util.logging.Logger NETLIB = java.util.logging.Logger.getLogger("dev.ludovic.netlib");
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -33,6 +35,7 @@ public final class Jnorm implements Runnable {
     }
 
     public static void main(String[] args) {
+        NETLIB.setLevel(java.util.logging.Level.SEVERE);
         System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
         System.setProperty("org.slf4j.simpleLogger.showThreadName", "false");
         System.setProperty("org.slf4j.simpleLogger.showShortLogName", "true");

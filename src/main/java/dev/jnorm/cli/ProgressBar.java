@@ -4,13 +4,14 @@ import java.io.PrintWriter;
 
 /**
  * A progress bar on one line, redrawn in place ({@code [=====>    ] 12/40 what}); where the
- * output is not a terminal, one line per step instead.
+ * output is not a terminal, a line per step (or, for {@link #show}, every 10% of the way).
  */
 final class ProgressBar {
     private static final int WIDTH = 30;
     private final PrintWriter out;
     private final int total;
     private final boolean terminal;
+    private int lastTenth = -1;
 
     ProgressBar(PrintWriter out, int total, boolean terminal) {
         this.out = out;
@@ -31,10 +32,29 @@ final class ProgressBar {
         out.flush();
     }
 
+    /** Shows {@code done} of {@code total} units of work with a note, for work measured in units. */
+    void show(long done, long total, String what) {
+        int filled = (int) (done * WIDTH / Math.max(total, 1));
+        int tenth = (int) (done * 10 / Math.max(total, 1));
+        if (!terminal && tenth == lastTenth) {
+            return;
+        }
+        lastTenth = tenth;
+        String bar = "[" + "=".repeat(filled) + (filled < WIDTH ? ">" + " ".repeat(WIDTH - filled - 1) : "") + "] "
+                + what;
+        if (terminal) {
+            out.print("\r" + bar + "\u001b[K");
+        } else {
+            out.println(bar);
+        }
+        out.flush();
+    }
+
+    /** Ends the bar's line. */
     void finish() {
-        step(total, "done");
         if (terminal) {
             out.println();
+            out.flush();
         }
     }
 }

@@ -1,6 +1,7 @@
 package dev.jnorm.norm;
 
 import dev.jnorm.backend.Backend;
+import dev.jnorm.module.Layer;
 import dev.jnorm.module.Module;
 import dev.jnorm.module.Parameter;
 import dev.jnorm.tensor.DType;
@@ -12,7 +13,7 @@ import dev.jnorm.tensor.Tensor;
  * accumulate. The tensors {@code forward} and {@code backward} return belong to the caller;
  * {@link #close()} frees the parameters, buffers and saved statistics.
  */
-public abstract class NormLayer extends Module {
+public abstract class NormLayer extends Module implements Layer {
     private ForwardResult last;
     private boolean training = true;
 
@@ -26,6 +27,7 @@ public abstract class NormLayer extends Module {
     }
 
     /** Normalizes {@code x}, which must have this layer's dtype and backend. */
+    @Override
     public abstract Tensor forward(Tensor x);
 
     /**
@@ -33,6 +35,7 @@ public abstract class NormLayer extends Module {
      * parameters' gradients into their {@link Parameter#grad()}. Uses the parameters' current
      * values, so call it before updating them.
      */
+    @Override
     public abstract Tensor backward(Tensor dy);
 
     /** The last forward's result: its output and saved statistics (owned by this layer, but the output). */
@@ -43,6 +46,7 @@ public abstract class NormLayer extends Module {
     }
 
     /** Sets training (true) or evaluation (false) mode. */
+    @Override
     public NormLayer setTraining(boolean training) {
         this.training = training;
         return this;

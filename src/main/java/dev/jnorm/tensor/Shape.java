@@ -5,6 +5,7 @@ import java.util.Arrays;
 /** An immutable tensor shape, row-major (C order). Sizes are 64-bit. */
 public final class Shape {
     private final long[] dims;
+    private final long numel;
 
     private Shape(long[] dims) {
         for (long d : dims) {
@@ -13,7 +14,7 @@ public final class Shape {
             }
         }
         this.dims = dims;
-        numel(); // fails early on overflow
+        this.numel = product(0, dims.length); // fails early on overflow
     }
 
     public static Shape of(long... dims) {
@@ -40,7 +41,7 @@ public final class Shape {
 
     /** Number of elements: the product of all sizes (1 for rank 0). */
     public long numel() {
-        return product(0, dims.length);
+        return numel;
     }
 
     /** Product of the sizes of dimensions {@code from} (inclusive) to {@code to} (exclusive). */

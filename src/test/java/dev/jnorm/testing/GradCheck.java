@@ -1,9 +1,10 @@
 package dev.jnorm.testing;
 
 import dev.jnorm.backend.Backend;
+import dev.jnorm.module.Layer;
 import dev.jnorm.module.Parameter;
-import dev.jnorm.norm.NormLayer;
 import dev.jnorm.norm.WeightNorm;
+import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
 import java.util.function.DoubleSupplier;
 
@@ -20,11 +21,15 @@ public final class GradCheck {
     private GradCheck() {
     }
 
-    public static void check(NormLayer layer, Tensor x, long seed) {
-        double[] r = TestData.randn(seed, (int) x.numel());
-        Backend backend = layer.backend();
-        try (Tensor dy = TestData.tensor(backend, x.dtype(), r, x.shape().dims())) {
-            layer.zeroGrad();
+    public static void check(Layer layer, Tensor x, long seed) {
+        Backend backend = x.backend();
+        Shape outShape;
+        try (Tensor y = layer.forward(x)) {
+            outShape = y.shape();
+        }
+        double[] r = TestData.randn(seed, (int) outShape.numel());
+        try (Tensor dy = TestData.tensor(backend, x.dtype(), r, outShape.dims())) {
+            layer.parameters().forEach(Parameter::zeroGrad);
             double[] analytic;
             try (Tensor y = layer.forward(x); Tensor dx = layer.backward(dy)) {
                 analytic = dx.toDoubleArray();

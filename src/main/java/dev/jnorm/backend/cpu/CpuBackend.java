@@ -3,6 +3,7 @@ package dev.jnorm.backend.cpu;
 import dev.jnorm.backend.Backend;
 import dev.jnorm.backend.BatchInstanceStats;
 import dev.jnorm.backend.NcsLayout;
+import dev.jnorm.backend.NetworkOps;
 import dev.jnorm.backend.RowsLayout;
 import dev.jnorm.backend.RunningStats;
 import dev.jnorm.backend.SwitchableStats;
@@ -23,6 +24,8 @@ import java.util.stream.IntStream;
 public final class CpuBackend implements Backend {
     /** Below this many elements a parallel loop costs more than it saves. */
     private static final long PARALLEL_THRESHOLD = 1 << 15;
+
+    private final NetworkOps network = new CpuNetworkOps(this);
 
     @Override
     public String name() {
@@ -81,7 +84,12 @@ public final class CpuBackend implements Backend {
         }
     }
 
-    private HostTensor own(Tensor t) {
+    @Override
+    public NetworkOps network() {
+        return network;
+    }
+
+    HostTensor own(Tensor t) {
         if (!(t instanceof HostTensor h) || t.backend() != this) {
             throw new IllegalArgumentException("tensor " + t + " does not belong to this CPU backend");
         }

@@ -95,6 +95,64 @@ final class HostTensor extends Tensor {
         }
     }
 
+    /** Element {@code i} of this tensor. */
+    double get(int i) {
+        return floats != null ? floats[offset + i] : doubles[offset + i];
+    }
+
+    /** Sets element {@code i}, rounded to this tensor's dtype. */
+    void set(int i, double value) {
+        if (floats != null) {
+            floats[offset + i] = (float) value;
+        } else {
+            doubles[offset + i] = value;
+        }
+    }
+
+    /** The float32 storage (null for float64) and where this tensor starts in it. */
+    float[] floatStorage() {
+        return floats;
+    }
+
+    double[] doubleStorage() {
+        return doubles;
+    }
+
+    int storageOffset() {
+        return offset;
+    }
+
+    /** Copies {@code length} elements of {@code src} (same dtype) from {@code from} to {@code at} here. */
+    void copyRange(HostTensor src, int from, int at, int length) {
+        if (floats != null) {
+            System.arraycopy(src.floats, src.offset + from, floats, offset + at, length);
+        } else {
+            System.arraycopy(src.doubles, src.offset + from, doubles, offset + at, length);
+        }
+    }
+
+    /** Adds {@code length} elements of {@code src} (same dtype) from {@code from} into those from {@code at}. */
+    void addRange(HostTensor src, int from, int at, int length) {
+        if (floats != null) {
+            for (int i = 0; i < length; i++) {
+                floats[offset + at + i] += src.floats[src.offset + from + i];
+            }
+        } else {
+            for (int i = 0; i < length; i++) {
+                doubles[offset + at + i] += src.doubles[src.offset + from + i];
+            }
+        }
+    }
+
+    /** Sets {@code length} elements from {@code at} to {@code value}. */
+    void fillRange(int at, int length, double value) {
+        if (floats != null) {
+            Arrays.fill(floats, offset + at, offset + at + length, (float) value);
+        } else {
+            Arrays.fill(doubles, offset + at, offset + at + length, value);
+        }
+    }
+
     void fill(double value) {
         requireOpen();
         if (floats != null) {

@@ -38,6 +38,7 @@ import static dev.jnorm.backend.cuda.Kernel.WELFORD_FINALIZE;
 import dev.jnorm.backend.Backend;
 import dev.jnorm.backend.BatchInstanceStats;
 import dev.jnorm.backend.NcsLayout;
+import dev.jnorm.backend.NetworkOps;
 import dev.jnorm.backend.RowsLayout;
 import dev.jnorm.backend.RunningStats;
 import dev.jnorm.backend.SwitchableStats;
@@ -72,7 +73,7 @@ public final class CudaBackend implements Backend {
      * of each allocation catches a write past a tensor.
      */
     private final boolean debug = Boolean.getBoolean("jnorm.cuda.debug");
-    private static final int BLOCK = 256;
+    static final int BLOCK = 256;
     private static final int WARP_ROW_MAX = 1024;
     private static final long MIN_CHUNK = 8192;
     private static final long MAX_CHUNK = 1L << 30;
@@ -81,6 +82,7 @@ public final class CudaBackend implements Backend {
     private final GpuDevice device;
     private final DeviceInfo info;
     private final DeviceAllocator allocator;
+    private final NetworkOps network;
     private final AtomicLong liveTensors = new AtomicLong();
     private final AtomicLong leakedTensors = new AtomicLong();
     private CudaException poisonedBy;
@@ -91,6 +93,7 @@ public final class CudaBackend implements Backend {
         this.device = device;
         this.info = device.info();
         this.allocator = new DeviceAllocator(device, !debug);
+        this.network = new CudaNetworkOps(this, device);
     }
 
     /** The backend on CUDA device 0. @throws CudaUnavailableException saying why there is none */
@@ -110,6 +113,11 @@ public final class CudaBackend implements Backend {
 
     public DeviceInfo info() {
         return info;
+    }
+
+    @Override
+    public NetworkOps network() {
+        return network;
     }
 
     @Override
@@ -643,16 +651,16 @@ public final class CudaBackend implements Backend {
     }
 
     /** Blocks for a grid-stride kernel needing {@code needed} blocks: at most 32 per SM. */
-    private long blocks(long needed) {
+    long blocks(long needed) {
         return clamp(needed, 1, 32L * info.multiprocessors());
     }
 
     /** Blocks for a kernel with one block per item: at most 16 per SM. */
-    private long itemBlocks(long items) {
+    long itemBlocks(long items) {
         return clamp(items, 1, 16L * info.multiprocessors());
     }
 
-    private static long ceilDiv(long a, long b) {
+    static long ceilDiv(long a, long b) {
         return (a + b - 1) / b;
     }
 
@@ -660,7 +668,7 @@ public final class CudaBackend implements Backend {
         return Math.max(lo, Math.min(hi, v));
     }
 
-    private void launch(Kernel kernel, long grid, int block, int sharedBytes, Object... args) {
+    void launch(Kernel kernel, long grid, int block, int sharedBytes, Object... args) {
         device.launch(kernel, grid, block, sharedBytes, args);
     }
 
@@ -673,7 +681,7 @@ public final class CudaBackend implements Backend {
         return true;
     }
 
-    private DevicePointer pointer(Tensor t) {
+    DevicePointer pointer(Tensor t) {
         if (t == null) {
             return null;
         }
@@ -697,7 +705,7 @@ public final class CudaBackend implements Backend {
     }
 
     /** Runs {@code body} on the device, turning CUDA errors into exceptions that say where. */
-    private void guard(String operation, Shape shape, Runnable body) {
+    void guard(String operation, Shape shape, Runnable body) {
         enter();
         try {
             body.run();

@@ -35,6 +35,14 @@ public interface GpuDevice extends AutoCloseable {
     /** Queues a kernel over a one-dimensional grid of {@code grid} blocks of {@code block} threads. */
     void launch(Kernel kernel, long grid, int block, int sharedBytes, Object... args);
 
+    /**
+     * Queues a row-major GEMM {@code c = alpha·op(a)·op(b) + beta·c} on the device's BLAS (lda, ldb: the
+     * row lengths of a and b as stored; c's is n), or returns false when it has none, so that the
+     * caller runs its own kernel.
+     */
+    boolean gemm(boolean transposeA, boolean transposeB, int m, int n, int k, float alpha, DevicePointer a, int lda,
+                 DevicePointer b, int ldb, float beta, DevicePointer c);
+
     /** Waits for everything queued. */
     void synchronize();
 

@@ -49,6 +49,7 @@ public final class JCudaDevice implements GpuDevice {
     private final Map<String, CUmodule> modules = new HashMap<>();
     private final Map<Kernel, CUfunction> functions = new EnumMap<>(Kernel.class);
     private final DeviceInfo info;
+    private Blas blas;
     private boolean closed;
 
     private JCudaDevice(int ordinal) {
@@ -220,6 +221,15 @@ public final class JCudaDevice implements GpuDevice {
     }
 
     @Override
+    public boolean gemm(boolean transposeA, boolean transposeB, int m, int n, int k, float alpha, DevicePointer a,
+                        int lda, DevicePointer b, int ldb, float beta, DevicePointer c) {
+        if (blas == null) {
+            blas = Blas.open(stream);
+        }
+        return blas.sgemm(transposeA, transposeB, m, n, k, alpha, raw(a), lda, raw(b), ldb, beta, raw(c));
+    }
+
+    @Override
     public void synchronize() {
         check(JCudaDriver.cuStreamSynchronize(stream), "cuStreamSynchronize");
     }
@@ -249,7 +259,7 @@ public final class JCudaDevice implements GpuDevice {
         return new Address(pointer);
     }
 
-    private static CUdeviceptr raw(DevicePointer p) {
+    static CUdeviceptr raw(DevicePointer p) {
         return ((Address) p).pointer;
     }
 
@@ -269,6 +279,9 @@ public final class JCudaDevice implements GpuDevice {
         closed = true;
         JCudaDriver.cuCtxSetCurrent(context);
         JCudaDriver.cuStreamSynchronize(stream);
+        if (blas != null) {
+            blas.close();
+        }
         modules.values().forEach(JCudaDriver::cuModuleUnload);
         JCudaDriver.cuStreamDestroy(stream);
         JCudaDriver.cuDevicePrimaryCtxRelease(device);

@@ -38,7 +38,20 @@ public enum Kernel {
     SN_BACKWARD_COEFFICIENTS("composite"),
     SN_LOGIT_GRADS("composite"),
     WEIGHT_NORM_FORWARD("weight"),
-    WEIGHT_NORM_BACKWARD("weight");
+    WEIGHT_NORM_BACKWARD("weight"),
+    IM2COL("nn"),
+    COL2IM("nn"),
+    ADD_BIAS("nn"),
+    BIAS_GRAD("nn"),
+    RELU("nn"),
+    RELU_BACKWARD("nn"),
+    MAX_POOL("nn"),
+    MAX_POOL_BACKWARD("nn"),
+    AVERAGE_POOL("nn"),
+    AVERAGE_POOL_BACKWARD("nn"),
+    SOFTMAX_CROSS_ENTROPY("nn"),
+    SGD_STEP("nn"),
+    GEMM_FALLBACK("nn");
 
     private final String module;
     private final boolean dynamicShared;

@@ -13,6 +13,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.jnorm.backend.Backend;
+import dev.jnorm.nn.Conv2d;
+import dev.jnorm.nn.GlobalAvgPool;
+import dev.jnorm.nn.Init;
+import dev.jnorm.nn.Linear;
+import dev.jnorm.nn.MaxPool2d;
+import dev.jnorm.nn.Relu;
+import dev.jnorm.nn.Sequential;
+import dev.jnorm.nn.Sgd;
+import dev.jnorm.nn.SoftmaxCrossEntropy;
+import dev.jnorm.norm.BatchNorm;
+import dev.jnorm.norm.GroupNorm;
+import dev.jnorm.tensor.Tensor;
 import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
 import dev.jnorm.testing.Close;
@@ -177,6 +189,54 @@ abstract class CudaBackendContract {
         Map<String, double[]> first = c.run(cuda(), DType.FLOAT32);
         Map<String, double[]> second = c.run(cuda(), DType.FLOAT32);
         first.forEach((name, values) -> assertArrayEquals(values, second.get(name), c + " " + name));
+    }
+
+    /**
+     * One SGD step of a small network (convolutions by im2col and GEMM, GroupNorm, BatchNorm, ReLU,
+     * max and average pooling, a linear layer, softmax cross-entropy), on odd image sizes: logits,
+     * loss, every gradient and every updated parameter as the CPU reference computes them.
+     */
+    @Test
+    void aSmallNetworkTakesTheSameTrainingStepAsTheCpuReference() {
+        Map<String, double[]> reference = trainingStep(CPU, DType.FLOAT64);
+        Map<String, double[]> gpu = trainingStep(cuda(), DType.FLOAT32);
+        assertEquals(reference.keySet(), gpu.keySet());
+        reference.forEach((name, ref) -> Close.assertClose(ref, gpu.get(name), 1e-5, 1e-4, name));
+    }
+
+    private static Map<String, double[]> trainingStep(Backend b, DType t) {
+        Init init = new Init(5);
+        Map<String, double[]> out = new java.util.LinkedHashMap<>();
+        try (Sequential net = new Sequential(java.util.List.of(new Conv2d(b, t, 1, 4, 3, true, init),
+                GroupNorm.builder(2, 4).dtype(t).build(b), new Relu(b, t), new MaxPool2d(b, t),
+                new Conv2d(b, t, 4, 6, 3, false, init), BatchNorm.builder(6).dtype(t).build(b), new Relu(b, t),
+                new GlobalAvgPool(b, t), new Linear(b, t, 6, 5, init)));
+             SoftmaxCrossEntropy loss = new SoftmaxCrossEntropy();
+             Sgd sgd = new Sgd(net.parameters(), 0.1, 0.9, 1e-3);
+             Tensor x = b.allocate(Shape.of(3, 1, 9, 7), t);
+             Tensor labels = b.allocate(Shape.of(3), t)) {
+            x.copyFrom(NormCase.data(21, 3 * 9 * 7, 1, 0));
+            labels.copyFrom(new double[] {4, 0, 2});
+            try (Tensor logits = net.forward(x)) {
+                out.put("logits", logits.toDoubleArray());
+                out.put("loss", new double[] {loss.forward(logits, labels)});
+                try (Tensor g = loss.backward(); Tensor dx = net.backward(g)) {
+                    out.put("grad_input", dx.toDoubleArray());
+                }
+            }
+            int i = 0;
+            for (var p : net.parameters()) {
+                out.put("grad " + i + " " + p.name(), p.grad().toDoubleArray());
+                i++;
+            }
+            sgd.step();
+            i = 0;
+            for (var p : net.parameters()) {
+                out.put("after step " + i + " " + p.name(), p.value().toDoubleArray());
+                i++;
+            }
+        }
+        return out;
     }
 
     @Test

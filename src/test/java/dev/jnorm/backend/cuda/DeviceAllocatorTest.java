@@ -79,6 +79,12 @@ class DeviceAllocatorTest {
         }
 
         @Override
+        public boolean gemm(boolean transposeA, boolean transposeB, int m, int n, int k, float alpha, DevicePointer a,
+                            int lda, DevicePointer b, int ldb, float beta, DevicePointer c) {
+            return false;
+        }
+
+        @Override
         public double timeMillis(Runnable work) {
             work.run();
             return 0;

@@ -1,0 +1,189 @@
+// nn.cu: the small training stack around the norms (dev.jnorm.nn): convolution by im2col + GEMM,
+// bias, ReLU, 2x2 max pooling, global average pooling, softmax cross-entropy and the SGD step.
+//
+// Elementwise kernels: one thread per output element, grid-stride, one pass. Gradients that sum
+// several contributions gather them instead of scattering (col2im sums an input pixel's patches,
+// max-pool backward checks whether the pixel was its window's maximum), so no atomics are needed and
+// results are deterministic. Reductions (bias gradient, average pooling) use one block per channel or
+// per (n, c) with block_reduce. gemm_fallback is a 16x16-tiled GEMM in shared memory for machines
+// where cuBLAS (libcublas.so.12) cannot be loaded: correct, not fast.
+#include "common.cuh"
+
+#define GRID_STRIDE(i, n) for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64)gridDim.x * blockDim.x)
+
+// cols[(c·k + ki)·k + kj][i·W + j] = x[c][i + ki − pad][j + kj − pad], 0 outside the image.
+extern "C" __global__ void im2col(const float* __restrict__ x, int C, int H, int W, int k, int pad,
+                                  float* __restrict__ cols) {
+    i64 plane = (i64)H * W;
+    GRID_STRIDE(idx, (i64)C * k * k * plane) {
+        i64 row = idx / plane;
+        i64 pix = idx % plane;
+        int c = (int)(row / (k * k));
+        int ki = (int)(row / k % k);
+        int kj = (int)(row % k);
+        int si = (int)(pix / W) + ki - pad;
+        int sj = (int)(pix % W) + kj - pad;
+        cols[idx] = si >= 0 && si < H && sj >= 0 && sj < W ? x[(c * (i64)H + si) * W + sj] : 0.f;
+    }
+}
+
+// dx[c][si][sj] = Σ over (ki, kj) of cols[(c·k + ki)·k + kj][(si − ki + pad)·W + sj − kj + pad].
+extern "C" __global__ void col2im(const float* __restrict__ cols, int C, int H, int W, int k, int pad,
+                                  float* __restrict__ dx) {
+    i64 plane = (i64)H * W;
+    GRID_STRIDE(idx, (i64)C * plane) {
+        int c = (int)(idx / plane);
+        int si = (int)(idx % plane / W);
+        int sj = (int)(idx % W);
+        float sum = 0.f;
+        for (int ki = 0; ki < k; ki++) {
+            int i = si - ki + pad;
+            if (i < 0 || i >= H) continue;
+            for (int kj = 0; kj < k; kj++) {
+                int j = sj - kj + pad;
+                if (j >= 0 && j < W) sum += cols[((i64)(c * k + ki) * k + kj) * plane + (i64)i * W + j];
+            }
+        }
+        dx[idx] = sum;
+    }
+}
+
+extern "C" __global__ void add_bias(float* __restrict__ y, const float* __restrict__ bias, i64 N, i64 C, i64 S) {
+    GRID_STRIDE(i, N * C * S) y[i] += bias[i / S % C];
+}
+
+// One block per channel: grad[c] += Σ over n and s of dy[n, c, s].
+extern "C" __global__ void bias_grad(const float* __restrict__ dy, i64 N, i64 C, i64 S, float* grad) {
+    for (i64 c = blockIdx.x; c < C; c += gridDim.x) {
+        Sum2 acc = sum2(0.f, 0.f);
+        for (i64 t = threadIdx.x; t < N * S; t += blockDim.x) acc.a += dy[(t / S * C + c) * S + t % S];
+        acc = block_reduce(acc);
+        if (threadIdx.x == 0) grad[c] += acc.a;
+    }
+}
+
+extern "C" __global__ void relu(const float* __restrict__ x, float* __restrict__ y, i64 n) {
+    GRID_STRIDE(i, n) y[i] = fmaxf(x[i], 0.f);
+}
+
+extern "C" __global__ void relu_backward(const float* __restrict__ y, const float* __restrict__ dy,
+                                         float* __restrict__ dx, i64 n) {
+    GRID_STRIDE(i, n) dx[i] = y[i] > 0.f ? dy[i] : 0.f;
+}
+
+// One thread per output: the maximum of its 2x2 window (the first NaN, or the first maximum).
+extern "C" __global__ void max_pool(const float* __restrict__ x, i64 planes, int H, int W, float* __restrict__ y,
+                                    float* __restrict__ window) {
+    int oh = H / 2;
+    int ow = W / 2;
+    GRID_STRIDE(o, planes * oh * ow) {
+        i64 p = o / ((i64)oh * ow);
+        int i = (int)(o / ow % oh);
+        int j = (int)(o % ow);
+        int best = 0;
+        float max = -INFINITY;
+        for (int w = 0; w < 4; w++) {
+            float v = x[(p * H + 2 * i + w / 2) * W + 2 * j + w % 2];
+            if (v > max || v != v) {
+                max = v;
+                best = w;
+                if (v != v) break;
+            }
+        }
+        y[o] = max;
+        window[o] = (float)best;
+    }
+}
+
+// One thread per input pixel: dy of its window if it was that window's maximum, else 0.
+extern "C" __global__ void max_pool_backward(const float* __restrict__ dy, const float* __restrict__ window,
+                                             i64 planes, int H, int W, float* __restrict__ dx) {
+    int oh = H / 2;
+    int ow = W / 2;
+    GRID_STRIDE(idx, planes * H * W) {
+        i64 p = idx / ((i64)H * W);
+        int si = (int)(idx / W % H);
+        int sj = (int)(idx % W);
+        int i = si / 2;
+        int j = sj / 2;
+        float g = 0.f;
+        if (i < oh && j < ow) {
+            i64 o = (p * oh + i) * ow + j;
+            if ((int)window[o] == (si % 2) * 2 + sj % 2) g = dy[o];
+        }
+        dx[idx] = g;
+    }
+}
+
+// One block per (n, c): y = mean over s.
+extern "C" __global__ void average_pool(const float* __restrict__ x, i64 rows, i64 S, float* __restrict__ y) {
+    for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
+        Sum2 acc = sum2(0.f, 0.f);
+        for (i64 s = threadIdx.x; s < S; s += blockDim.x) acc.a += x[r * S + s];
+        acc = block_reduce(acc);
+        if (threadIdx.x == 0) y[r] = acc.a / (float)S;
+    }
+}
+
+extern "C" __global__ void average_pool_backward(const float* __restrict__ dy, i64 rows, i64 S,
+                                                 float* __restrict__ dx) {
+    GRID_STRIDE(i, rows * S) dx[i] = dy[i / S] / (float)S;
+}
+
+// One thread per sample b: loss[b] = log Σ exp(z) − z[label], dz = (softmax − onehot)/B.
+extern "C" __global__ void softmax_cross_entropy(const float* __restrict__ logits, const float* __restrict__ labels,
+                                                 int B, int K, float* __restrict__ loss,
+                                                 float* __restrict__ dlogits) {
+    GRID_STRIDE(b, (i64)B) {
+        const float* z = logits + b * K;
+        float max = -INFINITY;
+        for (int k = 0; k < K; k++) max = fmaxf(max, z[k]);
+        float sum = 0.f;
+        for (int k = 0; k < K; k++) sum += expf(z[k] - max);
+        int label = (int)labels[b];
+        loss[b] = logf(sum) + max - z[label];
+        for (int k = 0; k < K; k++) dlogits[b * K + k] = (expf(z[k] - max) / sum - (k == label ? 1.f : 0.f)) / (float)B;
+    }
+}
+
+extern "C" __global__ void sgd_step(float* __restrict__ param, const float* __restrict__ grad,
+                                    float* __restrict__ velocity, i64 n, float lr, float momentum,
+                                    float weightDecay) {
+    GRID_STRIDE(i, n) {
+        float v = momentum * velocity[i] + grad[i] + weightDecay * param[i];
+        velocity[i] = v;
+        param[i] -= lr * v;
+    }
+}
+
+// Row-major C = alpha·op(A)·op(B) + beta·C, op(A) m×k, op(B) k×n; A is stored m×k (or k×m when
+// transposed) with row length lda, B likewise with ldb. A 256-thread block computes a 16x16 tile.
+#define TILE 16
+extern "C" __global__ void gemm_fallback(int transA, int transB, int m, int n, int k, float alpha,
+                                         const float* __restrict__ A, int lda, const float* __restrict__ B, int ldb,
+                                         float beta, float* __restrict__ C) {
+    __shared__ float As[TILE][TILE + 1];
+    __shared__ float Bs[TILE][TILE + 1];
+    int ty = threadIdx.x / TILE;
+    int tx = threadIdx.x % TILE;
+    i64 tilesN = (n + TILE - 1) / TILE;
+    i64 tiles = (i64)((m + TILE - 1) / TILE) * tilesN;
+    for (i64 t = blockIdx.x; t < tiles; t += gridDim.x) {
+        int row = (int)(t / tilesN) * TILE + ty;
+        int col = (int)(t % tilesN) * TILE + tx;
+        float acc = 0.f;
+        for (int k0 = 0; k0 < k; k0 += TILE) {
+            int ka = k0 + tx;
+            int kb = k0 + ty;
+            As[ty][tx] = row < m && ka < k ? (transA ? A[(i64)ka * lda + row] : A[(i64)row * lda + ka]) : 0.f;
+            Bs[ty][tx] = kb < k && col < n ? (transB ? B[(i64)col * ldb + kb] : B[(i64)kb * ldb + col]) : 0.f;
+            __syncthreads();
+            for (int q = 0; q < TILE; q++) acc += As[ty][q] * Bs[q][tx];
+            __syncthreads();
+        }
+        if (row < m && col < n) {
+            i64 o = (i64)row * n + col;
+            C[o] = alpha * acc + (beta == 0.f ? 0.f : beta * C[o]);
+        }
+    }
+}

@@ -1,0 +1,358 @@
+package dev.jnorm.backend.cpu;
+
+import dev.jnorm.backend.ConvGeometry;
+import dev.jnorm.backend.NcsLayout;
+import dev.jnorm.backend.NetworkOps;
+import dev.jnorm.tensor.DType;
+import dev.jnorm.tensor.Shape;
+import dev.jnorm.tensor.Tensor;
+import java.util.stream.IntStream;
+import dev.ludovic.netlib.blas.BLAS;
+
+/**
+ * The training stack's operations on host tensors, float32 or float64, element by element; GEMM
+ * goes to netlib's BLAS ({@code sgemm}/{@code dgemm}) on the tensors' own storage.
+ */
+final class CpuNetworkOps implements NetworkOps {
+    /** Loaded on the first GEMM, not with the backend. */
+    private static final class Blas {
+        static final BLAS INSTANCE = BLAS.getInstance();
+    }
+
+    private final CpuBackend backend;
+
+    CpuNetworkOps(CpuBackend backend) {
+        this.backend = backend;
+    }
+
+    private HostTensor host(Tensor t) {
+        return backend.own(t);
+    }
+
+    /**
+     * Row-major C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ: the same call with the
+     * operands swapped; each leading dimension is the row length of the matrix as stored.
+     */
+    @Override
+    public void gemm(boolean transposeA, boolean transposeB, int m, int n, int k, float alpha, Tensor a, Tensor b,
+                     float beta, Tensor c) {
+        HostTensor ha = host(a);
+        HostTensor hb = host(b);
+        HostTensor hc = host(c);
+        String opA = transposeA ? "T" : "N";
+        String opB = transposeB ? "T" : "N";
+        int lda = transposeA ? m : k;
+        int ldb = transposeB ? k : n;
+        if (hc.floatStorage() != null) {
+            Blas.INSTANCE.sgemm(opB, opA, n, m, k, alpha, hb.floatStorage(), hb.storageOffset(), ldb,
+                    ha.floatStorage(), ha.storageOffset(), lda, beta, hc.floatStorage(), hc.storageOffset(), n);
+        } else {
+            Blas.INSTANCE.dgemm(opB, opA, n, m, k, alpha, hb.doubleStorage(), hb.storageOffset(), ldb,
+                    ha.doubleStorage(), ha.storageOffset(), lda, beta, hc.doubleStorage(), hc.storageOffset(), n);
+        }
+    }
+
+    /**
+     * Images in a fixed number of chunks (at most {@link #CHUNKS}), run in parallel; each chunk has
+     * its own columns buffer.
+     */
+    @Override
+    public void convForward(Tensor x, Tensor weight, Tensor bias, Tensor y, ConvGeometry g) {
+        Tensor w = weight.reshape(Shape.of(g.out(), g.patch()));
+        forEachChunk(g.n(), x.dtype(), g, (chunk, from, to, cols) -> {
+            for (int n = from; n < to; n++) {
+                im2col(image(x, n, g.in(), g), g, cols);
+                gemm(false, false, g.out(), g.plane(), g.patch(), 1, w, cols, 0, image(y, n, g.out(), g));
+            }
+        });
+        if (bias != null) {
+            addBias(y, new NcsLayout(g.n(), g.out(), g.plane()), bias);
+        }
+    }
+
+    /**
+     * Per image: {@code dW += dy·colsᵀ}, {@code dx = col2im(Wᵀ·dy)}. Each chunk sums its images' dW
+     * into a buffer of its own; the buffers are then added to the gradient in chunk order, so the
+     * result does not depend on how the chunks were scheduled.
+     */
+    @Override
+    public void convBackward(Tensor x, Tensor weight, Tensor dy, Tensor dx, Tensor gradWeight, Tensor gradBias,
+                             ConvGeometry g) {
+        Shape matrix = Shape.of(g.out(), g.patch());
+        Tensor w = weight.reshape(matrix);
+        int chunks = Math.min(CHUNKS, g.n());
+        Tensor[] partial = new Tensor[chunks];
+        forEachChunk(g.n(), x.dtype(), g, (chunk, from, to, cols) -> {
+            Tensor dw = backend.allocate(matrix, x.dtype());
+            partial[chunk] = dw;
+            for (int n = from; n < to; n++) {
+                Tensor dyn = image(dy, n, g.out(), g);
+                im2col(image(x, n, g.in(), g), g, cols);
+                gemm(false, true, g.out(), g.patch(), g.plane(), 1, dyn, cols, 1, dw);
+                gemm(true, false, g.patch(), g.plane(), g.out(), 1, w, dyn, 0, cols);
+                col2im(cols, g, image(dx, n, g.in(), g));
+            }
+        });
+        HostTensor total = host(gradWeight);
+        for (Tensor p : partial) {
+            total.addRange(host(p), 0, 0, (int) p.numel());
+            p.close();
+        }
+        if (gradBias != null) {
+            biasGrad(dy, new NcsLayout(g.n(), g.out(), g.plane()), gradBias);
+        }
+    }
+
+    private static final int CHUNKS = 4;
+
+    @FunctionalInterface
+    private interface ChunkWork {
+        void run(int chunk, int from, int to, Tensor cols);
+    }
+
+    /** Splits images 0..n−1 into min(CHUNKS, n) fixed chunks and runs them in parallel, each with its columns. */
+    private void forEachChunk(int n, DType dtype, ConvGeometry g, ChunkWork work) {
+        int chunks = Math.min(CHUNKS, n);
+        IntStream.range(0, chunks).parallel().forEach(k -> {
+            try (Tensor cols = backend.empty(Shape.of(g.patch(), g.plane()), dtype)) {
+                work.run(k, k * n / chunks, (k + 1) * n / chunks, cols);
+            }
+        });
+    }
+
+    /** Output columns [j0, j1) of kernel column kj read input columns inside the image; the rest are padding. */
+    private static int firstInside(int kj, int pad, int w) {
+        return Math.min(Math.max(0, pad - kj), w);
+    }
+
+    private static int endInside(int kj, int pad, int w) {
+        return Math.max(Math.min(w, w + pad - kj), firstInside(kj, pad, w));
+    }
+
+    private static Tensor image(Tensor batch, int n, int channels, ConvGeometry g) {
+        return batch.view((long) n * channels * g.plane(), Shape.of(channels, g.plane()));
+    }
+
+    /** Row (c, ki, kj) of the columns is channel c shifted by (ki − pad, kj − pad): copied a row at a time. */
+    private void im2col(Tensor x, ConvGeometry g, Tensor cols) {
+        HostTensor in = host(x);
+        HostTensor out = host(cols);
+        int h = g.height();
+        int w = g.width();
+        int k = g.kernel();
+        int pad = g.pad();
+        for (int c = 0; c < g.in(); c++) {
+            for (int ki = 0; ki < k; ki++) {
+                for (int kj = 0; kj < k; kj++) {
+                    int row = ((c * k + ki) * k + kj) * h * w;
+                    int j0 = firstInside(kj, pad, w);
+                    int j1 = endInside(kj, pad, w);
+                    for (int i = 0; i < h; i++) {
+                        int si = i + ki - pad;
+                        int at = row + i * w;
+                        if (si < 0 || si >= h) {
+                            out.fillRange(at, w, 0);
+                            continue;
+                        }
+                        out.fillRange(at, j0, 0);
+                        out.copyRange(in, (c * h + si) * w + j0 + kj - pad, at + j0, j1 - j0);
+                        out.fillRange(at + j1, w - j1, 0);
+                    }
+                }
+            }
+        }
+    }
+
+    /** The adjoint of im2col: each column row added back, a row at a time, onto the channel it came from. */
+    private void col2im(Tensor cols, ConvGeometry g, Tensor dx) {
+        HostTensor in = host(cols);
+        HostTensor out = host(dx);
+        int h = g.height();
+        int w = g.width();
+        int k = g.kernel();
+        int pad = g.pad();
+        out.fillRange(0, g.in() * h * w, 0);
+        for (int c = 0; c < g.in(); c++) {
+            for (int ki = 0; ki < k; ki++) {
+                for (int kj = 0; kj < k; kj++) {
+                    int row = ((c * k + ki) * k + kj) * h * w;
+                    int j0 = firstInside(kj, pad, w);
+                    int j1 = endInside(kj, pad, w);
+                    for (int i = 0; i < h; i++) {
+                        int si = i + ki - pad;
+                        if (si >= 0 && si < h && j1 > j0) {
+                            out.addRange(in, row + i * w + j0, (c * h + si) * w + j0 + kj - pad, j1 - j0);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public void addBias(Tensor y, NcsLayout layout, Tensor bias) {
+        HostTensor out = host(y);
+        HostTensor b = host(bias);
+        int s = (int) layout.s();
+        for (int row = 0; row < layout.n() * layout.c(); row++) {
+            double v = b.get((int) (row % layout.c()));
+            for (int i = row * s; i < (row + 1) * s; i++) {
+                out.set(i, out.get(i) + v);
+            }
+        }
+    }
+
+    @Override
+    public void biasGrad(Tensor dy, NcsLayout layout, Tensor grad) {
+        HostTensor in = host(dy);
+        HostTensor g = host(grad);
+        int s = (int) layout.s();
+        double[] sum = new double[(int) layout.c()];
+        for (int row = 0; row < layout.n() * layout.c(); row++) {
+            for (int i = row * s; i < (row + 1) * s; i++) {
+                sum[(int) (row % layout.c())] += in.get(i);
+            }
+        }
+        for (int c = 0; c < sum.length; c++) {
+            g.set(c, g.get(c) + sum[c]);
+        }
+    }
+
+    @Override
+    public void relu(Tensor x, Tensor y) {
+        HostTensor in = host(x);
+        HostTensor out = host(y);
+        int n = (int) x.numel();
+        for (int i = 0; i < n; i++) {
+            out.set(i, Math.max(in.get(i), 0));
+        }
+    }
+
+    @Override
+    public void reluBackward(Tensor y, Tensor dy, Tensor dx) {
+        HostTensor out = host(y);
+        HostTensor g = host(dy);
+        HostTensor d = host(dx);
+        int n = (int) y.numel();
+        for (int i = 0; i < n; i++) {
+            d.set(i, out.get(i) > 0 ? g.get(i) : 0);
+        }
+    }
+
+    @Override
+    public void maxPool(Tensor x, long planes, int height, int width, Tensor y, Tensor window) {
+        HostTensor in = host(x);
+        HostTensor out = host(y);
+        HostTensor at = host(window);
+        int oh = height / 2;
+        int ow = width / 2;
+        for (int p = 0; p < planes; p++) {
+            for (int i = 0; i < oh; i++) {
+                for (int j = 0; j < ow; j++) {
+                    int best = 0;
+                    double max = Double.NEGATIVE_INFINITY;
+                    for (int w = 0; w < 4; w++) {
+                        double v = in.get((p * height + 2 * i + w / 2) * width + 2 * j + w % 2);
+                        if (v > max || v != v) { // the first NaN wins, as in PyTorch
+                            max = v;
+                            best = w;
+                            if (v != v) {
+                                break;
+                            }
+                        }
+                    }
+                    int o = (p * oh + i) * ow + j;
+                    out.set(o, max);
+                    at.set(o, best);
+                }
+            }
+        }
+    }
+
+    @Override
+    public void maxPoolBackward(Tensor dy, Tensor window, long planes, int height, int width, Tensor dx) {
+        HostTensor g = host(dy);
+        HostTensor at = host(window);
+        HostTensor d = host(dx);
+        int oh = height / 2;
+        int ow = width / 2;
+        d.fill(0);
+        for (int p = 0; p < planes; p++) {
+            for (int i = 0; i < oh; i++) {
+                for (int j = 0; j < ow; j++) {
+                    int o = (p * oh + i) * ow + j;
+                    int w = (int) at.get(o);
+                    d.set((p * height + 2 * i + w / 2) * width + 2 * j + w % 2, g.get(o));
+                }
+            }
+        }
+    }
+
+    @Override
+    public void averagePool(Tensor x, NcsLayout layout, Tensor y) {
+        HostTensor in = host(x);
+        HostTensor out = host(y);
+        int s = (int) layout.s();
+        for (int row = 0; row < layout.n() * layout.c(); row++) {
+            double sum = 0;
+            for (int i = row * s; i < (row + 1) * s; i++) {
+                sum += in.get(i);
+            }
+            out.set(row, sum / s);
+        }
+    }
+
+    @Override
+    public void averagePoolBackward(Tensor dy, NcsLayout layout, Tensor dx) {
+        HostTensor g = host(dy);
+        HostTensor d = host(dx);
+        int s = (int) layout.s();
+        for (int row = 0; row < layout.n() * layout.c(); row++) {
+            double v = g.get(row) / s;
+            for (int i = row * s; i < (row + 1) * s; i++) {
+                d.set(i, v);
+            }
+        }
+    }
+
+    @Override
+    public double softmaxCrossEntropy(Tensor logits, Tensor labels, Tensor dlogits) {
+        HostTensor z = host(logits);
+        HostTensor y = host(labels);
+        HostTensor d = host(dlogits);
+        int batch = (int) logits.shape().dim(0);
+        int classes = (int) logits.shape().dim(1);
+        double loss = 0;
+        for (int b = 0; b < batch; b++) {
+            double max = Double.NEGATIVE_INFINITY;
+            for (int k = 0; k < classes; k++) {
+                max = Math.max(max, z.get(b * classes + k));
+            }
+            double sum = 0;
+            for (int k = 0; k < classes; k++) {
+                sum += Math.exp(z.get(b * classes + k) - max);
+            }
+            int label = (int) y.get(b);
+            loss += Math.log(sum) + max - z.get(b * classes + label);
+            for (int k = 0; k < classes; k++) {
+                double p = Math.exp(z.get(b * classes + k) - max) / sum;
+                d.set(b * classes + k, (p - (k == label ? 1 : 0)) / batch);
+            }
+        }
+        return loss / batch;
+    }
+
+    @Override
+    public void sgdStep(Tensor param, Tensor grad, Tensor velocity, float lr, float momentum, float weightDecay) {
+        HostTensor p = host(param);
+        HostTensor g = host(grad);
+        HostTensor v = host(velocity);
+        int n = (int) param.numel();
+        for (int i = 0; i < n; i++) {
+            double d = g.get(i) + weightDecay * p.get(i);
+            double vi = momentum * v.get(i) + d;
+            v.set(i, vi);
+            p.set(i, p.get(i) - lr * vi);
+        }
+    }
+}

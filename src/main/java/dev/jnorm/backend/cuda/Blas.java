@@ -1,0 +1,65 @@
+package dev.jnorm.backend.cuda;
+
+import jcuda.Pointer;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUstream;
+import jcuda.jcublas.JCublas2;
+import jcuda.jcublas.cublasHandle;
+import jcuda.jcublas.cublasOperation;
+import jcuda.jcublas.cublasStatus;
+import jcuda.runtime.cudaStream_t;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * cuBLAS through JCublas2, on the device's stream; or, where {@code libcublas.so.12} cannot be
+ * loaded (a CUDA 13 machine has libcublas.so.13), nothing: {@link #sgemm} then returns false and
+ * the backend uses its own GEMM kernel, after one warning.
+ */
+final class Blas implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(Blas.class);
+    private final cublasHandle handle;
+
+    private Blas(cublasHandle handle) {
+        this.handle = handle;
+    }
+
+    static Blas open(CUstream stream) {
+        try {
+            JCublas2.setExceptionsEnabled(false);
+            cublasHandle handle = new cublasHandle();
+            int status = JCublas2.cublasCreate(handle);
+            if (status != cublasStatus.CUBLAS_STATUS_SUCCESS) {
+                LOG.warn("cuBLAS did not start ({}): using jnorm's own GEMM kernel", cublasStatus.stringFor(status));
+                return new Blas(null);
+            }
+            JCublas2.cublasSetStream(handle, new cudaStream_t(stream));
+            return new Blas(handle);
+        } catch (UnsatisfiedLinkError | NoClassDefFoundError e) {
+            LOG.warn("cuBLAS 12 could not be loaded (libcublas.so.12 missing?): using jnorm's own GEMM kernel");
+            return new Blas(null);
+        }
+    }
+
+    /** Row-major C = op(A)·op(B) as column-major Cᵀ = op(B)ᵀ·op(A)ᵀ; false without cuBLAS. */
+    boolean sgemm(boolean transposeA, boolean transposeB, int m, int n, int k, float alpha, CUdeviceptr a, int lda,
+                  CUdeviceptr b, int ldb, float beta, CUdeviceptr c) {
+        if (handle == null) {
+            return false;
+        }
+        int status = JCublas2.cublasSgemm(handle, transposeB ? cublasOperation.CUBLAS_OP_T : cublasOperation.CUBLAS_OP_N,
+                transposeA ? cublasOperation.CUBLAS_OP_T : cublasOperation.CUBLAS_OP_N, n, m, k,
+                Pointer.to(new float[] {alpha}), b, ldb, a, lda, Pointer.to(new float[] {beta}), c, n);
+        if (status != cublasStatus.CUBLAS_STATUS_SUCCESS) {
+            throw new CudaException("cublasSgemm failed with " + cublasStatus.stringFor(status), "CUBLAS_ERROR", false);
+        }
+        return true;
+    }
+
+    @Override
+    public void close() {
+        if (handle != null) {
+            JCublas2.cublasDestroy(handle);
+        }
+    }
+}

@@ -1,0 +1,190 @@
+package dev.jnorm.cli;
+
+import dev.jnorm.backend.Backend;
+import dev.jnorm.study.ImageSet;
+import dev.jnorm.study.SmallBatchStudy;
+import dev.jnorm.study.StudyPlot;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.TreeSet;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
+
+/** {@code jnorm study}: training studies with the norms. */
+@Command(name = "study", mixinStandardHelpOptions = true, subcommands = {StudyCommand.SmallBatch.class},
+        description = "Training studies with jnorm's layers.")
+final class StudyCommand implements Runnable {
+    @Spec
+    CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    /** {@code jnorm study small-batch}: the GroupNorm paper's Figure 1, on Fashion-MNIST. */
+    @Command(name = "small-batch", mixinStandardHelpOptions = true, sortOptions = false, usageHelpWidth = 100,
+            headerHeading = "%n", header = "How each norm fares as the batch shrinks, on Fashion-MNIST.",
+            descriptionHeading = "%n",
+            description = {
+                "Trains the same small CNN (three conv-norm-ReLU blocks, pooling, a linear head) with each norm",
+                "at each batch size, from the same initial weights and on the same images, with SGD (momentum",
+                "0.9, weight decay 5e-4) whose learning rate scales linearly with the batch size, and reports",
+                "the validation error measured in evaluation mode (BatchNorm with its running statistics). Writes",
+                "results.csv and validation-error.png to --out and prints the table. The defaults are the quick",
+                "study (BatchNorm and GroupNorm, about 4 minutes on 2 CPU cores); --full runs every norm on more data."},
+            optionListHeading = "%nOptions:%n")
+    static final class SmallBatch implements Callable<Integer> {
+        private static final List<String> ALL_NORMS =
+                List.of("batch", "group", "instance", "layer", "batch-instance", "switchable", "none");
+
+        @Spec
+        CommandSpec spec;
+
+        @Option(names = "--norms", split = ",", paramLabel = "NORM[,NORM...]",
+                description = "batch, group, instance, layer, batch-instance, switchable, none (default: batch,group; "
+                        + "with --full: all).")
+        List<String> norms;
+
+        @Option(names = "--batch-sizes", split = ",", paramLabel = "B[,B...]", defaultValue = "32,16,8,4,2",
+                description = "Batch sizes (default: ${DEFAULT-VALUE}).")
+        List<Integer> batchSizes;
+
+        @Option(names = "--epochs", paramLabel = "E", description = "Passes over the training images (default 1; "
+                + "with --full: 2).")
+        Integer epochs;
+
+        @Option(names = "--train-images", paramLabel = "N", description = "Training images used (default 5000; "
+                + "with --full: 20000).")
+        Integer trainImages;
+
+        @Option(names = "--val-images", paramLabel = "N", description = "Test images the error is measured on "
+                + "(default 2000; with --full: all 10000).")
+        Integer valImages;
+
+        @Option(names = "--full", description = "Every norm, 20000 training and 10000 validation images, 2 epochs "
+                + "(an hour or two on 2 CPU cores).")
+        boolean full;
+
+        @Option(names = "--lr", paramLabel = "RATE", defaultValue = "0.05",
+                description = "Learning rate at batch 32, scaled linearly for the others (default: ${DEFAULT-VALUE}).")
+        double learningRate;
+
+        @Option(names = "--backend", paramLabel = "cpu|cuda|auto", defaultValue = "auto",
+                description = "Where to train (default: ${DEFAULT-VALUE}).")
+        String backend;
+
+        @Option(names = "--seed", paramLabel = "S", defaultValue = "2018",
+                description = "Seed of the initial weights and of the image order (default: ${DEFAULT-VALUE}).")
+        long seed;
+
+        @Option(names = "--data", paramLabel = "DIR",
+                description = "Folder with Fashion-MNIST's IDX files (default: /usr/share/datasets/fashion-mnist, "
+                        + "then data/fashion-mnist).")
+        Path data;
+
+        @Option(names = "--synthetic", description = "Train on generated images of Fashion-MNIST's shape instead.")
+        boolean synthetic;
+
+        @Option(names = "--out", paramLabel = "DIR", defaultValue = "study-results",
+                description = "Where results.csv and validation-error.png go (default: ${DEFAULT-VALUE}).")
+        Path out;
+
+        @Override
+        public Integer call() {
+            PrintWriter stdout = spec.commandLine().getOut();
+            PrintWriter err = spec.commandLine().getErr();
+            SmallBatchStudy.Settings settings = new SmallBatchStudy.Settings(
+                    norms != null ? norms : full ? ALL_NORMS : List.of("batch", "group"),
+                    batchSizes, epochs != null ? epochs : full ? 2 : 1,
+                    trainImages != null ? trainImages : full ? 20000 : 5000,
+                    valImages != null ? valImages : full ? 10000 : 2000, seed, learningRate, 0.9, 5e-4);
+            for (int b : settings.batchSizes()) {
+                if (b < 1) {
+                    throw new IllegalArgumentException("--batch-sizes must be positive, got " + b);
+                }
+            }
+            ImageSet[] sets = load(settings);
+            String source = synthetic ? "synthetic" : "Fashion-MNIST";
+            try (Backend b = Backend.named(backend)) {
+                stdout.printf("Training on %s images: %d training and %d validation, %d epoch(s), on the %s%n", source,
+                        sets[0].size(), sets[1].size(), settings.epochs(), b.description());
+                ProgressBar progress = new ProgressBar(err, 0, System.console() != null);
+                List<SmallBatchStudy.Result> results = SmallBatchStudy.run(b, sets[0], sets[1], settings,
+                        (run, done, total, loss, speed) -> progress.show(done, total, String.format(Locale.ROOT,
+                                "%-22s loss %.3f  %.0f images/s", run, loss, speed)));
+                progress.finish();
+                stdout.print(table(results, source));
+                write(results, source);
+                stdout.println("wrote " + out.resolve("results.csv") + " and " + out.resolve("validation-error.png"));
+            }
+            stdout.flush();
+            return 0;
+        }
+
+        private ImageSet[] load(SmallBatchStudy.Settings s) {
+            if (synthetic) {
+                return new ImageSet[] {ImageSet.synthetic(s.trainImages(), seed), ImageSet.synthetic(s.valImages(),
+                        seed + 1)};
+            }
+            Path dir = data != null ? data : ImageSet.findFashionMnist();
+            if (dir == null || !Files.exists(dir.resolve("train-images-idx3-ubyte.gz"))) {
+                throw new IllegalArgumentException("Fashion-MNIST not found in "
+                        + (data != null ? data : "/usr/share/datasets/fashion-mnist or data/fashion-mnist")
+                        + ": install Debian's dataset-fashion-mnist package (or run ci/fetch-fashion-mnist.sh), "
+                        + "give --data DIR, or use --synthetic");
+            }
+            ImageSet[] sets = ImageSet.fashionMnist(dir);
+            return new ImageSet[] {sets[0].first(s.trainImages()), sets[1].first(s.valImages())};
+        }
+
+        static String table(List<SmallBatchStudy.Result> results, String source) {
+            TreeSet<Integer> batches = new TreeSet<>(java.util.Comparator.reverseOrder());
+            results.forEach(r -> batches.add(r.batchSize()));
+            StringBuilder s = new StringBuilder();
+            SmallBatchStudy.Result first = results.get(0);
+            s.append(String.format(Locale.ROOT, "%nValidation error (%%) on %d %s images held out, after %d epoch(s) on "
+                    + "%d training images, by batch size:%n", first.valImages(), source, first.epochs(),
+                    first.trainImages()));
+            s.append(String.format("%-16s", "norm"));
+            batches.forEach(b -> s.append(String.format("%8d", b)));
+            s.append('\n');
+            results.stream().map(SmallBatchStudy.Result::norm).distinct().forEach(norm -> {
+                s.append(String.format("%-16s", norm));
+                for (int b : batches) {
+                    results.stream().filter(r -> r.norm().equals(norm) && r.batchSize() == b).findFirst()
+                            .ifPresentOrElse(r -> s.append(String.format(Locale.ROOT, "%8.2f", r.valErrorPercent())),
+                                    () -> s.append(String.format("%8s", "-")));
+                }
+                s.append('\n');
+            });
+            return s.toString();
+        }
+
+        private void write(List<SmallBatchStudy.Result> results, String source) {
+            StringBuilder csv = new StringBuilder("norm,batch_size,epochs,train_images,val_images,learning_rate,"
+                    + "train_loss,val_error_pct,seconds,images_per_second\n");
+            for (SmallBatchStudy.Result r : results) {
+                csv.append(String.format(Locale.ROOT, "%s,%d,%d,%d,%d,%.6f,%.5f,%.3f,%.2f,%.1f%n", r.norm(),
+                        r.batchSize(), r.epochs(), r.trainImages(), r.valImages(), r.learningRate(), r.trainLoss(),
+                        r.valErrorPercent(), r.seconds(), r.imagesPerSecond()));
+            }
+            try {
+                Files.createDirectories(out);
+                Files.writeString(out.resolve("results.csv"), csv);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+            StudyPlot.write(out.resolve("validation-error.png"), results,
+                    "Validation error vs batch size, " + source);
+        }
+    }
+}

@@ -1,0 +1,53 @@
+package dev.jnorm.nn;
+
+import dev.jnorm.module.Parameter;
+import dev.jnorm.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Stochastic gradient descent with momentum and weight decay, as torch.optim.SGD (no dampening,
+ * not Nesterov): {@code d = grad + weightDecay·p}, {@code v = momentum·v + d}, {@code p −= lr·v}.
+ */
+public final class Sgd implements AutoCloseable {
+    private final List<Parameter> parameters;
+    private final List<Tensor> velocities = new ArrayList<>();
+    private final double momentum;
+    private final double weightDecay;
+    private double learningRate;
+
+    public Sgd(List<Parameter> parameters, double learningRate, double momentum, double weightDecay) {
+        this.parameters = List.copyOf(parameters);
+        this.learningRate = learningRate;
+        this.momentum = momentum;
+        this.weightDecay = weightDecay;
+        for (Parameter p : this.parameters) {
+            velocities.add(p.value().backend().allocate(p.value().shape(), p.value().dtype()));
+        }
+    }
+
+    public void step() {
+        for (int i = 0; i < parameters.size(); i++) {
+            Parameter p = parameters.get(i);
+            p.value().backend().network().sgdStep(p.value(), p.grad(), velocities.get(i), (float) learningRate,
+                    (float) momentum, (float) weightDecay);
+        }
+    }
+
+    public void zeroGrad() {
+        parameters.forEach(Parameter::zeroGrad);
+    }
+
+    public double learningRate() {
+        return learningRate;
+    }
+
+    public void setLearningRate(double learningRate) {
+        this.learningRate = learningRate;
+    }
+
+    @Override
+    public void close() {
+        velocities.forEach(Tensor::close);
+    }
+}

@@ -1,0 +1,42 @@
+package dev.jnorm.nn;
+
+import dev.jnorm.tensor.Shape;
+import dev.jnorm.tensor.Tensor;
+
+/**
+ * The mean cross-entropy of {@code softmax(logits [B, K])} against class labels, as
+ * torch.nn.functional.cross_entropy; its gradient is {@code (softmax − onehot)/B}.
+ */
+public final class SoftmaxCrossEntropy implements AutoCloseable {
+    private Tensor gradient;
+
+    /** The loss; keeps the gradient of the logits for {@link #backward()}. */
+    public double forward(Tensor logits, Tensor labels) {
+        Shape s = logits.shape();
+        if (s.rank() != 2 || !labels.shape().equals(Shape.of(s.dim(0)))) {
+            throw new IllegalArgumentException("cross-entropy expects logits [B, K] and labels [B], got " + s + " and "
+                    + labels.shape());
+        }
+        close();
+        gradient = logits.backend().empty(s, logits.dtype());
+        return logits.backend().network().softmaxCrossEntropy(logits, labels, gradient);
+    }
+
+    /** The gradient of the last loss with respect to the logits; it belongs to the caller. */
+    public Tensor backward() {
+        if (gradient == null) {
+            throw new IllegalStateException("no forward() has run since the last backward()");
+        }
+        Tensor g = gradient;
+        gradient = null;
+        return g;
+    }
+
+    @Override
+    public void close() {
+        if (gradient != null) {
+            gradient.close();
+            gradient = null;
+        }
+    }
+}

@@ -1,0 +1,172 @@
+package dev.jnorm.study;
+
+import dev.jnorm.backend.Backend;
+import dev.jnorm.module.Layer;
+import dev.jnorm.nn.Sequential;
+import dev.jnorm.nn.Sgd;
+import dev.jnorm.nn.SoftmaxCrossEntropy;
+import dev.jnorm.norm.BatchInstanceNorm;
+import dev.jnorm.tensor.Shape;
+import dev.jnorm.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+/**
+ * Trains {@link SmallCnn} with each norm at each batch size, from the same initial weights and on
+ * the same sequence of images, with SGD whose learning rate scales linearly with the batch size
+ * (the base rate at batch 32), and reports the validation error, measured in evaluation mode:
+ * BatchNorm (and the batch terms of Batch-Instance and Switchable) with its running statistics, as
+ * in practice.
+ */
+public final class SmallBatchStudy {
+
+    /** What to train, on how much data, and how. */
+    public record Settings(List<String> norms, List<Integer> batchSizes, int epochs, int trainImages, int valImages,
+                           long seed, double baseLearningRate, double momentum, double weightDecay) {
+        public double learningRate(int batchSize) {
+            return baseLearningRate * batchSize / 32.0;
+        }
+    }
+
+    /** One trained network: its final training loss (mean of the last epoch) and validation error. */
+    public record Result(String norm, int batchSize, int epochs, int trainImages, int valImages, double learningRate,
+                         double trainLoss, double valErrorPercent, double seconds) {
+        public double imagesPerSecond() {
+            return (double) epochs * trainImages / seconds;
+        }
+    }
+
+    /** Told about every step, to show progress. */
+    public interface Progress {
+        void step(String run, long imagesDone, long imagesTotal, double loss, double imagesPerSecond);
+    }
+
+    private static final int EVAL_BATCH = 250;
+
+    private SmallBatchStudy() {
+    }
+
+    public static List<Result> run(Backend backend, ImageSet train, ImageSet val, Settings s, Progress progress) {
+        for (String norm : s.norms()) {
+            if (!SmallCnn.NORMS.contains(norm)) {
+                throw new IllegalArgumentException("--norms must be among " + String.join(", ", SmallCnn.NORMS)
+                        + "; got '" + norm + "'");
+            }
+        }
+        List<Result> results = new ArrayList<>();
+        for (String norm : s.norms()) {
+            for (int batchSize : s.batchSizes()) {
+                results.add(train(backend, norm, batchSize, train, val, s, progress));
+            }
+        }
+        return results;
+    }
+
+    private static Result train(Backend backend, String norm, int batchSize, ImageSet train, ImageSet val, Settings s,
+                                Progress progress) {
+        long start = System.nanoTime();
+        String run = norm + " @ " + batchSize;
+        int steps = train.size() / batchSize;
+        long total = (long) s.epochs() * steps * batchSize;
+        double epochLoss = 0;
+        try (Sequential net = SmallCnn.build(norm, backend, s.seed());
+             SoftmaxCrossEntropy loss = new SoftmaxCrossEntropy();
+             Sgd sgd = new Sgd(net.parameters(), s.learningRate(batchSize), s.momentum(), s.weightDecay())) {
+            long done = 0;
+            for (int epoch = 0; epoch < s.epochs(); epoch++) {
+                int[] order = permutation(train.size(), s.seed() + epoch);
+                epochLoss = 0;
+                for (int step = 0; step < steps; step++) {
+                    double l = step(net, loss, sgd, backend, train, order, step * batchSize, batchSize);
+                    epochLoss += l / steps;
+                    done += batchSize;
+                    progress.step(run, done, total, l, done / ((System.nanoTime() - start) / 1e9));
+                }
+            }
+            double error = validationError(net, backend, val);
+            return new Result(norm, batchSize, s.epochs(), steps * batchSize, val.size(), s.learningRate(batchSize),
+                    epochLoss, error, (System.nanoTime() - start) / 1e9);
+        }
+    }
+
+    private static double step(Sequential net, SoftmaxCrossEntropy loss, Sgd sgd, Backend backend, ImageSet data,
+                               int[] order, int from, int count) {
+        double l;
+        try (Tensor x = images(backend, data, order, from, count);
+             Tensor y = labels(backend, data, order, from, count);
+             Tensor logits = net.forward(x)) {
+            l = loss.forward(logits, y);
+            try (Tensor g = loss.backward(); Tensor dx = net.backward(g)) {
+                sgd.step();
+            }
+        }
+        sgd.zeroGrad();
+        for (Layer layer : net.layers()) {
+            if (layer instanceof BatchInstanceNorm bin) {
+                bin.clampRho();
+            }
+        }
+        return l;
+    }
+
+    /** The fraction (in percent) of {@code val} the network gets wrong, in evaluation mode. */
+    static double validationError(Sequential net, Backend backend, ImageSet val) {
+        net.setTraining(false);
+        int[] order = new int[val.size()];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = i;
+        }
+        int wrong = 0;
+        for (int from = 0; from < val.size(); from += EVAL_BATCH) {
+            int count = Math.min(EVAL_BATCH, val.size() - from);
+            try (Tensor x = images(backend, val, order, from, count); Tensor logits = net.forward(x)) {
+                float[] z = logits.toFloatArray();
+                for (int i = 0; i < count; i++) {
+                    int best = 0;
+                    for (int k = 1; k < val.classes(); k++) {
+                        if (z[i * val.classes() + k] > z[i * val.classes() + best]) {
+                            best = k;
+                        }
+                    }
+                    wrong += best != val.labels()[from + i] ? 1 : 0;
+                }
+            }
+        }
+        net.setTraining(true);
+        return 100.0 * wrong / val.size();
+    }
+
+    private static Tensor images(Backend backend, ImageSet data, int[] order, int from, int count) {
+        int pixels = data.height() * data.width();
+        float[] batch = new float[count * pixels];
+        for (int i = 0; i < count; i++) {
+            System.arraycopy(data.pixels(), order[from + i] * pixels, batch, i * pixels, pixels);
+        }
+        return backend.upload(batch, Shape.of(count, 1, data.height(), data.width()));
+    }
+
+    private static Tensor labels(Backend backend, ImageSet data, int[] order, int from, int count) {
+        float[] y = new float[count];
+        for (int i = 0; i < count; i++) {
+            y[i] = data.labels()[order[from + i]];
+        }
+        return backend.upload(y, Shape.of(count));
+    }
+
+    /** A shuffle of 0..n−1 that depends only on the seed (Fisher–Yates). */
+    static int[] permutation(int n, long seed) {
+        SplittableRandom random = new SplittableRandom(seed);
+        int[] p = new int[n];
+        for (int i = 0; i < n; i++) {
+            p[i] = i;
+        }
+        for (int i = n - 1; i > 0; i--) {
+            int j = random.nextInt(i + 1);
+            int t = p[i];
+            p[i] = p[j];
+            p[j] = t;
+        }
+        return p;
+    }
+}
