@@ -120,23 +120,21 @@ final class CpuNetworkOps implements NetworkOps {
         });
     }
 
-    /** Output columns [j0, j1) of kernel column kj read input columns inside the image; the rest are padding. */
-    private static int firstInside(int kj, int pad, int w) {
-        return Math.min(Math.max(0, pad - kj), w);
-    }
-
-    private static int endInside(int kj, int pad, int w) {
-        return Math.max(Math.min(w, w + pad - kj), firstInside(kj, pad, w));
-    }
-
     private static Tensor image(Tensor batch, int n, int channels, ConvGeometry g) {
         return batch.view((long) n * channels * g.plane(), Shape.of(channels, g.plane()));
     }
 
-    /** Row (c, ki, kj) of the columns is channel c shifted by (ki − pad, kj − pad): copied a row at a time. */
-    private void im2col(Tensor x, ConvGeometry g, Tensor cols) {
-        HostTensor in = host(x);
-        HostTensor out = host(cols);
+    @FunctionalInterface
+    private interface RunVisitor {
+        void visit(int columnsAt, int imageAt, int length);
+    }
+
+    /**
+     * Each run of a columns row that reads pixels inside the image: row (c, ki, kj), output row i,
+     * output columns [j0, j1) read channel c's row i + ki − pad from column j0 + kj − pad. The rest of
+     * the columns matrix is padding (zeros).
+     */
+    private static void forEachInsideRun(ConvGeometry g, RunVisitor visitor) {
         int h = g.height();
         int w = g.width();
         int k = g.kernel();
@@ -145,48 +143,32 @@ final class CpuNetworkOps implements NetworkOps {
             for (int ki = 0; ki < k; ki++) {
                 for (int kj = 0; kj < k; kj++) {
                     int row = ((c * k + ki) * k + kj) * h * w;
-                    int j0 = firstInside(kj, pad, w);
-                    int j1 = endInside(kj, pad, w);
+                    int j0 = Math.min(Math.max(0, pad - kj), w);
+                    int j1 = Math.max(Math.min(w, w + pad - kj), j0);
                     for (int i = 0; i < h; i++) {
                         int si = i + ki - pad;
-                        int at = row + i * w;
-                        if (si < 0 || si >= h) {
-                            out.fillRange(at, w, 0);
-                            continue;
+                        if (si >= 0 && si < h && j1 > j0) {
+                            visitor.visit(row + i * w + j0, (c * h + si) * w + j0 + kj - pad, j1 - j0);
                         }
-                        out.fillRange(at, j0, 0);
-                        out.copyRange(in, (c * h + si) * w + j0 + kj - pad, at + j0, j1 - j0);
-                        out.fillRange(at + j1, w - j1, 0);
                     }
                 }
             }
         }
     }
 
-    /** The adjoint of im2col: each column row added back, a row at a time, onto the channel it came from. */
+    private void im2col(Tensor x, ConvGeometry g, Tensor cols) {
+        HostTensor in = host(x);
+        HostTensor out = host(cols);
+        out.fillRange(0, g.patch() * g.plane(), 0);
+        forEachInsideRun(g, (columnsAt, imageAt, length) -> out.copyRange(in, imageAt, columnsAt, length));
+    }
+
+    /** The adjoint of im2col: each run added back onto the pixels it was read from. */
     private void col2im(Tensor cols, ConvGeometry g, Tensor dx) {
         HostTensor in = host(cols);
         HostTensor out = host(dx);
-        int h = g.height();
-        int w = g.width();
-        int k = g.kernel();
-        int pad = g.pad();
-        out.fillRange(0, g.in() * h * w, 0);
-        for (int c = 0; c < g.in(); c++) {
-            for (int ki = 0; ki < k; ki++) {
-                for (int kj = 0; kj < k; kj++) {
-                    int row = ((c * k + ki) * k + kj) * h * w;
-                    int j0 = firstInside(kj, pad, w);
-                    int j1 = endInside(kj, pad, w);
-                    for (int i = 0; i < h; i++) {
-                        int si = i + ki - pad;
-                        if (si >= 0 && si < h && j1 > j0) {
-                            out.addRange(in, row + i * w + j0, (c * h + si) * w + j0 + kj - pad, j1 - j0);
-                        }
-                    }
-                }
-            }
-        }
+        out.fillRange(0, g.in() * g.plane(), 0);
+        forEachInsideRun(g, (columnsAt, imageAt, length) -> out.addRange(in, columnsAt, imageAt, length));
     }
 
     @Override
