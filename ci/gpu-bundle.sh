@@ -23,7 +23,7 @@ mvn -q -B dependency:copy -Dartifact="org.junit.platform:junit-platform-console-
 mv "$out/lib/junit-platform-console-standalone-$console_version.jar" "$out/lib/junit-console.jar"
 "$jdk/bin/jlink" --add-modules "$modules" --strip-debug --no-man-pages --no-header-files --compress=2 \
   --output "$out/runtime"
-git rev-parse HEAD > "$out/commit" 2>/dev/null || echo unknown > "$out/commit"
+echo "${JNORM_COMMIT:-$(git -C "$root" rev-parse HEAD 2>/dev/null || echo unknown)}" > "$out/commit"
 cp "$root/ci/gpu-bundle-run.sh" "$out/run.sh"
 chmod +x "$out/run.sh"
 size=$(du -sm "$out" | cut -f1)
