@@ -254,8 +254,8 @@ final class RunCommand implements Callable<Integer> {
         }
     }
 
-    private RunningStatsNorm.Builder<?, ?> runningStatsBuilder(long channels) {
-        RunningStatsNorm.Builder<?, ?> b = switch (norm) {
+    private RunningStatsNorm.Builder<?> runningStatsBuilder(long channels) {
+        RunningStatsNorm.Builder<?> b = switch (norm) {
             case "batch" -> BatchNorm.builder(channels);
             case "instance" -> InstanceNorm.builder(channels);
             case "batch-instance" -> BatchInstanceNorm.builder(channels);

@@ -15,14 +15,14 @@ import dev.jnorm.tensor.Tensor;
 public final class BatchInstanceNorm extends RunningStatsNorm {
     private final Parameter rho;
 
-    private BatchInstanceNorm(Backend backend, Builder builder) {
+    private BatchInstanceNorm(Backend backend, Builder<BatchInstanceNorm> builder) {
         super(backend, builder);
         this.rho = addParameter("rho", Shape.of(numFeatures()), 1);
     }
 
     /** A builder with BatchNorm's defaults. */
-    public static Builder builder(long numFeatures) {
-        return new Builder(numFeatures);
+    public static Builder<BatchInstanceNorm> builder(long numFeatures) {
+        return new Builder<>(numFeatures, BatchInstanceNorm::new);
     }
 
     public Parameter rho() {
@@ -57,21 +57,5 @@ public final class BatchInstanceNorm extends RunningStatsNorm {
     @Override
     public BatchInstanceOutput lastForward() {
         return lastForward(BatchInstanceOutput.class);
-    }
-
-    public static final class Builder extends RunningStatsNorm.Builder<Builder, BatchInstanceNorm> {
-        private Builder(long numFeatures) {
-            super(numFeatures);
-        }
-
-        @Override
-        protected Builder self() {
-            return this;
-        }
-
-        @Override
-        public BatchInstanceNorm build(Backend backend) {
-            return new BatchInstanceNorm(backend, this);
-        }
     }
 }

@@ -13,13 +13,13 @@ import dev.jnorm.tensor.Tensor;
  */
 public final class BatchNorm extends RunningStatsNorm {
 
-    private BatchNorm(Backend backend, Builder builder) {
+    private BatchNorm(Backend backend, Builder<BatchNorm> builder) {
         super(backend, builder);
     }
 
     /** A builder with PyTorch's defaults: eps 1e-5, momentum 0.1, affine, tracking running statistics. */
-    public static Builder builder(long numFeatures) {
-        return new Builder(numFeatures);
+    public static Builder<BatchNorm> builder(long numFeatures) {
+        return new Builder<>(numFeatures, BatchNorm::new);
     }
 
     @Override
@@ -39,21 +39,5 @@ public final class BatchNorm extends RunningStatsNorm {
     @Override
     public NormOutput lastForward() {
         return lastForward(NormOutput.class);
-    }
-
-    public static final class Builder extends RunningStatsNorm.Builder<Builder, BatchNorm> {
-        private Builder(long numFeatures) {
-            super(numFeatures);
-        }
-
-        @Override
-        protected Builder self() {
-            return this;
-        }
-
-        @Override
-        public BatchNorm build(Backend backend) {
-            return new BatchNorm(backend, this);
-        }
     }
 }

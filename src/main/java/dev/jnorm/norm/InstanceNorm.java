@@ -11,13 +11,13 @@ import dev.jnorm.tensor.Tensor;
  */
 public final class InstanceNorm extends RunningStatsNorm {
 
-    private InstanceNorm(Backend backend, Builder builder) {
+    private InstanceNorm(Backend backend, Builder<InstanceNorm> builder) {
         super(backend, builder);
     }
 
     /** A builder with PyTorch's defaults: eps 1e-5, momentum 0.1, no affine, no running statistics. */
-    public static Builder builder(long numFeatures) {
-        return new Builder(numFeatures).affine(false).trackRunningStats(false);
+    public static Builder<InstanceNorm> builder(long numFeatures) {
+        return new Builder<>(numFeatures, InstanceNorm::new).affine(false).trackRunningStats(false);
     }
 
     @Override
@@ -42,21 +42,5 @@ public final class InstanceNorm extends RunningStatsNorm {
     @Override
     public NormOutput lastForward() {
         return lastForward(NormOutput.class);
-    }
-
-    public static final class Builder extends RunningStatsNorm.Builder<Builder, InstanceNorm> {
-        private Builder(long numFeatures) {
-            super(numFeatures);
-        }
-
-        @Override
-        protected Builder self() {
-            return this;
-        }
-
-        @Override
-        public InstanceNorm build(Backend backend) {
-            return new InstanceNorm(backend, this);
-        }
     }
 }

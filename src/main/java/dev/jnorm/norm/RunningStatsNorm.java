@@ -18,7 +18,7 @@ public abstract class RunningStatsNorm extends NormLayer {
     private final Parameter bias;
     private final RunningBuffers running;
 
-    protected RunningStatsNorm(Backend backend, Builder<?, ?> b) {
+    protected RunningStatsNorm(Backend backend, Builder<?> b) {
         super(backend, b.dtype);
         Checks.eps(b.eps);
         if (b.momentum != null) {
@@ -100,51 +100,55 @@ public abstract class RunningStatsNorm extends NormLayer {
     /**
      * Options shared by the BatchNorm-like layers; defaults as PyTorch's BatchNorm (eps 1e-5,
      * momentum 0.1, affine, tracking running statistics, float32).
+     *
+     * @param <L> the layer it builds
      */
-    public abstract static class Builder<B extends Builder<B, L>, L extends RunningStatsNorm> {
+    public static final class Builder<L extends RunningStatsNorm> {
         private final long numFeatures;
+        private final java.util.function.BiFunction<Backend, Builder<L>, L> constructor;
         private double eps = 1e-5;
         private Double momentum = 0.1;
         private boolean affine = true;
         private boolean trackRunningStats = true;
         private DType dtype = DType.FLOAT32;
 
-        protected Builder(long numFeatures) {
+        Builder(long numFeatures, java.util.function.BiFunction<Backend, Builder<L>, L> constructor) {
             this.numFeatures = numFeatures;
+            this.constructor = constructor;
         }
 
-        protected abstract B self();
-
-        public abstract L build(Backend backend);
-
         /** Added to the variance before the square root; default 1e-5. */
-        public B eps(double eps) {
+        public Builder<L> eps(double eps) {
             this.eps = eps;
-            return self();
+            return this;
         }
 
         /** Weight of the new batch in the running statistics; null for a cumulative average. Default 0.1. */
-        public B momentum(Double momentum) {
+        public Builder<L> momentum(Double momentum) {
             this.momentum = momentum;
-            return self();
+            return this;
         }
 
         /** Learn a per-channel weight and bias. */
-        public B affine(boolean affine) {
+        public Builder<L> affine(boolean affine) {
             this.affine = affine;
-            return self();
+            return this;
         }
 
         /** Keep running statistics for evaluation mode. */
-        public B trackRunningStats(boolean track) {
+        public Builder<L> trackRunningStats(boolean track) {
             this.trackRunningStats = track;
-            return self();
+            return this;
         }
 
         /** The dtype of parameters, buffers and accepted inputs; default float32. */
-        public B dtype(DType dtype) {
+        public Builder<L> dtype(DType dtype) {
             this.dtype = dtype;
-            return self();
+            return this;
+        }
+
+        public L build(Backend backend) {
+            return constructor.apply(backend, this);
         }
     }
 }

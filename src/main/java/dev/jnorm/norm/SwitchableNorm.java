@@ -16,15 +16,15 @@ public final class SwitchableNorm extends RunningStatsNorm {
     private final Parameter meanWeight;
     private final Parameter varWeight;
 
-    private SwitchableNorm(Backend backend, Builder builder) {
+    private SwitchableNorm(Backend backend, Builder<SwitchableNorm> builder) {
         super(backend, builder);
         this.meanWeight = addParameter("mean_weight", Shape.of(3), 0);
         this.varWeight = addParameter("var_weight", Shape.of(3), 0);
     }
 
     /** A builder with BatchNorm's defaults. */
-    public static Builder builder(long numFeatures) {
-        return new Builder(numFeatures);
+    public static Builder<SwitchableNorm> builder(long numFeatures) {
+        return new Builder<>(numFeatures, SwitchableNorm::new);
     }
 
     /** Mixing logits of the means, in the order instance, layer, batch. */
@@ -55,21 +55,5 @@ public final class SwitchableNorm extends RunningStatsNorm {
     @Override
     public SwitchableOutput lastForward() {
         return lastForward(SwitchableOutput.class);
-    }
-
-    public static final class Builder extends RunningStatsNorm.Builder<Builder, SwitchableNorm> {
-        private Builder(long numFeatures) {
-            super(numFeatures);
-        }
-
-        @Override
-        protected Builder self() {
-            return this;
-        }
-
-        @Override
-        public SwitchableNorm build(Backend backend) {
-            return new SwitchableNorm(backend, this);
-        }
     }
 }
