@@ -57,7 +57,8 @@ public interface Backend extends AutoCloseable {
      * Normalizes each row: {@code y = (x − mean)·rstd·weight + bias} (RMS rows: {@code y = x·rstd·weight}
      * with {@code rstd = 1/sqrt(mean(x²) + eps)}), saving one mean and rstd per row.
      *
-     * @param weight   affine scale or null; indexed by {@link RowsLayout#paramIndex}
+     * @param weight   affine scale or null: element i uses weight[(i / spatial) % channels] (per channel)
+     *                 or weight[i % length] (elementwise)
      * @param bias     affine shift or null
      * @param saveMean {@code [rows]}; null for RMS rows
      * @param running  for InstanceNorm rows only, running statistics to update with the per-(n, c)

@@ -38,9 +38,4 @@ public record RowsLayout(long rows, long length, Affine affine, long channels, l
     public long numel() {
         return rows * length;
     }
-
-    /** Index of the affine parameter that element {@code i} uses. */
-    public long paramIndex(long i) {
-        return affine == Affine.PER_CHANNEL ? (i / spatial) % channels : i % length;
-    }
 }

@@ -37,9 +37,4 @@ public record NpyArray(Shape shape, DType dtype, double[] values) {
         t.copyFrom(values);
         return t;
     }
-
-    /** A new tensor on {@code backend} with this array's dtype. */
-    public Tensor toTensor(Backend backend) {
-        return toTensor(backend, dtype);
-    }
 }

@@ -12,9 +12,9 @@ import java.util.List;
 public final class Sgd implements AutoCloseable {
     private final List<Parameter> parameters;
     private final List<Tensor> velocities = new ArrayList<>();
+    private final double learningRate;
     private final double momentum;
     private final double weightDecay;
-    private double learningRate;
 
     public Sgd(List<Parameter> parameters, double learningRate, double momentum, double weightDecay) {
         this.parameters = List.copyOf(parameters);
@@ -36,14 +36,6 @@ public final class Sgd implements AutoCloseable {
 
     public void zeroGrad() {
         parameters.forEach(Parameter::zeroGrad);
-    }
-
-    public double learningRate() {
-        return learningRate;
-    }
-
-    public void setLearningRate(double learningRate) {
-        this.learningRate = learningRate;
     }
 
     @Override
