@@ -204,6 +204,13 @@ abstract class CudaBackendContract {
         reference.forEach((name, ref) -> Close.assertClose(ref, gpu.get(name), 1e-5, 1e-4, name));
     }
 
+    @Test
+    void aTrainingStepIsBitwiseReproducible() {
+        Map<String, double[]> first = trainingStep(cuda(), DType.FLOAT32);
+        Map<String, double[]> second = trainingStep(cuda(), DType.FLOAT32);
+        first.forEach((name, values) -> assertArrayEquals(values, second.get(name), name));
+    }
+
     private static Map<String, double[]> trainingStep(Backend b, DType t) {
         Init init = new Init(5);
         Map<String, double[]> out = new java.util.LinkedHashMap<>();
