@@ -64,6 +64,24 @@ class EmulatedCudaTest extends CudaBackendContract {
     }
 
     @Test
+    void aTensorNeverClosedIsFoundByTheGarbageCollectorFreedAndCounted() throws InterruptedException {
+        try (CudaBackend leaky = new CudaBackend(new EmulatedDevice())) {
+            allocateAndDrop(leaky);
+            assertEquals(1, leaky.liveTensors());
+            for (int i = 0; i < 100 && leaky.leakedTensors() == 0; i++) {
+                System.gc();
+                Thread.sleep(50);
+            }
+            assertEquals(1, leaky.leakedTensors(), "the cleaner reported the leak");
+            assertEquals(0, leaky.liveTensors(), "and freed its memory");
+        }
+    }
+
+    private static void allocateAndDrop(CudaBackend backend) {
+        backend.allocate(Shape.of(1000), DType.FLOAT32); // never closed, on purpose
+    }
+
+    @Test
     void wrappedViewsAndCopiesMoveTheRightBytes() {
         try (Tensor t = cuda().upload(new float[] {1, 2, 3, 4, 5, 6}, Shape.of(6));
              Tensor u = cuda().empty(Shape.of(3), DType.FLOAT32)) {
