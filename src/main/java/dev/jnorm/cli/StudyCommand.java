@@ -40,7 +40,7 @@ final class StudyCommand implements Runnable {
                 "0.9, weight decay 5e-4) whose learning rate scales linearly with the batch size, and reports",
                 "the validation error measured in evaluation mode (BatchNorm with its running statistics). Writes",
                 "results.csv and validation-error.png to --out and prints the table. The defaults are the quick",
-                "study (BatchNorm and GroupNorm, about 4 minutes on 2 CPU cores); --full runs every norm on more data."},
+                "study (BatchNorm and GroupNorm, about 3 minutes on 2 CPU cores); --full runs every norm on more data."},
             optionListHeading = "%nOptions:%n")
     static final class SmallBatch implements Callable<Integer> {
         private static final List<String> ALL_NORMS =
