@@ -17,8 +17,13 @@ public interface Layer extends AutoCloseable {
 
     List<Parameter> parameters();
 
-    /** Training (true, the default) or evaluation mode; only some layers behave differently. */
-    Layer setTraining(boolean training);
+    /**
+     * Training (true, the default) or evaluation mode; only some layers behave differently, the
+     * others ignore it.
+     */
+    default Layer setTraining(boolean training) {
+        return this;
+    }
 
     @Override
     void close();

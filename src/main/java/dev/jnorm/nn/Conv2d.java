@@ -60,7 +60,7 @@ public final class Conv2d extends Module implements Layer {
         requireOpen();
         Layers.requireForward(input, dy);
         ConvGeometry g = geometry(input);
-        Layers.requireShape(dy, Shape.of(g.n(), out, g.height(), g.width()), "Conv2d grad_output");
+        Layers.requireGradOutput(dy, Shape.of(g.n(), out, g.height(), g.width()));
         Tensor dx = backend().empty(input.shape(), dtype());
         backend().network().convBackward(input, weight.value(), dy, dx, weight.grad(),
                 bias == null ? null : bias.grad(), g);
@@ -73,10 +73,5 @@ public final class Conv2d extends Module implements Layer {
             throw new IllegalArgumentException("Conv2d expects input [N, " + in + ", H, W], got " + s);
         }
         return new ConvGeometry((int) s.dim(0), in, out, (int) s.dim(2), (int) s.dim(3), kernel);
-    }
-
-    @Override
-    public Conv2d setTraining(boolean training) {
-        return this;
     }
 }

@@ -30,13 +30,10 @@ public final class GlobalAvgPool extends Module implements Layer {
     public Tensor backward(Tensor dy) {
         requireOpen();
         Layers.requireForward(inputShape, dy);
+        NcsLayout l = NcsLayout.of(inputShape);
+        Layers.requireGradOutput(dy, Shape.of(l.n(), l.c()));
         Tensor dx = backend().empty(inputShape, dtype());
-        backend().network().averagePoolBackward(dy, NcsLayout.of(inputShape), dx);
+        backend().network().averagePoolBackward(dy, l, dx);
         return dx;
-    }
-
-    @Override
-    public GlobalAvgPool setTraining(boolean training) {
-        return this;
     }
 }

@@ -44,7 +44,7 @@ public final class Linear extends Module implements Layer {
         Layers.requireShape(x, Shape.of(batch, in), "Linear input");
         Tensor y = backend().empty(Shape.of(batch, out), dtype());
         backend().network().gemm(false, true, batch, out, in, 1, x, weight.value(), 0, y);
-        backend().network().addBias(y, new NcsLayout(batch, out, 1), bias.value());
+        backend().network().addBias(y, NcsLayout.of(y.shape()), bias.value());
         input = x;
         return y;
     }
@@ -54,15 +54,11 @@ public final class Linear extends Module implements Layer {
         requireOpen();
         Layers.requireForward(input, dy);
         int batch = (int) input.shape().dim(0);
+        Layers.requireGradOutput(dy, Shape.of(batch, out));
         backend().network().gemm(true, false, out, in, batch, 1, dy, input, 1, weight.grad());
-        backend().network().biasGrad(dy, new NcsLayout(batch, out, 1), bias.grad());
+        backend().network().biasGrad(dy, NcsLayout.of(dy.shape()), bias.grad());
         Tensor dx = backend().empty(input.shape(), dtype());
         backend().network().gemm(false, false, batch, in, out, 1, dy, weight.value(), 0, dx);
         return dx;
-    }
-
-    @Override
-    public Linear setTraining(boolean training) {
-        return this;
     }
 }

@@ -44,14 +44,10 @@ public final class MaxPool2d extends Module implements Layer {
     public Tensor backward(Tensor dy) {
         requireOpen();
         Layers.requireForward(window, dy);
+        Layers.requireGradOutput(dy, window.shape());
         Tensor dx = backend().empty(inputShape, dtype());
         backend().network().maxPoolBackward(dy, window, inputShape.dim(0) * inputShape.dim(1), (int) inputShape.dim(2),
                 (int) inputShape.dim(3), dx);
         return dx;
-    }
-
-    @Override
-    public MaxPool2d setTraining(boolean training) {
-        return this;
     }
 }

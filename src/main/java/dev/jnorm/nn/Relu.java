@@ -27,13 +27,9 @@ public final class Relu extends Module implements Layer {
     public Tensor backward(Tensor dy) {
         requireOpen();
         Layers.requireForward(output, dy);
+        Layers.requireGradOutput(dy, output.shape());
         Tensor dx = backend().empty(dy.shape(), dy.dtype());
         backend().network().reluBackward(output, dy, dx);
         return dx;
-    }
-
-    @Override
-    public Relu setTraining(boolean training) {
-        return this;
     }
 }

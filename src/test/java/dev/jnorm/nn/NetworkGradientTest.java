@@ -1,6 +1,7 @@
 package dev.jnorm.nn;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import dev.jnorm.backend.Backend;
 import dev.jnorm.module.Layer;
@@ -47,6 +48,21 @@ class NetworkGradientTest {
         try (Layer layer = make.apply(new Init(3)); Tensor x = TestData.randn(CPU, 4, F64, shape.dims())) {
             layer.parameters().stream().filter(p -> p.name().equals("bias")).forEach(p -> TestData.fillRandn(p.value(), 5));
             GradCheck.check(layer, x, 6);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("layers")
+    void backwardRefusesAGradientNotShapedLikeTheOutput(String name, Shape shape, Function<Init, Layer> make) {
+        try (Layer layer = make.apply(new Init(3)); Tensor x = TestData.randn(CPU, 4, F64, shape.dims());
+             Tensor y = layer.forward(x)) {
+            long[] dims = y.shape().dims();
+            dims[dims.length - 1]++;
+            try (Tensor wrong = TestData.randn(CPU, 5, F64, dims)) {
+                IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> layer.backward(wrong));
+                assertEquals("grad_output should have the output's shape " + y.shape() + ", got " + wrong.shape(),
+                        e.getMessage());
+            }
         }
     }
 
