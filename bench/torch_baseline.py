@@ -18,7 +18,6 @@ On a machine without CUDA it runs on the CPU over jnorm's small CPU shapes (--de
 import argparse
 import datetime
 import json
-import statistics
 import sys
 import time
 

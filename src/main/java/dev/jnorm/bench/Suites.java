@@ -15,8 +15,6 @@ public final class Suites {
     public static final Map<String, String> SUITE_OF = Map.of(
             "group", "group", "batch", "batch", "instance", "instance", "layer", "rows", "rms", "rows",
             "weight", "weight", "batch-instance", "instance", "switchable", "instance");
-    public static final List<String> NORMS =
-            List.of("batch", "layer", "instance", "group", "rms", "weight", "batch-instance", "switchable");
     public static final List<String> SUITES = List.of("group", "batch", "instance", "rows", "weight");
 
     private static final Map<String, List<Shape>> GPU = new LinkedHashMap<>();

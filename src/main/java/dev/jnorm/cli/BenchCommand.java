@@ -95,7 +95,7 @@ final class BenchCommand implements Callable<Integer> {
         if (runs < 20) {
             throw new IllegalArgumentException("--runs must be at least 20, got " + runs);
         }
-        List<String> chosenNorms = choose("--norm", norms, Suites.NORMS);
+        List<String> chosenNorms = choose("--norm", norms, Jnorm.NORMS);
         List<String> chosenSuites = choose("--suite", suites, Suites.SUITES);
         PrintWriter err = spec.commandLine().getErr();
         try (Backend b = Backend.named(backend)) {

@@ -1,6 +1,7 @@
 package dev.jnorm.cli;
 
 import java.io.PrintWriter;
+import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -15,6 +16,9 @@ import picocli.CommandLine.Option;
 public final class Jnorm implements Runnable {
     /** Exit status for bad input: the message is printed on one line, without a stack trace. */
     static final int BAD_INPUT = 2;
+    /** The eight norms by their command-line names, as {@code run --norm} and {@code bench --norm} take them. */
+    static final List<String> NORMS =
+            List.of("batch", "layer", "instance", "group", "rms", "weight", "batch-instance", "switchable");
     /** netlib's BLAS logs its expected fallback to pure Java as a warning; kept quiet here (strong reference). */
     private static final java.util.logging.Logger NETLIB = java.util.logging.Logger.getLogger("dev.ludovic.netlib");
 

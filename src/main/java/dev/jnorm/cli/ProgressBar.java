@@ -21,27 +21,22 @@ final class ProgressBar {
 
     /** Shows that step {@code done} of the total is starting, described by {@code what}. */
     void step(int done, String what) {
-        int filled = total == 0 ? WIDTH : done * WIDTH / total;
-        String bar = "[" + "=".repeat(filled) + (filled < WIDTH ? ">" + " ".repeat(WIDTH - filled - 1) : "") + "] "
-                + done + "/" + total + " " + what;
-        if (terminal) {
-            out.print("\r" + bar + "\u001b[K");
-        } else {
-            out.println(bar);
-        }
-        out.flush();
+        draw(total == 0 ? WIDTH : done * WIDTH / total, done + "/" + total + " " + what);
     }
 
     /** Shows {@code done} of {@code total} units of work with a note, for work measured in units. */
     void show(long done, long total, String what) {
-        int filled = (int) (done * WIDTH / Math.max(total, 1));
         int tenth = (int) (done * 10 / Math.max(total, 1));
         if (!terminal && tenth == lastTenth) {
             return;
         }
         lastTenth = tenth;
+        draw((int) (done * WIDTH / Math.max(total, 1)), what);
+    }
+
+    private void draw(int filled, String text) {
         String bar = "[" + "=".repeat(filled) + (filled < WIDTH ? ">" + " ".repeat(WIDTH - filled - 1) : "") + "] "
-                + what;
+                + text;
         if (terminal) {
             out.print("\r" + bar + "\u001b[K");
         } else {

@@ -55,8 +55,6 @@ import picocli.CommandLine.Option;
             "message on stderr."},
         optionListHeading = "%nOptions:%n")
 final class RunCommand implements Callable<Integer> {
-    private static final List<String> NORMS =
-            List.of("batch", "layer", "instance", "group", "rms", "weight", "batch-instance", "switchable");
     private static final List<String> RUNNING_NORMS = List.of("batch", "instance", "batch-instance", "switchable");
 
     @Option(names = "--norm", required = true, paramLabel = "NORM",
@@ -160,8 +158,9 @@ final class RunCommand implements Callable<Integer> {
 
     /** Rejects values out of their sets, and options the chosen norm has no use for. */
     private void checkOptions() {
-        if (!NORMS.contains(norm)) {
-            throw new IllegalArgumentException("--norm must be one of " + String.join(", ", NORMS) + "; got '" + norm + "'");
+        if (!Jnorm.NORMS.contains(norm)) {
+            throw new IllegalArgumentException("--norm must be one of " + String.join(", ", Jnorm.NORMS) + "; got '"
+                    + norm + "'");
         }
         if (!mode.equals("train") && !mode.equals("eval")) {
             throw new IllegalArgumentException("--mode must be train or eval; got '" + mode + "'");

@@ -27,15 +27,6 @@ public final class IdxReader {
         public int count() {
             return dims[0];
         }
-
-        /** The values per item: the product of the sizes after the first. */
-        public int itemSize() {
-            int s = 1;
-            for (int i = 1; i < dims.length; i++) {
-                s *= dims[i];
-            }
-            return s;
-        }
     }
 
     public static IdxArray read(Path file) {
