@@ -1,5 +1,6 @@
 // nn.cu: the small training stack around the norms (dev.jnorm.nn): convolution by im2col + GEMM,
-// bias, ReLU, 2x2 max pooling, global average pooling, softmax cross-entropy and the SGD step.
+// bias, ReLU, 2x2 max pooling, global average pooling, softmax cross-entropy, the SGD step and the
+// clamp that keeps Batch-Instance Norm's rho in [0, 1].
 //
 // Elementwise kernels: one thread per output element, grid-stride, one pass. Gradients that sum
 // several contributions gather them instead of scattering (col2im sums an input pixel's patches,
@@ -154,6 +155,11 @@ extern "C" __global__ void sgd_step(float* __restrict__ param, const float* __re
         velocity[i] = v;
         param[i] -= lr * v;
     }
+}
+
+// In place, x = min(max(x, lo), hi); NaN stays NaN.
+extern "C" __global__ void clamp_values(float* __restrict__ x, i64 n, float lo, float hi) {
+    GRID_STRIDE(i, n) x[i] = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
 }
 
 // Row-major C = alpha·op(A)·op(B) + beta·C, op(A) m×k, op(B) k×n; A is stored m×k (or k×m when

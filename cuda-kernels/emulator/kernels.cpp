@@ -59,6 +59,7 @@ const bool registered = [] {
     KERNEL(average_pool_backward)
     KERNEL(softmax_cross_entropy)
     KERNEL(sgd_step)
+    KERNEL(clamp_values)
     KERNEL(gemm_fallback)
     return true;
 }();

@@ -62,4 +62,7 @@ public interface NetworkOps {
      * {@code param −= lr·velocity}.
      */
     void sgdStep(Tensor param, Tensor grad, Tensor velocity, float lr, float momentum, float weightDecay);
+
+    /** In place, {@code t = min(max(t, lo), hi)}; NaN stays NaN. */
+    void clamp(Tensor t, float lo, float hi);
 }

@@ -10,6 +10,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.stream.Collectors;
 import java.util.Locale;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
@@ -43,9 +44,6 @@ final class StudyCommand implements Runnable {
                 "study (BatchNorm and GroupNorm, about 3 minutes on 2 CPU cores); --full runs every norm on more data."},
             optionListHeading = "%nOptions:%n")
     static final class SmallBatch implements Callable<Integer> {
-        private static final List<String> ALL_NORMS =
-                List.of("batch", "group", "instance", "layer", "batch-instance", "switchable", "none");
-
         @Spec
         CommandSpec spec;
 
@@ -103,7 +101,7 @@ final class StudyCommand implements Runnable {
             PrintWriter stdout = spec.commandLine().getOut();
             PrintWriter err = spec.commandLine().getErr();
             SmallBatchStudy.Settings settings = new SmallBatchStudy.Settings(
-                    norms != null ? norms : full ? ALL_NORMS : List.of("batch", "group"),
+                    norms != null ? norms : full ? SmallBatchStudy.NORMS : List.of("batch", "group"),
                     batchSizes, epochs != null ? epochs : full ? 2 : 1,
                     trainImages != null ? trainImages : full ? 20000 : 5000,
                     valImages != null ? valImages : full ? 10000 : 2000, seed, learningRate, 0.9, 5e-4);
@@ -136,9 +134,9 @@ final class StudyCommand implements Runnable {
                         seed + 1)};
             }
             Path dir = data != null ? data : ImageSet.findFashionMnist();
-            if (dir == null || !Files.exists(dir.resolve("train-images-idx3-ubyte.gz"))) {
-                throw new IllegalArgumentException("Fashion-MNIST not found in "
-                        + (data != null ? data : "/usr/share/datasets/fashion-mnist or data/fashion-mnist")
+            if (dir == null || !ImageSet.hasFashionMnist(dir)) {
+                throw new IllegalArgumentException("Fashion-MNIST not found in " + (data != null ? data
+                        : ImageSet.DEFAULT_DIRS.stream().map(Path::toString).collect(Collectors.joining(" or ")))
                         + ": install Debian's dataset-fashion-mnist package (or run ci/fetch-fashion-mnist.sh), "
                         + "give --data DIR, or use --synthetic");
             }
@@ -171,11 +169,11 @@ final class StudyCommand implements Runnable {
 
         private void write(List<SmallBatchStudy.Result> results, String source) {
             StringBuilder csv = new StringBuilder("norm,batch_size,epochs,train_images,val_images,learning_rate,"
-                    + "train_loss,val_error_pct,seconds,images_per_second\n");
+                    + "train_loss,val_error_pct,train_seconds,train_images_per_second\n");
             for (SmallBatchStudy.Result r : results) {
                 csv.append(String.format(Locale.ROOT, "%s,%d,%d,%d,%d,%.6f,%.5f,%.3f,%.2f,%.1f%n", r.norm(),
                         r.batchSize(), r.epochs(), r.trainImages(), r.valImages(), r.learningRate(), r.trainLoss(),
-                        r.valErrorPercent(), r.seconds(), r.imagesPerSecond()));
+                        r.valErrorPercent(), r.trainSeconds(), r.imagesPerSecond()));
             }
             try {
                 Files.createDirectories(out);

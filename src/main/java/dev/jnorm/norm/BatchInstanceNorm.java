@@ -29,14 +29,10 @@ public final class BatchInstanceNorm extends RunningStatsNorm {
         return rho;
     }
 
-    /** Clamps ρ to [0, 1]. */
+    /** Clamps ρ to [0, 1], on the backend (no copy to the host). */
     public void clampRho() {
         requireOpen();
-        double[] r = rho.value().toDoubleArray();
-        for (int i = 0; i < r.length; i++) {
-            r[i] = Math.min(1, Math.max(0, r[i]));
-        }
-        rho.value().copyFrom(r);
+        backend().network().clamp(rho.value(), 0, 1);
     }
 
     @Override

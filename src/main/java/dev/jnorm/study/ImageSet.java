@@ -36,8 +36,12 @@ public record ImageSet(float[] pixels, int[] labels, int height, int width, int 
 
     /** The first directory of {@link #DEFAULT_DIRS} that holds Fashion-MNIST, or null. */
     public static Path findFashionMnist() {
-        return DEFAULT_DIRS.stream().filter(d -> Files.exists(d.resolve("train-images-idx3-ubyte.gz")))
-                .findFirst().orElse(null);
+        return DEFAULT_DIRS.stream().filter(ImageSet::hasFashionMnist).findFirst().orElse(null);
+    }
+
+    /** Whether {@code dir} holds Fashion-MNIST's IDX files (judged by the training images). */
+    public static boolean hasFashionMnist(Path dir) {
+        return Files.exists(dir.resolve("train-images-idx3-ubyte.gz"));
     }
 
     private static ImageSet load(Path dir, String prefix) {

@@ -1,7 +1,6 @@
 package dev.jnorm.study;
 
 import dev.jnorm.backend.Backend;
-import dev.jnorm.module.Layer;
 import dev.jnorm.nn.Sequential;
 import dev.jnorm.nn.Sgd;
 import dev.jnorm.nn.SoftmaxCrossEntropy;
@@ -20,6 +19,9 @@ import java.util.SplittableRandom;
  * in practice.
  */
 public final class SmallBatchStudy {
+    /** The norms the study can train with, by their command-line names ("none": no norm layer). */
+    public static final List<String> NORMS =
+            List.of("batch", "group", "instance", "layer", "batch-instance", "switchable", "none");
 
     /** What to train, on how much data, and how. */
     public record Settings(List<String> norms, List<Integer> batchSizes, int epochs, int trainImages, int valImages,
@@ -29,11 +31,14 @@ public final class SmallBatchStudy {
         }
     }
 
-    /** One trained network: its final training loss (mean of the last epoch) and validation error. */
+    /**
+     * One trained network: its final training loss (mean of the last epoch), validation error, and
+     * the time its training took (validation not included).
+     */
     public record Result(String norm, int batchSize, int epochs, int trainImages, int valImages, double learningRate,
-                         double trainLoss, double valErrorPercent, double seconds) {
+                         double trainLoss, double valErrorPercent, double trainSeconds) {
         public double imagesPerSecond() {
-            return (double) epochs * trainImages / seconds;
+            return (double) epochs * trainImages / trainSeconds;
         }
     }
 
@@ -49,8 +54,8 @@ public final class SmallBatchStudy {
 
     public static List<Result> run(Backend backend, ImageSet train, ImageSet val, Settings s, Progress progress) {
         for (String norm : s.norms()) {
-            if (!SmallCnn.NORMS.contains(norm)) {
-                throw new IllegalArgumentException("--norms must be among " + String.join(", ", SmallCnn.NORMS)
+            if (!NORMS.contains(norm)) {
+                throw new IllegalArgumentException("--norms must be among " + String.join(", ", NORMS)
                         + "; got '" + norm + "'");
             }
         }
@@ -73,25 +78,34 @@ public final class SmallBatchStudy {
         try (Sequential net = SmallCnn.build(norm, backend, s.seed());
              SoftmaxCrossEntropy loss = new SoftmaxCrossEntropy();
              Sgd sgd = new Sgd(net.parameters(), s.learningRate(batchSize), s.momentum(), s.weightDecay())) {
+            List<BatchInstanceNorm> rhoLayers = rhoLayers(net);
             long done = 0;
             for (int epoch = 0; epoch < s.epochs(); epoch++) {
                 int[] order = permutation(train.size(), s.seed() + epoch);
                 epochLoss = 0;
                 for (int step = 0; step < steps; step++) {
-                    double l = step(net, loss, sgd, backend, train, order, step * batchSize, batchSize);
+                    double l = step(net, loss, sgd, rhoLayers, backend, train, order, step * batchSize, batchSize);
                     epochLoss += l / steps;
                     done += batchSize;
                     progress.step(run, done, total, l, done / ((System.nanoTime() - start) / 1e9));
                 }
             }
+            double trainSeconds = (System.nanoTime() - start) / 1e9;
             double error = validationError(net, backend, val);
             return new Result(norm, batchSize, s.epochs(), steps * batchSize, val.size(), s.learningRate(batchSize),
-                    epochLoss, error, (System.nanoTime() - start) / 1e9);
+                    epochLoss, error, trainSeconds);
         }
     }
 
-    private static double step(Sequential net, SoftmaxCrossEntropy loss, Sgd sgd, Backend backend, ImageSet data,
-                               int[] order, int from, int count) {
+    /** The layers whose ρ is clamped after each step. */
+    static List<BatchInstanceNorm> rhoLayers(Sequential net) {
+        return net.layers().stream().filter(BatchInstanceNorm.class::isInstance).map(BatchInstanceNorm.class::cast)
+                .toList();
+    }
+
+    /** One SGD step on images {@code order[from .. from+count)}; ρ clamped to [0, 1] after it. Returns the loss. */
+    static double step(Sequential net, SoftmaxCrossEntropy loss, Sgd sgd, List<BatchInstanceNorm> rhoLayers,
+                       Backend backend, ImageSet data, int[] order, int from, int count) {
         double l;
         try (Tensor x = images(backend, data, order, from, count);
              Tensor y = labels(backend, data, order, from, count);
@@ -102,11 +116,7 @@ public final class SmallBatchStudy {
             }
         }
         sgd.zeroGrad();
-        for (Layer layer : net.layers()) {
-            if (layer instanceof BatchInstanceNorm bin) {
-                bin.clampRho();
-            }
-        }
+        rhoLayers.forEach(BatchInstanceNorm::clampRho);
         return l;
     }
 

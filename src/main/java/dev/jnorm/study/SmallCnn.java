@@ -26,8 +26,6 @@ import java.util.List;
  * redundant). The same seed gives the same weights whatever the norm.
  */
 final class SmallCnn {
-    static final List<String> NORMS = List.of("batch", "group", "instance", "layer", "batch-instance", "switchable",
-            "none");
     private static final int[] CHANNELS = {16, 32, 64};
 
     private SmallCnn() {
@@ -66,8 +64,7 @@ final class SmallCnn {
             case "layer" -> LayerNorm.builder(channels, size, size).build(backend);
             case "batch-instance" -> BatchInstanceNorm.builder(channels).build(backend);
             case "switchable" -> SwitchableNorm.builder(channels).build(backend);
-            default -> throw new IllegalArgumentException("--norms must be among " + String.join(", ", NORMS)
-                    + "; got '" + norm + "'");
+            default -> throw new IllegalStateException("no norm layer named '" + norm + "'");
         };
     }
 }

@@ -37,8 +37,8 @@ class StudyCommandTest {
         assertTrue(out.toString().matches("(?s).*\\nbatch\\s+\\d+\\.\\d\\d\\s+\\d+\\.\\d\\d\\n.*"), out.toString());
         assertTrue(err.toString().contains("images/s"), "a progress bar with the speed");
         List<String> csv = Files.readAllLines(dir.resolve("results.csv"));
-        assertEquals("norm,batch_size,epochs,train_images,val_images,learning_rate,train_loss,val_error_pct,seconds,"
-                + "images_per_second", csv.get(0));
+        assertEquals("norm,batch_size,epochs,train_images,val_images,learning_rate,train_loss,val_error_pct,"
+                + "train_seconds,train_images_per_second", csv.get(0));
         assertEquals(7, csv.size(), "three norms at two batch sizes");
         assertTrue(csv.get(1).startsWith("batch,8,1,48,30,0.012500,"), csv.get(1));
         BufferedImage png = ImageIO.read(dir.resolve("validation-error.png").toFile());

@@ -337,4 +337,14 @@ final class CpuNetworkOps implements NetworkOps {
             p.set(i, p.get(i) - lr * vi);
         }
     }
+
+    @Override
+    public void clamp(Tensor t, float lo, float hi) {
+        HostTensor h = host(t);
+        int n = (int) t.numel();
+        for (int i = 0; i < n; i++) {
+            double v = h.get(i);
+            h.set(i, v < lo ? lo : v > hi ? hi : v);
+        }
+    }
 }

@@ -169,4 +169,10 @@ final class CudaNetworkOps implements NetworkOps {
                 backend.pointer(param), backend.pointer(grad), backend.pointer(velocity), param.numel(), lr, momentum,
                 weightDecay));
     }
+
+    @Override
+    public void clamp(Tensor t, float lo, float hi) {
+        run("clamp", t, () -> backend.launch(Kernel.CLAMP_VALUES, grid(t.numel()), BLOCK, 0, backend.pointer(t),
+                t.numel(), lo, hi));
+    }
 }

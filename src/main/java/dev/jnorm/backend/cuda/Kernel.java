@@ -51,6 +51,7 @@ public enum Kernel {
     AVERAGE_POOL_BACKWARD("nn"),
     SOFTMAX_CROSS_ENTROPY("nn"),
     SGD_STEP("nn"),
+    CLAMP_VALUES("nn"),
     GEMM_FALLBACK("nn");
 
     private final String module;

@@ -22,12 +22,15 @@ import dev.jnorm.nn.Relu;
 import dev.jnorm.nn.Sequential;
 import dev.jnorm.nn.Sgd;
 import dev.jnorm.nn.SoftmaxCrossEntropy;
+import dev.jnorm.norm.BatchInstanceNorm;
 import dev.jnorm.norm.BatchNorm;
 import dev.jnorm.norm.GroupNorm;
 import dev.jnorm.tensor.Tensor;
 import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
 import dev.jnorm.testing.Close;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
@@ -213,8 +216,8 @@ abstract class CudaBackendContract {
 
     private static Map<String, double[]> trainingStep(Backend b, DType t) {
         Init init = new Init(5);
-        Map<String, double[]> out = new java.util.LinkedHashMap<>();
-        try (Sequential net = new Sequential(java.util.List.of(new Conv2d(b, t, 1, 4, 3, true, init),
+        Map<String, double[]> out = new LinkedHashMap<>();
+        try (Sequential net = new Sequential(List.of(new Conv2d(b, t, 1, 4, 3, true, init),
                 GroupNorm.builder(2, 4).dtype(t).build(b), new Relu(b, t), new MaxPool2d(b, t),
                 new Conv2d(b, t, 4, 6, 3, false, init), BatchNorm.builder(6).dtype(t).build(b), new Relu(b, t),
                 new GlobalAvgPool(b, t), new Linear(b, t, 6, 5, init)));
@@ -244,6 +247,19 @@ abstract class CudaBackendContract {
             }
         }
         return out;
+    }
+
+    @Test
+    void clampRhoKeepsRhoInTheUnitIntervalAsTheCpuReferenceDoes() {
+        double[] rho = {-0.5, 0.25, 1.75, Double.NaN, 0, 1};
+        double[] clamped = {0, 0.25, 1, Double.NaN, 0, 1};
+        for (Backend b : List.of(CPU, cuda())) {
+            try (BatchInstanceNorm bin = BatchInstanceNorm.builder(rho.length).dtype(DType.FLOAT32).build(b)) {
+                bin.rho().value().copyFrom(rho);
+                bin.clampRho();
+                assertArrayEquals(clamped, bin.rho().value().toDoubleArray(), b.description());
+            }
+        }
     }
 
     @Test
