@@ -34,7 +34,6 @@ for arch in sm_80 sm_90; do
     report="$(ptxas -arch="$arch" -O3 -v "$ptx" -o /dev/null 2>&1)"
     echo "$report" | awk -v arch="$arch" '
       /Compiling entry function/ { match($0, /'\''[^'\'']+'\''/); name = substr($0, RSTART + 1, RLENGTH - 2) }
-      /spill stores/ { spill = $0 }
       /Used [0-9]+ registers/ { match($0, /Used [0-9]+ registers/); printf "%s %-32s %s\n", arch, name, substr($0, RSTART, RLENGTH) }'
     if echo "$report" | grep -Eq '[1-9][0-9]* bytes spill (stores|loads)'; then
       echo "check-ptx: $(basename "$ptx") spills registers on $arch:" >&2

@@ -23,7 +23,7 @@ extern "C" __global__ void nc_apply(const float* __restrict__ x, float* __restri
                                     const float* __restrict__ M, i64 centerDivisor, const float* __restrict__ D,
                                     i64 N, i64 C, i64 S, int perSample) {
     i64 total = N * C * S;
-    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (i64)gridDim.x * blockDim.x) {
+    GRID_STRIDE(i, total) {
         i64 q = coefficient_index(i / S, C, perSample);
         y[i] = A[q] * (x[i] - M[q / centerDivisor]) + param_or(D, q, 0.f);
     }
@@ -33,7 +33,7 @@ extern "C" __global__ void nc_apply_vec(const float* __restrict__ x, float* __re
                                         const float* __restrict__ A, const float* __restrict__ M, i64 centerDivisor,
                                         const float* __restrict__ D, i64 N, i64 C, i64 S, int perSample) {
     i64 total4 = N * C * S / 4;
-    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < total4; i += (i64)gridDim.x * blockDim.x) {
+    GRID_STRIDE(i, total4) {
         i64 q = coefficient_index(i * 4 / S, C, perSample);
         float a = A[q];
         float m = M[q / centerDivisor];
@@ -50,7 +50,7 @@ extern "C" __global__ void nc_apply_backward(const float* __restrict__ dy, const
                                              const float* __restrict__ D, float* __restrict__ dx, i64 N, i64 C, i64 S,
                                              int perSample) {
     i64 total = N * C * S;
-    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < total; i += (i64)gridDim.x * blockDim.x) {
+    GRID_STRIDE(i, total) {
         i64 q = coefficient_index(i / S, C, perSample);
         dx[i] = A[q] * dy[i] + B[q] * (x[i] - M[q / centerDivisor]) + D[q];
     }
@@ -62,7 +62,7 @@ extern "C" __global__ void nc_apply_backward_vec(const float* __restrict__ dy, c
                                                  const float* __restrict__ D, float* __restrict__ dx, i64 N, i64 C,
                                                  i64 S, int perSample) {
     i64 total4 = N * C * S / 4;
-    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < total4; i += (i64)gridDim.x * blockDim.x) {
+    GRID_STRIDE(i, total4) {
         i64 q = coefficient_index(i * 4 / S, C, perSample);
         float a = A[q];
         float b = B[q];
@@ -75,19 +75,21 @@ extern "C" __global__ void nc_apply_backward_vec(const float* __restrict__ dy, c
     }
 }
 
-// BatchNorm forward: A = rstd·w, D = b per channel, centered on the mean. With running
-// statistics given, first sets mean = running_mean and rstd = 1/sqrt(running_var + eps).
+// BatchNorm forward: A = rstd·w, D = b per channel, centered on the mean (when A is given). With
+// running statistics given, first sets mean = running_mean and rstd = 1/sqrt(running_var + eps).
 extern "C" __global__ void channel_coefficients(float* mean, float* rstd, const float* __restrict__ running_mean,
                                                 const float* __restrict__ running_var, float eps,
                                                 const float* __restrict__ w, const float* __restrict__ b, i64 C,
                                                 float* __restrict__ A, float* __restrict__ D) {
-    for (i64 c = (i64)blockIdx.x * blockDim.x + threadIdx.x; c < C; c += (i64)gridDim.x * blockDim.x) {
+    GRID_STRIDE(c, C) {
         if (running_mean) {
             mean[c] = running_mean[c];
             rstd[c] = rsqrtf(running_var[c] + eps);
         }
-        A[c] = rstd[c] * param_or(w, c, 1.f);
-        D[c] = param_or(b, c, 0.f);
+        if (A) {
+            A[c] = rstd[c] * param_or(w, c, 1.f);
+            D[c] = param_or(b, c, 0.f);
+        }
     }
 }
 
@@ -99,7 +101,7 @@ extern "C" __global__ void channel_backward_coefficients(const float* __restrict
                                                          i64 C, i64 count, int batch, float* __restrict__ A,
                                                          float* __restrict__ B, float* __restrict__ D, float* grad_w,
                                                          float* grad_b) {
-    for (i64 c = (i64)blockIdx.x * blockDim.x + threadIdx.x; c < C; c += (i64)gridDim.x * blockDim.x) {
+    GRID_STRIDE(c, C) {
         float r = rstd[c];
         float wc = param_or(w, c, 1.f);
         A[c] = r * wc;
@@ -119,7 +121,7 @@ extern "C" __global__ void group_backward_coefficients(const float* __restrict__
                                                        i64 N, i64 C, i64 G, i64 S, float* __restrict__ A,
                                                        float* __restrict__ B, float* __restrict__ D) {
     i64 cpg = C / G;
-    for (i64 ng = (i64)blockIdx.x * blockDim.x + threadIdx.x; ng < N * G; ng += (i64)gridDim.x * blockDim.x) {
+    GRID_STRIDE(ng, N * G) {
         i64 first = (ng / G) * C + (ng % G) * cpg;
         float sg = 0.f;
         float sgx = 0.f;
@@ -145,7 +147,7 @@ extern "C" __global__ void group_backward_coefficients(const float* __restrict__
 extern "C" __global__ void nc_param_grads(const float* __restrict__ sum_dy, const float* __restrict__ sum_dy_x,
                                           const float* __restrict__ rstd, i64 rstdDivisor, i64 N, i64 C,
                                           float* grad_w, float* grad_b) {
-    for (i64 c = (i64)blockIdx.x * blockDim.x + threadIdx.x; c < C; c += (i64)gridDim.x * blockDim.x) {
+    GRID_STRIDE(c, C) {
         float gw = 0.f;
         float gb = 0.f;
         for (i64 n = 0; n < N; n++) {
@@ -162,16 +164,13 @@ extern "C" __global__ void nc_param_grads(const float* __restrict__ sum_dy, cons
 extern "C" __global__ void instance_running_update(const float* __restrict__ mean, const float* __restrict__ var,
                                                    i64 N, i64 C, i64 S, float factor, float* running_mean,
                                                    float* running_var) {
-    for (i64 c = (i64)blockIdx.x * blockDim.x + threadIdx.x; c < C; c += (i64)gridDim.x * blockDim.x) {
+    GRID_STRIDE(c, C) {
         float m = 0.f;
         float v = 0.f;
         for (i64 n = 0; n < N; n++) {
             m += mean[n * C + c];
             v += var[n * C + c];
         }
-        m /= (float)N;
-        v = v / (float)N * ((float)S / (float)(S - 1));
-        running_mean[c] = (1.f - factor) * running_mean[c] + factor * m;
-        running_var[c] = (1.f - factor) * running_var[c] + factor * v;
+        running_blend(running_mean, running_var, c, m / (float)N, v / (float)N * ((float)S / (float)(S - 1)), factor);
     }
 }

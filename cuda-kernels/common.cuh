@@ -23,6 +23,10 @@ typedef long long i64;
 #define MAX_BLOCK 1024
 #define MAX_WARPS (MAX_BLOCK / 32)
 
+// One thread per index i in [0, n), over however many blocks the grid has.
+#define GRID_STRIDE(i, n) \
+    for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64)gridDim.x * blockDim.x)
+
 // ---------------------------------------------------------------- Welford / Chan
 
 struct Welford {
@@ -46,18 +50,35 @@ __device__ __forceinline__ void welford_push(Welford& a, float x) {
     a.m2 += d * (x - a.mean);
 }
 
-// Chan et al.: merges two partial statistics. Not symmetric in rounding, so callers fix the order.
+// Chan et al.: merges (meanB, m2B) of nB values into (mean, m2) of n values. Not symmetric in
+// rounding, so callers fix the order. Count is int in a block, i64 across a whole group.
+template <class Count>
+__device__ __forceinline__ void chan_merge(float& mean, float& m2, Count& n, float meanB, float m2B, Count nB) {
+    if (nB == 0) return;
+    if (n == 0) {
+        mean = meanB;
+        m2 = m2B;
+        n = nB;
+        return;
+    }
+    Count total = n + nB;
+    float fb = (float)nB / (float)total;
+    float d = meanB - mean;
+    mean = mean + d * fb;
+    m2 = m2 + m2B + d * d * (float)n * fb;
+    n = total;
+}
+
 __device__ __forceinline__ Welford welford_merge(Welford a, Welford b) {
-    if (b.n == 0) return a;
-    if (a.n == 0) return b;
-    int n = a.n + b.n;
-    float fb = (float)b.n / (float)n;
-    float d = b.mean - a.mean;
-    Welford r;
-    r.mean = a.mean + d * fb;
-    r.m2 = a.m2 + b.m2 + d * d * (float)a.n * fb;
-    r.n = n;
-    return r;
+    chan_merge(a.mean, a.m2, a.n, b.mean, b.m2, b.n);
+    return a;
+}
+
+// running = (1 − factor)·running + factor·batch, for the mean and the (unbiased) variance.
+__device__ __forceinline__ void running_blend(float* running_mean, float* running_var, i64 i, float mean,
+                                              float unbiasedVar, float factor) {
+    running_mean[i] = (1.f - factor) * running_mean[i] + factor * mean;
+    running_var[i] = (1.f - factor) * running_var[i] + factor * unbiasedVar;
 }
 
 // Butterfly over the warp; each pair merges (lower lane, upper lane), so all lanes agree bitwise.
@@ -103,11 +124,16 @@ __device__ __forceinline__ Welford reduce_identity(Welford) {
     return welford_empty();
 }
 
+// The warps' partial results of block_reduce, one slot of up to 16 bytes per warp; one array for
+// every T (a plain static, not one per template instance, so the emulator can poison it).
+__shared__ __align__(16) unsigned char block_reduce_slots[MAX_WARPS * 16];
+
 // The whole block's reduction of T (Welford or Sum2), returned to every thread: each warp reduces,
 // then warp 0 reduces the warps' results in warp order. blockDim.x must be a multiple of 32.
 template <class T>
 __device__ __forceinline__ T block_reduce(T v) {
-    __shared__ T partial[MAX_WARPS];
+    static_assert(sizeof(T) <= 16, "a block_reduce slot holds 16 bytes");
+    T* partial = reinterpret_cast<T*>(block_reduce_slots);
     int warp = threadIdx.x >> 5;
     int warps = blockDim.x >> 5;
     v = warp_reduce(v);
@@ -146,13 +172,11 @@ __device__ __forceinline__ i64 first_channel(const Affine& a, i64 row, i64 L) {
     return a.perChannel ? (row * (L / a.S)) % a.C : 0;
 }
 
-__device__ __forceinline__ float affine(const Affine& a, float xhat, i64 firstChannel, i64 j) {
-    i64 p = a.perChannel ? firstChannel + j / a.S : j;
-    float w = a.w ? a.w[p] : 1.f;
-    float b = a.b ? a.b[p] : 0.f;
-    return xhat * w + b;
-}
-
 __device__ __forceinline__ float param_or(const float* p, i64 i, float otherwise) {
     return p ? p[i] : otherwise;
+}
+
+__device__ __forceinline__ float affine(const Affine& a, float xhat, i64 firstChannel, i64 j) {
+    i64 p = a.perChannel ? firstChannel + j / a.S : j;
+    return xhat * param_or(a.w, p, 1.f) + param_or(a.b, p, 0.f);
 }

@@ -22,7 +22,7 @@ extern "C" __global__ void bin_forward_coefficients(const float* __restrict__ bn
                                                     const float* __restrict__ in_rstd, const float* __restrict__ rho,
                                                     const float* __restrict__ w, const float* __restrict__ b, i64 N,
                                                     i64 C, float* __restrict__ A, float* __restrict__ D) {
-    for (i64 q = (i64)blockIdx.x * blockDim.x + threadIdx.x; q < N * C; q += (i64)gridDim.x * blockDim.x) {
+    GRID_STRIDE(q, N * C) {
         i64 c = q % C;
         float wc = param_or(w, c, 1.f);
         A[q] = wc * (rho[c] * bn_rstd[c] + (1.f - rho[c]) * in_rstd[q]);
@@ -40,7 +40,7 @@ extern "C" __global__ void bin_backward_coefficients(const float* __restrict__ s
                                                      i64 N, i64 C, i64 S, int batch, float* __restrict__ A,
                                                      float* __restrict__ B, float* __restrict__ D, float* grad_rho,
                                                      float* grad_w, float* grad_b) {
-    for (i64 c = (i64)blockIdx.x * blockDim.x + threadIdx.x; c < C; c += (i64)gridDim.x * blockDim.x) {
+    GRID_STRIDE(c, C) {
         float r = bn_rstd[c];
         float sd = 0.f;  // Σ dy over the channel
         float sx = 0.f;  // Σ dy·(x − mean_c)
@@ -91,7 +91,7 @@ __device__ __forceinline__ void softmax3(const float* logits, float* p) {
 extern "C" __global__ void sn_merge_stats(const float* __restrict__ in_mean, const float* __restrict__ in_var,
                                           i64 groups, i64 members, i64 groupStride, i64 memberStride,
                                           float* __restrict__ out_mean, float* __restrict__ out_var) {
-    for (i64 g = (i64)blockIdx.x * blockDim.x + threadIdx.x; g < groups; g += (i64)gridDim.x * blockDim.x) {
+    GRID_STRIDE(g, groups) {
         float m = 0.f;
         for (i64 k = 0; k < members; k++) m += in_mean[g * groupStride + k * memberStride];
         m /= (float)members;
@@ -109,9 +109,8 @@ extern "C" __global__ void sn_merge_stats(const float* __restrict__ in_mean, con
 // made unbiased.
 extern "C" __global__ void running_update(const float* __restrict__ mean, const float* __restrict__ var, i64 C,
                                           i64 count, float factor, float* running_mean, float* running_var) {
-    for (i64 c = (i64)blockIdx.x * blockDim.x + threadIdx.x; c < C; c += (i64)gridDim.x * blockDim.x) {
-        running_mean[c] = (1.f - factor) * running_mean[c] + factor * mean[c];
-        running_var[c] = (1.f - factor) * running_var[c] + factor * var[c] * ((float)count / (float)(count - 1));
+    GRID_STRIDE(c, C) {
+        running_blend(running_mean, running_var, c, mean[c], var[c] * ((float)count / (float)(count - 1)), factor);
     }
 }
 
@@ -126,7 +125,7 @@ extern "C" __global__ void sn_mix(const float* __restrict__ in_mean, const float
     float s[3];
     softmax3(mean_logits, p);
     softmax3(var_logits, s);
-    for (i64 q = (i64)blockIdx.x * blockDim.x + threadIdx.x; q < N * C; q += (i64)gridDim.x * blockDim.x) {
+    GRID_STRIDE(q, N * C) {
         i64 n = q / C;
         i64 c = q % C;
         mean[q] = p[0] * in_mean[q] + p[1] * ln_mean[n] + p[2] * bn_mean[c];
@@ -141,7 +140,7 @@ extern "C" __global__ void sn_mix(const float* __restrict__ in_mean, const float
 extern "C" __global__ void sn_backward_mixed(const float* __restrict__ sum_dy, const float* __restrict__ sum_dy_x,
                                              const float* __restrict__ rstd, const float* __restrict__ w, i64 N,
                                              i64 C, float* __restrict__ d_mean, float* __restrict__ d_var) {
-    for (i64 q = (i64)blockIdx.x * blockDim.x + threadIdx.x; q < N * C; q += (i64)gridDim.x * blockDim.x) {
+    GRID_STRIDE(q, N * C) {
         float r = rstd[q];
         float wc = param_or(w, q % C, 1.f);
         d_mean[q] = -r * wc * sum_dy[q];
@@ -160,7 +159,7 @@ extern "C" __global__ void sn_backward_share(const float* __restrict__ d_mean, c
     float s[3];
     softmax3(mean_logits, p);
     softmax3(var_logits, s);
-    for (i64 g = (i64)blockIdx.x * blockDim.x + threadIdx.x; g < groups; g += (i64)gridDim.x * blockDim.x) {
+    GRID_STRIDE(g, groups) {
         float dm = 0.f;
         float dv = 0.f;
         for (i64 k = 0; k < members; k++) {
@@ -188,7 +187,7 @@ extern "C" __global__ void sn_backward_coefficients(
     float inCount = (float)S;
     float lnCount = (float)(C * S);
     float bnCount = (float)(N * S);
-    for (i64 q = (i64)blockIdx.x * blockDim.x + threadIdx.x; q < N * C; q += (i64)gridDim.x * blockDim.x) {
+    GRID_STRIDE(q, N * C) {
         i64 n = q / C;
         i64 c = q % C;
         float dInVar = s[0] * d_var[q];

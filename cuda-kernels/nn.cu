@@ -10,8 +10,6 @@
 // where cuBLAS (libcublas.so.12) cannot be loaded: correct, not fast.
 #include "common.cuh"
 
-#define GRID_STRIDE(i, n) for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64)gridDim.x * blockDim.x)
-
 // cols[(c·k + ki)·k + kj][i·W + j] = x[c][i + ki − pad][j + kj − pad], 0 outside the image.
 extern "C" __global__ void im2col(const float* __restrict__ x, int C, int H, int W, int k, int pad,
                                   float* __restrict__ cols) {
@@ -137,13 +135,17 @@ extern "C" __global__ void softmax_cross_entropy(const float* __restrict__ logit
                                                  float* __restrict__ dlogits) {
     GRID_STRIDE(b, (i64)B) {
         const float* z = logits + b * K;
+        float* dz = dlogits + b * K;
         float max = -INFINITY;
         for (int k = 0; k < K; k++) max = fmaxf(max, z[k]);
         float sum = 0.f;
-        for (int k = 0; k < K; k++) sum += expf(z[k] - max);
+        for (int k = 0; k < K; k++) {
+            dz[k] = expf(z[k] - max);
+            sum += dz[k];
+        }
         int label = (int)labels[b];
         loss[b] = logf(sum) + max - z[label];
-        for (int k = 0; k < K; k++) dlogits[b * K + k] = (expf(z[k] - max) / sum - (k == label ? 1.f : 0.f)) / (float)B;
+        for (int k = 0; k < K; k++) dz[k] = (dz[k] / sum - (k == label ? 1.f : 0.f)) / (float)B;
     }
 }
 

@@ -20,13 +20,26 @@
 #include "common.cuh"
 
 #define WARP_ROW_MAX 1024
+#define PER_LANE (WARP_ROW_MAX / 32)
 
-// Mean and rstd of a row from its Welford statistics (RMS rows: rstd of the mean square).
+// Mean and rstd of row r from its Welford statistics (RMS rows: rstd of the mean square, mean 0);
+// the calling thread stores them (and the variance) where asked.
 __device__ __forceinline__ void row_moments(Welford acc, int centered, float eps, float& mean, float& rstd,
-                                            float& var) {
-    var = acc.m2 / (float)acc.n;
+                                            bool store, i64 r, float* mean_out, float* rstd_out, float* var_out) {
+    float var = acc.m2 / (float)acc.n;
     mean = centered ? acc.mean : 0.f;
     rstd = rsqrtf((centered ? var : var + acc.mean * acc.mean) + eps);
+    if (store) {
+        if (mean_out) mean_out[r] = mean;
+        if (var_out) var_out[r] = var;
+        rstd_out[r] = rstd;
+    }
+}
+
+// Element k of a lane's PER_LANE values: strided by 32 lanes, or by float4 groups of 4.
+template <bool VEC>
+__device__ __forceinline__ int lane_element(int lane, int k) {
+    return VEC ? (lane + 32 * (k >> 2)) * 4 + (k & 3) : lane + 32 * k;
 }
 
 template <bool VEC>
@@ -37,11 +50,11 @@ __device__ void rows_forward_warp_impl(const float* __restrict__ x, float* __res
     const i64 warps = (i64)gridDim.x * (blockDim.x >> 5);
     for (i64 r = (i64)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5); r < rows; r += warps) {
         const float* xr = x + r * L;
-        float v[32];
+        float v[PER_LANE];
         Welford acc = welford_empty();
 #pragma unroll
-        for (int k = 0; k < 32; k++) {
-            int j = VEC ? (lane + 32 * (k >> 2)) * 4 + (k & 3) : lane + 32 * k;
+        for (int k = 0; k < PER_LANE; k++) {
+            int j = lane_element<VEC>(lane, k);
             if (j < L) {
                 if (VEC && (k & 3) == 0) {
                     float4 q = *reinterpret_cast<const float4*>(xr + j);
@@ -56,37 +69,29 @@ __device__ void rows_forward_warp_impl(const float* __restrict__ x, float* __res
             }
         }
         acc = warp_reduce(acc);
-        float mean, rstd, var;
-        row_moments(acc, centered, eps, mean, rstd, var);
-        if (lane == 0) {
-            if (mean_out) mean_out[r] = mean;
-            if (var_out) var_out[r] = var;
-            rstd_out[r] = rstd;
-        }
+        float mean, rstd;
+        row_moments(acc, centered, eps, mean, rstd, lane == 0, r, mean_out, rstd_out, var_out);
         i64 fc = first_channel(a, r, L);
         float* yr = y + r * L;
 #pragma unroll
-        for (int k = 0; k < 32; k++) {
-            int j = VEC ? (lane + 32 * (k >> 2)) * 4 + (k & 3) : lane + 32 * k;
+        for (int k = 0; k < PER_LANE; k++) {
+            int j = lane_element<VEC>(lane, k);
             if (j < L) yr[j] = affine(a, (v[k] - mean) * rstd, fc, j);
         }
     }
 }
 
-#define ROWS_FORWARD_ARGS                                                                                     \
-    const float *__restrict__ x, float *__restrict__ y, const float *__restrict__ w,                          \
-        const float *__restrict__ b, int perChannel, i64 C, i64 S, float *mean_out, float *rstd_out,          \
-        float *var_out, i64 rows, int L, float eps, int centered
+// The four forward entry points: one per (path, VEC), the same arguments.
+#define ROWS_FORWARD_ENTRY(name, impl, VEC)                                                                   \
+    extern "C" __global__ void name(const float* __restrict__ x, float* __restrict__ y,                      \
+                                    const float* __restrict__ w, const float* __restrict__ b, int perChannel, \
+                                    i64 C, i64 S, float* mean_out, float* rstd_out, float* var_out, i64 rows, \
+                                    int L, float eps, int centered) {                                        \
+        impl<VEC>(x, y, Affine{w, b, perChannel, C, S}, mean_out, rstd_out, var_out, rows, L, eps, centered); \
+    }
 
-extern "C" __global__ void rows_forward_warp(ROWS_FORWARD_ARGS) {
-    rows_forward_warp_impl<false>(x, y, Affine{w, b, perChannel, C, S}, mean_out, rstd_out, var_out, rows, L, eps,
-                                  centered);
-}
-
-extern "C" __global__ void rows_forward_warp_vec(ROWS_FORWARD_ARGS) {
-    rows_forward_warp_impl<true>(x, y, Affine{w, b, perChannel, C, S}, mean_out, rstd_out, var_out, rows, L, eps,
-                                 centered);
-}
+ROWS_FORWARD_ENTRY(rows_forward_warp, rows_forward_warp_impl, false)
+ROWS_FORWARD_ENTRY(rows_forward_warp_vec, rows_forward_warp_impl, true)
 
 template <bool VEC>
 __device__ void rows_forward_block_impl(const float* __restrict__ x, float* __restrict__ y, Affine a,
@@ -112,13 +117,8 @@ __device__ void rows_forward_block_impl(const float* __restrict__ x, float* __re
             }
         }
         acc = block_reduce(acc);
-        float mean, rstd, var;
-        row_moments(acc, centered, eps, mean, rstd, var);
-        if (threadIdx.x == 0) {
-            if (mean_out) mean_out[r] = mean;
-            if (var_out) var_out[r] = var;
-            rstd_out[r] = rstd;
-        }
+        float mean, rstd;
+        row_moments(acc, centered, eps, mean, rstd, threadIdx.x == 0, r, mean_out, rstd_out, var_out);
         // Each thread reads back only the elements it cached itself: no barrier needed.
         i64 fc = first_channel(a, r, L);
         float* yr = y + r * L;
@@ -135,17 +135,11 @@ __device__ void rows_forward_block_impl(const float* __restrict__ x, float* __re
     }
 }
 
-extern "C" __global__ void rows_forward_block(ROWS_FORWARD_ARGS) {
-    rows_forward_block_impl<false>(x, y, Affine{w, b, perChannel, C, S}, mean_out, rstd_out, var_out, rows, L, eps,
-                                   centered);
-}
+ROWS_FORWARD_ENTRY(rows_forward_block, rows_forward_block_impl, false)
+ROWS_FORWARD_ENTRY(rows_forward_block_vec, rows_forward_block_impl, true)
 
-extern "C" __global__ void rows_forward_block_vec(ROWS_FORWARD_ARGS) {
-    rows_forward_block_impl<true>(x, y, Affine{w, b, perChannel, C, S}, mean_out, rstd_out, var_out, rows, L, eps,
-                                  centered);
-}
-
-// Split path, after stats.cu: one block per tile of TILE values of one row. mean is null for RMS.
+// Split path, after stats.cu: one block per tile of APPLY_TILE values of one row. mean is null for
+// RMS rows.
 #define APPLY_TILE 4096
 
 extern "C" __global__ void rows_apply(const float* __restrict__ x, float* __restrict__ y,
@@ -176,12 +170,12 @@ extern "C" __global__ void rows_backward_warp(const float* __restrict__ x, const
     for (i64 r = (i64)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5); r < rows; r += warps) {
         float m = centered ? mean[r] : 0.f;
         float s = rstd[r];
-        float xh[32];
-        float g[32];
+        float xh[PER_LANE];
+        float g[PER_LANE];
         Sum2 acc = sum2(0.f, 0.f);
 #pragma unroll
-        for (int k = 0; k < 32; k++) {
-            int j = lane + 32 * k;
+        for (int k = 0; k < PER_LANE; k++) {
+            int j = lane_element<false>(lane, k);
             if (j < L) {
                 xh[k] = (x[r * L + j] - m) * s;
                 g[k] = dy[r * L + j] * param_or(w, j, 1.f);
@@ -193,8 +187,8 @@ extern "C" __global__ void rows_backward_warp(const float* __restrict__ x, const
         float meanG = centered ? acc.a / (float)L : 0.f;
         float meanGX = acc.b / (float)L;
 #pragma unroll
-        for (int k = 0; k < 32; k++) {
-            int j = lane + 32 * k;
+        for (int k = 0; k < PER_LANE; k++) {
+            int j = lane_element<false>(lane, k);
             if (j < L) dx[r * L + j] = s * (g[k] - meanG - xh[k] * meanGX);
         }
     }
@@ -227,11 +221,11 @@ extern "C" __global__ void rows_backward_block(const float* __restrict__ x, cons
 extern "C" __global__ void rows_param_grads_partial(const float* __restrict__ x, const float* __restrict__ dy,
                                                     const float* __restrict__ mean, const float* __restrict__ rstd,
                                                     i64 rows, i64 L, i64 chunks, float2* __restrict__ partials) {
-    for (i64 t = (i64)blockIdx.x * blockDim.x + threadIdx.x; t < L * chunks; t += (i64)gridDim.x * blockDim.x) {
+    GRID_STRIDE(t, L * chunks) {
         i64 j = t % L;
         i64 k = t / L;
         Sum2 acc = sum2(0.f, 0.f);
-        for (i64 r = k * rows / chunks; r < (k + 1) * rows / chunks; r++) {
+        for (i64 r = chunk_begin(k, chunks, rows, 1); r < chunk_begin(k + 1, chunks, rows, 1); r++) {
             float d = dy[r * L + j];
             acc.a += d * (x[r * L + j] - (mean ? mean[r] : 0.f)) * rstd[r];
             acc.b += d;

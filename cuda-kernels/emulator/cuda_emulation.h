@@ -1,7 +1,8 @@
 // cuda_emulation.h: the subset of CUDA the kernels use, for compiling them with g++ to run on the
 // CPU emulator (emulator.cpp). Each CUDA thread of a block is a fiber; a block's fibers run on one
 // OS thread, switching at __syncthreads, __syncwarp and warp shuffles, which are real barriers.
-// Blocks run one after another, so __shared__ variables are function statics shared by a block.
+// Blocks run one after another, so __shared__ variables are function statics shared by a block;
+// they live in the section emu_shared, which the emulator fills with NaN before every block.
 #pragma once
 
 #include <cmath>
@@ -13,8 +14,8 @@
 #define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(...)
-#define __shared__ static
-#define __align__(n) alignas(n)
+#define __shared__ static __attribute__((section("emu_shared")))
+#define __align__(n) __attribute__((aligned(n)))
 
 struct dim3 {
     unsigned x, y, z;

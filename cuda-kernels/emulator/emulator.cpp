@@ -62,6 +62,12 @@ struct Block {
 
 thread_local Block* running = nullptr;
 
+// The kernels' static __shared__ variables (cuda_emulation.h), bounded by the linker. They are
+// global, so launches take turns.
+extern "C" unsigned char __start_emu_shared[];
+extern "C" unsigned char __stop_emu_shared[];
+std::mutex launches;
+
 void yield_to_scheduler() {
     Fiber& f = running->fibers[running->current];
     swapcontext(&f.context, &running->scheduler);
@@ -83,7 +89,9 @@ void run_block(Block& b) {
         makecontext(&f.context, fiber_entry, 0);
         f.state = State::Runnable;
     }
-    std::fill(b.shared.begin(), b.shared.end(), 0xFF);  // uninitialized shared memory reads as NaN
+    // Uninitialized shared memory, dynamic or static, reads as NaN.
+    std::fill(b.shared.begin(), b.shared.end(), 0xFF);
+    std::fill(__start_emu_shared, __stop_emu_shared, 0xFF);
     b.arrivedAtBlock = 0;
     std::fill(b.arrivedAtWarp.begin(), b.arrivedAtWarp.end(), 0);
     while (true) {
@@ -202,6 +210,7 @@ std::string launch(const std::function<void()>& body, int grid, int block, int s
     if (block < 32 || block > 1024 || block % 32 != 0) {
         return "block size " + std::to_string(block) + " is not a multiple of 32 in [32, 1024]";
     }
+    std::lock_guard<std::mutex> turn(launches);
     static thread_local std::vector<char*> stacks;
     while ((int)stacks.size() < block) stacks.push_back(new char[kStack]);
     Block b;

@@ -278,7 +278,7 @@ public final class CudaBackend implements Backend {
                 }
                 if (running != null) {
                     long c = l.channels();
-                    launch(INSTANCE_RUNNING_UPDATE, blocks(c), BLOCK, 0, pointer(saveMean), var, l.rows() / c, c,
+                    launch(INSTANCE_RUNNING_UPDATE, grid(c), BLOCK, 0, pointer(saveMean), var, l.rows() / c, c,
                             l.spatial(), (float) factor, pointer(running.mean()), pointer(running.var()));
                 }
             }
@@ -307,9 +307,9 @@ public final class CudaBackend implements Backend {
                 if (gradWeight != null || gradBias != null) {
                     long chunks = clamp(ceilDiv(threadsToFill(), length), 1, rows);
                     DevicePointer partials = s.floats(2 * length * chunks);
-                    launch(ROWS_PARAM_GRADS_PARTIAL, blocks(ceilDiv(length * chunks, BLOCK)), BLOCK, 0, pointer(x),
+                    launch(ROWS_PARAM_GRADS_PARTIAL, grid(length * chunks), BLOCK, 0, pointer(x),
                             pointer(dy), pointer(saveMean), pointer(saveRstd), rows, length, chunks, partials);
-                    launch(SUMS_FINALIZE, blocks(ceilDiv(length, BLOCK)), BLOCK, 0, partials, length, chunks,
+                    launch(SUMS_FINALIZE, grid(length), BLOCK, 0, partials, length, chunks,
                             pointer(gradWeight), pointer(gradBias), 1);
                 }
             }
@@ -331,11 +331,11 @@ public final class CudaBackend implements Backend {
         DevicePointer a = s.floats(q);
         DevicePointer b = s.floats(q);
         DevicePointer d = s.floats(q);
-        launch(GROUP_BACKWARD_COEFFICIENTS, blocks(ceilDiv(l.rows(), BLOCK)), BLOCK, 0, sumDy, sumDyX,
+        launch(GROUP_BACKWARD_COEFFICIENTS, grid(l.rows()), BLOCK, 0, sumDy, sumDyX,
                 pointer(saveRstd), pointer(weight), nc.n(), c, groups, sp, a, b, d);
         applyBackward(dy, x, a, b, pointer(saveMean), perGroup, d, dx, nc, true);
         if (gradWeight != null || gradBias != null) {
-            launch(NC_PARAM_GRADS, blocks(ceilDiv(c, BLOCK)), BLOCK, 0, sumDy, sumDyX, pointer(saveRstd), perGroup,
+            launch(NC_PARAM_GRADS, grid(c), BLOCK, 0, sumDy, sumDyX, pointer(saveRstd), perGroup,
                     nc.n(), c, pointer(gradWeight), pointer(gradBias));
         }
     }
@@ -352,7 +352,7 @@ public final class CudaBackend implements Backend {
                 DevicePointer d = s.floats(l.c());
                 batchOrRunningStatistics(s, l, eps, batchStatistics, pointer(x), pointer(saveMean), pointer(saveRstd),
                         running, factor);
-                launch(CHANNEL_COEFFICIENTS, blocks(ceilDiv(l.c(), BLOCK)), BLOCK, 0, pointer(saveMean),
+                launch(CHANNEL_COEFFICIENTS, grid(l.c()), BLOCK, 0, pointer(saveMean),
                         pointer(saveRstd), null, null, (float) eps, pointer(weight), pointer(bias), l.c(), a, d);
                 apply(x, y, a, pointer(saveMean), 1, d, l, false);
             }
@@ -369,9 +369,8 @@ public final class CudaBackend implements Backend {
         if (batchStatistics) {
             channelStats(s, x, l, eps, mean, rstd, running, factor);
         } else {
-            DevicePointer unused = s.floats(2 * l.c());
-            launch(CHANNEL_COEFFICIENTS, blocks(ceilDiv(l.c(), BLOCK)), BLOCK, 0, mean, rstd, pointer(running.mean()),
-                    pointer(running.var()), (float) eps, null, null, l.c(), unused, unused.plus(4 * l.c()));
+            launch(CHANNEL_COEFFICIENTS, grid(l.c()), BLOCK, 0, mean, rstd, pointer(running.mean()),
+                    pointer(running.var()), (float) eps, null, null, l.c(), null, null);
         }
     }
 
@@ -387,7 +386,7 @@ public final class CudaBackend implements Backend {
                 DevicePointer a = s.floats(l.c());
                 DevicePointer b = s.floats(l.c());
                 DevicePointer d = s.floats(l.c());
-                launch(CHANNEL_BACKWARD_COEFFICIENTS, blocks(ceilDiv(l.c(), BLOCK)), BLOCK, 0, sumDy, sumDyX,
+                launch(CHANNEL_BACKWARD_COEFFICIENTS, grid(l.c()), BLOCK, 0, sumDy, sumDyX,
                         pointer(saveRstd), pointer(weight), l.c(), l.n() * l.s(), batchStatistics ? 1 : 0, a, b, d,
                         pointer(gradWeight), pointer(gradBias));
                 applyBackward(dy, x, a, b, pointer(saveMean), 1, d, dx, l, false);
@@ -425,7 +424,7 @@ public final class CudaBackend implements Backend {
                 long q = l.n() * l.c();
                 DevicePointer a = s.floats(q);
                 DevicePointer d = s.floats(q);
-                launch(BIN_FORWARD_COEFFICIENTS, blocks(ceilDiv(q, BLOCK)), BLOCK, 0, pointer(saved.batchMean()),
+                launch(BIN_FORWARD_COEFFICIENTS, grid(q), BLOCK, 0, pointer(saved.batchMean()),
                         pointer(saved.batchRstd()), pointer(saved.instanceMean()), pointer(saved.instanceRstd()),
                         pointer(rho), pointer(weight), pointer(bias), l.n(), l.c(), a, d);
                 apply(x, y, a, pointer(saved.instanceMean()), 1, d, l, true);
@@ -446,7 +445,7 @@ public final class CudaBackend implements Backend {
                 DevicePointer a = s.floats(q);
                 DevicePointer b = s.floats(q);
                 DevicePointer d = s.floats(q);
-                launch(BIN_BACKWARD_COEFFICIENTS, blocks(ceilDiv(l.c(), BLOCK)), BLOCK, 0, sumDy, sumDyX,
+                launch(BIN_BACKWARD_COEFFICIENTS, grid(l.c()), BLOCK, 0, sumDy, sumDyX,
                         pointer(saved.batchMean()), pointer(saved.batchRstd()), pointer(saved.instanceMean()),
                         pointer(saved.instanceRstd()), pointer(rho), pointer(weight), l.n(), l.c(), l.s(),
                         batchStatistics ? 1 : 0, a, b, d, pointer(gradRho), pointer(gradWeight), pointer(gradBias));
@@ -463,15 +462,15 @@ public final class CudaBackend implements Backend {
             try (Scratch s = new Scratch()) {
                 long q = l.n() * l.c();
                 instanceStats(s, pointer(x), l, eps, pointer(saved.instanceMean()), pointer(saved.instanceVar()), null);
-                launch(SN_MERGE_STATS, blocks(ceilDiv(l.n(), BLOCK)), BLOCK, 0, pointer(saved.instanceMean()),
+                launch(SN_MERGE_STATS, grid(l.n()), BLOCK, 0, pointer(saved.instanceMean()),
                         pointer(saved.instanceVar()), l.n(), l.c(), l.c(), 1L, pointer(saved.layerMean()),
                         pointer(saved.layerVar()));
                 if (batchStatistics) {
-                    launch(SN_MERGE_STATS, blocks(ceilDiv(l.c(), BLOCK)), BLOCK, 0, pointer(saved.instanceMean()),
+                    launch(SN_MERGE_STATS, grid(l.c()), BLOCK, 0, pointer(saved.instanceMean()),
                             pointer(saved.instanceVar()), l.c(), l.n(), 1L, l.c(), pointer(saved.batchMean()),
                             pointer(saved.batchVar()));
                     if (running != null) {
-                        launch(RUNNING_UPDATE, blocks(ceilDiv(l.c(), BLOCK)), BLOCK, 0, pointer(saved.batchMean()),
+                        launch(RUNNING_UPDATE, grid(l.c()), BLOCK, 0, pointer(saved.batchMean()),
                                 pointer(saved.batchVar()), l.c(), l.n() * l.s(), (float) factor,
                                 pointer(running.mean()), pointer(running.var()));
                     }
@@ -481,7 +480,7 @@ public final class CudaBackend implements Backend {
                 }
                 DevicePointer a = s.floats(q);
                 DevicePointer d = s.floats(q);
-                launch(SN_MIX, blocks(ceilDiv(q, BLOCK)), BLOCK, 0, pointer(saved.instanceMean()),
+                launch(SN_MIX, grid(q), BLOCK, 0, pointer(saved.instanceMean()),
                         pointer(saved.instanceVar()), pointer(saved.layerMean()), pointer(saved.layerVar()),
                         pointer(saved.batchMean()), pointer(saved.batchVar()), pointer(meanWeight), pointer(varWeight),
                         pointer(weight), pointer(bias), (float) eps, l.n(), l.c(), pointer(saved.mean()),
@@ -506,30 +505,30 @@ public final class CudaBackend implements Backend {
                 instanceSums(s, pointer(x), pointer(dy), pointer(saved.mean()), 1, l, sumDy, sumDyX);
                 DevicePointer dMean = s.floats(q);
                 DevicePointer dVar = s.floats(q);
-                launch(SN_BACKWARD_MIXED, blocks(ceilDiv(q, BLOCK)), BLOCK, 0, sumDy, sumDyX, pointer(saved.rstd()),
+                launch(SN_BACKWARD_MIXED, grid(q), BLOCK, 0, sumDy, sumDyX, pointer(saved.rstd()),
                         pointer(weight), n, c, dMean, dVar);
                 DevicePointer dLnMean = s.floats(n);
                 DevicePointer dLnVar = s.floats(n);
-                launch(SN_BACKWARD_SHARE, blocks(ceilDiv(n, BLOCK)), BLOCK, 0, dMean, dVar, pointer(meanWeight),
+                launch(SN_BACKWARD_SHARE, grid(n), BLOCK, 0, dMean, dVar, pointer(meanWeight),
                         pointer(varWeight), 1, n, c, c, 1L, dLnMean, dLnVar);
                 DevicePointer dBnMean = null;
                 DevicePointer dBnVar = null;
                 if (batchStatistics) {
                     dBnMean = s.floats(c);
                     dBnVar = s.floats(c);
-                    launch(SN_BACKWARD_SHARE, blocks(ceilDiv(c, BLOCK)), BLOCK, 0, dMean, dVar, pointer(meanWeight),
+                    launch(SN_BACKWARD_SHARE, grid(c), BLOCK, 0, dMean, dVar, pointer(meanWeight),
                             pointer(varWeight), 2, c, n, 1L, c, dBnMean, dBnVar);
                 }
                 DevicePointer a = s.floats(q);
                 DevicePointer b = s.floats(q);
                 DevicePointer d = s.floats(q);
-                launch(SN_BACKWARD_COEFFICIENTS, blocks(ceilDiv(q, BLOCK)), BLOCK, 0, dMean, dVar, dLnMean, dLnVar,
+                launch(SN_BACKWARD_COEFFICIENTS, grid(q), BLOCK, 0, dMean, dVar, dLnMean, dLnVar,
                         dBnMean, dBnVar, pointer(saved.instanceMean()), pointer(saved.layerMean()),
                         pointer(saved.batchMean()), pointer(saved.rstd()), pointer(weight), pointer(meanWeight),
                         pointer(varWeight), n, c, l.s(), batchStatistics ? 1 : 0, a, b, d);
                 applyBackward(dy, x, a, b, pointer(saved.instanceMean()), 1, d, dx, l, true);
                 if (gradWeight != null || gradBias != null) {
-                    launch(NC_PARAM_GRADS, blocks(ceilDiv(c, BLOCK)), BLOCK, 0, sumDy, sumDyX, pointer(saved.rstd()),
+                    launch(NC_PARAM_GRADS, grid(c), BLOCK, 0, sumDy, sumDyX, pointer(saved.rstd()),
                             1L, n, c, pointer(gradWeight), pointer(gradBias));
                 }
                 launch(SN_LOGIT_GRADS, 1, 1024, 0, dMean, dVar, pointer(saved.instanceMean()),
@@ -553,14 +552,14 @@ public final class CudaBackend implements Backend {
         long chunks = segmentChunks(groups, total);
         DevicePointer partials = s.floats(2 * groups * chunks);
         launch(SEGMENTS_WELFORD_PARTIAL, itemBlocks(groups * chunks), BLOCK, 0, x, groups, groupStride, count, length,
-                segStride, 1L, chunks, partials);
+                segStride, chunks, partials);
         finalizeStats(partials, groups, chunks, total, 1, eps, rms, mean, var, rstd, running, factor);
     }
 
     private void finalizeStats(DevicePointer partials, long groups, long chunks, long units, long unit, double eps,
                                boolean rms, DevicePointer mean, DevicePointer var, DevicePointer rstd,
                                RunningStats running, double factor) {
-        launch(WELFORD_FINALIZE, blocks(ceilDiv(groups, BLOCK)), BLOCK, 0, partials, groups, chunks, units, unit,
+        launch(WELFORD_FINALIZE, grid(groups), BLOCK, 0, partials, groups, chunks, units, unit,
                 (float) eps, rms ? 1 : 0, mean, var, rstd, running == null ? null : pointer(running.mean()),
                 running == null ? null : pointer(running.var()), (float) factor);
     }
@@ -574,7 +573,7 @@ public final class CudaBackend implements Backend {
         }
         long chunks = columnChunks(l);
         DevicePointer partials = s.floats(2 * l.c() * chunks);
-        launch(COLUMNS_WELFORD_PARTIAL, blocks(ceilDiv(l.c() * chunks, BLOCK)), BLOCK, 0, x, l.n(), l.c(), l.s(), chunks,
+        launch(COLUMNS_WELFORD_PARTIAL, grid(l.c() * chunks), BLOCK, 0, x, l.n(), l.c(), l.s(), chunks,
                 partials);
         finalizeStats(partials, l.c(), chunks, l.n(), l.s(), eps, false, mean, null, rstd, running, factor);
     }
@@ -592,8 +591,8 @@ public final class CudaBackend implements Backend {
         long chunks = segmentChunks(groups, count * length);
         DevicePointer partials = s.floats(2 * groups * chunks);
         launch(SEGMENTS_SUMS_PARTIAL, itemBlocks(groups * chunks), BLOCK, 0, x, dy, center, centerDivisor, groups,
-                groupStride, count, length, segStride, 1L, chunks, partials);
-        launch(SUMS_FINALIZE, blocks(ceilDiv(groups, BLOCK)), BLOCK, 0, partials, groups, chunks, sumDy, sumDyX, 0);
+                groupStride, count, length, segStride, chunks, partials);
+        launch(SUMS_FINALIZE, grid(groups), BLOCK, 0, partials, groups, chunks, sumDy, sumDyX, 0);
     }
 
     private void channelSums(Scratch s, DevicePointer x, DevicePointer dy, DevicePointer mean, NcsLayout l,
@@ -604,9 +603,9 @@ public final class CudaBackend implements Backend {
         }
         long chunks = columnChunks(l);
         DevicePointer partials = s.floats(2 * l.c() * chunks);
-        launch(COLUMNS_SUMS_PARTIAL, blocks(ceilDiv(l.c() * chunks, BLOCK)), BLOCK, 0, x, dy, mean, l.n(), l.c(), l.s(),
+        launch(COLUMNS_SUMS_PARTIAL, grid(l.c() * chunks), BLOCK, 0, x, dy, mean, l.n(), l.c(), l.s(),
                 chunks, partials);
-        launch(SUMS_FINALIZE, blocks(ceilDiv(l.c(), BLOCK)), BLOCK, 0, partials, l.c(), chunks, sumDy, sumDyX, 0);
+        launch(SUMS_FINALIZE, grid(l.c()), BLOCK, 0, partials, l.c(), chunks, sumDy, sumDyX, 0);
     }
 
     private void instanceSums(Scratch s, DevicePointer x, DevicePointer dy, DevicePointer center, long centerDivisor,
@@ -618,7 +617,7 @@ public final class CudaBackend implements Backend {
     private void apply(Tensor x, Tensor y, DevicePointer a, DevicePointer m, long centerDivisor, DevicePointer d,
                        NcsLayout l, boolean perSample) {
         boolean vec = l.s() % 4 == 0 && aligned(x, y);
-        launch(vec ? NC_APPLY_VEC : NC_APPLY, blocks(ceilDiv(vec ? l.numel() / 4 : l.numel(), BLOCK)), BLOCK, 0,
+        launch(vec ? NC_APPLY_VEC : NC_APPLY, grid(vec ? l.numel() / 4 : l.numel()), BLOCK, 0,
                 pointer(x), pointer(y), a, m, centerDivisor, d, l.n(), l.c(), l.s(), perSample ? 1 : 0);
     }
 
@@ -627,7 +626,7 @@ public final class CudaBackend implements Backend {
                                long centerDivisor, DevicePointer d, Tensor dx, NcsLayout l, boolean perSample) {
         boolean vec = l.s() % 4 == 0 && aligned(dy, x, dx);
         launch(vec ? NC_APPLY_BACKWARD_VEC : NC_APPLY_BACKWARD,
-                blocks(ceilDiv(vec ? l.numel() / 4 : l.numel(), BLOCK)), BLOCK, 0, pointer(dy), pointer(x), a, b, m,
+                grid(vec ? l.numel() / 4 : l.numel()), BLOCK, 0, pointer(dy), pointer(x), a, b, m,
                 centerDivisor, d, pointer(dx), l.n(), l.c(), l.s(), perSample ? 1 : 0);
     }
 
@@ -653,6 +652,11 @@ public final class CudaBackend implements Backend {
     /** Blocks for a grid-stride kernel needing {@code needed} blocks: at most 32 per SM. */
     long blocks(long needed) {
         return clamp(needed, 1, 32L * info.multiprocessors());
+    }
+
+    /** Blocks of BLOCK threads for a grid-stride kernel with one thread per item. */
+    long grid(long threads) {
+        return blocks(ceilDiv(threads, BLOCK));
     }
 
     /** Blocks for a kernel with one block per item: at most 16 per SM. */

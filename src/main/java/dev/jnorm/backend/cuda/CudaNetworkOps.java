@@ -31,10 +31,6 @@ final class CudaNetworkOps implements NetworkOps {
         }
     }
 
-    private long grid(long threads) {
-        return backend.blocks(ceilDiv(threads, BLOCK));
-    }
-
     @Override
     public void gemm(boolean transposeA, boolean transposeB, int m, int n, int k, float alpha, Tensor a, Tensor b,
                      float beta, Tensor c) {
@@ -80,7 +76,7 @@ final class CudaNetworkOps implements NetworkOps {
                 gemm(false, true, g.out(), g.patch(), g.plane(), 1, dyn, cols, 1, dw);
                 gemm(true, false, g.patch(), g.plane(), g.out(), 1, w, dyn, 0, cols);
                 Tensor dxn = image(dx, n, g.in(), g);
-                run("col2im", dxn, () -> backend.launch(Kernel.COL2IM, grid(dxn.numel()), BLOCK, 0,
+                run("col2im", dxn, () -> backend.launch(Kernel.COL2IM, backend.grid(dxn.numel()), BLOCK, 0,
                         backend.pointer(cols), g.in(), g.height(), g.width(), g.kernel(), g.pad(), backend.pointer(dxn)));
             }
         }
@@ -90,7 +86,7 @@ final class CudaNetworkOps implements NetworkOps {
     }
 
     private void im2col(Tensor x, ConvGeometry g, Tensor cols) {
-        run("im2col", x, () -> backend.launch(Kernel.IM2COL, grid(cols.numel()), BLOCK, 0, backend.pointer(x), g.in(),
+        run("im2col", x, () -> backend.launch(Kernel.IM2COL, backend.grid(cols.numel()), BLOCK, 0, backend.pointer(x), g.in(),
                 g.height(), g.width(), g.kernel(), g.pad(), backend.pointer(cols)));
     }
 
@@ -100,7 +96,7 @@ final class CudaNetworkOps implements NetworkOps {
 
     @Override
     public void addBias(Tensor y, NcsLayout l, Tensor bias) {
-        run("add bias", y, () -> backend.launch(Kernel.ADD_BIAS, grid(y.numel()), BLOCK, 0, backend.pointer(y),
+        run("add bias", y, () -> backend.launch(Kernel.ADD_BIAS, backend.grid(y.numel()), BLOCK, 0, backend.pointer(y),
                 backend.pointer(bias), l.n(), l.c(), l.s()));
     }
 
@@ -112,25 +108,25 @@ final class CudaNetworkOps implements NetworkOps {
 
     @Override
     public void relu(Tensor x, Tensor y) {
-        run("relu", x, () -> backend.launch(Kernel.RELU, grid(x.numel()), BLOCK, 0, backend.pointer(x),
+        run("relu", x, () -> backend.launch(Kernel.RELU, backend.grid(x.numel()), BLOCK, 0, backend.pointer(x),
                 backend.pointer(y), x.numel()));
     }
 
     @Override
     public void reluBackward(Tensor y, Tensor dy, Tensor dx) {
-        run("relu backward", y, () -> backend.launch(Kernel.RELU_BACKWARD, grid(y.numel()), BLOCK, 0,
+        run("relu backward", y, () -> backend.launch(Kernel.RELU_BACKWARD, backend.grid(y.numel()), BLOCK, 0,
                 backend.pointer(y), backend.pointer(dy), backend.pointer(dx), y.numel()));
     }
 
     @Override
     public void maxPool(Tensor x, long planes, int height, int width, Tensor y, Tensor window) {
-        run("max pool", x, () -> backend.launch(Kernel.MAX_POOL, grid(y.numel()), BLOCK, 0, backend.pointer(x), planes,
+        run("max pool", x, () -> backend.launch(Kernel.MAX_POOL, backend.grid(y.numel()), BLOCK, 0, backend.pointer(x), planes,
                 height, width, backend.pointer(y), backend.pointer(window)));
     }
 
     @Override
     public void maxPoolBackward(Tensor dy, Tensor window, long planes, int height, int width, Tensor dx) {
-        run("max pool backward", dx, () -> backend.launch(Kernel.MAX_POOL_BACKWARD, grid(dx.numel()), BLOCK, 0,
+        run("max pool backward", dx, () -> backend.launch(Kernel.MAX_POOL_BACKWARD, backend.grid(dx.numel()), BLOCK, 0,
                 backend.pointer(dy), backend.pointer(window), planes, height, width, backend.pointer(dx)));
     }
 
@@ -142,7 +138,7 @@ final class CudaNetworkOps implements NetworkOps {
 
     @Override
     public void averagePoolBackward(Tensor dy, NcsLayout l, Tensor dx) {
-        run("average pool backward", dx, () -> backend.launch(Kernel.AVERAGE_POOL_BACKWARD, grid(dx.numel()), BLOCK,
+        run("average pool backward", dx, () -> backend.launch(Kernel.AVERAGE_POOL_BACKWARD, backend.grid(dx.numel()), BLOCK,
                 0, backend.pointer(dy), l.n() * l.c(), l.s(), backend.pointer(dx)));
     }
 
@@ -152,7 +148,7 @@ final class CudaNetworkOps implements NetworkOps {
         int batch = (int) logits.shape().dim(0);
         int classes = (int) logits.shape().dim(1);
         try (Tensor losses = backend.empty(Shape.of(batch), DType.FLOAT32)) {
-            run("softmax cross-entropy", logits, () -> backend.launch(Kernel.SOFTMAX_CROSS_ENTROPY, grid(batch), BLOCK,
+            run("softmax cross-entropy", logits, () -> backend.launch(Kernel.SOFTMAX_CROSS_ENTROPY, backend.grid(batch), BLOCK,
                     0, backend.pointer(logits), backend.pointer(labels), batch, classes, backend.pointer(losses),
                     backend.pointer(dlogits)));
             double sum = 0;
@@ -165,14 +161,14 @@ final class CudaNetworkOps implements NetworkOps {
 
     @Override
     public void sgdStep(Tensor param, Tensor grad, Tensor velocity, float lr, float momentum, float weightDecay) {
-        run("sgd step", param, () -> backend.launch(Kernel.SGD_STEP, grid(param.numel()), BLOCK, 0,
+        run("sgd step", param, () -> backend.launch(Kernel.SGD_STEP, backend.grid(param.numel()), BLOCK, 0,
                 backend.pointer(param), backend.pointer(grad), backend.pointer(velocity), param.numel(), lr, momentum,
                 weightDecay));
     }
 
     @Override
     public void clamp(Tensor t, float lo, float hi) {
-        run("clamp", t, () -> backend.launch(Kernel.CLAMP_VALUES, grid(t.numel()), BLOCK, 0, backend.pointer(t),
+        run("clamp", t, () -> backend.launch(Kernel.CLAMP_VALUES, backend.grid(t.numel()), BLOCK, 0, backend.pointer(t),
                 t.numel(), lo, hi));
     }
 }
