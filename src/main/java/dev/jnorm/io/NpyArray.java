@@ -24,6 +24,9 @@ public record NpyArray(Shape shape, DType dtype, double[] values) {
 
     /** The same values labelled {@code dtype}: exact from float32 to float64, rounding the other way. */
     public NpyArray as(DType dtype) {
+        if (dtype == this.dtype) {
+            return this;
+        }
         double[] v = values.clone();
         for (int i = 0; i < v.length; i++) {
             v[i] = dtype.round(v[i]);

@@ -664,7 +664,7 @@ public final class CpuBackend implements Backend {
     }
 
     /** Visits element i of an [N, C, S] tensor with its channel c, in parallel over rows when worth it. */
-    private static void forEachElementByChannel(NcsLayout layout, long work, ElementVisitor visitor) {
+    static void forEachElementByChannel(NcsLayout layout, long work, ElementVisitor visitor) {
         int channels = (int) layout.c();
         int spatial = (int) layout.s();
         forEach((int) (layout.n() * channels), work, row -> {
@@ -676,7 +676,7 @@ public final class CpuBackend implements Backend {
     }
 
     @FunctionalInterface
-    private interface ElementVisitor {
+    interface ElementVisitor {
         void visit(int index, int channel);
     }
 

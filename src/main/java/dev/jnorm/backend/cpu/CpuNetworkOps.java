@@ -80,8 +80,7 @@ final class CpuNetworkOps implements NetworkOps {
                              ConvGeometry g) {
         Shape matrix = Shape.of(g.out(), g.patch());
         Tensor w = weight.reshape(matrix);
-        int chunks = Math.min(CHUNKS, g.n());
-        Tensor[] partial = new Tensor[chunks];
+        Tensor[] partial = new Tensor[chunks(g.n())];
         forEachChunk(g.n(), x.dtype(), g, (chunk, from, to, cols) -> {
             Tensor dw = backend.allocate(matrix, x.dtype());
             partial[chunk] = dw;
@@ -110,9 +109,13 @@ final class CpuNetworkOps implements NetworkOps {
         void run(int chunk, int from, int to, Tensor cols);
     }
 
-    /** Splits images 0..n−1 into min(CHUNKS, n) fixed chunks and runs them in parallel, each with its columns. */
+    private static int chunks(int images) {
+        return Math.min(CHUNKS, images);
+    }
+
+    /** Splits images 0..n−1 into {@link #chunks} fixed chunks and runs them in parallel, each with its columns. */
     private void forEachChunk(int n, DType dtype, ConvGeometry g, ChunkWork work) {
-        int chunks = Math.min(CHUNKS, n);
+        int chunks = chunks(n);
         IntStream.range(0, chunks).parallel().forEach(k -> {
             try (Tensor cols = backend.empty(Shape.of(g.patch(), g.plane()), dtype)) {
                 work.run(k, k * n / chunks, (k + 1) * n / chunks, cols);
@@ -159,7 +162,7 @@ final class CpuNetworkOps implements NetworkOps {
     private void im2col(Tensor x, ConvGeometry g, Tensor cols) {
         HostTensor in = host(x);
         HostTensor out = host(cols);
-        out.fillRange(0, g.patch() * g.plane(), 0);
+        out.fill(0);
         forEachInsideRun(g, (columnsAt, imageAt, length) -> out.copyRange(in, imageAt, columnsAt, length));
     }
 
@@ -167,7 +170,7 @@ final class CpuNetworkOps implements NetworkOps {
     private void col2im(Tensor cols, ConvGeometry g, Tensor dx) {
         HostTensor in = host(cols);
         HostTensor out = host(dx);
-        out.fillRange(0, g.in() * g.plane(), 0);
+        out.fill(0);
         forEachInsideRun(g, (columnsAt, imageAt, length) -> out.addRange(in, columnsAt, imageAt, length));
     }
 
@@ -175,26 +178,15 @@ final class CpuNetworkOps implements NetworkOps {
     public void addBias(Tensor y, NcsLayout layout, Tensor bias) {
         HostTensor out = host(y);
         HostTensor b = host(bias);
-        int s = (int) layout.s();
-        for (int row = 0; row < layout.n() * layout.c(); row++) {
-            double v = b.get((int) (row % layout.c()));
-            for (int i = row * s; i < (row + 1) * s; i++) {
-                out.set(i, out.get(i) + v);
-            }
-        }
+        CpuBackend.forEachElementByChannel(layout, layout.numel(), (i, c) -> out.set(i, out.get(i) + b.get(c)));
     }
 
     @Override
     public void biasGrad(Tensor dy, NcsLayout layout, Tensor grad) {
         HostTensor in = host(dy);
         HostTensor g = host(grad);
-        int s = (int) layout.s();
         double[] sum = new double[(int) layout.c()];
-        for (int row = 0; row < layout.n() * layout.c(); row++) {
-            for (int i = row * s; i < (row + 1) * s; i++) {
-                sum[(int) (row % layout.c())] += in.get(i);
-            }
-        }
+        CpuBackend.forEachElementByChannel(layout, 0, (i, c) -> sum[c] += in.get(i)); // work 0: sequential, in order
         for (int c = 0; c < sum.length; c++) {
             g.set(c, g.get(c) + sum[c]);
         }
@@ -305,6 +297,7 @@ final class CpuNetworkOps implements NetworkOps {
         int batch = (int) logits.shape().dim(0);
         int classes = (int) logits.shape().dim(1);
         double loss = 0;
+        double[] e = new double[classes];
         for (int b = 0; b < batch; b++) {
             double max = Double.NEGATIVE_INFINITY;
             for (int k = 0; k < classes; k++) {
@@ -312,13 +305,13 @@ final class CpuNetworkOps implements NetworkOps {
             }
             double sum = 0;
             for (int k = 0; k < classes; k++) {
-                sum += Math.exp(z.get(b * classes + k) - max);
+                e[k] = Math.exp(z.get(b * classes + k) - max);
+                sum += e[k];
             }
             int label = (int) y.get(b);
             loss += Math.log(sum) + max - z.get(b * classes + label);
             for (int k = 0; k < classes; k++) {
-                double p = Math.exp(z.get(b * classes + k) - max) / sum;
-                d.set(b * classes + k, (p - (k == label ? 1 : 0)) / batch);
+                d.set(b * classes + k, (e[k] / sum - (k == label ? 1 : 0)) / batch);
             }
         }
         return loss / batch;

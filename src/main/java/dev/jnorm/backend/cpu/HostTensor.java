@@ -145,14 +145,6 @@ final class HostTensor extends Tensor {
     }
 
     /** Sets {@code length} elements from {@code at} to {@code value}. */
-    void fillRange(int at, int length, double value) {
-        if (floats != null) {
-            Arrays.fill(floats, offset + at, offset + at + length, (float) value);
-        } else {
-            Arrays.fill(doubles, offset + at, offset + at + length, value);
-        }
-    }
-
     void fill(double value) {
         requireOpen();
         if (floats != null) {
