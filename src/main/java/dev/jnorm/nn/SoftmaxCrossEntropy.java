@@ -4,8 +4,9 @@ import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
 
 /**
- * The mean cross-entropy of {@code softmax(logits [B, K])} against class labels, as
- * torch.nn.functional.cross_entropy; its gradient is {@code (softmax − onehot)/B}.
+ * The mean cross-entropy of {@code softmax(logits [B, K])} against class labels (integers in
+ * [0, K), held as floats), as torch.nn.functional.cross_entropy; its gradient is
+ * {@code (softmax − onehot)/B}.
  */
 public final class SoftmaxCrossEntropy implements AutoCloseable {
     private Tensor gradient;
@@ -16,6 +17,12 @@ public final class SoftmaxCrossEntropy implements AutoCloseable {
         if (s.rank() != 2 || !labels.shape().equals(Shape.of(s.dim(0)))) {
             throw new IllegalArgumentException("cross-entropy expects logits [B, K] and labels [B], got " + s + " and "
                     + labels.shape());
+        }
+        for (double label : labels.toDoubleArray()) {
+            if (!(label >= 0 && label < s.dim(1) && label == Math.rint(label))) {
+                throw new IllegalArgumentException("Target " + (label == Math.rint(label) ? Long.toString((long) label)
+                        : Double.toString(label)) + " is out of bounds.");
+            }
         }
         close();
         gradient = logits.backend().empty(s, logits.dtype());

@@ -20,6 +20,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** Finite-difference checks, in float64, of the training stack's layers, its loss, and a whole small network. */
 class NetworkGradientTest {
@@ -124,6 +125,18 @@ class NetworkGradientTest {
                 numeric[i] = (lossOf(plus, labels) - lossOf(minus, labels)) / 2e-6;
             }
             Close.assertClose(numeric, analytic, 1e-8, 1e-6, "d loss / d logits");
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(doubles = {5, -1, 1.5, Double.NaN})
+    void crossEntropyRefusesALabelThatIsNotAClassAsPyTorchDoes(double label) {
+        try (Tensor logits = TestData.randn(CPU, 3, F64, 2, 5);
+             Tensor y = TestData.tensor(CPU, F64, new double[] {0, label}, 2);
+             SoftmaxCrossEntropy loss = new SoftmaxCrossEntropy()) {
+            String shown = label == Math.rint(label) ? Long.toString((long) label) : Double.toString(label);
+            assertEquals("Target " + shown + " is out of bounds.",
+                    assertThrows(IllegalArgumentException.class, () -> loss.forward(logits, y)).getMessage());
         }
     }
 
