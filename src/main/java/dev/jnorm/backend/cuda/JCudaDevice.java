@@ -55,8 +55,13 @@ public final class JCudaDevice implements GpuDevice {
     private JCudaDevice(int ordinal) {
         check(JCudaDriver.cuDeviceGet(device, ordinal), "cuDeviceGet");
         check(JCudaDriver.cuDevicePrimaryCtxRetain(context, device), "cuDevicePrimaryCtxRetain");
-        check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
-        check(JCudaDriver.cuStreamCreate(stream, 0), "cuStreamCreate");
+        try {
+            check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+            check(JCudaDriver.cuStreamCreate(stream, 0), "cuStreamCreate");
+        } catch (CudaException e) {
+            JCudaDriver.cuDevicePrimaryCtxRelease(device);
+            throw e;
+        }
         this.info = readInfo();
     }
 
@@ -80,7 +85,12 @@ public final class JCudaDevice implements GpuDevice {
             throw new CudaUnavailableException(count[0] == 0 ? "no CUDA device"
                     : "no CUDA device " + ordinal + " (" + count[0] + " present)");
         }
-        JCudaDevice d = new JCudaDevice(ordinal);
+        JCudaDevice d;
+        try {
+            d = new JCudaDevice(ordinal);
+        } catch (CudaException e) {
+            throw new CudaUnavailableException("CUDA device " + ordinal + " could not be opened: " + e.getMessage());
+        }
         try {
             d.loadKernels();
         } catch (CudaException e) {
