@@ -6,7 +6,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${1:-$root/target/gpu-bundle}"
-console_version=1.14.1
+console_version="${CONSOLE_LAUNCHER_VERSION:-1.14.1}"  # docker/Dockerfile passes its own
 modules=java.base,java.logging,java.management,java.xml,java.sql,jdk.unsupported,jdk.zipfs
 
 jdk="${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")}"

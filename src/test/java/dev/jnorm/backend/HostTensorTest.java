@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
+import dev.jnorm.testing.Cuda;
 import org.junit.jupiter.api.Test;
 
 class HostTensorTest {
@@ -72,12 +73,7 @@ class HostTensorTest {
 
     @Test
     void autoPicksCudaWhereUsableElseTheCpuAndNamesAreChecked() {
-        boolean cuda;
-        try (Backend probe = dev.jnorm.backend.cuda.CudaBackend.open()) {
-            cuda = true;
-        } catch (dev.jnorm.backend.cuda.CudaUnavailableException e) {
-            cuda = false;
-        }
+        boolean cuda = Cuda.unavailableReason() == null;
         try (Backend auto = Backend.auto()) {
             assertEquals(cuda ? "cuda" : "cpu", auto.name());
         }

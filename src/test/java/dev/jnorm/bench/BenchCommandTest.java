@@ -3,11 +3,9 @@ package dev.jnorm.bench;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.jnorm.cli.Jnorm;
 import dev.jnorm.io.Json;
+import dev.jnorm.testing.CliRun;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -18,21 +16,19 @@ import org.junit.jupiter.api.io.TempDir;
 /** {@code jnorm bench} in CI conditions: the CPU backend on small shapes, and the comparison. */
 class BenchCommandTest {
 
-    private static String[] run(String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int status = Jnorm.execute(new PrintWriter(out, true), new PrintWriter(err, true), args);
-        assertEquals(0, status, err.toString());
-        return new String[] {out.toString(), err.toString()};
+    private static CliRun run(String... args) {
+        CliRun run = CliRun.of(args);
+        assertEquals(0, run.status(), run.err());
+        return run;
     }
 
     @Test
     @SuppressWarnings("unchecked")
     void timesTheCpuBackendAndWritesJsonAndCsv(@TempDir Path dir) throws IOException {
-        String[] output = run("bench", "--backend", "cpu", "--suite", "rows", "--norm", "layer", "--runs", "20",
+        CliRun output = run("bench", "--backend", "cpu", "--suite", "rows", "--norm", "layer", "--runs", "20",
                 "--warmup", "1", "--out", dir.toString());
-        assertTrue(output[1].contains("no GPU in use: timing the CPU backend"), output[1]);
-        assertTrue(output[0].contains("copy bandwidth"), output[0]);
+        assertTrue(output.err().contains("no GPU in use: timing the CPU backend"), output.err());
+        assertTrue(output.out().contains("copy bandwidth"), output.out());
         Map<String, Object> report = (Map<String, Object>) Json.parse(Files.readString(dir.resolve("bench.json")));
         List<Map<String, Object>> rows = (List<Map<String, Object>>) report.get("rows");
         assertEquals(4, rows.size(), "layer forward and backward on two row shapes");
@@ -62,7 +58,7 @@ class BenchCommandTest {
         report.put("device", "made-up device");
         Files.writeString(dir.resolve("torch.json"), Json.write(report));
         String out = run("bench", "--results", dir.resolve("bench.json").toString(), "--compare",
-                dir.resolve("torch.json").toString())[0];
+                dir.resolve("torch.json").toString()).out();
         assertTrue(out.contains("2.00x"), out);
         assertTrue(out.contains("rms: jnorm at least as fast on 4 of 4, speedup geometric mean 2.00x"), out);
     }

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import dev.jnorm.io.NpyArray;
 import dev.jnorm.io.NpyReader;
 import dev.jnorm.tensor.DType;
+import dev.jnorm.testing.CliRun;
 import dev.jnorm.testing.Close;
 import java.io.IOException;
 import java.net.URISyntaxException;

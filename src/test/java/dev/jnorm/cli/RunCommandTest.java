@@ -9,6 +9,8 @@ import dev.jnorm.io.NpyReader;
 import dev.jnorm.io.NpyWriter;
 import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
+import dev.jnorm.testing.CliRun;
+import dev.jnorm.testing.Cuda;
 import dev.jnorm.testing.TestData;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -127,12 +129,7 @@ class RunCommandTest {
 
     @Test
     void theCudaBackendRunsWhereUsableOrSaysWhyNot() {
-        String reason = null;
-        try (dev.jnorm.backend.cuda.CudaBackend probe = dev.jnorm.backend.cuda.CudaBackend.open()) {
-            probe.info();
-        } catch (dev.jnorm.backend.cuda.CudaUnavailableException e) {
-            reason = e.getMessage();
-        }
+        String reason = Cuda.unavailableReason();
         if (reason != null) {
             assertBadInput("the cuda backend is not available: " + reason, "run", "--norm", "group", "--groups", "3",
                     "--input", path("x"), "--backend", "cuda");

@@ -5,11 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.jnorm.cli.Jnorm;
+import dev.jnorm.testing.CliRun;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -20,22 +18,16 @@ import org.junit.jupiter.api.io.TempDir;
 /** {@code jnorm study small-batch} end to end on generated images. */
 class StudyCommandTest {
 
-    private static int run(StringWriter out, StringWriter err, String... args) {
-        return Jnorm.execute(new PrintWriter(out, true), new PrintWriter(err, true), args);
-    }
-
     @Test
     void trainsEveryNormAndBatchSizeAndWritesTheTableCsvAndPlot(@TempDir Path dir) throws IOException {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int status = run(out, err, "study", "small-batch", "--synthetic", "--norms", "batch,group,none",
+        CliRun run = CliRun.of("study", "small-batch", "--synthetic", "--norms", "batch,group,none",
                 "--batch-sizes", "8,2", "--train-images", "48", "--val-images", "30", "--backend", "cpu",
                 "--out", dir.toString());
-        assertEquals(0, status, err.toString());
-        assertTrue(out.toString().contains("Validation error (%) on 30 synthetic images held out, after 1 epoch(s) on 48 "
-                + "training images"), out.toString());
-        assertTrue(out.toString().matches("(?s).*\\nbatch\\s+\\d+\\.\\d\\d\\s+\\d+\\.\\d\\d\\n.*"), out.toString());
-        assertTrue(err.toString().contains("images/s"), "a progress bar with the speed");
+        assertEquals(0, run.status(), run.err());
+        assertTrue(run.out().contains("Validation error (%) on 30 synthetic images held out, after 1 epoch(s) on 48 "
+                + "training images"), run.out());
+        assertTrue(run.out().matches("(?s).*\\nbatch\\s+\\d+\\.\\d\\d\\s+\\d+\\.\\d\\d\\n.*"), run.out());
+        assertTrue(run.err().contains("images/s"), "a progress bar with the speed");
         List<String> csv = Files.readAllLines(dir.resolve("results.csv"));
         assertEquals("norm,batch_size,epochs,train_images,val_images,learning_rate,train_loss,val_error_pct,"
                 + "train_seconds,train_images_per_second", csv.get(0));
@@ -48,14 +40,12 @@ class StudyCommandTest {
 
     @Test
     void missingDataNamesThePackageTheOptionAndTheStandIn(@TempDir Path dir) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        int status = run(out, err, "study", "small-batch", "--data", dir.resolve("none").toString(), "--out",
+        CliRun run = CliRun.of("study", "small-batch", "--data", dir.resolve("none").toString(), "--out",
                 dir.resolve("o").toString(), "--backend", "cpu");
-        assertEquals(2, status);
+        assertEquals(2, run.status());
         assertEquals("Fashion-MNIST not found in " + dir.resolve("none") + ": install Debian's dataset-fashion-mnist "
                 + "package (or run ci/fetch-fashion-mnist.sh), give --data DIR, or use --synthetic\n",
-                err.toString().replace(System.lineSeparator(), "\n"));
+                run.err().replace(System.lineSeparator(), "\n"));
         assertFalse(Files.exists(dir.resolve("o")));
     }
 }
