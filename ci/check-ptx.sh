@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Checks the committed PTX against the kernel sources and the kernels' resources:
-#  1. the PTX under src/main/resources is what cuda-kernels/ compiles to (when the nvcc release
-#     is the one that made it; another release legitimately emits other PTX, and is only reported);
-#  2. ptxas for sm_80 and sm_90: no kernel spills registers; prints each kernel's registers.
+#  1. the PTX and resources.tsv under src/main/resources are what cuda-kernels/ compiles to (when
+#     the nvcc release is the one that made them; another release legitimately emits other PTX,
+#     and is only reported);
+#  2. every PTX file declares an ISA version of at most 8.0 (loadable by CUDA 12.0 drivers), ptxas
+#     accepts it at that version for sm_75 and sm_90, and rejects it one version lower (so the
+#     declared version is the lowest its instructions need);
+#  3. every kernel declares __launch_bounds__ (.maxntid);
+#  4. ptxas for sm_80 and sm_90: no kernel spills registers; prints each kernel's registers.
 # Skips, saying so, where nvcc or ptxas is missing.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -15,19 +20,52 @@ fresh="$(mktemp -d)"
 trap 'rm -rf "$fresh"' EXIT
 bash "$root/ci/build-ptx.sh" "$fresh"
 status=0
+same_release=1
 for ptx in "$committed"/*.ptx; do
   name="$(basename "$ptx")"
-  if ! cmp -s "$ptx" "$fresh/$name"; then
-    if [ "$(grep -m1 'Cuda compilation tools' "$ptx")" = "$(grep -m1 'Cuda compilation tools' "$fresh/$name")" ]; then
-      echo "check-ptx: $name is stale: run ci/build-ptx.sh and commit the result" >&2
-      status=1
-    else
-      echo "check-ptx: $name differs, but was made by another nvcc release; not compared"
-    fi
+  if [ "$(grep -m1 'Cuda compilation tools' "$ptx")" != "$(grep -m1 'Cuda compilation tools' "$fresh/$name")" ]; then
+    echo "check-ptx: $name was made by another nvcc release; not compared"
+    same_release=0
+  elif ! cmp -s "$ptx" "$fresh/$name"; then
+    echo "check-ptx: $name is stale: run ci/build-ptx.sh and commit the result" >&2
+    status=1
   fi
 done
+if [ "$same_release" -eq 1 ] && ! cmp -s "$committed/resources.tsv" "$fresh/resources.tsv"; then
+  echo "check-ptx: resources.tsv is stale: run ci/build-ptx.sh and commit the result" >&2
+  diff "$committed/resources.tsv" "$fresh/resources.tsv" >&2 || true
+  status=1
+fi
 for cu in "$root"/cuda-kernels/*.cu; do
   [ -f "$committed/$(basename "$cu" .cu).ptx" ] || { echo "check-ptx: no committed PTX for $cu" >&2; status=1; }
+done
+lower() {  # the PTX ISA version before $1 among those CUDA 11 and 12 drivers know
+  case "$1" in 7.0) echo 6.5 ;; 8.0) echo 7.8 ;; *) awk -v v="$1" 'BEGIN { printf "%.1f", v - 0.1 }' ;; esac
+}
+for ptx in "$committed"/*.ptx; do
+  name="$(basename "$ptx")"
+  version="$(sed -n -E 's/^\.version ([0-9]+\.[0-9]+)$/\1/p' "$ptx")"
+  if ! awk -v v="$version" 'BEGIN { exit !(v + 0 <= 8.0) }'; then
+    echo "check-ptx: $name declares PTX ISA $version; CUDA 12.0 drivers load at most 8.0" >&2
+    status=1
+  fi
+  for arch in sm_75 sm_90; do
+    if ! ptxas -arch="$arch" "$ptx" -o /dev/null; then
+      echo "check-ptx: ptxas -arch=$arch rejects $name at its declared ISA $version" >&2
+      status=1
+    fi
+  done
+  below="$(lower "$version")"
+  if sed -E "s/^\.version .*/.version $below/" "$ptx" | ptxas -arch=sm_90 - -o /dev/null 2>/dev/null; then
+    echo "check-ptx: $name declares ISA $version but ptxas accepts it at $below: run ci/build-ptx.sh" >&2
+    status=1
+  fi
+  entries=$(grep -c '^\.visible \.entry' "$ptx")
+  bounded=$(grep -c '^\.maxntid' "$ptx")
+  if [ "$entries" -ne "$bounded" ]; then
+    echo "check-ptx: $name has $entries kernels but $bounded with __launch_bounds__" >&2
+    status=1
+  fi
 done
 for arch in sm_80 sm_90; do
   for ptx in "$committed"/*.ptx; do
@@ -42,5 +80,5 @@ for arch in sm_80 sm_90; do
     fi
   done
 done
-[ "$status" -eq 0 ] && echo "check-ptx: PTX fresh, no spills on sm_80 and sm_90"
+[ "$status" -eq 0 ] && echo "check-ptx: PTX fresh, ISA <= 8.0 and the lowest each file needs, launch bounds on every kernel, no spills on sm_80 and sm_90"
 exit "$status"

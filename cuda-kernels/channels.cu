@@ -19,9 +19,8 @@ __device__ __forceinline__ i64 coefficient_index(i64 row, i64 C, int perSample) 
     return perSample ? row : row % C;
 }
 
-extern "C" __global__ void nc_apply(const float* __restrict__ x, float* __restrict__ y, const float* __restrict__ A,
-                                    const float* __restrict__ M, i64 centerDivisor, const float* __restrict__ D,
-                                    i64 N, i64 C, i64 S, int perSample) {
+KERNEL nc_apply(In<float> x, Out<float> y, In<float> A, In<float> M, i64 centerDivisor, In<float> D, i64 N, i64 C,
+                i64 S, int perSample) {
     i64 total = N * C * S;
     GRID_STRIDE(i, total) {
         i64 q = coefficient_index(i / S, C, perSample);
@@ -29,26 +28,21 @@ extern "C" __global__ void nc_apply(const float* __restrict__ x, float* __restri
     }
 }
 
-extern "C" __global__ void nc_apply_vec(const float* __restrict__ x, float* __restrict__ y,
-                                        const float* __restrict__ A, const float* __restrict__ M, i64 centerDivisor,
-                                        const float* __restrict__ D, i64 N, i64 C, i64 S, int perSample) {
+KERNEL nc_apply_vec(In<float> x, Out<float> y, In<float> A, In<float> M, i64 centerDivisor, In<float> D, i64 N, i64 C,
+                    i64 S, int perSample) {
     i64 total4 = N * C * S / 4;
     GRID_STRIDE(i, total4) {
         i64 q = coefficient_index(i * 4 / S, C, perSample);
         float a = A[q];
         float m = M[q / centerDivisor];
         float d = param_or(D, q, 0.f);
-        float4 v = reinterpret_cast<const float4*>(x)[i];
-        reinterpret_cast<float4*>(y)[i] =
-            make_float4(a * (v.x - m) + d, a * (v.y - m) + d, a * (v.z - m) + d, a * (v.w - m) + d);
+        float4 v = load4(x, 4 * i);
+        store4(y, 4 * i, make_float4(a * (v.x - m) + d, a * (v.y - m) + d, a * (v.z - m) + d, a * (v.w - m) + d));
     }
 }
 
-extern "C" __global__ void nc_apply_backward(const float* __restrict__ dy, const float* __restrict__ x,
-                                             const float* __restrict__ A, const float* __restrict__ B,
-                                             const float* __restrict__ M, i64 centerDivisor,
-                                             const float* __restrict__ D, float* __restrict__ dx, i64 N, i64 C, i64 S,
-                                             int perSample) {
+KERNEL nc_apply_backward(In<float> dy, In<float> x, In<float> A, In<float> B, In<float> M, i64 centerDivisor,
+                         In<float> D, Out<float> dx, i64 N, i64 C, i64 S, int perSample) {
     i64 total = N * C * S;
     GRID_STRIDE(i, total) {
         i64 q = coefficient_index(i / S, C, perSample);
@@ -56,11 +50,8 @@ extern "C" __global__ void nc_apply_backward(const float* __restrict__ dy, const
     }
 }
 
-extern "C" __global__ void nc_apply_backward_vec(const float* __restrict__ dy, const float* __restrict__ x,
-                                                 const float* __restrict__ A, const float* __restrict__ B,
-                                                 const float* __restrict__ M, i64 centerDivisor,
-                                                 const float* __restrict__ D, float* __restrict__ dx, i64 N, i64 C,
-                                                 i64 S, int perSample) {
+KERNEL nc_apply_backward_vec(In<float> dy, In<float> x, In<float> A, In<float> B, In<float> M, i64 centerDivisor,
+                             In<float> D, Out<float> dx, i64 N, i64 C, i64 S, int perSample) {
     i64 total4 = N * C * S / 4;
     GRID_STRIDE(i, total4) {
         i64 q = coefficient_index(i * 4 / S, C, perSample);
@@ -68,19 +59,18 @@ extern "C" __global__ void nc_apply_backward_vec(const float* __restrict__ dy, c
         float b = B[q];
         float m = M[q / centerDivisor];
         float d = D[q];
-        float4 g = reinterpret_cast<const float4*>(dy)[i];
-        float4 v = reinterpret_cast<const float4*>(x)[i];
-        reinterpret_cast<float4*>(dx)[i] = make_float4(a * g.x + b * (v.x - m) + d, a * g.y + b * (v.y - m) + d,
-                                                       a * g.z + b * (v.z - m) + d, a * g.w + b * (v.w - m) + d);
+        float4 g = load4(dy, 4 * i);
+        float4 v = load4(x, 4 * i);
+        store4(dx, 4 * i,
+               make_float4(a * g.x + b * (v.x - m) + d, a * g.y + b * (v.y - m) + d, a * g.z + b * (v.z - m) + d,
+                           a * g.w + b * (v.w - m) + d));
     }
 }
 
 // BatchNorm forward: A = rstd·w, D = b per channel, centered on the mean (when A is given). With
 // running statistics given, first sets mean = running_mean and rstd = 1/sqrt(running_var + eps).
-extern "C" __global__ void channel_coefficients(float* mean, float* rstd, const float* __restrict__ running_mean,
-                                                const float* __restrict__ running_var, float eps,
-                                                const float* __restrict__ w, const float* __restrict__ b, i64 C,
-                                                float* __restrict__ A, float* __restrict__ D) {
+KERNEL channel_coefficients(Out<float> mean, Out<float> rstd, In<float> running_mean, In<float> running_var, float eps,
+                            In<float> w, In<float> b, i64 C, Out<float> A, Out<float> D) {
     GRID_STRIDE(c, C) {
         if (running_mean) {
             mean[c] = running_mean[c];
@@ -95,12 +85,9 @@ extern "C" __global__ void channel_coefficients(float* mean, float* rstd, const 
 
 // BatchNorm backward from per-channel Σ dy and Σ dy·(x − mean) over `count` = N·S values:
 // dx = A·dy + B·(x − mean) + D; with batch statistics B and D carry the gradient through them.
-extern "C" __global__ void channel_backward_coefficients(const float* __restrict__ sum_dy,
-                                                         const float* __restrict__ sum_dy_x,
-                                                         const float* __restrict__ rstd, const float* __restrict__ w,
-                                                         i64 C, i64 count, int batch, float* __restrict__ A,
-                                                         float* __restrict__ B, float* __restrict__ D, float* grad_w,
-                                                         float* grad_b) {
+KERNEL channel_backward_coefficients(In<float> sum_dy, In<float> sum_dy_x, In<float> rstd, In<float> w, i64 C,
+                                     i64 count, int batch, Out<float> A, Out<float> B, Out<float> D, Out<float> grad_w,
+                                     Out<float> grad_b) {
     GRID_STRIDE(c, C) {
         float r = rstd[c];
         float wc = param_or(w, c, 1.f);
@@ -115,11 +102,8 @@ extern "C" __global__ void channel_backward_coefficients(const float* __restrict
 // InstanceNorm (G = C) and GroupNorm backward, one thread per (n, g), from per-(n, c) sums centered
 // on the group mean: with g = w·dy over the group's L = (C/G)·S values,
 // dx = rstd·w_c·dy − rstd³·Σ(g·(x − mean))/L·(x − mean) − rstd·Σg/L.
-extern "C" __global__ void group_backward_coefficients(const float* __restrict__ sum_dy,
-                                                       const float* __restrict__ sum_dy_x,
-                                                       const float* __restrict__ rstd, const float* __restrict__ w,
-                                                       i64 N, i64 C, i64 G, i64 S, float* __restrict__ A,
-                                                       float* __restrict__ B, float* __restrict__ D) {
+KERNEL group_backward_coefficients(In<float> sum_dy, In<float> sum_dy_x, In<float> rstd, In<float> w, i64 N, i64 C,
+                                   i64 G, i64 S, Out<float> A, Out<float> B, Out<float> D) {
     i64 cpg = C / G;
     GRID_STRIDE(ng, N * G) {
         i64 first = (ng / G) * C + (ng % G) * cpg;
@@ -144,9 +128,8 @@ extern "C" __global__ void group_backward_coefficients(const float* __restrict__
 
 // Weight and bias gradients from per-(n, c) sums: grad_w += Σ_n rstd·Σ dy·(x − mean),
 // grad_b += Σ_n Σ dy, rstd indexed by (n·C + c)/rstdDivisor (the group of (n, c)).
-extern "C" __global__ void nc_param_grads(const float* __restrict__ sum_dy, const float* __restrict__ sum_dy_x,
-                                          const float* __restrict__ rstd, i64 rstdDivisor, i64 N, i64 C,
-                                          float* grad_w, float* grad_b) {
+KERNEL nc_param_grads(In<float> sum_dy, In<float> sum_dy_x, In<float> rstd, i64 rstdDivisor, i64 N, i64 C,
+                      Out<float> grad_w, Out<float> grad_b) {
     GRID_STRIDE(c, C) {
         float gw = 0.f;
         float gb = 0.f;
@@ -161,9 +144,8 @@ extern "C" __global__ void nc_param_grads(const float* __restrict__ sum_dy, cons
 }
 
 // InstanceNorm's running statistics: the per-(n, c) mean and unbiased variance averaged over n.
-extern "C" __global__ void instance_running_update(const float* __restrict__ mean, const float* __restrict__ var,
-                                                   i64 N, i64 C, i64 S, float factor, float* running_mean,
-                                                   float* running_var) {
+KERNEL instance_running_update(In<float> mean, In<float> var, i64 N, i64 C, i64 S, float factor,
+                               Out<float> running_mean, Out<float> running_var) {
     GRID_STRIDE(c, C) {
         float m = 0.f;
         float v = 0.f;

@@ -2,26 +2,63 @@
 //
 // - Portability: the kernels compile with nvcc to PTX, and with g++ against the CPU emulator in
 //   emulator/ (JNORM_EMULATOR), which the test suite uses where no GPU is present.
+// - Memory: kernel parameters in global memory are In<T> (read-only for the whole launch: const
+//   and __restrict__, so loads may take the read-only path) or Out<T> (written, maybe read);
+//   load4/store4 move 16 bytes; shared memory is DYNAMIC_SHARED or STATIC_SHARED. On the GPU these
+//   are plain pointers and arrays. On the emulator they are checked pointers: every access is
+//   bounds-checked against its buffer on both sides (and its alignment), and global accesses are
+//   counted as memory traffic.
 // - Welford accumulation with Chan merging, fp32 values and integer counts. A constant group keeps
 //   its exact value as mean and 0 as M2; a NaN stays in its group.
 // - Deterministic reductions: warp butterflies that merge in lane order, so every lane ends with
 //   the same bits, then a fixed tree across warps. No atomics anywhere.
 // - 64-bit offsets (i64) for every index into a tensor.
+// - Every kernel declares its block size with __launch_bounds__ (KERNEL_BLOCK, or BIG_BLOCK for the
+//   few launched with 1024 threads); the host launches exactly that many threads. The minimum of one
+//   resident block leaves ptxas its whole register budget (with the size alone it spills small
+//   kernels to chase occupancy).
 #pragma once
 
 #ifdef JNORM_EMULATOR
 #include "emulator/cuda_emulation.h"
-#else
-#define DYNAMIC_SHARED(T, name) \
-    extern __shared__ __align__(16) unsigned char name##_bytes[]; \
-    T* name = reinterpret_cast<T*>(name##_bytes)
 #endif
 
 typedef long long i64;
 
+#define KERNEL_BLOCK 256
+#define BIG_BLOCK 1024
+#define KERNEL extern "C" __global__ void __launch_bounds__(KERNEL_BLOCK, 1)
+#define BIG_KERNEL extern "C" __global__ void __launch_bounds__(BIG_BLOCK, 1)
+
+#ifdef JNORM_EMULATOR
+template <class T>
+using In = emu::Ptr<const T>;
+template <class T>
+using Out = emu::Ptr<T>;
+#define DYNAMIC_SHARED(T, name) emu::Ptr<T> name = emu::dynamic_shared<T>()
+#define STATIC_SHARED(T, name, count) emu::Ptr<T> name = emu::static_shared<T>(__FILE__ ":" #name, (count))
+#else
+template <class T>
+using In = const T* __restrict__;
+template <class T>
+using Out = T*;
+#define DYNAMIC_SHARED(T, name)                                   \
+    extern __shared__ __align__(16) unsigned char name##_bytes[]; \
+    T* name = reinterpret_cast<T*>(name##_bytes)
+#define STATIC_SHARED(T, name, count) __shared__ __align__(16) T name[count]
+
+// 16-byte accesses of four floats starting at element i (16-byte aligned).
+__device__ __forceinline__ float4 load4(const float* p, i64 i) {
+    return *reinterpret_cast<const float4*>(p + i);
+}
+
+__device__ __forceinline__ void store4(float* p, i64 i, float4 v) {
+    *reinterpret_cast<float4*>(p + i) = v;
+}
+#endif
+
 #define FULL_MASK 0xffffffffu
-#define MAX_BLOCK 1024
-#define MAX_WARPS (MAX_BLOCK / 32)
+#define MAX_WARPS (BIG_BLOCK / 32)
 
 // One thread per index i in [0, n), over however many blocks the grid has.
 #define GRID_STRIDE(i, n) \
@@ -29,11 +66,15 @@ typedef long long i64;
 
 // ---------------------------------------------------------------- Welford / Chan
 
-struct Welford {
+// Count is int within a block, i64 across the partials of a whole group.
+template <class Count>
+struct WelfordOf {
     float mean;
     float m2;
-    int n;
+    Count n;
 };
+typedef WelfordOf<int> Welford;
+typedef WelfordOf<i64> Welford64;
 
 __device__ __forceinline__ Welford welford_empty() {
     Welford w;
@@ -51,7 +92,7 @@ __device__ __forceinline__ void welford_push(Welford& a, float x) {
 }
 
 // Chan et al.: merges (meanB, m2B) of nB values into (mean, m2) of n values. Not symmetric in
-// rounding, so callers fix the order. Count is int in a block, i64 across a whole group.
+// rounding, so callers fix the order.
 template <class Count>
 __device__ __forceinline__ void chan_merge(float& mean, float& m2, Count& n, float meanB, float m2B, Count nB) {
     if (nB == 0) return;
@@ -69,23 +110,25 @@ __device__ __forceinline__ void chan_merge(float& mean, float& m2, Count& n, flo
     n = total;
 }
 
-__device__ __forceinline__ Welford welford_merge(Welford a, Welford b) {
+template <class Count>
+__device__ __forceinline__ WelfordOf<Count> welford_merge(WelfordOf<Count> a, WelfordOf<Count> b) {
     chan_merge(a.mean, a.m2, a.n, b.mean, b.m2, b.n);
     return a;
 }
 
 // running = (1 − factor)·running + factor·batch, for the mean and the (unbiased) variance.
-__device__ __forceinline__ void running_blend(float* running_mean, float* running_var, i64 i, float mean,
+__device__ __forceinline__ void running_blend(Out<float> running_mean, Out<float> running_var, i64 i, float mean,
                                               float unbiasedVar, float factor) {
     running_mean[i] = (1.f - factor) * running_mean[i] + factor * mean;
     running_var[i] = (1.f - factor) * running_var[i] + factor * unbiasedVar;
 }
 
 // Butterfly over the warp; each pair merges (lower lane, upper lane), so all lanes agree bitwise.
-__device__ __forceinline__ Welford warp_reduce(Welford a) {
+template <class Count>
+__device__ __forceinline__ WelfordOf<Count> warp_reduce(WelfordOf<Count> a) {
     int lane = threadIdx.x & 31;
     for (int m = 16; m >= 1; m >>= 1) {
-        Welford b;
+        WelfordOf<Count> b;
         b.mean = __shfl_xor_sync(FULL_MASK, a.mean, m);
         b.m2 = __shfl_xor_sync(FULL_MASK, a.m2, m);
         b.n = __shfl_xor_sync(FULL_MASK, a.n, m);
@@ -124,16 +167,11 @@ __device__ __forceinline__ Welford reduce_identity(Welford) {
     return welford_empty();
 }
 
-// The warps' partial results of block_reduce, one slot of up to 16 bytes per warp; one array for
-// every T (a plain static, not one per template instance, so the emulator can poison it).
-__shared__ __align__(16) unsigned char block_reduce_slots[MAX_WARPS * 16];
-
 // The whole block's reduction of T (Welford or Sum2), returned to every thread: each warp reduces,
 // then warp 0 reduces the warps' results in warp order. blockDim.x must be a multiple of 32.
 template <class T>
 __device__ __forceinline__ T block_reduce(T v) {
-    static_assert(sizeof(T) <= 16, "a block_reduce slot holds 16 bytes");
-    T* partial = reinterpret_cast<T*>(block_reduce_slots);
+    STATIC_SHARED(T, partial, MAX_WARPS);  // the warps' results
     int warp = threadIdx.x >> 5;
     int warps = blockDim.x >> 5;
     v = warp_reduce(v);
@@ -161,8 +199,8 @@ __device__ __forceinline__ i64 chunk_begin(i64 k, i64 chunks, i64 units, i64 uni
 // The affine parameter an element uses. Per-channel rows start on a channel boundary and hold
 // `perRow` channels of S values; elementwise parameters are indexed by the position in the row.
 struct Affine {
-    const float* w;
-    const float* b;
+    In<float> w;
+    In<float> b;
     int perChannel;
     i64 C;
     i64 S;
@@ -172,7 +210,8 @@ __device__ __forceinline__ i64 first_channel(const Affine& a, i64 row, i64 L) {
     return a.perChannel ? (row * (L / a.S)) % a.C : 0;
 }
 
-__device__ __forceinline__ float param_or(const float* p, i64 i, float otherwise) {
+template <class P>
+__device__ __forceinline__ float param_or(P p, i64 i, float otherwise) {
     return p ? p[i] : otherwise;
 }
 

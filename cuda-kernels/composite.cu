@@ -16,12 +16,8 @@
 //   to the mixing logits (one block, fixed-order reduction).
 #include "common.cuh"
 
-extern "C" __global__ void bin_forward_coefficients(const float* __restrict__ bn_mean,
-                                                    const float* __restrict__ bn_rstd,
-                                                    const float* __restrict__ in_mean,
-                                                    const float* __restrict__ in_rstd, const float* __restrict__ rho,
-                                                    const float* __restrict__ w, const float* __restrict__ b, i64 N,
-                                                    i64 C, float* __restrict__ A, float* __restrict__ D) {
+KERNEL bin_forward_coefficients(In<float> bn_mean, In<float> bn_rstd, In<float> in_mean, In<float> in_rstd,
+                                In<float> rho, In<float> w, In<float> b, i64 N, i64 C, Out<float> A, Out<float> D) {
     GRID_STRIDE(q, N * C) {
         i64 c = q % C;
         float wc = param_or(w, c, 1.f);
@@ -30,16 +26,10 @@ extern "C" __global__ void bin_forward_coefficients(const float* __restrict__ bn
     }
 }
 
-extern "C" __global__ void bin_backward_coefficients(const float* __restrict__ sum_dy,
-                                                     const float* __restrict__ sum_dy_x,
-                                                     const float* __restrict__ bn_mean,
-                                                     const float* __restrict__ bn_rstd,
-                                                     const float* __restrict__ in_mean,
-                                                     const float* __restrict__ in_rstd,
-                                                     const float* __restrict__ rho, const float* __restrict__ w,
-                                                     i64 N, i64 C, i64 S, int batch, float* __restrict__ A,
-                                                     float* __restrict__ B, float* __restrict__ D, float* grad_rho,
-                                                     float* grad_w, float* grad_b) {
+KERNEL bin_backward_coefficients(In<float> sum_dy, In<float> sum_dy_x, In<float> bn_mean, In<float> bn_rstd,
+                                 In<float> in_mean, In<float> in_rstd, In<float> rho, In<float> w, i64 N, i64 C, i64 S,
+                                 int batch, Out<float> A, Out<float> B, Out<float> D, Out<float> grad_rho,
+                                 Out<float> grad_w, Out<float> grad_b) {
     GRID_STRIDE(c, C) {
         float r = bn_rstd[c];
         float sd = 0.f;  // Σ dy over the channel
@@ -74,7 +64,7 @@ extern "C" __global__ void bin_backward_coefficients(const float* __restrict__ s
 
 // ---------------------------------------------------------------- Switchable
 
-__device__ __forceinline__ void softmax3(const float* logits, float* p) {
+__device__ __forceinline__ void softmax3(In<float> logits, float* p) {
     float m = fmaxf(logits[0], fmaxf(logits[1], logits[2]));
     float e0 = expf(logits[0] - m);
     float e1 = expf(logits[1] - m);
@@ -88,9 +78,8 @@ __device__ __forceinline__ void softmax3(const float* logits, float* p) {
 // Layer statistics (group n, members c: strides C and 1) or batch statistics (group c, members n:
 // strides 1 and C) as Chan merges of equal-count instance statistics: the mean of the means, and
 // the mean of the variances plus the variance of the means.
-extern "C" __global__ void sn_merge_stats(const float* __restrict__ in_mean, const float* __restrict__ in_var,
-                                          i64 groups, i64 members, i64 groupStride, i64 memberStride,
-                                          float* __restrict__ out_mean, float* __restrict__ out_var) {
+KERNEL sn_merge_stats(In<float> in_mean, In<float> in_var, i64 groups, i64 members, i64 groupStride, i64 memberStride,
+                      Out<float> out_mean, Out<float> out_var) {
     GRID_STRIDE(g, groups) {
         float m = 0.f;
         for (i64 k = 0; k < members; k++) m += in_mean[g * groupStride + k * memberStride];
@@ -107,20 +96,16 @@ extern "C" __global__ void sn_merge_stats(const float* __restrict__ in_mean, con
 
 // running = (1 − factor)·running + factor·batch, the batch variance (biased, over count values)
 // made unbiased.
-extern "C" __global__ void running_update(const float* __restrict__ mean, const float* __restrict__ var, i64 C,
-                                          i64 count, float factor, float* running_mean, float* running_var) {
+KERNEL running_update(In<float> mean, In<float> var, i64 C, i64 count, float factor, Out<float> running_mean,
+                      Out<float> running_var) {
     GRID_STRIDE(c, C) {
         running_blend(running_mean, running_var, c, mean[c], var[c] * ((float)count / (float)(count - 1)), factor);
     }
 }
 
-extern "C" __global__ void sn_mix(const float* __restrict__ in_mean, const float* __restrict__ in_var,
-                                  const float* __restrict__ ln_mean, const float* __restrict__ ln_var,
-                                  const float* __restrict__ bn_mean, const float* __restrict__ bn_var,
-                                  const float* __restrict__ mean_logits, const float* __restrict__ var_logits,
-                                  const float* __restrict__ w, const float* __restrict__ b, float eps, i64 N, i64 C,
-                                  float* __restrict__ mean, float* __restrict__ rstd, float* __restrict__ A,
-                                  float* __restrict__ D) {
+KERNEL sn_mix(In<float> in_mean, In<float> in_var, In<float> ln_mean, In<float> ln_var, In<float> bn_mean,
+              In<float> bn_var, In<float> mean_logits, In<float> var_logits, In<float> w, In<float> b, float eps, i64 N,
+              i64 C, Out<float> mean, Out<float> rstd, Out<float> A, Out<float> D) {
     float p[3];
     float s[3];
     softmax3(mean_logits, p);
@@ -137,9 +122,8 @@ extern "C" __global__ void sn_mix(const float* __restrict__ in_mean, const float
 
 // Gradients of the loss for the mixed mean and variance of each (n, c), from Σ dy and
 // Σ dy·(x − mixed mean): dMean = −rstd·w·Σ dy, dVar = −rstd³·w·Σ dy·(x − mean)/2.
-extern "C" __global__ void sn_backward_mixed(const float* __restrict__ sum_dy, const float* __restrict__ sum_dy_x,
-                                             const float* __restrict__ rstd, const float* __restrict__ w, i64 N,
-                                             i64 C, float* __restrict__ d_mean, float* __restrict__ d_var) {
+KERNEL sn_backward_mixed(In<float> sum_dy, In<float> sum_dy_x, In<float> rstd, In<float> w, i64 N, i64 C,
+                         Out<float> d_mean, Out<float> d_var) {
     GRID_STRIDE(q, N * C) {
         float r = rstd[q];
         float wc = param_or(w, q % C, 1.f);
@@ -150,11 +134,9 @@ extern "C" __global__ void sn_backward_mixed(const float* __restrict__ sum_dy, c
 
 // The share of the layer statistics (term 1: group n, members c) or of the batch statistics (term 2:
 // group c, members n) in the gradients of the mixed statistics: p_term·Σ dMean and s_term·Σ dVar.
-extern "C" __global__ void sn_backward_share(const float* __restrict__ d_mean, const float* __restrict__ d_var,
-                                             const float* __restrict__ mean_logits,
-                                             const float* __restrict__ var_logits, int term, i64 groups,
-                                             i64 members, i64 groupStride, i64 memberStride,
-                                             float* __restrict__ out_mean, float* __restrict__ out_var) {
+KERNEL sn_backward_share(In<float> d_mean, In<float> d_var, In<float> mean_logits, In<float> var_logits, int term,
+                         i64 groups, i64 members, i64 groupStride, i64 memberStride, Out<float> out_mean,
+                         Out<float> out_var) {
     float p[3];
     float s[3];
     softmax3(mean_logits, p);
@@ -173,13 +155,11 @@ extern "C" __global__ void sn_backward_share(const float* __restrict__ d_mean, c
 
 // dx = rstd·w·dy + Σ_k (dMean_k + 2·dVar_k·(x − mean_k))/count_k over k = instance (S values),
 // layer (C·S) and batch (N·S, with batch statistics only), as A·dy + B·(x − mean_IN) + D.
-extern "C" __global__ void sn_backward_coefficients(
-    const float* __restrict__ d_mean, const float* __restrict__ d_var, const float* __restrict__ d_ln_mean,
-    const float* __restrict__ d_ln_var, const float* __restrict__ d_bn_mean, const float* __restrict__ d_bn_var,
-    const float* __restrict__ in_mean, const float* __restrict__ ln_mean, const float* __restrict__ bn_mean,
-    const float* __restrict__ rstd, const float* __restrict__ w, const float* __restrict__ mean_logits,
-    const float* __restrict__ var_logits, i64 N, i64 C, i64 S, int batch, float* __restrict__ A,
-    float* __restrict__ B, float* __restrict__ D) {
+KERNEL sn_backward_coefficients(In<float> d_mean, In<float> d_var, In<float> d_ln_mean, In<float> d_ln_var,
+                                In<float> d_bn_mean, In<float> d_bn_var, In<float> in_mean, In<float> ln_mean,
+                                In<float> bn_mean, In<float> rstd, In<float> w, In<float> mean_logits,
+                                In<float> var_logits, i64 N, i64 C, i64 S, int batch, Out<float> A, Out<float> B,
+                                Out<float> D) {
     float p[3];
     float s[3];
     softmax3(mean_logits, p);
@@ -205,13 +185,9 @@ extern "C" __global__ void sn_backward_coefficients(
 
 // One block: dp_k = Σ dMean·mean_k and ds_k = Σ dVar·var_k over every (n, c), then through the
 // softmaxes into the logits' gradients.
-extern "C" __global__ void sn_logit_grads(const float* __restrict__ d_mean, const float* __restrict__ d_var,
-                                          const float* __restrict__ in_mean, const float* __restrict__ in_var,
-                                          const float* __restrict__ ln_mean, const float* __restrict__ ln_var,
-                                          const float* __restrict__ bn_mean, const float* __restrict__ bn_var,
-                                          const float* __restrict__ mean_logits,
-                                          const float* __restrict__ var_logits, i64 N, i64 C,
-                                          float* grad_mean_logits, float* grad_var_logits) {
+BIG_KERNEL sn_logit_grads(In<float> d_mean, In<float> d_var, In<float> in_mean, In<float> in_var, In<float> ln_mean,
+                          In<float> ln_var, In<float> bn_mean, In<float> bn_var, In<float> mean_logits,
+                          In<float> var_logits, i64 N, i64 C, Out<float> grad_mean_logits, Out<float> grad_var_logits) {
     Sum2 in = sum2(0.f, 0.f);
     Sum2 ln = sum2(0.f, 0.f);
     Sum2 bn = sum2(0.f, 0.f);

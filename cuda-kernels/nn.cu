@@ -11,8 +11,7 @@
 #include "common.cuh"
 
 // cols[(c·k + ki)·k + kj][i·W + j] = x[c][i + ki − pad][j + kj − pad], 0 outside the image.
-extern "C" __global__ void im2col(const float* __restrict__ x, int C, int H, int W, int k, int pad,
-                                  float* __restrict__ cols) {
+KERNEL im2col(In<float> x, int C, int H, int W, int k, int pad, Out<float> cols) {
     i64 plane = (i64)H * W;
     GRID_STRIDE(idx, (i64)C * k * k * plane) {
         i64 row = idx / plane;
@@ -27,8 +26,7 @@ extern "C" __global__ void im2col(const float* __restrict__ x, int C, int H, int
 }
 
 // dx[c][si][sj] = Σ over (ki, kj) of cols[(c·k + ki)·k + kj][(si − ki + pad)·W + sj − kj + pad].
-extern "C" __global__ void col2im(const float* __restrict__ cols, int C, int H, int W, int k, int pad,
-                                  float* __restrict__ dx) {
+KERNEL col2im(In<float> cols, int C, int H, int W, int k, int pad, Out<float> dx) {
     i64 plane = (i64)H * W;
     GRID_STRIDE(idx, (i64)C * plane) {
         int c = (int)(idx / plane);
@@ -47,12 +45,12 @@ extern "C" __global__ void col2im(const float* __restrict__ cols, int C, int H, 
     }
 }
 
-extern "C" __global__ void add_bias(float* __restrict__ y, const float* __restrict__ bias, i64 N, i64 C, i64 S) {
+KERNEL add_bias(Out<float> y, In<float> bias, i64 N, i64 C, i64 S) {
     GRID_STRIDE(i, N * C * S) y[i] += bias[i / S % C];
 }
 
 // One block per channel: grad[c] += Σ over n and s of dy[n, c, s].
-extern "C" __global__ void bias_grad(const float* __restrict__ dy, i64 N, i64 C, i64 S, float* grad) {
+KERNEL bias_grad(In<float> dy, i64 N, i64 C, i64 S, Out<float> grad) {
     for (i64 c = blockIdx.x; c < C; c += gridDim.x) {
         Sum2 acc = sum2(0.f, 0.f);
         for (i64 t = threadIdx.x; t < N * S; t += blockDim.x) acc.a += dy[(t / S * C + c) * S + t % S];
@@ -61,18 +59,16 @@ extern "C" __global__ void bias_grad(const float* __restrict__ dy, i64 N, i64 C,
     }
 }
 
-extern "C" __global__ void relu(const float* __restrict__ x, float* __restrict__ y, i64 n) {
+KERNEL relu(In<float> x, Out<float> y, i64 n) {
     GRID_STRIDE(i, n) y[i] = fmaxf(x[i], 0.f);
 }
 
-extern "C" __global__ void relu_backward(const float* __restrict__ y, const float* __restrict__ dy,
-                                         float* __restrict__ dx, i64 n) {
+KERNEL relu_backward(In<float> y, In<float> dy, Out<float> dx, i64 n) {
     GRID_STRIDE(i, n) dx[i] = y[i] > 0.f ? dy[i] : 0.f;
 }
 
 // One thread per output: the maximum of its 2x2 window (the first NaN, or the first maximum).
-extern "C" __global__ void max_pool(const float* __restrict__ x, i64 planes, int H, int W, float* __restrict__ y,
-                                    float* __restrict__ window) {
+KERNEL max_pool(In<float> x, i64 planes, int H, int W, Out<float> y, Out<float> window) {
     int oh = H / 2;
     int ow = W / 2;
     GRID_STRIDE(o, planes * oh * ow) {
@@ -95,8 +91,7 @@ extern "C" __global__ void max_pool(const float* __restrict__ x, i64 planes, int
 }
 
 // One thread per input pixel: dy of its window if it was that window's maximum, else 0.
-extern "C" __global__ void max_pool_backward(const float* __restrict__ dy, const float* __restrict__ window,
-                                             i64 planes, int H, int W, float* __restrict__ dx) {
+KERNEL max_pool_backward(In<float> dy, In<float> window, i64 planes, int H, int W, Out<float> dx) {
     int oh = H / 2;
     int ow = W / 2;
     GRID_STRIDE(idx, planes * H * W) {
@@ -115,7 +110,7 @@ extern "C" __global__ void max_pool_backward(const float* __restrict__ dy, const
 }
 
 // One block per (n, c): y = mean over s.
-extern "C" __global__ void average_pool(const float* __restrict__ x, i64 rows, i64 S, float* __restrict__ y) {
+KERNEL average_pool(In<float> x, i64 rows, i64 S, Out<float> y) {
     for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
         Sum2 acc = sum2(0.f, 0.f);
         for (i64 s = threadIdx.x; s < S; s += blockDim.x) acc.a += x[r * S + s];
@@ -124,18 +119,15 @@ extern "C" __global__ void average_pool(const float* __restrict__ x, i64 rows, i
     }
 }
 
-extern "C" __global__ void average_pool_backward(const float* __restrict__ dy, i64 rows, i64 S,
-                                                 float* __restrict__ dx) {
+KERNEL average_pool_backward(In<float> dy, i64 rows, i64 S, Out<float> dx) {
     GRID_STRIDE(i, rows * S) dx[i] = dy[i / S] / (float)S;
 }
 
 // One thread per sample b: loss[b] = log Σ exp(z) − z[label], dz = (softmax − onehot)/B.
-extern "C" __global__ void softmax_cross_entropy(const float* __restrict__ logits, const float* __restrict__ labels,
-                                                 int B, int K, float* __restrict__ loss,
-                                                 float* __restrict__ dlogits) {
+KERNEL softmax_cross_entropy(In<float> logits, In<float> labels, int B, int K, Out<float> loss, Out<float> dlogits) {
     GRID_STRIDE(b, (i64)B) {
-        const float* z = logits + b * K;
-        float* dz = dlogits + b * K;
+        auto z = logits + b * K;
+        auto dz = dlogits + b * K;
         float max = -INFINITY;
         for (int k = 0; k < K; k++) max = fmaxf(max, z[k]);
         float sum = 0.f;
@@ -149,9 +141,8 @@ extern "C" __global__ void softmax_cross_entropy(const float* __restrict__ logit
     }
 }
 
-extern "C" __global__ void sgd_step(float* __restrict__ param, const float* __restrict__ grad,
-                                    float* __restrict__ velocity, i64 n, float lr, float momentum,
-                                    float weightDecay) {
+KERNEL sgd_step(Out<float> param, In<float> grad, Out<float> velocity, i64 n, float lr, float momentum,
+                float weightDecay) {
     GRID_STRIDE(i, n) {
         float v = momentum * velocity[i] + grad[i] + weightDecay * param[i];
         velocity[i] = v;
@@ -160,18 +151,17 @@ extern "C" __global__ void sgd_step(float* __restrict__ param, const float* __re
 }
 
 // In place, x = min(max(x, lo), hi); NaN stays NaN.
-extern "C" __global__ void clamp_values(float* __restrict__ x, i64 n, float lo, float hi) {
+KERNEL clamp_values(Out<float> x, i64 n, float lo, float hi) {
     GRID_STRIDE(i, n) x[i] = x[i] < lo ? lo : x[i] > hi ? hi : x[i];
 }
 
 // Row-major C = alpha·op(A)·op(B) + beta·C, op(A) m×k, op(B) k×n; A is stored m×k (or k×m when
 // transposed) with row length lda, B likewise with ldb. A 256-thread block computes a 16x16 tile.
 #define TILE 16
-extern "C" __global__ void gemm_fallback(int transA, int transB, int m, int n, int k, float alpha,
-                                         const float* __restrict__ A, int lda, const float* __restrict__ B, int ldb,
-                                         float beta, float* __restrict__ C) {
-    __shared__ float As[TILE][TILE + 1];
-    __shared__ float Bs[TILE][TILE + 1];
+KERNEL gemm_fallback(int transA, int transB, int m, int n, int k, float alpha, In<float> A, int lda, In<float> B,
+                     int ldb, float beta, Out<float> C) {
+    STATIC_SHARED(float, As, TILE*(TILE + 1));  // As[ty][tx] at ty·(TILE + 1) + tx
+    STATIC_SHARED(float, Bs, TILE*(TILE + 1));
     int ty = threadIdx.x / TILE;
     int tx = threadIdx.x % TILE;
     i64 tilesN = (n + TILE - 1) / TILE;
@@ -183,10 +173,12 @@ extern "C" __global__ void gemm_fallback(int transA, int transB, int m, int n, i
         for (int k0 = 0; k0 < k; k0 += TILE) {
             int ka = k0 + tx;
             int kb = k0 + ty;
-            As[ty][tx] = row < m && ka < k ? (transA ? A[(i64)ka * lda + row] : A[(i64)row * lda + ka]) : 0.f;
-            Bs[ty][tx] = kb < k && col < n ? (transB ? B[(i64)col * ldb + kb] : B[(i64)kb * ldb + col]) : 0.f;
+            As[ty * (TILE + 1) + tx] =
+                row < m && ka < k ? (transA ? A[(i64)ka * lda + row] : A[(i64)row * lda + ka]) : 0.f;
+            Bs[ty * (TILE + 1) + tx] =
+                kb < k && col < n ? (transB ? B[(i64)col * ldb + kb] : B[(i64)kb * ldb + col]) : 0.f;
             __syncthreads();
-            for (int q = 0; q < TILE; q++) acc += As[ty][q] * Bs[q][tx];
+            for (int q = 0; q < TILE; q++) acc += As[ty * (TILE + 1) + q] * Bs[q * (TILE + 1) + tx];
             __syncthreads();
         }
         if (row < m && col < n) {

@@ -24,8 +24,8 @@
 
 // Mean and rstd of row r from its Welford statistics (RMS rows: rstd of the mean square, mean 0);
 // the calling thread stores them (and the variance) where asked.
-__device__ __forceinline__ void row_moments(Welford acc, int centered, float eps, float& mean, float& rstd,
-                                            bool store, i64 r, float* mean_out, float* rstd_out, float* var_out) {
+__device__ __forceinline__ void row_moments(Welford acc, int centered, float eps, float& mean, float& rstd, bool store,
+                                            i64 r, Out<float> mean_out, Out<float> rstd_out, Out<float> var_out) {
     float var = acc.m2 / (float)acc.n;
     mean = centered ? acc.mean : 0.f;
     rstd = rsqrtf((centered ? var : var + acc.mean * acc.mean) + eps);
@@ -43,13 +43,12 @@ __device__ __forceinline__ int lane_element(int lane, int k) {
 }
 
 template <bool VEC>
-__device__ void rows_forward_warp_impl(const float* __restrict__ x, float* __restrict__ y, Affine a,
-                                       float* mean_out, float* rstd_out, float* var_out, i64 rows, int L, float eps,
-                                       int centered) {
+__device__ void rows_forward_warp_impl(In<float> x, Out<float> y, Affine a, Out<float> mean_out, Out<float> rstd_out,
+                                       Out<float> var_out, i64 rows, int L, float eps, int centered) {
     const int lane = threadIdx.x & 31;
     const i64 warps = (i64)gridDim.x * (blockDim.x >> 5);
     for (i64 r = (i64)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5); r < rows; r += warps) {
-        const float* xr = x + r * L;
+        auto xr = x + r * L;
         float v[PER_LANE];
         Welford acc = welford_empty();
 #pragma unroll
@@ -57,7 +56,7 @@ __device__ void rows_forward_warp_impl(const float* __restrict__ x, float* __res
             int j = lane_element<VEC>(lane, k);
             if (j < L) {
                 if (VEC && (k & 3) == 0) {
-                    float4 q = *reinterpret_cast<const float4*>(xr + j);
+                    float4 q = load4(xr, j);
                     v[k] = q.x;
                     v[k + 1] = q.y;
                     v[k + 2] = q.z;
@@ -72,7 +71,7 @@ __device__ void rows_forward_warp_impl(const float* __restrict__ x, float* __res
         float mean, rstd;
         row_moments(acc, centered, eps, mean, rstd, lane == 0, r, mean_out, rstd_out, var_out);
         i64 fc = first_channel(a, r, L);
-        float* yr = y + r * L;
+        auto yr = y + r * L;
 #pragma unroll
         for (int k = 0; k < PER_LANE; k++) {
             int j = lane_element<VEC>(lane, k);
@@ -83,10 +82,9 @@ __device__ void rows_forward_warp_impl(const float* __restrict__ x, float* __res
 
 // The four forward entry points: one per (path, VEC), the same arguments.
 #define ROWS_FORWARD_ENTRY(name, impl, VEC)                                                                   \
-    extern "C" __global__ void name(const float* __restrict__ x, float* __restrict__ y,                      \
-                                    const float* __restrict__ w, const float* __restrict__ b, int perChannel, \
-                                    i64 C, i64 S, float* mean_out, float* rstd_out, float* var_out, i64 rows, \
-                                    int L, float eps, int centered) {                                        \
+    KERNEL name(In<float> x, Out<float> y, In<float> w, In<float> b, int perChannel, i64 C, i64 S,            \
+                Out<float> mean_out, Out<float> rstd_out, Out<float> var_out, i64 rows, int L, float eps,     \
+                int centered) {                                                                               \
         impl<VEC>(x, y, Affine{w, b, perChannel, C, S}, mean_out, rstd_out, var_out, rows, L, eps, centered); \
     }
 
@@ -94,17 +92,16 @@ ROWS_FORWARD_ENTRY(rows_forward_warp, rows_forward_warp_impl, false)
 ROWS_FORWARD_ENTRY(rows_forward_warp_vec, rows_forward_warp_impl, true)
 
 template <bool VEC>
-__device__ void rows_forward_block_impl(const float* __restrict__ x, float* __restrict__ y, Affine a,
-                                        float* mean_out, float* rstd_out, float* var_out, i64 rows, int L, float eps,
-                                        int centered) {
+__device__ void rows_forward_block_impl(In<float> x, Out<float> y, Affine a, Out<float> mean_out, Out<float> rstd_out,
+                                        Out<float> var_out, i64 rows, int L, float eps, int centered) {
     DYNAMIC_SHARED(float, cache);
     for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
-        const float* xr = x + r * L;
+        auto xr = x + r * L;
         Welford acc = welford_empty();
         if (VEC) {
             for (int j = threadIdx.x * 4; j < L; j += blockDim.x * 4) {
-                float4 q = *reinterpret_cast<const float4*>(xr + j);
-                *reinterpret_cast<float4*>(cache + j) = q;
+                float4 q = load4(xr, j);
+                store4(cache, j, q);
                 welford_push(acc, q.x);
                 welford_push(acc, q.y);
                 welford_push(acc, q.z);
@@ -121,13 +118,14 @@ __device__ void rows_forward_block_impl(const float* __restrict__ x, float* __re
         row_moments(acc, centered, eps, mean, rstd, threadIdx.x == 0, r, mean_out, rstd_out, var_out);
         // Each thread reads back only the elements it cached itself: no barrier needed.
         i64 fc = first_channel(a, r, L);
-        float* yr = y + r * L;
+        auto yr = y + r * L;
         if (VEC) {
             for (int j = threadIdx.x * 4; j < L; j += blockDim.x * 4) {
-                float4 q = *reinterpret_cast<const float4*>(cache + j);
-                *reinterpret_cast<float4*>(yr + j) =
+                float4 q = load4(cache, j);
+                store4(
+                    yr, j,
                     make_float4(affine(a, (q.x - mean) * rstd, fc, j), affine(a, (q.y - mean) * rstd, fc, j + 1),
-                                affine(a, (q.z - mean) * rstd, fc, j + 2), affine(a, (q.w - mean) * rstd, fc, j + 3));
+                                affine(a, (q.z - mean) * rstd, fc, j + 2), affine(a, (q.w - mean) * rstd, fc, j + 3)));
             }
         } else {
             for (int j = threadIdx.x; j < L; j += blockDim.x) yr[j] = affine(a, (cache[j] - mean) * rstd, fc, j);
@@ -142,10 +140,8 @@ ROWS_FORWARD_ENTRY(rows_forward_block_vec, rows_forward_block_impl, true)
 // RMS rows.
 #define APPLY_TILE 4096
 
-extern "C" __global__ void rows_apply(const float* __restrict__ x, float* __restrict__ y,
-                                      const float* __restrict__ w, const float* __restrict__ b, int perChannel,
-                                      i64 C, i64 S, const float* __restrict__ mean, const float* __restrict__ rstd,
-                                      i64 rows, i64 L) {
+KERNEL rows_apply(In<float> x, Out<float> y, In<float> w, In<float> b, int perChannel, i64 C, i64 S, In<float> mean,
+                  In<float> rstd, i64 rows, i64 L) {
     Affine a{w, b, perChannel, C, S};
     i64 tilesPerRow = (L + APPLY_TILE - 1) / APPLY_TILE;
     for (i64 t = blockIdx.x; t < rows * tilesPerRow; t += gridDim.x) {
@@ -161,10 +157,8 @@ extern "C" __global__ void rows_apply(const float* __restrict__ x, float* __rest
 
 // ---------------------------------------------------------------- backward, elementwise affine
 
-extern "C" __global__ void rows_backward_warp(const float* __restrict__ x, const float* __restrict__ dy,
-                                              const float* __restrict__ mean, const float* __restrict__ rstd,
-                                              const float* __restrict__ w, float* __restrict__ dx, i64 rows, int L,
-                                              int centered) {
+KERNEL rows_backward_warp(In<float> x, In<float> dy, In<float> mean, In<float> rstd, In<float> w, Out<float> dx,
+                          i64 rows, int L, int centered) {
     const int lane = threadIdx.x & 31;
     const i64 warps = (i64)gridDim.x * (blockDim.x >> 5);
     for (i64 r = (i64)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5); r < rows; r += warps) {
@@ -194,10 +188,8 @@ extern "C" __global__ void rows_backward_warp(const float* __restrict__ x, const
     }
 }
 
-extern "C" __global__ void rows_backward_block(const float* __restrict__ x, const float* __restrict__ dy,
-                                               const float* __restrict__ mean, const float* __restrict__ rstd,
-                                               const float* __restrict__ w, float* __restrict__ dx, i64 rows, i64 L,
-                                               int centered) {
+KERNEL rows_backward_block(In<float> x, In<float> dy, In<float> mean, In<float> rstd, In<float> w, Out<float> dx,
+                           i64 rows, i64 L, int centered) {
     for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
         float m = centered ? mean[r] : 0.f;
         float s = rstd[r];
@@ -218,9 +210,8 @@ extern "C" __global__ void rows_backward_block(const float* __restrict__ x, cons
 }
 
 // Thread (column j, chunk k) sums dy·x̂ and dy over the rows of chunk k; partials at j·chunks + k.
-extern "C" __global__ void rows_param_grads_partial(const float* __restrict__ x, const float* __restrict__ dy,
-                                                    const float* __restrict__ mean, const float* __restrict__ rstd,
-                                                    i64 rows, i64 L, i64 chunks, float2* __restrict__ partials) {
+KERNEL rows_param_grads_partial(In<float> x, In<float> dy, In<float> mean, In<float> rstd, i64 rows, i64 L, i64 chunks,
+                                Out<float2> partials) {
     GRID_STRIDE(t, L * chunks) {
         i64 j = t % L;
         i64 k = t / L;

@@ -8,17 +8,24 @@
 // inside a segment). One block per (group, chunk) reads its chunk once, coalesced along each
 // segment, and writes one partial. For short segments (BatchNorm with a small spatial size, such
 // as [N, C] inputs) the column kernels read instead with one thread per channel, neighbouring
-// threads on neighbouring channels, their chunks cut on whole n. Stage 2 merges each group's
-// partials in chunk order, with exact 64-bit counts (the same chunk_begin split as stage 1).
-// Fixed chunking and merge order: bitwise reproducible.
+// threads on neighbouring channels, their chunks cut on whole n. The host keeps each thread's
+// share of a chunk to a few hundred values.
+//
+// Stage 2 merges each group's partials in a fixed tree, never in one long chain: a GPU with 132 SMs
+// cuts a BatchNorm channel of [2^22, 2] into ~10^5 chunks, and merging those one after another in
+// fp32 loses about 1e-4 of the variance. A warp merges up to MERGE_FAN_IN consecutive partials:
+// each lane merges its MERGE_PER_LANE in order, then the lanes merge in a butterfly. While a group
+// has more than MERGE_FAN_IN partials, the *_merge_partials kernels (one warp per run of
+// MERGE_FAN_IN) leave one partial per run; the *_finalize kernels (one warp per group) merge the
+// rest and write the results. Counts are exact 64-bit integers, recomputed from the same
+// chunk_begin split as stage 1. Fixed chunking and merge order: bitwise reproducible.
 //
 // Welford partials hold (mean, M2); sum partials hold (Σ dy, Σ dy·(x − center)), the center being
 // the group's mean so that large offsets cancel before the products are summed.
 #include "common.cuh"
 
-extern "C" __global__ void segments_welford_partial(const float* __restrict__ x, i64 groups, i64 groupStride,
-                                                    i64 count, i64 length, i64 segStride, i64 chunks,
-                                                    float2* __restrict__ partials) {
+KERNEL segments_welford_partial(In<float> x, i64 groups, i64 groupStride, i64 count, i64 length, i64 segStride,
+                                i64 chunks, Out<float2> partials) {
     i64 values = count * length;
     for (i64 item = blockIdx.x; item < groups * chunks; item += gridDim.x) {
         i64 g = item / chunks;
@@ -39,48 +46,21 @@ extern "C" __global__ void segments_welford_partial(const float* __restrict__ x,
 
 // [N, C, S] with small S: thread (c, chunk) walks n in its chunk. Partials are laid out as the
 // segments kernel's: group c, chunk k at c·chunks + k, chunks cut on whole n (unit S).
-extern "C" __global__ void columns_welford_partial(const float* __restrict__ x, i64 N, i64 C, i64 S, i64 chunks,
-                                                   float2* __restrict__ partials) {
+KERNEL columns_welford_partial(In<float> x, i64 N, i64 C, i64 S, i64 chunks, Out<float2> partials) {
     GRID_STRIDE(t, C * chunks) {
         i64 c = t % C;
         i64 k = t / C;
         Welford acc = welford_empty();
         for (i64 n = chunk_begin(k, chunks, N, 1); n < chunk_begin(k + 1, chunks, N, 1); n++) {
-            const float* p = x + (n * C + c) * S;
+            auto p = x + (n * C + c) * S;
             for (i64 s = 0; s < S; s++) welford_push(acc, p[s]);
         }
         partials[c * chunks + k] = make_float2(acc.mean, acc.m2);
     }
 }
 
-// One thread per group merges its chunks (`units` units of `unit` values, as stage 1 cut them).
-// Writes any of: mean (0 for RMS rows, which are not centered), biased variance, rstd (of the
-// variance, or for RMS rows of the mean square var + mean²); updates running statistics with the
-// unbiased variance when running_mean is given.
-extern "C" __global__ void welford_finalize(const float2* __restrict__ partials, i64 groups, i64 chunks, i64 units,
-                                           i64 unit, float eps, int rms, float* mean_out, float* var_out,
-                                           float* rstd_out, float* running_mean, float* running_var, float factor) {
-    GRID_STRIDE(g, groups) {
-        float mean = 0.f;
-        float m2 = 0.f;
-        i64 n = 0;
-        for (i64 k = 0; k < chunks; k++) {
-            float2 p = partials[g * chunks + k];
-            chan_merge(mean, m2, n, p.x, p.y,
-                       chunk_begin(k + 1, chunks, units, unit) - chunk_begin(k, chunks, units, unit));
-        }
-        float var = m2 / (float)n;
-        if (mean_out) mean_out[g] = rms ? 0.f : mean;
-        if (var_out) var_out[g] = var;
-        if (rstd_out) rstd_out[g] = rsqrtf((rms ? var + mean * mean : var) + eps);
-        if (running_mean) running_blend(running_mean, running_var, g, mean, var * ((float)n / (float)(n - 1)), factor);
-    }
-}
-
-extern "C" __global__ void segments_sums_partial(const float* __restrict__ x, const float* __restrict__ dy,
-                                                 const float* __restrict__ center, i64 centerDivisor, i64 groups,
-                                                 i64 groupStride, i64 count, i64 length, i64 segStride, i64 chunks,
-                                                 float2* __restrict__ partials) {
+KERNEL segments_sums_partial(In<float> x, In<float> dy, In<float> center, i64 centerDivisor, i64 groups,
+                             i64 groupStride, i64 count, i64 length, i64 segStride, i64 chunks, Out<float2> partials) {
     i64 values = count * length;
     for (i64 item = blockIdx.x; item < groups * chunks; item += gridDim.x) {
         i64 g = item / chunks;
@@ -104,9 +84,8 @@ extern "C" __global__ void segments_sums_partial(const float* __restrict__ x, co
     }
 }
 
-extern "C" __global__ void columns_sums_partial(const float* __restrict__ x, const float* __restrict__ dy,
-                                                const float* __restrict__ center, i64 N, i64 C, i64 S, i64 chunks,
-                                                float2* __restrict__ partials) {
+KERNEL columns_sums_partial(In<float> x, In<float> dy, In<float> center, i64 N, i64 C, i64 S, i64 chunks,
+                            Out<float2> partials) {
     GRID_STRIDE(t, C * chunks) {
         i64 c = t % C;
         i64 k = t / C;
@@ -124,19 +103,122 @@ extern "C" __global__ void columns_sums_partial(const float* __restrict__ x, con
     }
 }
 
-// One thread per group adds its chunks in order; `accumulate` adds the totals into the outputs
-// (parameter gradients) instead of overwriting them.
-extern "C" __global__ void sums_finalize(const float2* __restrict__ partials, i64 groups, i64 chunks, float* out_a,
-                                         float* out_b, int accumulate) {
-    GRID_STRIDE(g, groups) {
-        float a = 0.f;
-        float b = 0.f;
-        for (i64 k = 0; k < chunks; k++) {
-            float2 p = partials[g * chunks + k];
-            a += p.x;
-            b += p.y;
+// ---------------------------------------------------------------- stage 2: the merge tree
+
+#define MERGE_PER_LANE 16
+#define MERGE_FAN_IN (32 * MERGE_PER_LANE)
+
+// The values partial j covers, at a level where each partial stands for `span` consecutive chunks
+// of stage 1's `chunks` (over `units` units of `unit` values).
+__device__ __forceinline__ i64 span_count(i64 j, i64 span, i64 chunks, i64 units, i64 unit) {
+    i64 end = (j + 1) * span < chunks ? (j + 1) * span : chunks;
+    return chunk_begin(end, chunks, units, unit) - chunk_begin(j * span, chunks, units, unit);
+}
+
+// Partials [lo, hi) of row `row` (of `parts` partials), merged in order by the calling thread.
+__device__ __forceinline__ Welford64 merge_run(In<float2> partials, i64 row, i64 parts, i64 lo, i64 hi, i64 span,
+                                               i64 chunks, i64 units, i64 unit) {
+    Welford64 acc{0.f, 0.f, 0};
+    for (i64 j = lo; j < hi; j++) {
+        float2 p = partials[row * parts + j];
+        acc = welford_merge(acc, Welford64{p.x, p.y, span_count(j, span, chunks, units, unit)});
+    }
+    return acc;
+}
+
+__device__ __forceinline__ Sum2 merge_run(In<float2> partials, i64 row, i64 parts, i64 lo, i64 hi) {
+    Sum2 acc = sum2(0.f, 0.f);
+    for (i64 j = lo; j < hi; j++) {
+        float2 p = partials[row * parts + j];
+        acc.a += p.x;
+        acc.b += p.y;
+    }
+    return acc;
+}
+
+// The lanes' runs of the calling warp's MERGE_FAN_IN partials from `first`: lane l's the
+// MERGE_PER_LANE from first + l·MERGE_PER_LANE, cut at `last`.
+__device__ __forceinline__ i64 lane_run_begin(i64 first, i64 last) {
+    i64 lo = first + (i64)(threadIdx.x & 31) * MERGE_PER_LANE;
+    return lo < last ? lo : last;
+}
+
+__device__ __forceinline__ i64 lane_run_end(i64 first, i64 last) {
+    i64 hi = first + (i64)((threadIdx.x & 31) + 1) * MERGE_PER_LANE;
+    return hi < last ? hi : last;
+}
+
+// A group merged by one thread (few partials: at most MERGE_PER_LANE) or by one warp (more).
+// `item` is the group; every thread of the loop body has one, and a warp's lanes share theirs.
+#define GROUP_STRIDE(item, items, byWarp)                                             \
+    for (i64 item = byWarp ? (i64)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5) \
+                           : (i64)blockIdx.x * blockDim.x + threadIdx.x;              \
+         item < (items); item += byWarp ? (i64)gridDim.x * (blockDim.x >> 5) : (i64)gridDim.x * blockDim.x)
+
+// One warp per item, the same item for all its lanes (so shuffles see the whole warp).
+#define WARP_STRIDE(item, items) GROUP_STRIDE(item, items, true)
+
+// One level of the tree: each group's `parts` partials (each standing for `span` chunks) become
+// ceil(parts / MERGE_FAN_IN) partials, one warp per output partial.
+KERNEL welford_merge_partials(In<float2> partials, i64 groups, i64 parts, i64 span, i64 chunks, i64 units, i64 unit,
+                              Out<float2> merged) {
+    i64 out = (parts + MERGE_FAN_IN - 1) / MERGE_FAN_IN;
+    WARP_STRIDE(item, groups * out) {
+        i64 g = item / out;
+        i64 first = item % out * MERGE_FAN_IN;
+        i64 last = first + MERGE_FAN_IN < parts ? first + MERGE_FAN_IN : parts;
+        Welford64 w = warp_reduce(merge_run(partials, g, parts, lane_run_begin(first, last), lane_run_end(first, last),
+                                            span, chunks, units, unit));
+        if ((threadIdx.x & 31) == 0) merged[item] = make_float2(w.mean, w.m2);
+    }
+}
+
+KERNEL sums_merge_partials(In<float2> partials, i64 groups, i64 parts, Out<float2> merged) {
+    i64 out = (parts + MERGE_FAN_IN - 1) / MERGE_FAN_IN;
+    WARP_STRIDE(item, groups * out) {
+        i64 g = item / out;
+        i64 first = item % out * MERGE_FAN_IN;
+        i64 last = first + MERGE_FAN_IN < parts ? first + MERGE_FAN_IN : parts;
+        Sum2 s = warp_reduce(merge_run(partials, g, parts, lane_run_begin(first, last), lane_run_end(first, last)));
+        if ((threadIdx.x & 31) == 0) merged[item] = make_float2(s.a, s.b);
+    }
+}
+
+// The last level: each group's remaining `parts` (at most MERGE_FAN_IN) partials, merged by a thread
+// when there are at most MERGE_PER_LANE, else by a warp (the host sizes the grid to match). Writes
+// any of: mean (0 for RMS rows, which are not centered), biased variance, rstd (of the variance, or
+// for RMS rows of the mean square var + mean²); updates running statistics with the unbiased
+// variance when running_mean is given.
+KERNEL welford_finalize(In<float2> partials, i64 groups, i64 parts, i64 span, i64 chunks, i64 units, i64 unit,
+                        float eps, int rms, Out<float> mean_out, Out<float> var_out, Out<float> rstd_out,
+                        Out<float> running_mean, Out<float> running_var, float factor) {
+    bool byWarp = parts > MERGE_PER_LANE;
+    GROUP_STRIDE(g, groups, byWarp) {
+        Welford64 w = byWarp ? warp_reduce(merge_run(partials, g, parts, lane_run_begin(0, parts),
+                                                     lane_run_end(0, parts), span, chunks, units, unit))
+                             : merge_run(partials, g, parts, 0, parts, span, chunks, units, unit);
+        if (!byWarp || (threadIdx.x & 31) == 0) {
+            float var = w.m2 / (float)w.n;
+            if (mean_out) mean_out[g] = rms ? 0.f : w.mean;
+            if (var_out) var_out[g] = var;
+            if (rstd_out) rstd_out[g] = rsqrtf((rms ? var + w.mean * w.mean : var) + eps);
+            if (running_mean) {
+                running_blend(running_mean, running_var, g, w.mean, var * ((float)w.n / (float)(w.n - 1)), factor);
+            }
         }
-        if (out_a) out_a[g] = accumulate ? out_a[g] + a : a;
-        if (out_b) out_b[g] = accumulate ? out_b[g] + b : b;
+    }
+}
+
+// The last level for sums, as welford_finalize; `accumulate` adds the totals into the outputs
+// (parameter gradients) instead of overwriting them.
+KERNEL sums_finalize(In<float2> partials, i64 groups, i64 parts, Out<float> out_a, Out<float> out_b, int accumulate) {
+    bool byWarp = parts > MERGE_PER_LANE;
+    GROUP_STRIDE(g, groups, byWarp) {
+        Sum2 s = byWarp ? warp_reduce(merge_run(partials, g, parts, lane_run_begin(0, parts), lane_run_end(0, parts)))
+                        : merge_run(partials, g, parts, 0, parts);
+        if (!byWarp || (threadIdx.x & 31) == 0) {
+            if (out_a) out_a[g] = accumulate ? out_a[g] + s.a : s.a;
+            if (out_b) out_b[g] = accumulate ? out_b[g] + s.b : s.b;
+        }
     }
 }

@@ -10,9 +10,7 @@ __device__ __forceinline__ i64 slice_offset(i64 i, i64 b, i64 slices, i64 inner)
     return ((i / inner) * slices + b) * inner + i % inner;
 }
 
-extern "C" __global__ void weight_norm_forward(const float* __restrict__ v, const float* __restrict__ g,
-                                               float* __restrict__ w, float* __restrict__ norm, i64 outer,
-                                               i64 slices, i64 inner) {
+KERNEL weight_norm_forward(In<float> v, In<float> g, Out<float> w, Out<float> norm, i64 outer, i64 slices, i64 inner) {
     for (i64 b = blockIdx.x; b < slices; b += gridDim.x) {
         Sum2 acc = sum2(0.f, 0.f);
         for (i64 i = threadIdx.x; i < outer * inner; i += blockDim.x) {
@@ -31,9 +29,8 @@ extern "C" __global__ void weight_norm_forward(const float* __restrict__ v, cons
 }
 
 // grad_g += Σ dw·v/‖v‖;  grad_v += (g/‖v‖)·(dw − v·Σ(dw·v)/‖v‖²).
-extern "C" __global__ void weight_norm_backward(const float* __restrict__ v, const float* __restrict__ g,
-                                                const float* __restrict__ norm, const float* __restrict__ dw,
-                                                float* grad_v, float* grad_g, i64 outer, i64 slices, i64 inner) {
+KERNEL weight_norm_backward(In<float> v, In<float> g, In<float> norm, In<float> dw, Out<float> grad_v,
+                            Out<float> grad_g, i64 outer, i64 slices, i64 inner) {
     for (i64 b = blockIdx.x; b < slices; b += gridDim.x) {
         Sum2 acc = sum2(0.f, 0.f);
         for (i64 i = threadIdx.x; i < outer * inner; i += blockDim.x) {

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds the CPU emulator of jnorm's CUDA kernels: OUT_DIR/libjnorm_emulator.so, loaded by the
-# test suite's EmulatedDevice where no GPU is present. Needs g++ (C++17) and a JDK's JNI headers.
-# Exits 0 without building, and says why, when either is missing.
+# Builds the CPU emulator of jnorm's CUDA kernels: OUT_DIR/libjnorm_emulator.so, loaded by
+# dev.jnorm.backend.cuda.EmulatedDevice (the test suite, and --backend emulated). Needs g++ (C++17)
+# and a JDK's JNI headers; exits 0 without building, and says why, when either is missing.
+# The kernels are compiled as nvcc compiles them for the GPU in one respect that changes results:
+# a·b + c contracts to one fused multiply-add (-ffp-contract=fast, with the FMA instructions).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 out="${1:?usage: build.sh OUT_DIR}"
@@ -16,11 +18,22 @@ if [ ! -f "$jdk/include/jni.h" ]; then
 fi
 mkdir -p "$out"
 lib="$out/libjnorm_emulator.so"
-if [ -f "$lib" ] && [ -z "$(find "$here/.." -name '*.cu*' -newer "$lib" -o -name '*.cpp' -newer "$lib" -o -name '*.h' -newer "$lib" | head -n 1)" ]; then
+if [ -f "$lib" ] && [ -z "$(find "$here/.." \( -name '*.cu*' -o -name '*.cpp' -o -name '*.h' -o -name build.sh \) -newer "$lib" | head -n 1)" ]; then
   exit 0
 fi
-g++ -std=c++17 -O2 -g -fPIC -shared -Wall -Wno-unknown-pragmas -Wno-unused-function \
-  -I"$jdk/include" -I"$jdk/include/linux" -I"$here/.." \
-  -o "$lib.tmp" "$here/emulator.cpp" "$here/kernels.cpp"
+fma=""
+if grep -qw fma /proc/cpuinfo 2>/dev/null; then
+  fma="-mfma -ffp-contract=fast"
+else
+  echo "emulator: this CPU has no FMA instructions; kernels are emulated without nvcc's contraction" >&2
+fi
+flags=(-std=c++17 -O2 -g -fPIC -fno-strict-aliasing -Wall -Wno-unknown-pragmas -Wno-unused-function
+  -I"$jdk/include" -I"$jdk/include/linux" -I"$here/..")
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+g++ "${flags[@]}" $fma -c -o "$tmp/kernels.o" "$here/kernels.cpp" &
+g++ "${flags[@]}" -c -o "$tmp/emulator.o" "$here/emulator.cpp"
+wait $!
+g++ -shared -o "$lib.tmp" "$tmp/kernels.o" "$tmp/emulator.o"
 mv "$lib.tmp" "$lib"
 echo "emulator: built $lib" >&2

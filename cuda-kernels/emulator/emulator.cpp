@@ -1,27 +1,37 @@
 // emulator.cpp: runs jnorm's CUDA kernels on the CPU, for tests on machines without a GPU.
 //
-// A launch runs its blocks one after another. The threads of a block are fibers (ucontext) on the
-// calling OS thread, scheduled round-robin; __syncthreads, __syncwarp and warp shuffles are real
-// barriers, so a missing barrier shows up as a wrong result and a barrier not every thread reaches
-// as a reported deadlock. Device memory is host memory: each buffer is filled with NaN on
-// allocation, sits 256-byte aligned right before an inaccessible page, and the NaN canary between
-// its end and that page is checked after every launch to catch writes past the end.
+// A launch runs its blocks one after another, in the order the caller asks (forward, reverse or a
+// seeded shuffle). The threads of a block are fibers on the calling OS thread; each scheduling pass
+// runs every runnable fiber until it blocks, in the thread order asked for (forward, reverse, or a
+// new seeded shuffle every pass). __syncthreads, __syncwarp and warp shuffles are real barriers: a
+// missing barrier shows up as a wrong result (or, with another order, as a result that differs),
+// a barrier not every thread reaches as a reported deadlock.
 //
-// The Java side is dev.jnorm.backend.cuda.EmulatedDevice (test sources); registry.h declares how
-// kernels are registered with their argument types.
-#include "registry.h"
-
+// Memory: device buffers are host memory filled with NaN on allocation; shared memory, dynamic and
+// static, is NaN before every block. Kernels reach memory only through checked pointers
+// (cuda_emulation.h): an access outside its buffer on either side, misaligned, or through a null
+// pointer is the launch's fault. Global traffic is counted per launch as the footprint of its
+// loads and of its stores (each byte once).
+//
+// Launch limits (threads, shared memory, registers, grid) are checked by the Java side,
+// dev.jnorm.backend.cuda.EmulatedDevice, which knows the emulated device's geometry and each
+// kernel's resources; registry.h declares how kernels are registered with their argument types.
 #include <jni.h>
-#include <sys/mman.h>
-#include <ucontext.h>
-#include <unistd.h>
 
-#include <cstring>
+#include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <mutex>
+#include <random>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "registry.h"
+
+#if !defined(__x86_64__)
+#include <ucontext.h>
+#endif
 
 namespace emu {
 
@@ -37,75 +47,253 @@ std::map<std::string, Kernel>& registry() {
 
 namespace {
 
-constexpr size_t kStack = 256 * 1024;
-constexpr size_t kAlign = 256;
-constexpr size_t kCanary = 64;  // at least this many guarded bytes after every buffer
+constexpr size_t kStack = 128 * 1024;
+
+// ---- fibers: a stack pointer each, switched by a few instructions (no system call) ----
+
+#if defined(__x86_64__)
+// Saves the callee-saved registers and the FP control words on the current stack, stores the stack
+// pointer in *from, switches to `to` and restores the same from there.
+extern "C" void emu_switch(void** from, void* to);
+asm(R"(
+.text
+.p2align 4
+.globl emu_switch
+.hidden emu_switch
+.type emu_switch,@function
+emu_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    subq $8, %rsp
+    stmxcsr (%rsp)
+    fnstcw 4(%rsp)
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    ldmxcsr (%rsp)
+    fldcw 4(%rsp)
+    addq $8, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+.size emu_switch, .-emu_switch
+)");
+
+struct Context {
+    void* sp = nullptr;
+};
+
+void start(Context& c, char* stack, size_t size, void (*entry)()) {
+    uintptr_t top = ((uintptr_t)(stack + size)) & ~(uintptr_t)15;
+    void** a = reinterpret_cast<void**>(top - 16);  // entry's return address; entry starts as if called
+    a[0] = reinterpret_cast<void*>(entry);
+    a[1] = nullptr;
+    uint64_t* frame = reinterpret_cast<uint64_t*>(a) - 7;  // rbp rbx r12 r13 r14 r15, then the control words
+    std::memset(frame, 0, 7 * sizeof(uint64_t));
+    uint32_t mxcsr;
+    uint16_t fpu;
+    asm volatile("stmxcsr %0" : "=m"(mxcsr));
+    asm volatile("fnstcw %0" : "=m"(fpu));
+    std::memcpy(frame, &mxcsr, 4);
+    std::memcpy(reinterpret_cast<char*>(frame) + 4, &fpu, 2);
+    c.sp = frame;
+}
+
+void swap(Context& from, Context& to) {
+    emu_switch(&from.sp, to.sp);
+}
+#else
+struct Context {
+    ucontext_t uc;
+};
+
+void start(Context& c, char* stack, size_t size, void (*entry)()) {
+    getcontext(&c.uc);
+    c.uc.uc_stack.ss_sp = stack;
+    c.uc.uc_stack.ss_size = size;
+    c.uc.uc_link = nullptr;
+    makecontext(&c.uc, entry, 0);
+}
+
+void swap(Context& from, Context& to) {
+    swapcontext(&from.uc, &to.uc);
+}
+#endif
 
 enum class State { Runnable, AtBlockBarrier, AtWarpBarrier, Done };
+enum Order : int { kForward = 0, kReverse = 1, kShuffle = 2 };
 
 struct Fiber {
-    ucontext_t context;
+    Context context;
     State state;
     char* stack;
 };
 
 struct Block {
     std::vector<Fiber> fibers;
-    ucontext_t scheduler;
+    Context scheduler;
     int current = 0;
     int arrivedAtBlock = 0;
     std::vector<int> arrivedAtWarp;
     std::vector<uint64_t> slots;
-    std::vector<unsigned char> shared;
     const std::function<void()>* body = nullptr;
 };
 
 thread_local Block* running = nullptr;
 
-// The kernels' static __shared__ variables (cuda_emulation.h), bounded by the linker. They are
-// global, so launches take turns.
-extern "C" unsigned char __start_emu_shared[];
-extern "C" unsigned char __stop_emu_shared[];
-std::mutex launches;
-
 void yield_to_scheduler() {
     Fiber& f = running->fibers[running->current];
-    swapcontext(&f.context, &running->scheduler);
+    swap(f.context, running->scheduler);
 }
 
 void fiber_entry() {
     (*running->body)();
-    running->fibers[running->current].state = State::Done;
+    Fiber& f = running->fibers[running->current];
+    f.state = State::Done;
+    swap(f.context, running->scheduler);  // never resumed
+    std::abort();
 }
 
+// ---- memory: device buffers, shared memory, faults and traffic ----
+
+std::mutex launches;  // one launch at a time: the state below belongs to it
+std::mutex memoryLock;
+std::map<uintptr_t, Region*> buffers;  // by start address
+
+struct Traffic {
+    uint64_t read = 0;
+    uint64_t written = 0;
+};
+
+uint64_t epoch = 0;  // the current launch's
+Traffic traffic;
+std::string launchFault;
+int faultKind = 0;               // as the Java side's launch result: 2 illegal address, 3 misaligned, 4 deadlock
+std::vector<uint64_t*> bitmaps;  // footprint bitmaps to free with their region
+
+// Shared memory of the current launch: the dynamic region, and each static array's own region.
+struct SharedArray {
+    Region region;
+    std::vector<unsigned char> bytes;
+};
+Region dynamicShared;
+std::vector<unsigned char> dynamicBytes;
+std::map<std::pair<const char*, size_t>, SharedArray> staticShared;
+
+size_t words(const Region& r) {
+    return (r.hi - r.lo + 63) / 64;
+}
+
+std::string where_of(const Region* r, uintptr_t address, size_t bytes) {
+    std::string where = "block " + std::to_string(block_index.x) + ", thread " + std::to_string(thread_index.x);
+    if (r == nullptr) {
+        return address == 0 ? "through a null pointer (" + where + ")"
+                            : "at an address outside every buffer (" + where + ")";
+    }
+    long long offset = (long long)(address - r->lo);
+    std::string s = "of " + std::to_string(bytes) + " bytes at byte offset " + std::to_string(offset) + " of " +
+                    r->what + " of " + std::to_string(r->hi - r->lo) + " bytes";
+    if (address >= r->lo && address + bytes <= r->hi) s = "misaligned access " + s;
+    return s + " (" + where + ")";
+}
+
+}  // namespace
+
+void fault(const char* kind, const Region* r, uintptr_t address, size_t bytes) {
+    if (!launchFault.empty()) return;
+    launchFault = std::string("illegal ") + kind + " " + where_of(r, address, bytes);
+    faultKind = r != nullptr && address >= r->lo && address + bytes <= r->hi ? 3 : 2;
+}
+
+void footprint(Region* r, uintptr_t offset, size_t bytes, bool store) {
+    if (r->epoch != epoch) {
+        if (r->read == nullptr) {
+            r->read = new uint64_t[words(*r)];
+            r->written = new uint64_t[words(*r)];
+        }
+        std::memset(r->read, 0, words(*r) * 8);
+        std::memset(r->written, 0, words(*r) * 8);
+        r->epoch = epoch;
+    }
+    uint64_t* mine = store ? r->written : r->read;
+    uint64_t added = 0;
+    for (uintptr_t b = offset; b < offset + bytes;) {
+        size_t w = b / 64;
+        unsigned lo = b % 64;
+        unsigned n = (unsigned)std::min<uintptr_t>(64 - lo, offset + bytes - b);
+        uint64_t mask = (n == 64 ? ~0ull : ((1ull << n) - 1)) << lo;
+        uint64_t fresh = mask & ~mine[w];
+        mine[w] |= mask;
+        if (!store) fresh &= ~r->written[w];  // a read of what this launch wrote hits in cache
+        added += __builtin_popcountll(fresh);
+        b += n;
+    }
+    (store ? traffic.written : traffic.read) += added;
+}
+
+Region* region_of(uintptr_t address) {
+    if (address == 0) return nullptr;
+    std::lock_guard<std::mutex> guard(memoryLock);
+    auto it = buffers.upper_bound(address);
+    if (it == buffers.begin()) return nullptr;
+    --it;
+    Region* r = it->second;
+    return address <= r->hi ? r : nullptr;  // one past the end is a valid pointer, not a valid access
+}
+
+Region* dynamic_shared_region() {
+    return &dynamicShared;
+}
+
+Region* static_shared_region(const char* site, size_t bytes, size_t align) {
+    auto key = std::make_pair(site, bytes);
+    auto it = staticShared.find(key);
+    if (it == staticShared.end()) {
+        SharedArray& a = staticShared[key];
+        a.bytes.assign(bytes + align, 0xFF);
+        uintptr_t lo = ((uintptr_t)a.bytes.data() + align - 1) / align * align;
+        a.region = Region{lo, lo + bytes, false, "a static __shared__ array", nullptr, nullptr, 0};
+        return &a.region;
+    }
+    return &it->second.region;
+}
+
+namespace {
+
 // Runs one block to completion; throws on deadlock.
-void run_block(Block& b) {
-    for (size_t i = 0; i < b.fibers.size(); i++) {
-        Fiber& f = b.fibers[i];
-        getcontext(&f.context);
-        f.context.uc_stack.ss_sp = f.stack;
-        f.context.uc_stack.ss_size = kStack;
-        f.context.uc_link = &b.scheduler;
-        makecontext(&f.context, fiber_entry, 0);
+void run_block(Block& b, Order order, std::mt19937_64& random) {
+    for (Fiber& f : b.fibers) {
+        start(f.context, f.stack, kStack, fiber_entry);
         f.state = State::Runnable;
     }
     // Uninitialized shared memory, dynamic or static, reads as NaN.
-    std::fill(b.shared.begin(), b.shared.end(), 0xFF);
-    std::fill(__start_emu_shared, __stop_emu_shared, 0xFF);
+    std::fill(dynamicBytes.begin(), dynamicBytes.end(), 0xFF);
+    for (auto& [key, a] : staticShared) std::fill(a.bytes.begin(), a.bytes.end(), 0xFF);
     b.arrivedAtBlock = 0;
     std::fill(b.arrivedAtWarp.begin(), b.arrivedAtWarp.end(), 0);
+    std::vector<int> sequence(b.fibers.size());
+    for (size_t i = 0; i < sequence.size(); i++)
+        sequence[i] = order == kReverse ? (int)(sequence.size() - 1 - i) : (int)i;
     while (true) {
+        if (order == kShuffle) std::shuffle(sequence.begin(), sequence.end(), random);
         bool ran = false;
         bool done = true;
-        for (size_t i = 0; i < b.fibers.size(); i++) {
+        for (int i : sequence) {
             if (b.fibers[i].state == State::Runnable) {
-                b.current = (int)i;
+                b.current = i;
                 thread_index = dim3{(unsigned)i, 0, 0};
-                swapcontext(&b.scheduler, &b.fibers[i].context);
+                swap(b.scheduler, b.fibers[i].context);
                 ran = true;
             }
-            done = done && b.fibers[i].state == State::Done;
         }
+        for (const Fiber& f : b.fibers) done = done && f.state == State::Done;
         if (done) return;
         if (!ran) {
             int atBlock = 0;
@@ -117,48 +305,48 @@ void run_block(Block& b) {
                 finished += f.state == State::Done;
             }
             throw std::runtime_error("deadlock in block " + std::to_string(block_index.x) + ": " +
-                                     std::to_string(atBlock) + " threads at __syncthreads, " +
-                                     std::to_string(atWarp) + " at a warp barrier, " + std::to_string(finished) +
-                                     " finished");
+                                     std::to_string(atBlock) + " threads at __syncthreads, " + std::to_string(atWarp) +
+                                     " at a warp barrier, " + std::to_string(finished) + " finished");
         }
     }
 }
 
-// ---- device memory ----
-
-struct Allocation {
-    char* mapping;
-    size_t mapped;
-    size_t bytes;
-    size_t rounded;
-};
-
-std::mutex memoryLock;
-std::map<uintptr_t, Allocation> allocations;
-
-size_t page_size() {
-    static size_t p = (size_t)sysconf(_SC_PAGESIZE);
-    return p;
-}
-
-size_t round_up(size_t v, size_t to) {
-    return (v + to - 1) / to * to;
-}
-
-// The first damaged canary byte past any buffer's end, described; empty if none.
-std::string check_canaries() {
-    std::lock_guard<std::mutex> guard(memoryLock);
-    for (auto& [address, a] : allocations) {
-        unsigned char* p = reinterpret_cast<unsigned char*>(address);
-        for (size_t i = a.bytes; i < a.rounded; i++) {
-            if (p[i] != 0xFF) {
-                std::memset(p + a.bytes, 0xFF, a.rounded - a.bytes);
-                return "out-of-bounds write at byte " + std::to_string(i - a.bytes) + " past the end of a buffer of " +
-                       std::to_string(a.bytes) + " bytes";
-            }
+// Runs a kernel body over a grid; returns an error message, or an empty string.
+std::string launch(const std::function<void()>& body, int grid, int block, int sharedBytes, Order threadOrder,
+                   Order blockOrder, uint64_t seed) {
+    static thread_local std::vector<char*> stacks;
+    while ((int)stacks.size() < block) stacks.push_back(new char[kStack]);
+    Block b;
+    b.fibers.resize(block);
+    for (int i = 0; i < block; i++) b.fibers[i].stack = stacks[i];
+    b.arrivedAtWarp.assign((block + 31) / 32, 0);
+    b.slots.assign(block, 0);
+    b.body = &body;
+    dynamicBytes.assign((size_t)sharedBytes + 16, 0xFF);
+    uintptr_t lo = ((uintptr_t)dynamicBytes.data() + 15) / 16 * 16;
+    dynamicShared =
+        Region{lo, lo + (uintptr_t)sharedBytes, false, "the launch's dynamic shared memory", nullptr, nullptr, 0};
+    staticShared.clear();
+    block_dim = dim3{(unsigned)block, 1, 1};
+    grid_dim = dim3{(unsigned)grid, 1, 1};
+    std::mt19937_64 random(seed);
+    std::vector<int> blocks(grid);
+    for (int i = 0; i < grid; i++) blocks[i] = blockOrder == kReverse ? grid - 1 - i : i;
+    if (blockOrder == kShuffle) std::shuffle(blocks.begin(), blocks.end(), random);
+    Block* outer = running;
+    running = &b;
+    try {
+        for (int i : blocks) {
+            block_index = dim3{(unsigned)i, 0, 0};
+            run_block(b, threadOrder, random);
         }
+    } catch (const std::exception& e) {
+        running = outer;
+        faultKind = 4;
+        return e.what();
     }
-    return "";
+    running = outer;
+    return launchFault;
 }
 
 }  // namespace
@@ -179,9 +367,10 @@ void sync_block() {
 void sync_warp() {
     Block& b = *running;
     int warp = b.current / 32;
-    if (++b.arrivedAtWarp[warp] == 32) {
+    int lanes = std::min(32, (int)b.fibers.size() - warp * 32);
+    if (++b.arrivedAtWarp[warp] == lanes) {
         b.arrivedAtWarp[warp] = 0;
-        for (int i = warp * 32; i < warp * 32 + 32; i++) {
+        for (int i = warp * 32; i < warp * 32 + lanes; i++) {
             if (b.fibers[i].state == State::AtWarpBarrier) b.fibers[i].state = State::Runnable;
         }
         return;
@@ -200,43 +389,6 @@ uint64_t exchange(uint64_t mine, int from) {
     return theirs;
 }
 
-void* dynamic_shared() {
-    return running->shared.data();
-}
-
-// Runs a kernel body over a grid; returns an error message, or an empty string.
-std::string launch(const std::function<void()>& body, int grid, int block, int sharedBytes) {
-    if (grid < 1) return "launch with an empty grid";
-    if (block < 32 || block > 1024 || block % 32 != 0) {
-        return "block size " + std::to_string(block) + " is not a multiple of 32 in [32, 1024]";
-    }
-    std::lock_guard<std::mutex> turn(launches);
-    static thread_local std::vector<char*> stacks;
-    while ((int)stacks.size() < block) stacks.push_back(new char[kStack]);
-    Block b;
-    b.fibers.resize(block);
-    for (int i = 0; i < block; i++) b.fibers[i].stack = stacks[i];
-    b.arrivedAtWarp.assign(block / 32, 0);
-    b.slots.assign(block, 0);
-    b.shared.assign(round_up((size_t)sharedBytes, 16) + 16, 0xFF);
-    b.body = &body;
-    block_dim = dim3{(unsigned)block, 1, 1};
-    grid_dim = dim3{(unsigned)grid, 1, 1};
-    Block* outer = running;
-    running = &b;
-    try {
-        for (int i = 0; i < grid; i++) {
-            block_index = dim3{(unsigned)i, 0, 0};
-            run_block(b);
-        }
-    } catch (const std::exception& e) {
-        running = outer;
-        return e.what();
-    }
-    running = outer;
-    return check_canaries();
-}
-
 }  // namespace emu
 
 // ---------------------------------------------------------------- JNI: dev.jnorm.backend.cuda.EmulatedDevice
@@ -247,69 +399,90 @@ void throw_java(JNIEnv* env, const std::string& message) {
     env->ThrowNew(env->FindClass("java/lang/IllegalStateException"), message.c_str());
 }
 
+// The buffer [address, address + bytes) lies in, for host copies; throws into Java when none.
+bool host_range(JNIEnv* env, jlong address, jlong bytes, const char* what) {
+    emu::Region* r = emu::region_of((uintptr_t)address);
+    if (r == nullptr || (uintptr_t)address + (uintptr_t)bytes > r->hi) {
+        throw_java(env, std::string(what) + " of " + std::to_string(bytes) + " bytes outside every buffer");
+        return false;
+    }
+    return true;
+}
+
 }  // namespace
 
 extern "C" {
 
-JNIEXPORT jlong JNICALL Java_dev_jnorm_backend_cuda_EmulatedDevice_allocate0(JNIEnv* env, jclass, jlong bytes) {
-    using namespace emu;
+JNIEXPORT jlong JNICALL Java_dev_jnorm_backend_cuda_EmulatedDevice_allocate0(JNIEnv*, jclass, jlong bytes) {
     size_t size = (size_t)bytes;
-    size_t rounded = round_up(size + kCanary, kAlign);
-    size_t mapped = round_up(rounded, page_size()) + page_size();
-    void* m = mmap(nullptr, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED) return 0;
-    char* mapping = static_cast<char*>(m);
-    mprotect(mapping + mapped - page_size(), page_size(), PROT_NONE);
-    char* user = mapping + mapped - page_size() - rounded;
-    std::memset(user, 0xFF, rounded);
-    std::lock_guard<std::mutex> guard(memoryLock);
-    allocations[reinterpret_cast<uintptr_t>(user)] = Allocation{mapping, mapped, size, rounded};
-    (void)env;
-    return (jlong) reinterpret_cast<uintptr_t>(user);
+    size_t rounded = (std::max<size_t>(size, 1) + 255) / 256 * 256;
+    void* m = std::aligned_alloc(256, rounded);
+    if (m == nullptr) return 0;
+    std::memset(m, 0xFF, rounded);
+    uintptr_t lo = (uintptr_t)m;
+    std::lock_guard<std::mutex> guard(emu::memoryLock);
+    emu::buffers[lo] = new emu::Region{lo, lo + size, true, "a device buffer", nullptr, nullptr, 0};
+    return (jlong)lo;
 }
 
 JNIEXPORT void JNICALL Java_dev_jnorm_backend_cuda_EmulatedDevice_release(JNIEnv* env, jclass, jlong address) {
-    using namespace emu;
-    std::lock_guard<std::mutex> guard(memoryLock);
-    auto it = allocations.find((uintptr_t)address);
-    if (it == allocations.end()) {
+    std::lock_guard<std::mutex> guard(emu::memoryLock);
+    auto it = emu::buffers.find((uintptr_t)address);
+    if (it == emu::buffers.end()) {
         throw_java(env, "release of an address that is not an allocation");
         return;
     }
-    munmap(it->second.mapping, it->second.mapped);
-    allocations.erase(it);
+    emu::Region* r = it->second;
+    delete[] r->read;
+    delete[] r->written;
+    std::free(reinterpret_cast<void*>(r->lo));
+    delete r;
+    emu::buffers.erase(it);
 }
 
-JNIEXPORT void JNICALL Java_dev_jnorm_backend_cuda_EmulatedDevice_fill32(JNIEnv*, jclass, jlong address, jint bits,
-                                                                          jlong count) {
+JNIEXPORT void JNICALL Java_dev_jnorm_backend_cuda_EmulatedDevice_fill32(JNIEnv* env, jclass, jlong address, jint bits,
+                                                                         jlong count) {
+    if (!host_range(env, address, 4 * count, "fill")) return;
     uint32_t* p = reinterpret_cast<uint32_t*>((uintptr_t)address);
     for (jlong i = 0; i < count; i++) p[i] = (uint32_t)bits;
 }
 
 JNIEXPORT void JNICALL Java_dev_jnorm_backend_cuda_EmulatedDevice_upload(JNIEnv* env, jclass, jlong address,
-                                                                          jfloatArray src, jint offset, jint count) {
+                                                                         jfloatArray src, jint offset, jint count) {
+    if (!host_range(env, address, 4L * count, "upload")) return;
     env->GetFloatArrayRegion(src, offset, count, reinterpret_cast<jfloat*>((uintptr_t)address));
 }
 
 JNIEXPORT void JNICALL Java_dev_jnorm_backend_cuda_EmulatedDevice_download(JNIEnv* env, jclass, jlong address,
-                                                                            jfloatArray dst, jint offset, jint count) {
+                                                                           jfloatArray dst, jint offset, jint count) {
+    if (!host_range(env, address, 4L * count, "download")) return;
     env->SetFloatArrayRegion(dst, offset, count, reinterpret_cast<const jfloat*>((uintptr_t)address));
 }
 
-JNIEXPORT void JNICALL Java_dev_jnorm_backend_cuda_EmulatedDevice_copy(JNIEnv*, jclass, jlong dst, jlong src,
-                                                                        jlong bytes) {
-    std::memmove(reinterpret_cast<void*>((uintptr_t)dst), reinterpret_cast<const void*>((uintptr_t)src),
-                 (size_t)bytes);
+JNIEXPORT void JNICALL Java_dev_jnorm_backend_cuda_EmulatedDevice_copy(JNIEnv* env, jclass, jlong dst, jlong src,
+                                                                       jlong bytes) {
+    if (!host_range(env, dst, bytes, "copy") || !host_range(env, src, bytes, "copy")) return;
+    std::memmove(reinterpret_cast<void*>((uintptr_t)dst), reinterpret_cast<const void*>((uintptr_t)src), (size_t)bytes);
 }
 
+// Runs a kernel; returns null, or the launch's error (an argument mismatch, a deadlock, a memory
+// fault). result receives the bytes the launch read and wrote, and what happened: 0 it ran, 1 it
+// was refused (the arguments do not match the kernel), 2 an illegal address, 3 a misaligned
+// access, 4 a deadlock.
 JNIEXPORT jstring JNICALL Java_dev_jnorm_backend_cuda_EmulatedDevice_launch(JNIEnv* env, jclass, jstring kernel,
-                                                                             jint grid, jint block, jint sharedBytes,
-                                                                             jlongArray args, jintArray tags) {
+                                                                            jint grid, jint block, jint sharedBytes,
+                                                                            jlongArray args, jintArray tags,
+                                                                            jint threadOrder, jint blockOrder,
+                                                                            jlong seed, jlongArray result) {
     const char* chars = env->GetStringUTFChars(kernel, nullptr);
     std::string name(chars);
     env->ReleaseStringUTFChars(kernel, chars);
     auto it = emu::registry().find(name);
-    if (it == emu::registry().end()) return env->NewStringUTF(("no kernel named " + name).c_str());
+    jlong outcome[3] = {0, 0, 1};
+    if (it == emu::registry().end()) {
+        env->SetLongArrayRegion(result, 0, 3, outcome);
+        return env->NewStringUTF(("no kernel named " + name).c_str());
+    }
     jsize n = env->GetArrayLength(args);
     std::vector<int64_t> values(n);
     std::vector<int> kinds(n);
@@ -317,12 +490,26 @@ JNIEXPORT jstring JNICALL Java_dev_jnorm_backend_cuda_EmulatedDevice_launch(JNIE
     env->GetIntArrayRegion(tags, 0, n, reinterpret_cast<jint*>(kinds.data()));
     const emu::Kernel& k = it->second;
     if (kinds != k.tags) {
-        return env->NewStringUTF(("arguments of " + name + " do not match its parameters: " +
-                                  emu::describe(kinds) + " given, " + emu::describe(k.tags) + " expected")
+        env->SetLongArrayRegion(result, 0, 3, outcome);
+        return env->NewStringUTF(("arguments of " + name + " do not match its parameters: " + emu::describe(kinds) +
+                                  " given, " + emu::describe(k.tags) + " expected")
                                      .c_str());
     }
-    std::function<void()> body = [&]() { k.call(values.data()); };
-    std::string error = emu::launch(body, grid, block, sharedBytes);
+    std::string error;
+    {
+        std::lock_guard<std::mutex> turn(emu::launches);
+        emu::epoch++;
+        emu::traffic = emu::Traffic{};
+        emu::launchFault.clear();
+        emu::faultKind = 0;
+        std::function<void()> body = [&]() { k.call(values.data()); };
+        error = emu::launch(body, grid, block, sharedBytes, (emu::Order)threadOrder, (emu::Order)blockOrder,
+                            (uint64_t)seed);
+        outcome[0] = (jlong)emu::traffic.read;
+        outcome[1] = (jlong)emu::traffic.written;
+        outcome[2] = emu::faultKind;
+    }
+    env->SetLongArrayRegion(result, 0, 3, outcome);
     return error.empty() ? nullptr : env->NewStringUTF((name + ": " + error).c_str());
 }
 

@@ -31,9 +31,11 @@ import static dev.jnorm.backend.cuda.Kernel.SN_MERGE_STATS;
 import static dev.jnorm.backend.cuda.Kernel.SN_LOGIT_GRADS;
 import static dev.jnorm.backend.cuda.Kernel.SN_MIX;
 import static dev.jnorm.backend.cuda.Kernel.SUMS_FINALIZE;
+import static dev.jnorm.backend.cuda.Kernel.SUMS_MERGE_PARTIALS;
 import static dev.jnorm.backend.cuda.Kernel.WEIGHT_NORM_BACKWARD;
 import static dev.jnorm.backend.cuda.Kernel.WEIGHT_NORM_FORWARD;
 import static dev.jnorm.backend.cuda.Kernel.WELFORD_FINALIZE;
+import static dev.jnorm.backend.cuda.Kernel.WELFORD_MERGE_PARTIALS;
 
 import dev.jnorm.backend.Backend;
 import dev.jnorm.backend.BatchInstanceStats;
@@ -47,7 +49,9 @@ import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
 import java.lang.ref.Cleaner;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 import jcuda.driver.CUdeviceptr;
 import org.slf4j.Logger;
@@ -73,10 +77,20 @@ public final class CudaBackend implements Backend {
      * of each allocation catches a write past a tensor.
      */
     private final boolean debug = Boolean.getBoolean("jnorm.cuda.debug");
+    /** The system property that turns on {@link #syncEachLaunch()} for backends made without saying. */
+    public static final String SYNC_PROPERTY = "jnorm.cuda.sync";
+    private final boolean syncEachLaunch;
     static final int BLOCK = 256;
     private static final int WARP_ROW_MAX = 1024;
+    /** Values of a (group, chunk) block of the statistics kernels: at least a block's worth... */
     private static final long MIN_CHUNK = 8192;
-    private static final long MAX_CHUNK = 1L << 30;
+    /** ...and at most 256 per thread, so that no thread's own serial sum grows long (stats.cu). */
+    private static final long MAX_CHUNK = 256L * BLOCK;
+    /** Values one thread of the column kernels, or of the row parameter gradients, walks at most. */
+    private static final long MAX_SERIAL = 256;
+    /** Partials one lane, and one warp, merge in stats.cu's tree (MERGE_PER_LANE and MERGE_FAN_IN there). */
+    private static final long MERGE_PER_LANE = 16;
+    private static final long MERGE_FAN_IN = 32 * MERGE_PER_LANE;
     private static final long APPLY_TILE = 4096;
 
     private final GpuDevice device;
@@ -85,12 +99,19 @@ public final class CudaBackend implements Backend {
     private final NetworkOps network;
     private final AtomicLong liveTensors = new AtomicLong();
     private final AtomicLong leakedTensors = new AtomicLong();
+    private final Map<String, MemoryTraffic> trafficByOperation = new LinkedHashMap<>();
     private CudaException poisonedBy;
     private boolean closed;
 
     /** A backend on {@code device}, which it owns and closes. */
     public CudaBackend(GpuDevice device) {
+        this(device, Boolean.getBoolean(SYNC_PROPERTY));
+    }
+
+    /** A backend on {@code device}, which it owns and closes; {@code syncEachLaunch}: see {@link #syncEachLaunch()}. */
+    public CudaBackend(GpuDevice device, boolean syncEachLaunch) {
         this.device = device;
+        this.syncEachLaunch = syncEachLaunch;
         this.info = device.info();
         this.allocator = new DeviceAllocator(device, !debug);
         this.network = new CudaNetworkOps(this, device);
@@ -123,6 +144,29 @@ public final class CudaBackend implements Backend {
     @Override
     public boolean supports(DType dtype) {
         return dtype == DType.FLOAT32;
+    }
+
+    /**
+     * True in the debug mode that waits for each launch to finish, so that a kernel's fault is
+     * reported by its own launch, naming the kernel and the operation; launches are otherwise
+     * asynchronous, and a fault surfaces at a later call. Slow. On by {@value #SYNC_PROPERTY}.
+     */
+    public boolean syncEachLaunch() {
+        return syncEachLaunch;
+    }
+
+    /**
+     * Global-memory bytes read and written by the kernels of each operation since the last
+     * {@link #resetTraffic()}, by operation name ("rows forward", "channels backward", ...), for the
+     * operations that launched kernels; empty where the device does not count traffic (a GPU; the
+     * kernel emulator counts it).
+     */
+    public synchronized Map<String, MemoryTraffic> trafficByOperation() {
+        return new LinkedHashMap<>(trafficByOperation);
+    }
+
+    public synchronized void resetTraffic() {
+        trafficByOperation.clear();
     }
 
     /** Tensors allocated and not yet closed. */
@@ -305,12 +349,11 @@ public final class CudaBackend implements Backend {
                             pointer(saveRstd), pointer(weight), pointer(dx), rows, length, l.centered() ? 1 : 0);
                 }
                 if (gradWeight != null || gradBias != null) {
-                    long chunks = clamp(ceilDiv(threadsToFill(), length), 1, rows);
+                    long chunks = clamp(Math.max(ceilDiv(threadsToFill(), length), ceilDiv(rows, MAX_SERIAL)), 1, rows);
                     DevicePointer partials = s.floats(2 * length * chunks);
                     launch(ROWS_PARAM_GRADS_PARTIAL, grid(length * chunks), BLOCK, 0, pointer(x),
                             pointer(dy), pointer(saveMean), pointer(saveRstd), rows, length, chunks, partials);
-                    launch(SUMS_FINALIZE, grid(length), BLOCK, 0, partials, length, chunks,
-                            pointer(gradWeight), pointer(gradBias), 1);
+                    finalizeSums(s, partials, length, chunks, pointer(gradWeight), pointer(gradBias), true);
                 }
             }
         });
@@ -553,15 +596,50 @@ public final class CudaBackend implements Backend {
         DevicePointer partials = s.floats(2 * groups * chunks);
         launch(SEGMENTS_WELFORD_PARTIAL, itemBlocks(groups * chunks), BLOCK, 0, x, groups, groupStride, count, length,
                 segStride, chunks, partials);
-        finalizeStats(partials, groups, chunks, total, 1, eps, rms, mean, var, rstd, running, factor);
+        finalizeStats(s, partials, groups, chunks, total, 1, eps, rms, mean, var, rstd, running, factor);
     }
 
-    private void finalizeStats(DevicePointer partials, long groups, long chunks, long units, long unit, double eps,
-                               boolean rms, DevicePointer mean, DevicePointer var, DevicePointer rstd,
+    /**
+     * Merges each group's {@code chunks} Welford partials (of {@code units} units of {@code unit}
+     * values, as stage 1 cut them) in stats.cu's fixed tree, a level per launch while a group has more
+     * than one warp merges, then writes the statistics.
+     */
+    private void finalizeStats(Scratch s, DevicePointer partials, long groups, long chunks, long units, long unit,
+                               double eps, boolean rms, DevicePointer mean, DevicePointer var, DevicePointer rstd,
                                RunningStats running, double factor) {
-        launch(WELFORD_FINALIZE, grid(groups), BLOCK, 0, partials, groups, chunks, units, unit,
+        long parts = chunks;
+        long span = 1;
+        while (parts > MERGE_FAN_IN) {
+            long merged = ceilDiv(parts, MERGE_FAN_IN);
+            DevicePointer next = s.floats(2 * groups * merged);
+            launch(WELFORD_MERGE_PARTIALS, warps(groups * merged), BLOCK, 0, partials, groups, parts, span, chunks,
+                    units, unit, next);
+            partials = next;
+            parts = merged;
+            span *= MERGE_FAN_IN;
+        }
+        launch(WELFORD_FINALIZE, finalizeGrid(groups, parts), BLOCK, 0, partials, groups, parts, span, chunks, units, unit,
                 (float) eps, rms ? 1 : 0, mean, var, rstd, running == null ? null : pointer(running.mean()),
                 running == null ? null : pointer(running.var()), (float) factor);
+    }
+
+    /** Sums each group's {@code chunks} partial sums in stats.cu's fixed tree into {@code a} and {@code b}. */
+    private void finalizeSums(Scratch s, DevicePointer partials, long groups, long chunks, DevicePointer a,
+                              DevicePointer b, boolean accumulate) {
+        long parts = chunks;
+        while (parts > MERGE_FAN_IN) {
+            long merged = ceilDiv(parts, MERGE_FAN_IN);
+            DevicePointer next = s.floats(2 * groups * merged);
+            launch(SUMS_MERGE_PARTIALS, warps(groups * merged), BLOCK, 0, partials, groups, parts, next);
+            partials = next;
+            parts = merged;
+        }
+        launch(SUMS_FINALIZE, finalizeGrid(groups, parts), BLOCK, 0, partials, groups, parts, a, b, accumulate ? 1 : 0);
+    }
+
+    /** The finalize kernels merge a group's last partials with a thread when there are few, else with a warp. */
+    private long finalizeGrid(long groups, long parts) {
+        return parts > MERGE_PER_LANE ? warps(groups) : grid(groups);
     }
 
     /** Per-channel statistics of [N, C, S]: along S when S is long, else one thread per channel. */
@@ -575,7 +653,7 @@ public final class CudaBackend implements Backend {
         DevicePointer partials = s.floats(2 * l.c() * chunks);
         launch(COLUMNS_WELFORD_PARTIAL, grid(l.c() * chunks), BLOCK, 0, x, l.n(), l.c(), l.s(), chunks,
                 partials);
-        finalizeStats(partials, l.c(), chunks, l.n(), l.s(), eps, false, mean, null, rstd, running, factor);
+        finalizeStats(s, partials, l.c(), chunks, l.n(), l.s(), eps, false, mean, null, rstd, running, factor);
     }
 
     /** Statistics of each (n, c) over its S values. */
@@ -592,7 +670,7 @@ public final class CudaBackend implements Backend {
         DevicePointer partials = s.floats(2 * groups * chunks);
         launch(SEGMENTS_SUMS_PARTIAL, itemBlocks(groups * chunks), BLOCK, 0, x, dy, center, centerDivisor, groups,
                 groupStride, count, length, segStride, chunks, partials);
-        launch(SUMS_FINALIZE, grid(groups), BLOCK, 0, partials, groups, chunks, sumDy, sumDyX, 0);
+        finalizeSums(s, partials, groups, chunks, sumDy, sumDyX, false);
     }
 
     private void channelSums(Scratch s, DevicePointer x, DevicePointer dy, DevicePointer mean, NcsLayout l,
@@ -605,7 +683,7 @@ public final class CudaBackend implements Backend {
         DevicePointer partials = s.floats(2 * l.c() * chunks);
         launch(COLUMNS_SUMS_PARTIAL, grid(l.c() * chunks), BLOCK, 0, x, dy, mean, l.n(), l.c(), l.s(),
                 chunks, partials);
-        launch(SUMS_FINALIZE, grid(l.c()), BLOCK, 0, partials, l.c(), chunks, sumDy, sumDyX, 0);
+        finalizeSums(s, partials, l.c(), chunks, sumDy, sumDyX, false);
     }
 
     private void instanceSums(Scratch s, DevicePointer x, DevicePointer dy, DevicePointer center, long centerDivisor,
@@ -632,16 +710,16 @@ public final class CudaBackend implements Backend {
 
     // ---- launch sizing ----
 
-    /** Chunks per group: enough (group, chunk) blocks to fill the device, chunks of MIN_CHUNK to 2^30 values. */
+    /** Chunks per group: enough (group, chunk) blocks to fill the device, chunks of MIN_CHUNK to MAX_CHUNK values. */
     private long segmentChunks(long groups, long groupSize) {
         long fill = ceilDiv(4L * info.multiprocessors(), groups);
         long chunks = Math.min(fill, Math.max(1, groupSize / MIN_CHUNK));
         return clamp(Math.max(chunks, ceilDiv(groupSize, MAX_CHUNK)), 1, Math.max(groupSize, 1));
     }
 
-    /** Chunks over N for the column kernels: enough threads (C per chunk) to fill the device. */
+    /** Chunks over N for the column kernels: enough threads (C per chunk) to fill the device, each walking few values. */
     private long columnChunks(NcsLayout l) {
-        long chunks = Math.max(ceilDiv(threadsToFill(), l.c()), ceilDiv(l.n() * l.s(), MAX_CHUNK));
+        long chunks = Math.max(ceilDiv(threadsToFill(), l.c()), ceilDiv(l.n() * l.s(), MAX_SERIAL));
         return clamp(chunks, 1, l.n());
     }
 
@@ -659,6 +737,11 @@ public final class CudaBackend implements Backend {
         return blocks(ceilDiv(threads, BLOCK));
     }
 
+    /** Blocks of BLOCK threads for a kernel with one warp per item. */
+    long warps(long items) {
+        return blocks(ceilDiv(items, BLOCK / 32));
+    }
+
     /** Blocks for a kernel with one block per item: at most 16 per SM. */
     long itemBlocks(long items) {
         return clamp(items, 1, 16L * info.multiprocessors());
@@ -674,6 +757,13 @@ public final class CudaBackend implements Backend {
 
     void launch(Kernel kernel, long grid, int block, int sharedBytes, Object... args) {
         device.launch(kernel, grid, block, sharedBytes, args);
+        if (syncEachLaunch) {
+            try {
+                device.synchronize();
+            } catch (CudaException e) {
+                throw e.in("kernel " + kernel.entry());
+            }
+        }
     }
 
     private static boolean aligned(Tensor... tensors) {
@@ -708,19 +798,32 @@ public final class CudaBackend implements Backend {
         device.makeCurrent();
     }
 
-    /** Runs {@code body} on the device, turning CUDA errors into exceptions that say where. */
+    /**
+     * Runs {@code body} on the device, turning CUDA errors into exceptions that say where, and
+     * counting the operation's memory traffic where the device counts it.
+     */
     void guard(String operation, Shape shape, Runnable body) {
         enter();
+        MemoryTraffic before = device.traffic();
         try {
             body.run();
         } catch (CudaException e) {
             throw failure(e, operation, shape);
+        } finally {
+            MemoryTraffic moved = before == null ? MemoryTraffic.NONE : device.traffic().minus(before);
+            if (moved.total() > 0) {
+                trafficByOperation.merge(operation, moved, MemoryTraffic::plus);
+            }
         }
     }
 
     private CudaException failure(CudaException e, String operation, Shape shape) {
         CudaException wrapped = e.in(operation + " of " + shape + " on " + info.name());
         if (e.sticky()) {
+            if (!syncEachLaunch) {
+                wrapped = wrapped.in("", " (kernels run asynchronously, so an earlier launch may have caused it; "
+                        + "set -D" + SYNC_PROPERTY + "=true, or --sync on the command line, to find which)");
+            }
             poisonedBy = wrapped;
         }
         return wrapped;

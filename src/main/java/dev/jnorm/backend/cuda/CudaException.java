@@ -25,9 +25,15 @@ public class CudaException extends RuntimeException {
 
     /** The same error, its message prefixed with where it happened. */
     CudaException in(String context) {
+        return in(context + ": ", "");
+    }
+
+    /** The same error, its message between {@code prefix} and {@code suffix}. */
+    CudaException in(String prefix, String suffix) {
+        String message = prefix + getMessage() + suffix;
         CudaException e = this instanceof CudaOutOfMemoryException
-                ? new CudaOutOfMemoryException(context + ": " + getMessage())
-                : new CudaException(context + ": " + getMessage(), error, sticky);
+                ? new CudaOutOfMemoryException(message)
+                : new CudaException(message, error, sticky);
         e.initCause(this);
         return e;
     }

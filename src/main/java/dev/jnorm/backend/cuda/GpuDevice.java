@@ -43,8 +43,19 @@ public interface GpuDevice extends AutoCloseable {
     boolean gemm(boolean transposeA, boolean transposeB, int m, int n, int k, float alpha, DevicePointer a, int lda,
                  DevicePointer b, int ldb, float beta, DevicePointer c);
 
-    /** Waits for everything queued. */
+    /**
+     * Waits for everything queued. A fault of a kernel (an illegal address) is reported here, or by
+     * whichever later call first notices it: launches run asynchronously.
+     */
     void synchronize();
+
+    /**
+     * The global-memory bytes the kernels launched so far read and wrote, or null where the device
+     * does not count them (a GPU; the kernel emulator counts them).
+     */
+    default MemoryTraffic traffic() {
+        return null;
+    }
 
     /**
      * The device time {@code work} takes: events recorded on the stream before and after what it

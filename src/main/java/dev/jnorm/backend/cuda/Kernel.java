@@ -7,9 +7,11 @@ package dev.jnorm.backend.cuda;
 public enum Kernel {
     SEGMENTS_WELFORD_PARTIAL("stats"),
     COLUMNS_WELFORD_PARTIAL("stats"),
+    WELFORD_MERGE_PARTIALS("stats"),
     WELFORD_FINALIZE("stats"),
     SEGMENTS_SUMS_PARTIAL("stats"),
     COLUMNS_SUMS_PARTIAL("stats"),
+    SUMS_MERGE_PARTIALS("stats"),
     SUMS_FINALIZE("stats"),
     ROWS_FORWARD_WARP("rows"),
     ROWS_FORWARD_WARP_VEC("rows"),

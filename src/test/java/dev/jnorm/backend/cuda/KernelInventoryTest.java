@@ -48,6 +48,9 @@ class KernelInventoryTest {
         String reason = EmulatedDevice.unavailableReason();
         assumeTrue(reason == null, () -> "skipped: " + reason);
         Set<String> expected = Arrays.stream(Kernel.values()).map(Kernel::entry).collect(Collectors.toCollection(TreeSet::new));
-        assertEquals(expected, new TreeSet<>(Arrays.asList(EmulatedDevice.registeredKernels())));
+        Set<String> registered = Arrays.stream(EmulatedDevice.registeredKernels())
+                .filter(name -> !name.startsWith("planted_")) // emulator/planted.cu: defects for its own tests
+                .collect(Collectors.toCollection(TreeSet::new));
+        assertEquals(expected, registered);
     }
 }

@@ -1,0 +1,22 @@
+package dev.jnorm.backend.cuda;
+
+/**
+ * Global-memory bytes kernels read and wrote, as the kernel emulator counts them: per launch, each
+ * byte of a buffer once for reading and once for writing (the footprint DRAM sees when re-reads
+ * within a launch hit in cache), summed over launches.
+ */
+public record MemoryTraffic(long read, long written) {
+    public static final MemoryTraffic NONE = new MemoryTraffic(0, 0);
+
+    public long total() {
+        return read + written;
+    }
+
+    public MemoryTraffic plus(MemoryTraffic o) {
+        return new MemoryTraffic(read + o.read, written + o.written);
+    }
+
+    public MemoryTraffic minus(MemoryTraffic o) {
+        return new MemoryTraffic(read - o.read, written - o.written);
+    }
+}

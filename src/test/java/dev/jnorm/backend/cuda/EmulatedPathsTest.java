@@ -1,0 +1,88 @@
+package dev.jnorm.backend.cuda;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.jnorm.backend.cuda.EmulatedDevice.Geometry;
+import dev.jnorm.norm.GroupNorm;
+import dev.jnorm.norm.LayerNorm;
+import dev.jnorm.norm.NormLayer;
+import dev.jnorm.tensor.DType;
+import dev.jnorm.tensor.Shape;
+import dev.jnorm.tensor.Tensor;
+import dev.jnorm.testing.TestData;
+import java.util.EnumSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.function.Function;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Which kernels the backend launches for a shape depends on the device: the path choices an H200
+ * makes (a row of up to 57,856 values in a block's opt-in shared memory, more than 48 KiB of it
+ * from 12,289 values on) and those a small device makes for the same shapes, as the kernels that
+ * ran on the emulator show. And the memory traffic the emulator counts for an operation, to the byte.
+ */
+@Tag("emulator")
+class EmulatedPathsTest {
+
+    /** The kernels that ran for one forward of {@code layer} on a {@code shape} input. */
+    private static Set<Kernel> forwardKernels(Geometry geometry, Shape shape,
+                                              Function<CudaBackend, NormLayer> layer) {
+        EmulatedDevice device = new EmulatedDevice(geometry);
+        try (CudaBackend cuda = new CudaBackend(device);
+             NormLayer norm = layer.apply(cuda);
+             Tensor x = TestData.randn(cuda, 3, DType.FLOAT32, shape.dims())) {
+            Map<Kernel, MemoryTraffic> before = device.trafficByKernel();
+            try (Tensor y = norm.forward(x)) {
+                Set<Kernel> ran = EnumSet.noneOf(Kernel.class);
+                device.trafficByKernel().forEach((k, t) -> {
+                    if (!t.equals(before.get(k))) {
+                        ran.add(k);
+                    }
+                });
+                return ran;
+            }
+        }
+    }
+
+    private static Function<CudaBackend, NormLayer> layerNorm(long length) {
+        return b -> LayerNorm.builder(length).build(b);
+    }
+
+    private static final Set<Kernel> SPLIT = EnumSet.of(Kernel.SEGMENTS_WELFORD_PARTIAL, Kernel.WELFORD_FINALIZE,
+            Kernel.ROWS_APPLY);
+
+    @Test
+    void rowsTakeTheWarpTheBlockOrTheSplitPathByTheDevicesSharedMemory() {
+        assertEquals(EnumSet.of(Kernel.ROWS_FORWARD_WARP_VEC), forwardKernels(Geometry.H200, Shape.of(4, 1024),
+                layerNorm(1024)));
+        assertEquals(EnumSet.of(Kernel.ROWS_FORWARD_BLOCK_VEC), forwardKernels(Geometry.H200, Shape.of(2, 12288),
+                layerNorm(12288)), "48 KiB of dynamic shared memory plus the static: the opt-in attribute");
+        assertEquals(EnumSet.of(Kernel.ROWS_FORWARD_BLOCK_VEC), forwardKernels(Geometry.H200, Shape.of(1, 20000),
+                layerNorm(20000)));
+        assertEquals(SPLIT, forwardKernels(Geometry.SMALL, Shape.of(1, 20000), layerNorm(20000)),
+                "80 KB is more than a small device's 64 KiB");
+        assertEquals(EnumSet.of(Kernel.ROWS_FORWARD_BLOCK_VEC), forwardKernels(Geometry.H200, Shape.of(1, 57856),
+                layerNorm(57856)), "the longest row an H200 block holds: 227 KiB less 1 KiB");
+        assertEquals(SPLIT, forwardKernels(Geometry.H200, Shape.of(1, 57860), layerNorm(57860)));
+        assertEquals(EnumSet.of(Kernel.ROWS_FORWARD_BLOCK), forwardKernels(Geometry.H200, Shape.of(2, 4, 5001),
+                b -> GroupNorm.builder(2, 4).build(b)), "a group of 10002 values, not a multiple of 4");
+    }
+
+    @Test
+    void theTrafficCounterCountsEachByteAnOperationReadsOrWritesOnce() {
+        EmulatedDevice device = new EmulatedDevice(Geometry.H200);
+        try (CudaBackend cuda = new CudaBackend(device);
+             GroupNorm gn = GroupNorm.builder(2, 4).build(cuda);
+             Tensor x = TestData.randn(cuda, 3, DType.FLOAT32, 2, 4, 1000)) {
+            cuda.resetTraffic();
+            try (Tensor y = gn.forward(x)) {
+                // rows_forward_block_vec: x once (8000 floats), weight and bias (4 each); y, and a mean
+                // and rstd for each of the 4 rows (n, group).
+                assertEquals(Map.of("rows forward", new MemoryTraffic(4 * (8000 + 8), 4 * (8000 + 8))),
+                        cuda.trafficByOperation());
+            }
+        }
+    }
+}
