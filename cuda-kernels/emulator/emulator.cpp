@@ -1,11 +1,15 @@
 // emulator.cpp: runs jnorm's CUDA kernels on the CPU, for tests on machines without a GPU.
 //
 // A launch runs its blocks one after another, in the order the caller asks (forward, reverse or a
-// seeded shuffle). The threads of a block are fibers on the calling OS thread; each scheduling pass
-// runs every runnable fiber until it blocks, in the thread order asked for (forward, reverse, or a
-// new seeded shuffle every pass). __syncthreads, __syncwarp and warp shuffles are real barriers: a
-// missing barrier shows up as a wrong result (or, with another order, as a result that differs),
-// a barrier not every thread reaches as a reported deadlock.
+// seeded shuffle). The threads of a block are fibers on the calling OS thread. The scheduler lets
+// one warp at a time run as far as it can, until all its threads wait at __syncthreads or are done,
+// its lanes taking turns at each warp barrier; warps take their turns, and lanes theirs, in the
+// order asked for (forward, reverse, or shuffled anew every round). __syncthreads, __syncwarp and
+// warp shuffles are real barriers. So a missing barrier shows up as a wrong result, or as a result
+// that differs in another order: a warp that reads what another writes without a barrier between
+// reads it too early in one order, and a warp that overwrites shared memory before another has read
+// it runs ahead far enough to do so in one order. A barrier not every thread reaches is a reported
+// deadlock.
 //
 // Memory: device buffers are host memory filled with NaN on allocation; shared memory, dynamic and
 // static, is NaN before every block. Kernels reach memory only through checked pointers
@@ -278,19 +282,33 @@ void run_block(Block& b, Order order, std::mt19937_64& random) {
     for (auto& [key, a] : staticShared) std::fill(a.bytes.begin(), a.bytes.end(), 0xFF);
     b.arrivedAtBlock = 0;
     std::fill(b.arrivedAtWarp.begin(), b.arrivedAtWarp.end(), 0);
-    std::vector<int> sequence(b.fibers.size());
-    for (size_t i = 0; i < sequence.size(); i++)
-        sequence[i] = order == kReverse ? (int)(sequence.size() - 1 - i) : (int)i;
+    int threads = (int)b.fibers.size();
+    int warps = (threads + 31) / 32;
+    std::vector<int> warpOrder(warps);
+    std::vector<int> laneOrder(32);
+    for (int w = 0; w < warps; w++) warpOrder[w] = order == kReverse ? warps - 1 - w : w;
+    for (int l = 0; l < 32; l++) laneOrder[l] = order == kReverse ? 31 - l : l;
     while (true) {
-        if (order == kShuffle) std::shuffle(sequence.begin(), sequence.end(), random);
+        if (order == kShuffle) {
+            std::shuffle(warpOrder.begin(), warpOrder.end(), random);
+            std::shuffle(laneOrder.begin(), laneOrder.end(), random);
+        }
+        // Each warp in turn runs as far as it can (until its threads wait at __syncthreads or are
+        // done), ahead of the warps after it, as a GPU may schedule it.
         bool ran = false;
         bool done = true;
-        for (int i : sequence) {
-            if (b.fibers[i].state == State::Runnable) {
-                b.current = i;
-                thread_index = dim3{(unsigned)i, 0, 0};
-                swap(b.scheduler, b.fibers[i].context);
-                ran = true;
+        for (int w : warpOrder) {
+            for (bool progress = true; progress;) {
+                progress = false;
+                for (int l : laneOrder) {
+                    int i = w * 32 + l;
+                    if (i < threads && b.fibers[i].state == State::Runnable) {
+                        b.current = i;
+                        thread_index = dim3{(unsigned)i, 0, 0};
+                        swap(b.scheduler, b.fibers[i].context);
+                        progress = ran = true;
+                    }
+                }
             }
         }
         for (const Fiber& f : b.fibers) done = done && f.state == State::Done;

@@ -72,6 +72,7 @@ const bool registered = [] {
     REGISTER(planted_static_shared_overrun)
     REGISTER(planted_misaligned_vector)
     REGISTER(planted_missing_barrier)
+    REGISTER(planted_overwrite_before_read)
     REGISTER(planted_write_write_race)
     REGISTER(planted_block_dependency)
     REGISTER(planted_fused_cancellation)

@@ -49,6 +49,21 @@ KERNEL planted_missing_barrier(Out<float> y) {
     y[threadIdx.x] = threadIdx.x == 0 ? 0.f : s[threadIdx.x - 1];
 }
 
+// Each warp publishes a value, and every thread reads warp 0's, twice over, without the barrier
+// between the reads and the next round's writes: a warp that runs ahead overwrites slot 0 before the
+// others have read it. (block_reduce without its last __syncthreads, reused in a loop.)
+KERNEL planted_overwrite_before_read(Out<float> y) {
+    STATIC_SHARED(float, slot, MAX_WARPS);
+    float sum = 0.f;
+    for (int round = 0; round < 2; round++) {
+        if ((threadIdx.x & 31) == 0) slot[threadIdx.x >> 5] = (float)(100 * round);
+        __syncthreads();
+        sum += slot[0];
+        // __syncthreads() belongs here: slot[] is written again in the next round
+    }
+    y[threadIdx.x] = sum;
+}
+
 // Every thread of every block writes the same element: which write lands depends on the order.
 KERNEL planted_write_write_race(Out<float> y) {
     y[0] = (float)(blockIdx.x * blockDim.x + threadIdx.x);

@@ -20,8 +20,9 @@ import org.junit.jupiter.api.Test;
  * What the kernel emulator catches that a plain CPU run of the kernels misses, each shown on a
  * kernel with that defect planted ({@code cuda-kernels/emulator/planted.cu}). The emulator before
  * this one checked writes past a buffer's end only (a canary, up to 64 bytes on), gave shared
- * memory 16 bytes of slack, ran threads and blocks in one order, did not fuse multiplies and adds,
- * and checked no launch limit: each defect below passed it.
+ * memory 16 bytes of slack, ran threads in one round-robin order (every thread to its next barrier
+ * in turn, so no warp ever ran ahead) and blocks in one order, did not fuse multiplies and adds, and
+ * checked no launch limit: each defect below passed it.
  */
 @Tag("emulator")
 class EmulatorCatchesPlantedDefectsTest {
@@ -119,6 +120,15 @@ class EmulatorCatchesPlantedDefectsTest {
         device.run("planted_missing_barrier", 1, 64, 0, y);
         float[] reverse = read(y, 64);
         assertTrue(Float.isNaN(reverse[1]), "in reverse order thread 1 reads before thread 0 writes");
+    }
+
+    @Test
+    void aWarpRunningAheadOverwritesSharedMemoryOthersHaveNotReadYet() {
+        DevicePointer y = nan(96);
+        device.run("planted_overwrite_before_read", 1, 96, 0, y);
+        float[] got = read(y, 96);
+        assertEquals(100, got[0], "warp 0 read slot 0 before overwriting it");
+        assertEquals(200, got[32], "warp 1 read slot 0 after warp 0, running ahead, overwrote it");
     }
 
     @Test
