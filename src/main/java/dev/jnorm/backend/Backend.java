@@ -1,6 +1,7 @@
 package dev.jnorm.backend;
 
 import dev.jnorm.backend.cpu.CpuBackend;
+import dev.jnorm.backend.cuda.CudaBackend;
 import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
@@ -152,12 +153,25 @@ public interface Backend extends AutoCloseable {
         return new CpuBackend();
     }
 
-    /** The best usable backend; logs which one it picked and why. */
+    /** The best usable backend (CUDA if usable, else the CPU); logs which one it picked and why. */
     static Backend auto() {
-        return BackendSelector.select();
+        return auto(Boolean.getBoolean(CudaBackend.SYNC_PROPERTY));
     }
 
-    /** The backend called {@code cpu}, {@code cuda} or {@code auto}. */
+    /**
+     * The best usable backend; logs which one it picked and why.
+     *
+     * @param syncEachLaunch for a CUDA backend, wait for each kernel (see {@link CudaBackend#syncEachLaunch()})
+     */
+    static Backend auto(boolean syncEachLaunch) {
+        return BackendSelector.select(syncEachLaunch);
+    }
+
+    /**
+     * The backend called {@code cpu}, {@code cuda}, {@code emulated} (the CUDA backend on the kernel
+     * emulator, with the geometry {@code jnorm.emulator.geometry} names, an H200's by default) or
+     * {@code auto}.
+     */
     static Backend named(String name) {
         return BackendSelector.named(name);
     }

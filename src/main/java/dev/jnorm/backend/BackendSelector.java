@@ -3,6 +3,7 @@ package dev.jnorm.backend;
 import dev.jnorm.backend.cpu.CpuBackend;
 import dev.jnorm.backend.cuda.CudaBackend;
 import dev.jnorm.backend.cuda.CudaUnavailableException;
+import dev.jnorm.backend.cuda.EmulatedDevice;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -14,23 +15,33 @@ final class BackendSelector {
     }
 
     static Backend named(String name) {
+        boolean sync = Boolean.getBoolean(CudaBackend.SYNC_PROPERTY);
         return switch (name) {
             case "cpu" -> new CpuBackend();
-            case "auto" -> select();
+            case "auto" -> select(sync);
             case "cuda" -> {
                 try {
-                    yield CudaBackend.open();
+                    yield CudaBackend.open(sync);
                 } catch (CudaUnavailableException e) {
                     throw new IllegalArgumentException("the cuda backend is not available: " + e.getMessage());
                 }
             }
-            default -> throw new IllegalArgumentException("backend must be cpu, cuda or auto; got '" + name + "'");
+            case "emulated" -> {
+                try {
+                    yield new CudaBackend(EmulatedDevice.open(), sync);
+                } catch (CudaUnavailableException e) {
+                    throw new IllegalArgumentException("the emulated backend is not available: " + e.getMessage());
+                }
+            }
+            default -> throw new IllegalArgumentException(
+                    "backend must be cpu, cuda, emulated or auto; got '" + name + "'");
         };
     }
 
-    static Backend select() {
+    /** CUDA if usable, else the CPU; never the emulator. */
+    static Backend select(boolean syncEachLaunch) {
         try {
-            Backend cuda = CudaBackend.open();
+            Backend cuda = CudaBackend.open(syncEachLaunch);
             LOG.info("using the {}", cuda.description());
             return cuda;
         } catch (CudaUnavailableException e) {

@@ -20,6 +20,7 @@ import java.util.List;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -61,9 +62,8 @@ final class BenchCommand implements Callable<Integer> {
             description = "Untimed runs first (default: ${DEFAULT-VALUE}).")
     int warmup;
 
-    @Option(names = "--backend", paramLabel = "cpu|cuda|auto", defaultValue = "auto",
-            description = "Where to run (default: ${DEFAULT-VALUE}).")
-    String backend;
+    @Mixin
+    BackendOptions device;
 
     @Option(names = "--out", paramLabel = "DIR", defaultValue = "bench-results",
             description = "Where bench.json and bench.csv go (default: ${DEFAULT-VALUE}).")
@@ -98,14 +98,18 @@ final class BenchCommand implements Callable<Integer> {
         List<String> chosenNorms = choose("--norm", norms, Jnorm.NORMS);
         List<String> chosenSuites = choose("--suite", suites, Suites.SUITES);
         PrintWriter err = spec.commandLine().getErr();
-        try (Backend b = Backend.named(backend)) {
-            boolean gpu = b instanceof CudaBackend;
-            if (!gpu) {
+        try (Backend b = device.open()) {
+            boolean emulated = b instanceof CudaBackend c && c.emulated();
+            boolean gpu = b instanceof CudaBackend && !emulated;
+            if (emulated) {
+                err.println("emulated: the kernels run on the CPU emulator, on small shapes; its times are this CPU's, "
+                        + "not a GPU's");
+            } else if (!gpu) {
                 err.println("no GPU in use: timing the " + b.description() + " on small shapes; the design's shape "
                         + "suites run on the cuda backend (-v says why it was not picked)");
             }
             Stopwatch stopwatch = gpu ? Stopwatch.cuda((CudaBackend) b) : Stopwatch.host();
-            long shared = gpu ? ((CudaBackend) b).info().sharedMemoryPerBlock() : 227 << 10;
+            long shared = b instanceof CudaBackend c ? c.info().sharedMemoryPerBlock() : 227 << 10;
             long copyBytes = gpu ? Math.min(1L << 30, ((CudaBackend) b).info().totalMemory() / 8) : 64L << 20;
             double copyTbps = Benchmark.copyTbps(b, stopwatch, copyBytes, runs);
             stdout.printf("%s: copy bandwidth %.3f TB/s (read + written)%n", b.description(), copyTbps);

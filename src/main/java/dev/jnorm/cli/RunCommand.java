@@ -31,6 +31,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -73,9 +74,8 @@ final class RunCommand implements Callable<Integer> {
             description = "Directory for the output files, created if needed (default: ${DEFAULT-VALUE}).")
     Path out;
 
-    @Option(names = "--backend", paramLabel = "cpu|cuda|auto", defaultValue = "auto",
-            description = "Where to compute (default: ${DEFAULT-VALUE}: CUDA if usable, else the CPU).")
-    String backend;
+    @Mixin
+    BackendOptions device;
 
     @Option(names = "--mode", paramLabel = "train|eval", defaultValue = "train",
             description = "train: batch statistics, running statistics updated; eval: running statistics "
@@ -148,7 +148,7 @@ final class RunCommand implements Callable<Integer> {
         NpyArray x = NpyReader.read(input);
         NpyArray dy = gradOutput == null ? null : NpyReader.read(gradOutput);
         Map<String, NpyArray> results;
-        try (Backend compute = Backend.named(backend)) {
+        try (Backend compute = device.open()) {
             results = norm.equals("weight") ? runWeightNorm(compute, x, dy) : runLayer(compute, x, dy, training);
         }
         results.replaceAll((name, array) -> array.as(x.dtype()));

@@ -79,6 +79,6 @@ class HostTensorTest {
         }
         assertEquals("cpu", Backend.named("cpu").name());
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> Backend.named("tpu"));
-        assertEquals("backend must be cpu, cuda or auto; got 'tpu'", e.getMessage());
+        assertEquals("backend must be cpu, cuda, emulated or auto; got 'tpu'", e.getMessage());
     }
 }

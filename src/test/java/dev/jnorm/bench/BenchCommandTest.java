@@ -2,7 +2,9 @@ package dev.jnorm.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.jnorm.backend.cuda.EmulatedDevice;
 import dev.jnorm.io.Json;
 import dev.jnorm.testing.CliRun;
 import java.io.IOException;
@@ -43,6 +45,16 @@ class BenchCommandTest {
         List<String> csv = Files.readAllLines(dir.resolve("bench.csv"));
         assertEquals(5, csv.size());
         assertTrue(csv.get(0).startsWith("impl,norm,direction,mode,shape,"), csv.get(0));
+    }
+
+    @Test
+    void runsTheKernelsOnTheEmulatorOnSmallShapesAndSaysTheTimesAreNotAGpus(@TempDir Path dir) {
+        assumeTrue(EmulatedDevice.unavailableReason() == null, EmulatedDevice::unavailableReason);
+        CliRun output = run("bench", "--backend", "emulated", "--emulate", "small", "--suite", "rows", "--norm",
+                "rms", "--runs", "20", "--warmup", "1", "--out", dir.toString());
+        assertTrue(output.err().contains("emulated: the kernels run on the CPU emulator"), output.err());
+        assertTrue(output.out().contains("small GPU (emulated)"), output.out());
+        assertTrue(Files.exists(dir.resolve("bench.csv")));
     }
 
     @Test

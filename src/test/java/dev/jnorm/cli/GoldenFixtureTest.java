@@ -1,7 +1,9 @@
 package dev.jnorm.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.jnorm.backend.cuda.EmulatedDevice;
 import dev.jnorm.io.NpyArray;
 import dev.jnorm.io.NpyReader;
 import dev.jnorm.tensor.DType;
@@ -17,15 +19,18 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Replays the PyTorch-made cases of src/test/resources/golden (src/test/python/make_golden.py)
- * through {@code jnorm run} on the CPU backend: every file PyTorch produced must match, and
- * jnorm must write exactly those files. float64 to 1e-9 relative, float32 to the design's
- * fp32 tolerance.
+ * through {@code jnorm run} on the CPU backend and on the CUDA backend on the kernel emulator (an
+ * H200's geometry): every file PyTorch produced must match, and jnorm must write exactly those
+ * files. On the CPU float64 to 1e-9 relative and float32 to the design's fp32 forward tolerance;
+ * on the emulator, which computes in float32, the design's fp32 tolerances (gradients 1e-4 plus
+ * 1e-5 relative).
  */
 class GoldenFixtureTest {
 
@@ -42,12 +47,26 @@ class GoldenFixtureTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("cases")
     void jnormRunMatchesPyTorch(String name, @TempDir Path out) throws IOException, URISyntaxException {
+        replay(name, "cpu", out);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    @Tag("emulator")
+    void jnormRunOnTheEmulatedBackendMatchesPyTorch(String name, @TempDir Path out)
+            throws IOException, URISyntaxException {
+        String unavailable = EmulatedDevice.unavailableReason();
+        assumeTrue(unavailable == null, () -> "skipped: " + unavailable);
+        replay(name, "emulated", out);
+    }
+
+    private static void replay(String name, String backend, Path out) throws IOException, URISyntaxException {
         Path dir = root().resolve(name);
         List<String> args = new ArrayList<>(List.of("run"));
         for (String a : Files.readAllLines(dir.resolve("args"))) {
             args.add(a.endsWith(".npy") ? dir.resolve(a).toString() : a);
         }
-        args.addAll(List.of("--backend", "cpu", "--out", out.toString()));
+        args.addAll(List.of("--backend", backend, "--out", out.toString()));
         CliRun run = CliRun.of(args.toArray(String[]::new));
         assertEquals(0, run.status(), run.err());
 
@@ -58,8 +77,15 @@ class GoldenFixtureTest {
             NpyArray actual = NpyReader.read(out.resolve(file));
             assertEquals(expected.shape(), actual.shape(), file + ": shape");
             assertEquals(expected.dtype(), actual.dtype(), file + ": dtype");
-            double tol = expected.dtype() == DType.FLOAT64 ? 1e-9 : 1e-5;
-            Close.assertClose(expected.values(), actual.values(), tol * 0.1, tol, name + "/" + file);
+            String what = name + "/" + file + " on " + backend;
+            if (backend.equals("cpu")) {
+                double tol = expected.dtype() == DType.FLOAT64 ? 1e-9 : 1e-5;
+                Close.assertClose(expected.values(), actual.values(), tol * 0.1, tol, what);
+            } else if (file.startsWith("grad_")) {
+                Close.assertClose(expected.values(), actual.values(), 1e-4, 1e-5, what);
+            } else {
+                Close.assertClose(expected.values(), actual.values(), 1e-5, 1e-5, what);
+            }
         }
     }
 

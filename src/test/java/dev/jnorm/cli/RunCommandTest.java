@@ -4,6 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.jnorm.backend.cuda.EmulatedDevice;
 import dev.jnorm.io.NpyArray;
 import dev.jnorm.io.NpyReader;
 import dev.jnorm.io.NpyWriter;
@@ -149,15 +150,43 @@ class RunCommandTest {
     }
 
     @Test
+    void theEmulatedBackendRunsTheKernelsOnAnyGeometryOrSaysWhyNot() {
+        String reason = EmulatedDevice.unavailableReason();
+        if (reason != null) {
+            assertBadInput("the emulated backend is not available: " + reason, "run", "--norm", "group", "--groups",
+                    "3", "--input", path("x"), "--backend", "emulated");
+            return;
+        }
+        Path cpu = dir.resolve("cpu");
+        assertEquals(0, CliRun.of("run", "--norm", "group", "--groups", "3", "--input", path("x"), "--out",
+                cpu.toString(), "--backend", "cpu").status());
+        for (String geometry : new String[] {"h200", "h100", "small"}) {
+            Path o = dir.resolve(geometry);
+            CliRun run = CliRun.of("run", "--norm", "group", "--groups", "3", "--input", path("x"), "--out",
+                    o.toString(), "--backend", "emulated", "--emulate", geometry, "--sync");
+            assertEquals(0, run.status(), run.err());
+            dev.jnorm.testing.Close.assertClose(NpyReader.read(cpu.resolve("output.npy")).values(),
+                    NpyReader.read(o.resolve("output.npy")).values(), 1e-5, 1e-5, geometry);
+        }
+        assertBadInput("--emulate must be h200, h100 or small; got 'a100'", "run", "--norm", "batch", "--input",
+                path("x"), "--backend", "emulated", "--emulate", "a100");
+        assertBadInput("--emulate applies to --backend emulated, not to --backend cpu", "run", "--norm", "batch",
+                "--input", path("x"), "--backend", "cpu", "--emulate", "h100");
+        assertBadInput("--backend must be cpu, cuda, emulated or auto; got 'tpu'", "run", "--norm", "batch",
+                "--input", path("x"), "--backend", "tpu");
+    }
+
+    @Test
     void helpExplainsEveryOption() {
         CliRun help = CliRun.of("run", "--help");
         assertEquals(0, help.status());
         for (String option : new String[] {"--norm", "--input", "--grad-output", "--out", "--backend", "--mode",
             "--eps", "--momentum", "--groups", "--normalized-dims", "--affine", "--track-running-stats", "--weight",
             "--bias", "--running-mean", "--running-var", "--num-batches-tracked", "--dim", "--g", "--rho",
-            "--mean-weight", "--var-weight"}) {
+            "--mean-weight", "--var-weight", "--emulate"}) {
             assertTrue(help.out().contains(option + "="), option + " in:\n" + help.out());
         }
+        assertTrue(help.out().contains("--sync"), help.out());
         CliRun top = CliRun.of("--help");
         assertEquals(0, top.status());
         assertTrue(top.out().contains("run "), top.out());

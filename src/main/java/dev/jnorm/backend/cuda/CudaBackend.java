@@ -122,6 +122,15 @@ public final class CudaBackend implements Backend {
         return new CudaBackend(JCudaDevice.open(0));
     }
 
+    /**
+     * The backend on CUDA device 0; {@code syncEachLaunch}: see {@link #syncEachLaunch()}.
+     *
+     * @throws CudaUnavailableException saying why there is none
+     */
+    public static CudaBackend open(boolean syncEachLaunch) {
+        return new CudaBackend(JCudaDevice.open(0), syncEachLaunch);
+    }
+
     @Override
     public String name() {
         return "cuda";
@@ -134,6 +143,11 @@ public final class CudaBackend implements Backend {
 
     public DeviceInfo info() {
         return info;
+    }
+
+    /** True when the device is the CPU emulator of the kernels rather than a GPU. */
+    public boolean emulated() {
+        return device instanceof EmulatedDevice;
     }
 
     @Override
