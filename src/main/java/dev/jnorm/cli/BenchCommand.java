@@ -77,15 +77,27 @@ final class BenchCommand implements Callable<Integer> {
             description = "With --compare: jnorm results from an earlier run, instead of running now.")
     Path results;
 
+    @Option(names = "--markdown", paramLabel = "FILE.md",
+            description = "With --compare: also write the comparison as a Markdown table (for docs/performance.md).")
+    Path markdown;
+
     @Override
     public Integer call() {
         PrintWriter stdout = spec.commandLine().getOut();
-        if (results != null && compare == null) {
-            throw new IllegalArgumentException("--results goes with --compare");
+        if ((results != null || markdown != null) && compare == null) {
+            throw new IllegalArgumentException((results != null ? "--results" : "--markdown") + " goes with --compare");
         }
         BenchReport jnorm = results != null ? BenchReport.read(results) : run(stdout);
         if (compare != null) {
-            stdout.print(Comparison.render(jnorm, BenchReport.read(compare)));
+            BenchReport torch = BenchReport.read(compare);
+            stdout.print(Comparison.render(jnorm, torch));
+            if (markdown != null) {
+                try {
+                    Files.writeString(markdown, Comparison.markdown(jnorm, torch));
+                } catch (IOException e) {
+                    throw new IllegalArgumentException("cannot write " + markdown + ": " + e.getMessage());
+                }
+            }
         }
         stdout.flush();
         return 0;

@@ -69,9 +69,14 @@ class BenchCommandTest {
         }
         report.put("device", "made-up device");
         Files.writeString(dir.resolve("torch.json"), Json.write(report));
+        Path table = dir.resolve("performance.md");
         String out = run("bench", "--results", dir.resolve("bench.json").toString(), "--compare",
-                dir.resolve("torch.json").toString()).out();
+                dir.resolve("torch.json").toString(), "--markdown", table.toString()).out();
         assertTrue(out.contains("2.00x"), out);
         assertTrue(out.contains("rms: jnorm at least as fast on 4 of 4, speedup geometric mean 2.00x"), out);
+        String md = Files.readString(table);
+        assertTrue(md.contains("| rms | forward | train | [64, 768] | "), md);
+        assertEquals(4, md.lines().filter(l -> l.startsWith("| rms |")).count(), md);
+        assertTrue(md.contains("PyTorch on made-up device"), md);
     }
 }

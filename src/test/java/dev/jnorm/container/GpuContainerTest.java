@@ -25,8 +25,8 @@ import org.testcontainers.containers.startupcheck.OneShotStartupCheckStrategy;
 import org.testcontainers.images.builder.ImageFromDockerfile;
 
 /**
- * The GPU suite in the CUDA container of {@code docker/}: builds the image, runs it with every GPU,
- * and requires that tests passed and none failed. Run by {@code mvn -Pcontainer test}. Skipped, with
+ * The GPU check in the CUDA container of {@code docker/}: builds the image, runs it (ci/gpu-check.sh)
+ * with every GPU, and requires that it succeeded, that GPU tests passed and that none failed. Run by {@code mvn -Pcontainer test}. Skipped, with
  * the reason printed, without a Docker engine or without the NVIDIA container runtime.
  */
 @Tag("container")
@@ -35,7 +35,7 @@ class GpuContainerTest {
     private static final Pattern SUCCESSFUL = Pattern.compile("\\[\\s*(\\d+) tests successful\\s*]");
     private static final Pattern FAILED = Pattern.compile("\\[\\s*(\\d+) tests failed\\s*]");
     /** What the image is built from: the sources, not build outputs. */
-    private static final List<String> CONTEXT = List.of("pom.xml", "jnorm", "src", "cuda-kernels", "ci", "docker");
+    private static final List<String> CONTEXT = List.of("pom.xml", "jnorm", "src", "cuda-kernels", "ci", "docker", "bench");
 
     /**
      * The image is built from the files named in CONTEXT with docker/Dockerfile inside that context;

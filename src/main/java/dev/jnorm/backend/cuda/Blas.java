@@ -33,7 +33,13 @@ final class Blas implements AutoCloseable {
                 LOG.warn("cuBLAS did not start ({}): using jnorm's own GEMM kernel", cublasStatus.stringFor(status));
                 return new Blas(null);
             }
-            JCublas2.cublasSetStream(handle, new cudaStream_t(stream));
+            status = JCublas2.cublasSetStream(handle, new cudaStream_t(stream));
+            if (status != cublasStatus.CUBLAS_STATUS_SUCCESS) {
+                LOG.warn("cuBLAS could not take the backend's stream ({}): using jnorm's own GEMM kernel",
+                        cublasStatus.stringFor(status));
+                JCublas2.cublasDestroy(handle);
+                return new Blas(null);
+            }
             return new Blas(handle);
         } catch (UnsatisfiedLinkError | NoClassDefFoundError e) {
             LOG.warn("cuBLAS 12 could not be loaded (libcublas.so.12 missing?): using jnorm's own GEMM kernel");
@@ -59,7 +65,10 @@ final class Blas implements AutoCloseable {
     @Override
     public void close() {
         if (handle != null) {
-            JCublas2.cublasDestroy(handle);
+            int status = JCublas2.cublasDestroy(handle);
+            if (status != cublasStatus.CUBLAS_STATUS_SUCCESS) {
+                LOG.warn("cublasDestroy failed with {}", cublasStatus.stringFor(status));
+            }
         }
     }
 }

@@ -11,7 +11,6 @@ import static jcuda.driver.CUresult.CUDA_ERROR_OUT_OF_MEMORY;
 import static jcuda.driver.CUresult.CUDA_SUCCESS;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.EnumMap;
 import java.util.HashMap;
@@ -27,6 +26,8 @@ import jcuda.driver.CUmodule;
 import jcuda.driver.CUresult;
 import jcuda.driver.CUstream;
 import jcuda.driver.JCudaDriver;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A {@link GpuDevice} through JCuda's driver API: the device's primary context (retained once, made
@@ -34,6 +35,7 @@ import jcuda.driver.JCudaDriver;
  * result is checked; errors become {@link CudaException}s.
  */
 public final class JCudaDevice implements GpuDevice {
+    private static final Logger LOG = LoggerFactory.getLogger(JCudaDevice.class);
     /** Errors after which the context is unusable. */
     private static final Set<Integer> STICKY = Set.of(
             CUresult.CUDA_ERROR_ILLEGAL_ADDRESS, CUresult.CUDA_ERROR_LAUNCH_FAILED,
@@ -59,7 +61,7 @@ public final class JCudaDevice implements GpuDevice {
             check(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
             check(JCudaDriver.cuStreamCreate(stream, 0), "cuStreamCreate");
         } catch (CudaException e) {
-            JCudaDriver.cuDevicePrimaryCtxRelease(device);
+            logFailure(JCudaDriver.cuDevicePrimaryCtxRelease(device), "cuDevicePrimaryCtxRelease");
             throw e;
         }
         this.info = readInfo();
@@ -80,7 +82,11 @@ public final class JCudaDevice implements GpuDevice {
                     ? "no CUDA device" : "the CUDA driver did not initialize: " + CUresult.stringFor(init));
         }
         int[] count = new int[1];
-        JCudaDriver.cuDeviceGetCount(count);
+        int counted = JCudaDriver.cuDeviceGetCount(count);
+        if (counted != CUDA_SUCCESS) {
+            throw new CudaUnavailableException("the CUDA driver could not count its devices: "
+                    + CUresult.stringFor(counted));
+        }
         if (count[0] <= ordinal) {
             throw new CudaUnavailableException(count[0] == 0 ? "no CUDA device"
                     : "no CUDA device " + ordinal + " (" + count[0] + " present)");
@@ -95,19 +101,25 @@ public final class JCudaDevice implements GpuDevice {
             d.loadKernels();
         } catch (CudaException e) {
             d.close();
-            throw new CudaUnavailableException("the PTX kernels did not load on " + d.info + ": " + e.getMessage()
-                    + " (they need an NVIDIA driver for CUDA 13.0 or newer)");
+            throw new CudaUnavailableException(kernelsDidNotLoad(d.info, e.getMessage(), Ptx.highestIsa()));
         }
         return d;
     }
 
+    /** Why the backend is unavailable when the driver refuses the PTX: what it said, and what the PTX needs. */
+    static String kernelsDidNotLoad(DeviceInfo device, String error, String isa) {
+        return "the PTX kernels did not load on " + device + ": " + error + " (they are PTX ISA " + isa
+                + ", which needs an NVIDIA driver for CUDA " + Ptx.cudaForIsa(isa) + " or newer; this driver is for CUDA "
+                + device.driver() + ")";
+    }
+
     private DeviceInfo readInfo() {
         byte[] name = new byte[256];
-        JCudaDriver.cuDeviceGetName(name, name.length, device);
+        check(JCudaDriver.cuDeviceGetName(name, name.length, device), "cuDeviceGetName");
         long[] memory = new long[1];
-        JCudaDriver.cuDeviceTotalMem(memory, device);
+        check(JCudaDriver.cuDeviceTotalMem(memory, device), "cuDeviceTotalMem");
         int[] version = new int[1];
-        JCudaDriver.cuDriverGetVersion(version);
+        check(JCudaDriver.cuDriverGetVersion(version), "cuDriverGetVersion");
         return new DeviceInfo(new String(name, StandardCharsets.US_ASCII).trim().replace("\0", ""),
                 attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR),
                 attribute(CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR),
@@ -129,7 +141,8 @@ public final class JCudaDevice implements GpuDevice {
             check(JCudaDriver.cuModuleGetFunction(f, module, k.entry()), "cuModuleGetFunction " + k.entry());
             if (k.dynamicShared()) {
                 int[] staticShared = new int[1];
-                JCudaDriver.cuFuncGetAttribute(staticShared, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, f);
+                check(JCudaDriver.cuFuncGetAttribute(staticShared, CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, f),
+                        "cuFuncGetAttribute " + k.entry());
                 check(JCudaDriver.cuFuncSetAttribute(f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
                         (int) info.sharedMemoryPerBlock() - staticShared[0]), "cuFuncSetAttribute " + k.entry());
             }
@@ -138,16 +151,12 @@ public final class JCudaDevice implements GpuDevice {
     }
 
     private CUmodule loadModule(String name) {
-        String resource = "/dev/jnorm/kernels/" + name + ".ptx";
         byte[] ptx;
-        try (InputStream in = JCudaDevice.class.getResourceAsStream(resource)) {
-            if (in == null) {
-                throw new CudaException("missing resource " + resource, "PTX_MISSING", false);
-            }
-            byte[] text = in.readAllBytes();
+        try {
+            byte[] text = Ptx.read(name);
             ptx = java.util.Arrays.copyOf(text, text.length + 1); // NUL-terminated
         } catch (IOException e) {
-            throw new CudaException("cannot read " + resource + ": " + e.getMessage(), "PTX_MISSING", false);
+            throw new CudaException("cannot read " + name + ".ptx: " + e.getMessage(), "PTX_MISSING", false);
         }
         CUmodule module = new CUmodule();
         check(JCudaDriver.cuModuleLoadData(module, ptx), "cuModuleLoadData " + name + ".ptx");
@@ -259,8 +268,8 @@ public final class JCudaDevice implements GpuDevice {
             check(JCudaDriver.cuEventElapsedTime(millis, start, end), "cuEventElapsedTime");
             return millis[0];
         } finally {
-            JCudaDriver.cuEventDestroy(start);
-            JCudaDriver.cuEventDestroy(end);
+            logFailure(JCudaDriver.cuEventDestroy(start), "cuEventDestroy");
+            logFailure(JCudaDriver.cuEventDestroy(end), "cuEventDestroy");
         }
     }
 
@@ -287,14 +296,22 @@ public final class JCudaDevice implements GpuDevice {
             return;
         }
         closed = true;
-        JCudaDriver.cuCtxSetCurrent(context);
-        JCudaDriver.cuStreamSynchronize(stream);
+        // Every step is tried even after an earlier one failed (a sticky error fails most); failures are logged.
+        logFailure(JCudaDriver.cuCtxSetCurrent(context), "cuCtxSetCurrent");
+        logFailure(JCudaDriver.cuStreamSynchronize(stream), "cuStreamSynchronize");
         if (blas != null) {
             blas.close();
         }
-        modules.values().forEach(JCudaDriver::cuModuleUnload);
-        JCudaDriver.cuStreamDestroy(stream);
-        JCudaDriver.cuDevicePrimaryCtxRelease(device);
+        modules.values().forEach(m -> logFailure(JCudaDriver.cuModuleUnload(m), "cuModuleUnload"));
+        logFailure(JCudaDriver.cuStreamDestroy(stream), "cuStreamDestroy");
+        logFailure(JCudaDriver.cuDevicePrimaryCtxRelease(device), "cuDevicePrimaryCtxRelease");
+    }
+
+    private void logFailure(int result, String operation) {
+        if (result != CUDA_SUCCESS) {
+            LOG.warn("{}: {} failed with {}", info == null ? "the CUDA device" : info.name(), operation,
+                    CUresult.stringFor(result));
+        }
     }
 
     /** Loads JCuda's native driver binding once; a failure is the same reason for every later open. */
