@@ -13,12 +13,19 @@ abstract class EmulatedContract extends CudaBackendContract {
     private final Geometry geometry;
     private final Order first;
     private final Order second;
+    private final long seed;
     private EmulatedDevice device;
 
     EmulatedContract(Geometry geometry, Order first, Order second) {
+        this(geometry, first, second, 20261201);
+    }
+
+    /** @param seed drives the shuffles: the first run's, and seed + 1 the second run's */
+    EmulatedContract(Geometry geometry, Order first, Order second, long seed) {
         this.geometry = geometry;
         this.first = first;
         this.second = second;
+        this.seed = seed;
     }
 
     @Override
@@ -31,6 +38,6 @@ abstract class EmulatedContract extends CudaBackendContract {
     @Override
     protected void otherOrder(boolean other) {
         Order o = other ? second : first;
-        device.order(o, o, 20261201);
+        device.order(o, o, other ? seed + 1 : seed);
     }
 }
