@@ -155,24 +155,26 @@ public interface Backend extends AutoCloseable {
 
     /** The best usable backend (CUDA if usable, else the CPU); logs which one it picked and why. */
     static Backend auto() {
-        return auto(Boolean.getBoolean(CudaBackend.SYNC_PROPERTY));
+        return named("auto");
     }
 
     /**
-     * The best usable backend; logs which one it picked and why.
+     * The backend called {@code cpu}, {@code cuda}, {@code auto} (CUDA if usable, else the CPU, saying
+     * why) or {@code emulated} (the CUDA backend on the CPU emulator of its kernels, where it is built,
+     * with an H200's geometry, or the one {@code jnorm.emulator.geometry} names; {@code emulated:h100}
+     * and {@code emulated:small} name theirs). CUDA backends wait for each kernel where
+     * {@code jnorm.cuda.sync} is true.
+     */
+    static Backend named(String name) {
+        return named(name, Boolean.getBoolean(CudaBackend.SYNC_PROPERTY));
+    }
+
+    /**
+     * The backend {@link #named(String)} names.
      *
      * @param syncEachLaunch for a CUDA backend, wait for each kernel (see {@link CudaBackend#syncEachLaunch()})
      */
-    static Backend auto(boolean syncEachLaunch) {
-        return BackendSelector.select(syncEachLaunch);
-    }
-
-    /**
-     * The backend called {@code cpu}, {@code cuda}, {@code emulated} (the CUDA backend on the kernel
-     * emulator, with the geometry {@code jnorm.emulator.geometry} names, an H200's by default) or
-     * {@code auto}.
-     */
-    static Backend named(String name) {
-        return BackendSelector.named(name);
+    static Backend named(String name, boolean syncEachLaunch) {
+        return BackendSelector.named(name, syncEachLaunch);
     }
 }

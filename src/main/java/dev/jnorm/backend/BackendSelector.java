@@ -14,8 +14,16 @@ final class BackendSelector {
     private BackendSelector() {
     }
 
-    static Backend named(String name) {
-        boolean sync = Boolean.getBoolean(CudaBackend.SYNC_PROPERTY);
+    static Backend named(String name, boolean sync) {
+        if (name.equals("emulated") || name.startsWith("emulated:")) {
+            String geometry = name.equals("emulated") ? System.getProperty(EmulatedDevice.GEOMETRY_PROPERTY, "h200")
+                    : name.substring("emulated:".length());
+            try {
+                return new CudaBackend(new EmulatedDevice(EmulatedDevice.Geometry.named(geometry)), sync);
+            } catch (CudaUnavailableException e) {
+                throw new IllegalArgumentException("the emulated backend is not available: " + e.getMessage());
+            }
+        }
         return switch (name) {
             case "cpu" -> new CpuBackend();
             case "auto" -> select(sync);
@@ -24,13 +32,6 @@ final class BackendSelector {
                     yield CudaBackend.open(sync);
                 } catch (CudaUnavailableException e) {
                     throw new IllegalArgumentException("the cuda backend is not available: " + e.getMessage());
-                }
-            }
-            case "emulated" -> {
-                try {
-                    yield new CudaBackend(EmulatedDevice.open(), sync);
-                } catch (CudaUnavailableException e) {
-                    throw new IllegalArgumentException("the emulated backend is not available: " + e.getMessage());
                 }
             }
             default -> throw new IllegalArgumentException(

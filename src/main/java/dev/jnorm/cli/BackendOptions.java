@@ -1,10 +1,8 @@
 package dev.jnorm.cli;
 
 import dev.jnorm.backend.Backend;
-import dev.jnorm.backend.cuda.CudaBackend;
-import dev.jnorm.backend.cuda.CudaUnavailableException;
 import dev.jnorm.backend.cuda.EmulatedDevice;
-import dev.jnorm.backend.cuda.EmulatedDevice.Geometry;
+import java.util.List;
 import picocli.CommandLine.Option;
 
 /** The options choosing where a command computes: {@code --backend}, {@code --emulate} and {@code --sync}. */
@@ -24,34 +22,20 @@ final class BackendOptions {
 
     /** The backend these options name. */
     Backend open() {
-        if (emulate != null && !backend.equals("emulated")) {
+        if (!List.of("cpu", "cuda", "emulated", "auto").contains(backend)) {
+            throw new IllegalArgumentException("--backend must be cpu, cuda, emulated or auto; got '" + backend + "'");
+        }
+        if (emulate == null) {
+            return Backend.named(backend, sync);
+        }
+        if (!backend.equals("emulated")) {
             throw new IllegalArgumentException("--emulate applies to --backend emulated, not to --backend " + backend);
         }
-        return switch (backend) {
-            case "cpu" -> Backend.cpu();
-            case "cuda" -> {
-                try {
-                    yield CudaBackend.open(sync);
-                } catch (CudaUnavailableException e) {
-                    throw new IllegalArgumentException("the cuda backend is not available: " + e.getMessage());
-                }
-            }
-            case "emulated" -> {
-                Geometry geometry;
-                try {
-                    geometry = Geometry.named(emulate == null ? "h200" : emulate);
-                } catch (IllegalArgumentException e) {
-                    throw new IllegalArgumentException("--emulate must be h200, h100 or small; got '" + emulate + "'");
-                }
-                try {
-                    yield new CudaBackend(new EmulatedDevice(geometry), sync);
-                } catch (CudaUnavailableException e) {
-                    throw new IllegalArgumentException("the emulated backend is not available: " + e.getMessage());
-                }
-            }
-            case "auto" -> Backend.auto(sync);
-            default -> throw new IllegalArgumentException(
-                    "--backend must be cpu, cuda, emulated or auto; got '" + backend + "'");
-        };
+        try {
+            EmulatedDevice.Geometry.named(emulate);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("--emulate must be h200, h100 or small; got '" + emulate + "'");
+        }
+        return Backend.named("emulated:" + emulate, sync);
     }
 }
