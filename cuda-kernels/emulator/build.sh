@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the CPU emulator of jnorm's CUDA kernels: OUT_DIR/libjnorm_emulator.so, loaded by
-# dev.jnorm.backend.cuda.EmulatedDevice (the test suite, and --backend emulated). Needs g++ (C++17)
+# dev.jnorm.backend.cuda.internal.EmulatedDevice (the test suite, and --backend emulated). Needs g++ (C++17)
 # and a JDK's JNI headers; exits 0 without building, and says why, when either is missing.
 # The kernels are compiled as nvcc compiles them for the GPU in one respect that changes results:
 # a·b + c contracts to one fused multiply-add (-ffp-contract=fast, with the FMA instructions).

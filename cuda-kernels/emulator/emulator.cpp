@@ -18,7 +18,7 @@
 // loads and of its stores (each byte once).
 //
 // Launch limits (threads, shared memory, registers, grid) are checked by the Java side,
-// dev.jnorm.backend.cuda.EmulatedDevice, which knows the emulated device's geometry and each
+// dev.jnorm.backend.cuda.internal.EmulatedDevice, which knows the emulated device's geometry and each
 // kernel's resources; registry.h declares how kernels are registered with their argument types.
 #include <jni.h>
 
@@ -409,7 +409,7 @@ uint64_t exchange(uint64_t mine, int from) {
 
 }  // namespace emu
 
-// ---------------------------------------------------------------- JNI: dev.jnorm.backend.cuda.EmulatedDevice
+// ---------------------------------------------------------------- JNI: dev.jnorm.backend.cuda.internal.EmulatedDevice
 
 namespace {
 
@@ -431,7 +431,7 @@ bool host_range(JNIEnv* env, jlong address, jlong bytes, const char* what) {
 
 extern "C" {
 
-JNIEXPORT jlong JNICALL Java_dev_jnorm_backend_cuda_EmulatedDevice_allocate0(JNIEnv*, jclass, jlong bytes) {
+JNIEXPORT jlong JNICALL Java_dev_jnorm_backend_cuda_internal_EmulatedDevice_allocate0(JNIEnv*, jclass, jlong bytes) {
     size_t size = (size_t)bytes;
     size_t rounded = (std::max<size_t>(size, 1) + 255) / 256 * 256;
     void* m = std::aligned_alloc(256, rounded);
@@ -443,7 +443,7 @@ JNIEXPORT jlong JNICALL Java_dev_jnorm_backend_cuda_EmulatedDevice_allocate0(JNI
     return (jlong)lo;
 }
 
-JNIEXPORT void JNICALL Java_dev_jnorm_backend_cuda_EmulatedDevice_release(JNIEnv* env, jclass, jlong address) {
+JNIEXPORT void JNICALL Java_dev_jnorm_backend_cuda_internal_EmulatedDevice_release(JNIEnv* env, jclass, jlong address) {
     std::lock_guard<std::mutex> guard(emu::memoryLock);
     auto it = emu::buffers.find((uintptr_t)address);
     if (it == emu::buffers.end()) {
@@ -458,27 +458,29 @@ JNIEXPORT void JNICALL Java_dev_jnorm_backend_cuda_EmulatedDevice_release(JNIEnv
     emu::buffers.erase(it);
 }
 
-JNIEXPORT void JNICALL Java_dev_jnorm_backend_cuda_EmulatedDevice_fill32(JNIEnv* env, jclass, jlong address, jint bits,
-                                                                         jlong count) {
+JNIEXPORT void JNICALL Java_dev_jnorm_backend_cuda_internal_EmulatedDevice_fill32(JNIEnv* env, jclass, jlong address,
+                                                                                  jint bits, jlong count) {
     if (!host_range(env, address, 4 * count, "fill")) return;
     uint32_t* p = reinterpret_cast<uint32_t*>((uintptr_t)address);
     for (jlong i = 0; i < count; i++) p[i] = (uint32_t)bits;
 }
 
-JNIEXPORT void JNICALL Java_dev_jnorm_backend_cuda_EmulatedDevice_upload(JNIEnv* env, jclass, jlong address,
-                                                                         jfloatArray src, jint offset, jint count) {
+JNIEXPORT void JNICALL Java_dev_jnorm_backend_cuda_internal_EmulatedDevice_upload(JNIEnv* env, jclass, jlong address,
+                                                                                  jfloatArray src, jint offset,
+                                                                                  jint count) {
     if (!host_range(env, address, 4L * count, "upload")) return;
     env->GetFloatArrayRegion(src, offset, count, reinterpret_cast<jfloat*>((uintptr_t)address));
 }
 
-JNIEXPORT void JNICALL Java_dev_jnorm_backend_cuda_EmulatedDevice_download(JNIEnv* env, jclass, jlong address,
-                                                                           jfloatArray dst, jint offset, jint count) {
+JNIEXPORT void JNICALL Java_dev_jnorm_backend_cuda_internal_EmulatedDevice_download(JNIEnv* env, jclass, jlong address,
+                                                                                    jfloatArray dst, jint offset,
+                                                                                    jint count) {
     if (!host_range(env, address, 4L * count, "download")) return;
     env->SetFloatArrayRegion(dst, offset, count, reinterpret_cast<const jfloat*>((uintptr_t)address));
 }
 
-JNIEXPORT void JNICALL Java_dev_jnorm_backend_cuda_EmulatedDevice_copy(JNIEnv* env, jclass, jlong dst, jlong src,
-                                                                       jlong bytes) {
+JNIEXPORT void JNICALL Java_dev_jnorm_backend_cuda_internal_EmulatedDevice_copy(JNIEnv* env, jclass, jlong dst,
+                                                                                jlong src, jlong bytes) {
     if (!host_range(env, dst, bytes, "copy") || !host_range(env, src, bytes, "copy")) return;
     std::memmove(reinterpret_cast<void*>((uintptr_t)dst), reinterpret_cast<const void*>((uintptr_t)src), (size_t)bytes);
 }
@@ -487,11 +489,9 @@ JNIEXPORT void JNICALL Java_dev_jnorm_backend_cuda_EmulatedDevice_copy(JNIEnv* e
 // fault). result receives the bytes the launch read and wrote, and what happened: 0 it ran, 1 it
 // was refused (the arguments do not match the kernel), 2 an illegal address, 3 a misaligned
 // access, 4 a deadlock.
-JNIEXPORT jstring JNICALL Java_dev_jnorm_backend_cuda_EmulatedDevice_launch(JNIEnv* env, jclass, jstring kernel,
-                                                                            jint grid, jint block, jint sharedBytes,
-                                                                            jlongArray args, jintArray tags,
-                                                                            jint threadOrder, jint blockOrder,
-                                                                            jlong seed, jlongArray result) {
+JNIEXPORT jstring JNICALL Java_dev_jnorm_backend_cuda_internal_EmulatedDevice_launch(
+    JNIEnv* env, jclass, jstring kernel, jint grid, jint block, jint sharedBytes, jlongArray args, jintArray tags,
+    jint threadOrder, jint blockOrder, jlong seed, jlongArray result) {
     const char* chars = env->GetStringUTFChars(kernel, nullptr);
     std::string name(chars);
     env->ReleaseStringUTFChars(kernel, chars);
@@ -531,7 +531,7 @@ JNIEXPORT jstring JNICALL Java_dev_jnorm_backend_cuda_EmulatedDevice_launch(JNIE
     return error.empty() ? nullptr : env->NewStringUTF((name + ": " + error).c_str());
 }
 
-JNIEXPORT jobjectArray JNICALL Java_dev_jnorm_backend_cuda_EmulatedDevice_kernelNames(JNIEnv* env, jclass) {
+JNIEXPORT jobjectArray JNICALL Java_dev_jnorm_backend_cuda_internal_EmulatedDevice_kernelNames(JNIEnv* env, jclass) {
     auto& r = emu::registry();
     jobjectArray out = env->NewObjectArray((jsize)r.size(), env->FindClass("java/lang/String"), nullptr);
     jsize i = 0;

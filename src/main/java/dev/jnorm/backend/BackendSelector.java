@@ -3,7 +3,7 @@ package dev.jnorm.backend;
 import dev.jnorm.backend.cpu.CpuBackend;
 import dev.jnorm.backend.cuda.CudaBackend;
 import dev.jnorm.backend.cuda.CudaUnavailableException;
-import dev.jnorm.backend.cuda.EmulatedDevice;
+import dev.jnorm.backend.cuda.internal.EmulatedDevice;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 

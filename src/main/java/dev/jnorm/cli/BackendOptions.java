@@ -1,7 +1,7 @@
 package dev.jnorm.cli;
 
 import dev.jnorm.backend.Backend;
-import dev.jnorm.backend.cuda.EmulatedDevice;
+import dev.jnorm.backend.cuda.internal.EmulatedDevice;
 import java.util.List;
 import picocli.CommandLine.Option;
 

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.jnorm.backend.cuda.EmulatedDevice;
+import dev.jnorm.backend.cuda.internal.EmulatedDevice;
 import dev.jnorm.io.Json;
 import dev.jnorm.testing.CliRun;
 import java.io.IOException;

@@ -3,7 +3,7 @@ package dev.jnorm.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.jnorm.backend.cuda.EmulatedDevice;
+import dev.jnorm.backend.cuda.internal.EmulatedDevice;
 import dev.jnorm.io.NpyArray;
 import dev.jnorm.io.NpyReader;
 import dev.jnorm.tensor.DType;

@@ -4,7 +4,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.jnorm.backend.cuda.EmulatedDevice;
+import dev.jnorm.backend.cuda.internal.EmulatedDevice;
 import dev.jnorm.io.NpyArray;
 import dev.jnorm.io.NpyReader;
 import dev.jnorm.io.NpyWriter;

@@ -1,5 +1,8 @@
 package dev.jnorm.backend.cuda;
 
+import dev.jnorm.backend.cuda.internal.GpuDevice;
+import dev.jnorm.backend.cuda.internal.DevicePointer;
+import dev.jnorm.backend.cuda.internal.Kernel;
 import static dev.jnorm.backend.cuda.CudaBackend.BLOCK;
 import static dev.jnorm.backend.cuda.CudaBackend.ceilDiv;
 

@@ -1,5 +1,6 @@
 package dev.jnorm.backend.cuda;
 
+import dev.jnorm.backend.cuda.internal.DevicePointer;
 import dev.jnorm.backend.Backend;
 import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;

@@ -1,7 +1,7 @@
 package dev.jnorm.backend.cuda;
 
-import dev.jnorm.backend.cuda.EmulatedDevice.Geometry;
-import dev.jnorm.backend.cuda.EmulatedDevice.Order;
+import dev.jnorm.backend.cuda.internal.EmulatedDevice.Geometry;
+import dev.jnorm.backend.cuda.internal.EmulatedDevice.Order;
 
 /**
  * The CUDA backend's contract on the kernel emulator with an H200's geometry (132 SMs, 227 KiB of

@@ -1,7 +1,7 @@
 package dev.jnorm.backend.cuda;
 
-import dev.jnorm.backend.cuda.EmulatedDevice.Geometry;
-import dev.jnorm.backend.cuda.EmulatedDevice.Order;
+import dev.jnorm.backend.cuda.internal.EmulatedDevice.Geometry;
+import dev.jnorm.backend.cuda.internal.EmulatedDevice.Order;
 import org.junit.jupiter.api.Tag;
 
 /**

@@ -1,5 +1,9 @@
-package dev.jnorm.backend.cuda;
+package dev.jnorm.backend.cuda.internal;
 
+import dev.jnorm.backend.cuda.CudaException;
+import dev.jnorm.backend.cuda.CudaOutOfMemoryException;
+import dev.jnorm.backend.cuda.CudaUnavailableException;
+import dev.jnorm.backend.cuda.DeviceInfo;
 import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR;
 import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR;
 import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE;

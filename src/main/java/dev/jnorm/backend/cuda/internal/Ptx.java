@@ -1,4 +1,4 @@
-package dev.jnorm.backend.cuda;
+package dev.jnorm.backend.cuda.internal;
 
 import java.io.IOException;
 import java.io.InputStream;

@@ -1,5 +1,6 @@
-package dev.jnorm.backend.cuda;
+package dev.jnorm.backend.cuda.internal;
 
+import dev.jnorm.backend.cuda.CudaException;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -8,9 +9,9 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.jnorm.backend.cuda.EmulatedDevice.Geometry;
-import dev.jnorm.backend.cuda.EmulatedDevice.Order;
-import dev.jnorm.backend.cuda.EmulatedDevice.Resources;
+import dev.jnorm.backend.cuda.internal.EmulatedDevice.Geometry;
+import dev.jnorm.backend.cuda.internal.EmulatedDevice.Order;
+import dev.jnorm.backend.cuda.internal.EmulatedDevice.Resources;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;

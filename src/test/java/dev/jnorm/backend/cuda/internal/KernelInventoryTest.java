@@ -1,4 +1,4 @@
-package dev.jnorm.backend.cuda;
+package dev.jnorm.backend.cuda.internal;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

@@ -1,5 +1,10 @@
-package dev.jnorm.backend.cuda;
+package dev.jnorm.backend.cuda.internal;
 
+import dev.jnorm.backend.cuda.CudaException;
+import dev.jnorm.backend.cuda.CudaOutOfMemoryException;
+import dev.jnorm.backend.cuda.CudaUnavailableException;
+import dev.jnorm.backend.cuda.DeviceInfo;
+import dev.jnorm.backend.cuda.MemoryTraffic;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;

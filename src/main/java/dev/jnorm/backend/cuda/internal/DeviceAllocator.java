@@ -1,5 +1,6 @@
-package dev.jnorm.backend.cuda;
+package dev.jnorm.backend.cuda.internal;
 
+import dev.jnorm.backend.cuda.CudaOutOfMemoryException;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.HashMap;
@@ -14,7 +15,7 @@ import java.util.Map;
  * <p>Without caching (debug mode), every block has exactly the size asked for and is freed on
  * release, so that tools guarding the end of each device allocation guard each tensor's end.
  */
-final class DeviceAllocator {
+public final class DeviceAllocator {
     private static final long SMALL = 1L << 20;
     private static final long SMALL_GRANULE = 512;
     private static final long LARGE_GRANULE = 2L << 20;
@@ -25,7 +26,7 @@ final class DeviceAllocator {
     private long cachedBytes;
     private long liveBytes;
 
-    DeviceAllocator(GpuDevice device, boolean caching) {
+    public DeviceAllocator(GpuDevice device, boolean caching) {
         this.device = device;
         this.caching = caching;
     }
@@ -35,7 +36,7 @@ final class DeviceAllocator {
         return Math.max(granule, (bytes + granule - 1) / granule * granule);
     }
 
-    DevicePointer allocate(long bytes) {
+    public DevicePointer allocate(long bytes) {
         long size = caching ? roundedSize(bytes) : bytes;
         Deque<DevicePointer> free = cached.get(size);
         DevicePointer p;
@@ -54,7 +55,7 @@ final class DeviceAllocator {
         return p;
     }
 
-    void release(DevicePointer p, long bytes) {
+    public void release(DevicePointer p, long bytes) {
         if (!caching) {
             device.free(p);
             liveBytes -= bytes;
@@ -67,7 +68,7 @@ final class DeviceAllocator {
     }
 
     /** Frees every cached block back to the device. */
-    void releaseCached() {
+    public void releaseCached() {
         if (cachedBytes == 0) {
             return;
         }

@@ -1,5 +1,6 @@
-package dev.jnorm.backend.cuda;
+package dev.jnorm.backend.cuda.internal;
 
+import dev.jnorm.backend.cuda.CudaException;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUstream;

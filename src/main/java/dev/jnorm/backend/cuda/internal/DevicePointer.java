@@ -1,4 +1,4 @@
-package dev.jnorm.backend.cuda;
+package dev.jnorm.backend.cuda.internal;
 
 /** An address in a {@link GpuDevice}'s memory. */
 public interface DevicePointer {

@@ -1,4 +1,4 @@
-package dev.jnorm.backend.cuda;
+package dev.jnorm.backend.cuda.internal;
 
 /**
  * The kernels of {@code cuda-kernels/}, each with the file (PTX module) it lives in. The names are
