@@ -80,16 +80,16 @@ __device__ void rows_forward_warp_impl(In<float> x, Out<float> y, Affine a, Out<
     }
 }
 
-// The four forward entry points: one per (path, VEC), the same arguments.
-#define ROWS_FORWARD_ENTRY(name, impl, VEC)                                                                   \
-    KERNEL name(In<float> x, Out<float> y, In<float> w, In<float> b, int perChannel, i64 C, i64 S,            \
-                Out<float> mean_out, Out<float> rstd_out, Out<float> var_out, i64 rows, int L, float eps,     \
-                int centered) {                                                                               \
-        impl<VEC>(x, y, Affine{w, b, perChannel, C, S}, mean_out, rstd_out, var_out, rows, L, eps, centered); \
+// The four forward entry points: one per (path, VEC), the same arguments; the block path may take
+// more than 48 KiB of shared memory.
+#define ROWS_FORWARD_ENTRY(kind, name, impl, VEC)                                                                     \
+    kind name(In<float> x, Out<float> y, In<float> w, In<float> b, int perChannel, i64 C, i64 S, Out<float> mean_out, \
+              Out<float> rstd_out, Out<float> var_out, i64 rows, int L, float eps, int centered) {                    \
+        impl<VEC>(x, y, Affine{w, b, perChannel, C, S}, mean_out, rstd_out, var_out, rows, L, eps, centered);         \
     }
 
-ROWS_FORWARD_ENTRY(rows_forward_warp, rows_forward_warp_impl, false)
-ROWS_FORWARD_ENTRY(rows_forward_warp_vec, rows_forward_warp_impl, true)
+ROWS_FORWARD_ENTRY(KERNEL, rows_forward_warp, rows_forward_warp_impl, false)
+ROWS_FORWARD_ENTRY(KERNEL, rows_forward_warp_vec, rows_forward_warp_impl, true)
 
 template <bool VEC>
 __device__ void rows_forward_block_impl(In<float> x, Out<float> y, Affine a, Out<float> mean_out, Out<float> rstd_out,
@@ -133,8 +133,8 @@ __device__ void rows_forward_block_impl(In<float> x, Out<float> y, Affine a, Out
     }
 }
 
-ROWS_FORWARD_ENTRY(rows_forward_block, rows_forward_block_impl, false)
-ROWS_FORWARD_ENTRY(rows_forward_block_vec, rows_forward_block_impl, true)
+ROWS_FORWARD_ENTRY(SHARED_KERNEL, rows_forward_block, rows_forward_block_impl, false)
+ROWS_FORWARD_ENTRY(SHARED_KERNEL, rows_forward_block_vec, rows_forward_block_impl, true)
 
 // Split path, after stats.cu: one block per tile of APPLY_TILE values of one row. mean is null for
 // RMS rows.

@@ -531,6 +531,20 @@ JNIEXPORT jstring JNICALL Java_dev_jnorm_backend_cuda_internal_EmulatedDevice_la
     return error.empty() ? nullptr : env->NewStringUTF((name + ": " + error).c_str());
 }
 
+// The kinds of a registered kernel's parameters (1 pointer, 2 int, 3 long long, 4 float), or null.
+JNIEXPORT jintArray JNICALL Java_dev_jnorm_backend_cuda_internal_EmulatedDevice_kernelSignature(JNIEnv* env, jclass,
+                                                                                                jstring kernel) {
+    const char* chars = env->GetStringUTFChars(kernel, nullptr);
+    std::string name(chars);
+    env->ReleaseStringUTFChars(kernel, chars);
+    auto it = emu::registry().find(name);
+    if (it == emu::registry().end()) return nullptr;
+    const std::vector<int>& tags = it->second.tags;
+    jintArray out = env->NewIntArray((jsize)tags.size());
+    env->SetIntArrayRegion(out, 0, (jsize)tags.size(), reinterpret_cast<const jint*>(tags.data()));
+    return out;
+}
+
 JNIEXPORT jobjectArray JNICALL Java_dev_jnorm_backend_cuda_internal_EmulatedDevice_kernelNames(JNIEnv* env, jclass) {
     auto& r = emu::registry();
     jobjectArray out = env->NewObjectArray((jsize)r.size(), env->FindClass("java/lang/String"), nullptr);

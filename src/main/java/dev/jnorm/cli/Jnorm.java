@@ -2,9 +2,9 @@ package dev.jnorm.cli;
 
 import java.io.PrintWriter;
 import java.util.List;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine;
 
 /** The {@code jnorm} command line. */
 @Command(name = "jnorm",

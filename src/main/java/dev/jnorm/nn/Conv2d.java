@@ -1,5 +1,6 @@
 package dev.jnorm.nn;
 
+import dev.jnorm.backend.Backend;
 import dev.jnorm.backend.ConvGeometry;
 import dev.jnorm.module.Layer;
 import dev.jnorm.module.Module;
@@ -7,7 +8,6 @@ import dev.jnorm.module.Parameter;
 import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
-import dev.jnorm.backend.Backend;
 
 /**
  * A k×k convolution, stride 1, "same" zero padding (k odd), as im2col + GEMM per image on the

@@ -57,8 +57,8 @@ public final class BatchInstanceOutput implements ForwardResult {
         try (Outputs out = new Outputs(backend, input.dtype())) {
             Tensor dx = out.empty(input.shape());
             if (input.numel() > 0) {
-                backend.batchInstanceBackward(layout, batchStatistics, input, dy, saved, rho, weight,
-                        dx, gradRho, gradWeight, gradBias);
+                backend.run(new BatchInstanceOp.Backward(layout, batchStatistics, input, dy, saved, rho, weight,
+                        dx, gradRho, gradWeight, gradBias));
             }
             out.keep();
             return dx;

@@ -82,10 +82,10 @@ public final class NormOutput implements ForwardResult {
         try (Outputs out = new Outputs(backend, input.dtype())) {
             Tensor dx = out.empty(input.shape());
             if (input.numel() > 0 && rows != null) {
-                backend.rowsBackward(rows, input, dy, mean, rstd, weight, dx, gradWeight, gradBias);
+                backend.run(new RowsOp.Backward(rows, input, dy, mean, rstd, weight, dx, gradWeight, gradBias));
             } else if (input.numel() > 0) {
-                backend.channelsBackward(channels, batchStatistics, input, dy, mean, rstd, weight, dx, gradWeight,
-                        gradBias);
+                backend.run(new ChannelsOp.Backward(channels, batchStatistics, input, dy, mean, rstd, weight, dx, gradWeight,
+                        gradBias));
             }
             out.keep();
             return dx;

@@ -47,8 +47,8 @@ public final class Norms {
             Tensor mean = out.empty(Shape.of(layout.c()));
             Tensor rstd = out.empty(Shape.of(layout.c()));
             if (!isEmpty(x, mean, rstd)) {
-                x.backend().channelsForward(layout, eps, training, x, weight, bias, y, mean, rstd,
-                        running(runningMean, runningVar), momentum);
+                x.backend().run(new ChannelsOp.Forward(layout, eps, training, x, weight, bias, y, mean, rstd,
+                        running(runningMean, runningVar), momentum));
             }
             out.keep();
             return NormOutput.ofChannels(x, y, mean, rstd, layout, training);
@@ -82,16 +82,16 @@ public final class Norms {
             boolean empty = isEmpty(x, mean, rstd);
             if (!useInputStats) {
                 if (!empty) {
-                    backend.channelsForward(layout, eps, false, x, weight, bias, y, mean, rstd,
-                            running(runningMean, runningVar), 0);
+                    backend.run(new ChannelsOp.Forward(layout, eps, false, x, weight, bias, y, mean, rstd,
+                            running(runningMean, runningVar), 0));
                 }
                 out.keep();
                 return NormOutput.ofChannels(x, y, mean, rstd, layout, false);
             }
             RowsLayout rows = RowsLayout.instance(layout);
             if (!empty) {
-                backend.rowsForward(rows, eps, x, weight, bias, y, mean, rstd, running(runningMean, runningVar),
-                        momentum);
+                backend.run(new RowsOp.Forward(rows, eps, x, weight, bias, y, mean, rstd, running(runningMean, runningVar),
+                        momentum));
             }
             out.keep();
             return NormOutput.ofRows(x, y, mean, rstd, rows, layout.c());
@@ -180,7 +180,7 @@ public final class Norms {
             Tensor w = out.empty(v.shape());
             Tensor norm = out.empty(Shape.of(layout.c()));
             if (!isEmpty(v, norm)) {
-                v.backend().weightNormForward(layout, v, g, w, norm);
+                v.backend().run(new WeightNormOp.Forward(layout, v, g, w, norm));
             }
             out.keep();
             return new WeightNormOutput(v, w, norm, layout);
@@ -229,8 +229,8 @@ public final class Norms {
             BatchInstanceStats saved = new BatchInstanceStats(out.empty(perChannel), out.empty(perChannel),
                     out.empty(perInstance), out.empty(perInstance));
             if (!isEmpty(x, saved.batchMean(), saved.batchRstd(), saved.instanceMean(), saved.instanceRstd())) {
-                x.backend().batchInstanceForward(layout, eps, training, x, rho, weight, bias, y, saved,
-                        running(runningMean, runningVar), momentum);
+                x.backend().run(new BatchInstanceOp.Forward(layout, eps, training, x, rho, weight, bias, y, saved,
+                        running(runningMean, runningVar), momentum));
             }
             out.keep();
             return new BatchInstanceOutput(x, y, saved, layout, training);
@@ -268,8 +268,8 @@ public final class Norms {
                     out.empty(perChannel), out.empty(perChannel));
             if (!isEmpty(x, saved.mean(), saved.rstd(), saved.instanceMean(), saved.instanceVar(), saved.layerMean(),
                     saved.layerVar(), saved.batchMean(), saved.batchVar())) {
-                x.backend().switchableForward(layout, eps, training, x, meanWeight, varWeight, weight, bias, y, saved,
-                        running(runningMean, runningVar), momentum);
+                x.backend().run(new SwitchableOp.Forward(layout, eps, training, x, meanWeight, varWeight, weight, bias, y, saved,
+                        running(runningMean, runningVar), momentum));
             }
             out.keep();
             return new SwitchableOutput(x, y, saved, layout, training);
@@ -293,7 +293,7 @@ public final class Norms {
             Tensor rstd = out.empty(statsShape);
             boolean empty = rows.centered() ? isEmpty(x, mean, rstd) : isEmpty(x, rstd);
             if (!empty) {
-                x.backend().rowsForward(rows, eps, x, weight, bias, y, mean, rstd, null, 0);
+                x.backend().run(new RowsOp.Forward(rows, eps, x, weight, bias, y, mean, rstd, null, 0));
             }
             out.keep();
             return NormOutput.ofRows(x, y, mean, rstd, rows, parameterElements);

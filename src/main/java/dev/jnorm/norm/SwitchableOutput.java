@@ -57,8 +57,8 @@ public final class SwitchableOutput implements ForwardResult {
         try (Outputs out = new Outputs(backend, input.dtype())) {
             Tensor dx = out.empty(input.shape());
             if (input.numel() > 0) {
-                backend.switchableBackward(layout, batchStatistics, input, dy, saved, meanWeight, varWeight, weight,
-                        dx, gradMeanWeight, gradVarWeight, gradWeight, gradBias);
+                backend.run(new SwitchableOp.Backward(layout, batchStatistics, input, dy, saved, meanWeight, varWeight, weight,
+                        dx, gradMeanWeight, gradVarWeight, gradWeight, gradBias));
             }
             out.keep();
             return dx;

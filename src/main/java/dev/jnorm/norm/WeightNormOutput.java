@@ -40,7 +40,7 @@ public final class WeightNormOutput implements ForwardResult {
             throw Checks.fail("the norms saved by the forward pass are closed");
         }
         if (v.numel() > 0) {
-            v.backend().weightNormBackward(layout, v, g, norm, dw, gradV, gradG);
+            v.backend().run(new WeightNormOp.Backward(layout, v, g, norm, dw, gradV, gradG));
         }
     }
 

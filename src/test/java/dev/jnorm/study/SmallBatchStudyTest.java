@@ -14,9 +14,9 @@ import dev.jnorm.tensor.Tensor;
 import java.util.Arrays;
 import java.util.List;
 import java.util.stream.IntStream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-import org.junit.jupiter.api.Test;
 
 class SmallBatchStudyTest {
     private static final Backend CPU = Backend.cpu();

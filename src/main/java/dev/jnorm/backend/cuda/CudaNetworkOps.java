@@ -1,14 +1,13 @@
 package dev.jnorm.backend.cuda;
 
-import dev.jnorm.backend.cuda.internal.GpuDevice;
-import dev.jnorm.backend.cuda.internal.DevicePointer;
-import dev.jnorm.backend.cuda.internal.Kernel;
-import static dev.jnorm.backend.cuda.CudaBackend.BLOCK;
-import static dev.jnorm.backend.cuda.CudaBackend.ceilDiv;
-
 import dev.jnorm.backend.ConvGeometry;
 import dev.jnorm.backend.NcsLayout;
 import dev.jnorm.backend.NetworkOps;
+import dev.jnorm.backend.cuda.internal.CudaKit;
+import dev.jnorm.backend.cuda.internal.DevicePointer;
+import dev.jnorm.backend.cuda.internal.GpuDevice;
+import dev.jnorm.backend.cuda.internal.KernelLaunch;
+import dev.jnorm.backend.cuda.internal.Kernels;
 import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
@@ -22,10 +21,18 @@ final class CudaNetworkOps implements NetworkOps {
 
     private final CudaBackend backend;
     private final GpuDevice device;
+    private final CudaKit kit;
+    private final KernelLaunch.Launcher launcher;
 
-    CudaNetworkOps(CudaBackend backend, GpuDevice device) {
+    CudaNetworkOps(CudaBackend backend, GpuDevice device, CudaKit kit) {
         this.backend = backend;
         this.device = device;
+        this.kit = kit;
+        this.launcher = kit.launcher();
+    }
+
+    private DevicePointer p(Tensor t) {
+        return kit.pointer(t);
     }
 
     private void run(String operation, Tensor t, Runnable body) {
@@ -40,13 +47,11 @@ final class CudaNetworkOps implements NetworkOps {
         run("gemm", c, () -> {
             int lda = transposeA ? m : k;
             int ldb = transposeB ? k : n;
-            DevicePointer pa = backend.pointer(a);
-            DevicePointer pb = backend.pointer(b);
-            DevicePointer pc = backend.pointer(c);
-            if (!device.gemm(transposeA, transposeB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc)) {
-                long tiles = ceilDiv(m, TILE) * ceilDiv(n, TILE);
-                backend.launch(Kernel.GEMM_FALLBACK, backend.itemBlocks(tiles), TILE * TILE, 0, transposeA ? 1 : 0,
-                        transposeB ? 1 : 0, m, n, k, alpha, pa, lda, pb, ldb, beta, pc);
+            if (!device.gemm(transposeA, transposeB, m, n, k, alpha, p(a), lda, p(b), ldb, beta, p(c))) {
+                long tiles = CudaKit.ceilDiv(m, TILE) * CudaKit.ceilDiv(n, TILE);
+                Kernels.gemmFallback().transA(transposeA ? 1 : 0).transB(transposeB ? 1 : 0).m(m).n(n).k(k)
+                        .alpha(alpha).A(p(a)).lda(lda).B(p(b)).ldb(ldb).beta(beta).C(p(c))
+                        .launch(launcher, kit.itemBlocks(tiles));
             }
         });
     }
@@ -79,8 +84,8 @@ final class CudaNetworkOps implements NetworkOps {
                 gemm(false, true, g.out(), g.patch(), g.plane(), 1, dyn, cols, 1, dw);
                 gemm(true, false, g.patch(), g.plane(), g.out(), 1, w, dyn, 0, cols);
                 Tensor dxn = image(dx, n, g.in(), g);
-                run("col2im", dxn, () -> backend.launch(Kernel.COL2IM, backend.grid(dxn.numel()), BLOCK, 0,
-                        backend.pointer(cols), g.in(), g.height(), g.width(), g.kernel(), g.pad(), backend.pointer(dxn)));
+                run("col2im", dxn, () -> Kernels.col2im().cols(p(cols)).C(g.in()).H(g.height()).W(g.width())
+                        .k(g.kernel()).pad(g.pad()).dx(p(dxn)).launch(launcher, kit.grid(dxn.numel())));
             }
         }
         if (gradBias != null) {
@@ -89,8 +94,8 @@ final class CudaNetworkOps implements NetworkOps {
     }
 
     private void im2col(Tensor x, ConvGeometry g, Tensor cols) {
-        run("im2col", x, () -> backend.launch(Kernel.IM2COL, backend.grid(cols.numel()), BLOCK, 0, backend.pointer(x), g.in(),
-                g.height(), g.width(), g.kernel(), g.pad(), backend.pointer(cols)));
+        run("im2col", x, () -> Kernels.im2col().x(p(x)).C(g.in()).H(g.height()).W(g.width()).k(g.kernel())
+                .pad(g.pad()).cols(p(cols)).launch(launcher, kit.grid(cols.numel())));
     }
 
     private static Tensor image(Tensor batch, int n, int channels, ConvGeometry g) {
@@ -99,50 +104,49 @@ final class CudaNetworkOps implements NetworkOps {
 
     @Override
     public void addBias(Tensor y, NcsLayout l, Tensor bias) {
-        run("add bias", y, () -> backend.launch(Kernel.ADD_BIAS, backend.grid(y.numel()), BLOCK, 0, backend.pointer(y),
-                backend.pointer(bias), l.n(), l.c(), l.s()));
+        run("add bias", y, () -> Kernels.addBias().y(p(y)).bias(p(bias)).N(l.n()).C(l.c()).S(l.s())
+                .launch(launcher, kit.grid(y.numel())));
     }
 
     @Override
     public void biasGrad(Tensor dy, NcsLayout l, Tensor grad) {
-        run("bias gradient", dy, () -> backend.launch(Kernel.BIAS_GRAD, backend.itemBlocks(l.c()), BLOCK, 0,
-                backend.pointer(dy), l.n(), l.c(), l.s(), backend.pointer(grad)));
+        run("bias gradient", dy, () -> Kernels.biasGrad().dy(p(dy)).N(l.n()).C(l.c()).S(l.s()).grad(p(grad))
+                .launch(launcher, kit.itemBlocks(l.c())));
     }
 
     @Override
     public void relu(Tensor x, Tensor y) {
-        run("relu", x, () -> backend.launch(Kernel.RELU, backend.grid(x.numel()), BLOCK, 0, backend.pointer(x),
-                backend.pointer(y), x.numel()));
+        run("relu", x, () -> Kernels.relu().x(p(x)).y(p(y)).n(x.numel()).launch(launcher, kit.grid(x.numel())));
     }
 
     @Override
     public void reluBackward(Tensor y, Tensor dy, Tensor dx) {
-        run("relu backward", y, () -> backend.launch(Kernel.RELU_BACKWARD, backend.grid(y.numel()), BLOCK, 0,
-                backend.pointer(y), backend.pointer(dy), backend.pointer(dx), y.numel()));
+        run("relu backward", y, () -> Kernels.reluBackward().y(p(y)).dy(p(dy)).dx(p(dx)).n(y.numel())
+                .launch(launcher, kit.grid(y.numel())));
     }
 
     @Override
     public void maxPool(Tensor x, long planes, int height, int width, Tensor y, Tensor window) {
-        run("max pool", x, () -> backend.launch(Kernel.MAX_POOL, backend.grid(y.numel()), BLOCK, 0, backend.pointer(x), planes,
-                height, width, backend.pointer(y), backend.pointer(window)));
+        run("max pool", x, () -> Kernels.maxPool().x(p(x)).planes(planes).H(height).W(width).y(p(y))
+                .window(p(window)).launch(launcher, kit.grid(y.numel())));
     }
 
     @Override
     public void maxPoolBackward(Tensor dy, Tensor window, long planes, int height, int width, Tensor dx) {
-        run("max pool backward", dx, () -> backend.launch(Kernel.MAX_POOL_BACKWARD, backend.grid(dx.numel()), BLOCK, 0,
-                backend.pointer(dy), backend.pointer(window), planes, height, width, backend.pointer(dx)));
+        run("max pool backward", dx, () -> Kernels.maxPoolBackward().dy(p(dy)).window(p(window)).planes(planes)
+                .H(height).W(width).dx(p(dx)).launch(launcher, kit.grid(dx.numel())));
     }
 
     @Override
     public void averagePool(Tensor x, NcsLayout l, Tensor y) {
-        run("average pool", x, () -> backend.launch(Kernel.AVERAGE_POOL, backend.itemBlocks(l.n() * l.c()), BLOCK, 0,
-                backend.pointer(x), l.n() * l.c(), l.s(), backend.pointer(y)));
+        run("average pool", x, () -> Kernels.averagePool().x(p(x)).rows(l.n() * l.c()).S(l.s()).y(p(y))
+                .launch(launcher, kit.itemBlocks(l.n() * l.c())));
     }
 
     @Override
     public void averagePoolBackward(Tensor dy, NcsLayout l, Tensor dx) {
-        run("average pool backward", dx, () -> backend.launch(Kernel.AVERAGE_POOL_BACKWARD, backend.grid(dx.numel()), BLOCK,
-                0, backend.pointer(dy), l.n() * l.c(), l.s(), backend.pointer(dx)));
+        run("average pool backward", dx, () -> Kernels.averagePoolBackward().dy(p(dy)).rows(l.n() * l.c())
+                .S(l.s()).dx(p(dx)).launch(launcher, kit.grid(dx.numel())));
     }
 
     /** The per-sample losses are summed on the host, in float64, in order. */
@@ -151,9 +155,9 @@ final class CudaNetworkOps implements NetworkOps {
         int batch = (int) logits.shape().dim(0);
         int classes = (int) logits.shape().dim(1);
         try (Tensor losses = backend.empty(Shape.of(batch), DType.FLOAT32)) {
-            run("softmax cross-entropy", logits, () -> backend.launch(Kernel.SOFTMAX_CROSS_ENTROPY, backend.grid(batch), BLOCK,
-                    0, backend.pointer(logits), backend.pointer(labels), batch, classes, backend.pointer(losses),
-                    backend.pointer(dlogits)));
+            run("softmax cross-entropy", logits, () -> Kernels.softmaxCrossEntropy().logits(p(logits))
+                    .labels(p(labels)).B(batch).K(classes).loss(p(losses)).dlogits(p(dlogits))
+                    .launch(launcher, kit.grid(batch)));
             double sum = 0;
             for (float l : losses.toFloatArray()) {
                 sum += l;
@@ -164,14 +168,14 @@ final class CudaNetworkOps implements NetworkOps {
 
     @Override
     public void sgdStep(Tensor param, Tensor grad, Tensor velocity, float lr, float momentum, float weightDecay) {
-        run("sgd step", param, () -> backend.launch(Kernel.SGD_STEP, backend.grid(param.numel()), BLOCK, 0,
-                backend.pointer(param), backend.pointer(grad), backend.pointer(velocity), param.numel(), lr, momentum,
-                weightDecay));
+        run("sgd step", param, () -> Kernels.sgdStep().param(p(param)).grad(p(grad)).velocity(p(velocity))
+                .n(param.numel()).lr(lr).momentum(momentum).weightDecay(weightDecay)
+                .launch(launcher, kit.grid(param.numel())));
     }
 
     @Override
     public void clamp(Tensor t, float lo, float hi) {
-        run("clamp", t, () -> backend.launch(Kernel.CLAMP_VALUES, backend.grid(t.numel()), BLOCK, 0, backend.pointer(t),
-                t.numel(), lo, hi));
+        run("clamp", t, () -> Kernels.clampValues().x(p(t)).n(t.numel()).lo(lo).hi(hi)
+                .launch(launcher, kit.grid(t.numel())));
     }
 }

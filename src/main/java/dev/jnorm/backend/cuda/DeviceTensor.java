@@ -1,7 +1,7 @@
 package dev.jnorm.backend.cuda;
 
-import dev.jnorm.backend.cuda.internal.DevicePointer;
 import dev.jnorm.backend.Backend;
+import dev.jnorm.backend.cuda.internal.DevicePointer;
 import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;

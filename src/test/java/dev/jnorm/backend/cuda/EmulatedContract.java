@@ -1,8 +1,8 @@
 package dev.jnorm.backend.cuda;
 
-import dev.jnorm.backend.cuda.internal.EmulatedDevice;
 import dev.jnorm.backend.cuda.internal.EmulatedDevice.Geometry;
 import dev.jnorm.backend.cuda.internal.EmulatedDevice.Order;
+import dev.jnorm.backend.cuda.internal.EmulatedDevice;
 import org.junit.jupiter.api.Tag;
 
 /**

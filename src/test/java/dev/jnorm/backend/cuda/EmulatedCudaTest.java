@@ -1,12 +1,12 @@
 package dev.jnorm.backend.cuda;
 
-import dev.jnorm.backend.cuda.internal.EmulatedDevice;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.jnorm.backend.cuda.internal.EmulatedDevice.Geometry;
 import dev.jnorm.backend.cuda.internal.EmulatedDevice.Order;
+import dev.jnorm.backend.cuda.internal.EmulatedDevice;
 import dev.jnorm.norm.GroupNorm;
 import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;

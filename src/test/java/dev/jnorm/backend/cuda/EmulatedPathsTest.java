@@ -1,10 +1,10 @@
 package dev.jnorm.backend.cuda;
 
-import dev.jnorm.backend.cuda.internal.EmulatedDevice;
-import dev.jnorm.backend.cuda.internal.Kernel;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.jnorm.backend.cuda.internal.EmulatedDevice.Geometry;
+import dev.jnorm.backend.cuda.internal.EmulatedDevice;
+import dev.jnorm.backend.cuda.internal.Kernel;
 import dev.jnorm.norm.GroupNorm;
 import dev.jnorm.norm.LayerNorm;
 import dev.jnorm.norm.NormLayer;

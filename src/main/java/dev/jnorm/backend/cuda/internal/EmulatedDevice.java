@@ -200,6 +200,14 @@ public final class EmulatedDevice implements GpuDevice {
         return kernelNames();
     }
 
+    /**
+     * The kinds of a registered kernel's parameters, as its C signature compiled for the emulator has
+     * them (1 pointer, 2 int, 3 long long, 4 float), or null when no kernel has that name.
+     */
+    public static int[] registeredSignature(String kernel) {
+        return kernelSignature(kernel);
+    }
+
     public Geometry geometry() {
         return geometry;
     }
@@ -461,4 +469,6 @@ public final class EmulatedDevice implements GpuDevice {
                                         int threadOrder, int blockOrder, long seed, long[] result);
 
     private static native String[] kernelNames();
+
+    private static native int[] kernelSignature(String kernel);
 }

@@ -1,9 +1,10 @@
 package dev.jnorm.backend.cuda.internal;
 
+import dev.jnorm.backend.cuda.CudaBackend;
 import dev.jnorm.backend.cuda.CudaException;
 import dev.jnorm.backend.cuda.DeviceInfo;
 import dev.jnorm.backend.cuda.MemoryTraffic;
-import dev.jnorm.backend.cuda.CudaBackend;
+
 /**
  * A CUDA device as {@link CudaBackend} drives it: memory, copies and kernel launches on one
  * stream, in order. {@link JCudaDevice} implements it with the CUDA driver API; the test suite

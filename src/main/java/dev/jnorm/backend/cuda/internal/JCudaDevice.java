@@ -1,9 +1,5 @@
 package dev.jnorm.backend.cuda.internal;
 
-import dev.jnorm.backend.cuda.CudaException;
-import dev.jnorm.backend.cuda.CudaOutOfMemoryException;
-import dev.jnorm.backend.cuda.CudaUnavailableException;
-import dev.jnorm.backend.cuda.DeviceInfo;
 import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR;
 import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR;
 import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE;
@@ -14,6 +10,10 @@ import static jcuda.driver.CUfunction_attribute.CU_FUNC_ATTRIBUTE_SHARED_SIZE_BY
 import static jcuda.driver.CUresult.CUDA_ERROR_OUT_OF_MEMORY;
 import static jcuda.driver.CUresult.CUDA_SUCCESS;
 
+import dev.jnorm.backend.cuda.CudaException;
+import dev.jnorm.backend.cuda.CudaOutOfMemoryException;
+import dev.jnorm.backend.cuda.CudaUnavailableException;
+import dev.jnorm.backend.cuda.DeviceInfo;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.EnumMap;

@@ -1,11 +1,11 @@
 package dev.jnorm.backend.cuda.internal;
 
-import dev.jnorm.backend.cuda.CudaOutOfMemoryException;
-import dev.jnorm.backend.cuda.DeviceInfo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import dev.jnorm.backend.cuda.CudaOutOfMemoryException;
+import dev.jnorm.backend.cuda.DeviceInfo;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;

@@ -1,6 +1,5 @@
 package dev.jnorm.backend.cuda.internal;
 
-import dev.jnorm.backend.cuda.CudaException;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -9,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.jnorm.backend.cuda.CudaException;
 import dev.jnorm.backend.cuda.internal.EmulatedDevice.Geometry;
 import dev.jnorm.backend.cuda.internal.EmulatedDevice.Order;
 import dev.jnorm.backend.cuda.internal.EmulatedDevice.Resources;

@@ -1,9 +1,9 @@
 package dev.jnorm.backend.cuda.internal;
 
-import dev.jnorm.backend.cuda.DeviceInfo;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.jnorm.backend.cuda.DeviceInfo;
 import java.util.Arrays;
 import org.junit.jupiter.api.Test;
 

@@ -1,4 +1,4 @@
-package dev.jnorm.backend.cpu;
+package dev.jnorm.backend.cpu.internal;
 
 import dev.jnorm.backend.ConvGeometry;
 import dev.jnorm.backend.NcsLayout;
@@ -6,27 +6,27 @@ import dev.jnorm.backend.NetworkOps;
 import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
-import java.util.stream.IntStream;
 import dev.ludovic.netlib.blas.BLAS;
+import java.util.stream.IntStream;
 
 /**
  * The training stack's operations on host tensors, float32 or float64, element by element; GEMM
  * goes to netlib's BLAS ({@code sgemm}/{@code dgemm}) on the tensors' own storage.
  */
-final class CpuNetworkOps implements NetworkOps {
+public final class CpuNetworkOps implements NetworkOps {
     /** Loaded on the first GEMM, not with the backend. */
     private static final class Blas {
         static final BLAS INSTANCE = BLAS.getInstance();
     }
 
-    private final CpuBackend backend;
+    private final CpuKit kit;
 
-    CpuNetworkOps(CpuBackend backend) {
-        this.backend = backend;
+    public CpuNetworkOps(CpuKit kit) {
+        this.kit = kit;
     }
 
     private HostTensor host(Tensor t) {
-        return backend.own(t);
+        return kit.own(t);
     }
 
     /**
@@ -82,7 +82,7 @@ final class CpuNetworkOps implements NetworkOps {
         Tensor w = weight.reshape(matrix);
         Tensor[] partial = new Tensor[chunks(g.n())];
         forEachChunk(g.n(), x.dtype(), g, (chunk, from, to, cols) -> {
-            Tensor dw = backend.allocate(matrix, x.dtype());
+            Tensor dw = kit.backend().allocate(matrix, x.dtype());
             partial[chunk] = dw;
             for (int n = from; n < to; n++) {
                 Tensor dyn = image(dy, n, g.out(), g);
@@ -117,7 +117,7 @@ final class CpuNetworkOps implements NetworkOps {
     private void forEachChunk(int n, DType dtype, ConvGeometry g, ChunkWork work) {
         int chunks = chunks(n);
         IntStream.range(0, chunks).parallel().forEach(k -> {
-            try (Tensor cols = backend.empty(Shape.of(g.patch(), g.plane()), dtype)) {
+            try (Tensor cols = kit.backend().empty(Shape.of(g.patch(), g.plane()), dtype)) {
                 work.run(k, k * n / chunks, (k + 1) * n / chunks, cols);
             }
         });
@@ -178,7 +178,7 @@ final class CpuNetworkOps implements NetworkOps {
     public void addBias(Tensor y, NcsLayout layout, Tensor bias) {
         HostTensor out = host(y);
         HostTensor b = host(bias);
-        CpuBackend.forEachElementByChannel(layout, layout.numel(), (i, c) -> out.set(i, out.get(i) + b.get(c)));
+        CpuKit.forEachElementByChannel(layout, layout.numel(), (i, c) -> out.set(i, out.get(i) + b.get(c)));
     }
 
     @Override
@@ -186,7 +186,7 @@ final class CpuNetworkOps implements NetworkOps {
         HostTensor in = host(dy);
         HostTensor g = host(grad);
         double[] sum = new double[(int) layout.c()];
-        CpuBackend.forEachElementByChannel(layout, 0, (i, c) -> sum[c] += in.get(i)); // work 0: sequential, in order
+        CpuKit.forEachElementByChannel(layout, 0, (i, c) -> sum[c] += in.get(i)); // work 0: sequential, in order
         for (int c = 0; c < sum.length; c++) {
             g.set(c, g.get(c) + sum[c]);
         }

@@ -1,4 +1,4 @@
-package dev.jnorm.backend.cpu;
+package dev.jnorm.backend.cpu.internal;
 
 import dev.jnorm.backend.RowsLayout;
 import java.util.Arrays;
@@ -9,7 +9,7 @@ import java.util.Arrays;
  * or, for per-channel parameters, one pattern per group of C/G channels (row r uses pattern r mod G),
  * each holding every channel's value S times.
  */
-final class RowParameters {
+public final class RowParameters {
     private final double[][] patterns;
     private final RowsLayout layout;
 
@@ -19,7 +19,7 @@ final class RowParameters {
     }
 
     /** The parameter {@code p}, or {@code absent} everywhere when it is null. */
-    static RowParameters of(RowsLayout layout, double[] p, double absent) {
+    public static RowParameters of(RowsLayout layout, double[] p, double absent) {
         int length = (int) layout.length();
         if (layout.affine() == RowsLayout.Affine.ELEMENTWISE) {
             double[] row = p != null ? p : filled(length, absent);
@@ -43,21 +43,21 @@ final class RowParameters {
         return a;
     }
 
-    int patterns() {
+    public int patterns() {
         return patterns.length;
     }
 
-    int pattern(int row) {
+    public int pattern(int row) {
         return row % patterns.length;
     }
 
     /** The parameter of each position of row {@code row}. */
-    double[] row(int row) {
+    public double[] row(int row) {
         return patterns[pattern(row)];
     }
 
     /** Sums per-position values of each pattern onto the parameters they stand for. */
-    double[] fold(double[][] perPosition) {
+    public double[] fold(double[][] perPosition) {
         if (layout.affine() == RowsLayout.Affine.ELEMENTWISE) {
             return perPosition[0];
         }

@@ -1,13 +1,14 @@
-package dev.jnorm.backend.cpu;
+package dev.jnorm.backend.cpu.internal;
 
 import dev.jnorm.backend.Backend;
+import dev.jnorm.backend.cpu.CpuBackend;
 import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
 import java.util.Arrays;
 
 /** A tensor in a Java array: {@code float[]} for float32, {@code double[]} for float64. */
-final class HostTensor extends Tensor {
+public final class HostTensor extends Tensor {
     private final CpuBackend backend;
     private final float[] floats;
     private final double[] doubles;
@@ -22,7 +23,7 @@ final class HostTensor extends Tensor {
         this.offset = offset;
     }
 
-    static HostTensor zeros(CpuBackend backend, Shape shape, DType dtype) {
+    public static HostTensor zeros(CpuBackend backend, Shape shape, DType dtype) {
         int n = hostLength(shape.numel());
         return dtype == DType.FLOAT32
                 ? new HostTensor(backend, shape, dtype, new float[n], null, 0, null)
@@ -145,7 +146,7 @@ final class HostTensor extends Tensor {
     }
 
     /** Sets {@code length} elements from {@code at} to {@code value}. */
-    void fill(double value) {
+    public void fill(double value) {
         requireOpen();
         if (floats != null) {
             Arrays.fill(floats, offset, offset + length(), (float) value);

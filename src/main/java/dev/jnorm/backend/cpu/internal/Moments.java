@@ -1,4 +1,4 @@
-package dev.jnorm.backend.cpu;
+package dev.jnorm.backend.cpu.internal;
 
 /**
  * Two-pass statistics in float64 over a group of elements laid out as {@code count} segments of
@@ -8,11 +8,11 @@ package dev.jnorm.backend.cpu;
  * <p>The first pass sums deviations from the group's first element, so that a constant group has
  * exactly its value as mean and 0 as variance, and a large common offset cancels before summing.
  */
-final class Moments {
+public final class Moments {
     private Moments() {
     }
 
-    static double mean(double[] x, int start, int length, int count, int stride) {
+    public static double mean(double[] x, int start, int length, int count, int stride) {
         long n = (long) length * count;
         if (n == 0) {
             return Double.NaN;
@@ -29,13 +29,13 @@ final class Moments {
     }
 
     /** Mean of {@code (x − center)²}: the biased variance about the mean, or the mean square about 0. */
-    static double meanSquare(double[] x, int start, int length, int count, int stride, double center) {
+    public static double meanSquare(double[] x, int start, int length, int count, int stride, double center) {
         long n = (long) length * count;
         return n == 0 ? Double.NaN : sumOfSquares(x, start, length, count, stride, center) / n;
     }
 
     /** Sum of {@code (x − center)²}. */
-    static double sumOfSquares(double[] x, int start, int length, int count, int stride, double center) {
+    public static double sumOfSquares(double[] x, int start, int length, int count, int stride, double center) {
         double sum = 0;
         for (int k = 0; k < count; k++) {
             int base = start + k * stride;
@@ -47,7 +47,7 @@ final class Moments {
         return sum;
     }
 
-    static double rstd(double var, double eps) {
+    public static double rstd(double var, double eps) {
         return 1.0 / Math.sqrt(var + eps);
     }
 }

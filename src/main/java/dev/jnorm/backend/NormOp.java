@@ -1,0 +1,27 @@
+package dev.jnorm.backend;
+
+import dev.jnorm.backend.cpu.internal.CpuKit;
+import dev.jnorm.backend.cuda.internal.CudaKit;
+import dev.jnorm.tensor.Shape;
+
+/**
+ * One pass of a normalization, a norm's forward or backward: a record of its arguments (tensors
+ * already checked, their layout, the outputs to write) that computes itself on each backend, with
+ * its float64 reference on the CPU and its launch plan on a CUDA device. Each norm keeps its ops
+ * together with its checks and layout; a backend only runs them ({@link Backend#run}), lending the
+ * building blocks it has (statistics, sums, the elementwise passes, memory).
+ */
+public interface NormOp {
+
+    /** What the pass is called in errors and in traffic counts, such as {@code "rows forward"}. */
+    String name();
+
+    /** The input's shape, for error messages. */
+    Shape shape();
+
+    /** The float64 reference, on the CPU backend. */
+    void reference(CpuKit cpu);
+
+    /** The sequence of kernels, on a CUDA backend (a GPU or the kernel emulator). */
+    void launch(CudaKit gpu);
+}

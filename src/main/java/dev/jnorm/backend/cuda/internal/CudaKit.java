@@ -1,0 +1,328 @@
+package dev.jnorm.backend.cuda.internal;
+
+import dev.jnorm.backend.NcsLayout;
+import dev.jnorm.backend.RunningStats;
+import dev.jnorm.backend.cuda.DeviceInfo;
+import dev.jnorm.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
+import java.util.function.Predicate;
+
+/**
+ * The building blocks of the CUDA launch plans, for the norms' operations
+ * ({@link dev.jnorm.backend.NormOp#launch}): scratch memory, launch sizing for the device, and the
+ * passes several norms share, each over a record of named arguments: statistics of groups of
+ * segments (stats.cu: per-chunk partials, then a fixed merge tree), sums of {@code dy} and
+ * {@code dy·(x − center)}, and the elementwise passes of channels.cu. Internal: not part of the API.
+ */
+public final class CudaKit {
+    /** Threads per block of every kernel but the few declared {@code BIG_KERNEL}. */
+    public static final int BLOCK = 256;
+    /** Values of a (group, chunk) block of the statistics kernels: at least a block's worth... */
+    private static final long MIN_CHUNK = 8192;
+    /** ...and at most 256 per thread, so that no thread's own serial sum grows long (stats.cu). */
+    private static final long MAX_CHUNK = 256L * BLOCK;
+    /** Values one thread of the column kernels, or of the row parameter gradients, walks at most. */
+    public static final long MAX_SERIAL = 256;
+    /** Partials one lane, and one warp, merge in stats.cu's tree (MERGE_PER_LANE and MERGE_FAN_IN there). */
+    private static final long MERGE_PER_LANE = 16;
+    private static final long MERGE_FAN_IN = 32 * MERGE_PER_LANE;
+
+    private final GpuDevice device;
+    private final DeviceAllocator allocator;
+    private final KernelLaunch.Launcher launcher;
+    private final Function<Tensor, DevicePointer> pointers;
+    private final Predicate<Tensor> aligned16;
+
+    /**
+     * @param pointers  the device address of one of the backend's tensors
+     * @param aligned16 whether a tensor's first element is 16-byte aligned
+     */
+    public CudaKit(GpuDevice device, DeviceAllocator allocator, KernelLaunch.Launcher launcher,
+                   Function<Tensor, DevicePointer> pointers, Predicate<Tensor> aligned16) {
+        this.device = device;
+        this.allocator = allocator;
+        this.launcher = launcher;
+        this.pointers = pointers;
+        this.aligned16 = aligned16;
+    }
+
+    public DeviceInfo info() {
+        return device.info();
+    }
+
+    /** Where {@link Kernels}' launches go. */
+    public KernelLaunch.Launcher launcher() {
+        return launcher;
+    }
+
+    /** The device address of {@code t}, or null for a null tensor. */
+    public DevicePointer pointer(Tensor t) {
+        return t == null ? null : pointers.apply(t);
+    }
+
+    /** True when every tensor starts 16-byte aligned, so float4 accesses are allowed. */
+    public boolean aligned(Tensor... tensors) {
+        for (Tensor t : tensors) {
+            if (!aligned16.test(t)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** Copies {@code bytes} on the device, in stream order. */
+    public void copy(DevicePointer destination, DevicePointer source, long bytes) {
+        device.copy(destination, source, bytes);
+    }
+
+    // ---- scratch memory ----
+
+    public Scratch scratch() {
+        return new Scratch();
+    }
+
+    /** Scratch memory for one operation, returned to the allocator at its end (stream order keeps it safe). */
+    public final class Scratch implements AutoCloseable {
+        private final List<DevicePointer> pointers = new ArrayList<>();
+        private final List<Long> sizes = new ArrayList<>();
+
+        private Scratch() {
+        }
+
+        /** Room for {@code count} floats (at least one). */
+        public DevicePointer floats(long count) {
+            long bytes = 4 * Math.max(count, 1);
+            DevicePointer p = allocator.allocate(bytes);
+            pointers.add(p);
+            sizes.add(bytes);
+            return p;
+        }
+
+        @Override
+        public void close() {
+            for (int i = 0; i < pointers.size(); i++) {
+                allocator.release(pointers.get(i), sizes.get(i));
+            }
+        }
+    }
+
+    // ---- launch sizing ----
+
+    /** Blocks for a grid-stride kernel needing {@code needed} blocks: at most 32 per SM. */
+    public long blocks(long needed) {
+        return clamp(needed, 1, 32L * info().multiprocessors());
+    }
+
+    /** Blocks of BLOCK threads for a grid-stride kernel with one thread per item. */
+    public long grid(long threads) {
+        return blocks(ceilDiv(threads, BLOCK));
+    }
+
+    /** Blocks of BLOCK threads for a kernel with one warp per item. */
+    public long warps(long items) {
+        return blocks(ceilDiv(items, BLOCK / 32));
+    }
+
+    /** Blocks for a kernel with one block per item: at most 16 per SM. */
+    public long itemBlocks(long items) {
+        return clamp(items, 1, 16L * info().multiprocessors());
+    }
+
+    /** Threads that fill the device: 2048 per SM. */
+    public long threadsToFill() {
+        return 2048L * info().multiprocessors();
+    }
+
+    public static long ceilDiv(long a, long b) {
+        return (a + b - 1) / b;
+    }
+
+    public static long clamp(long v, long lo, long hi) {
+        return Math.max(lo, Math.min(hi, v));
+    }
+
+    /** Chunks per group: enough (group, chunk) blocks to fill the device, chunks of MIN_CHUNK to MAX_CHUNK values. */
+    private long segmentChunks(long groups, long groupSize) {
+        long fill = ceilDiv(4L * info().multiprocessors(), groups);
+        long chunks = Math.min(fill, Math.max(1, groupSize / MIN_CHUNK));
+        return clamp(Math.max(chunks, ceilDiv(groupSize, MAX_CHUNK)), 1, Math.max(groupSize, 1));
+    }
+
+    /** Chunks over N for the column kernels: enough threads (C per chunk) to fill the device, each walking few values. */
+    private long columnChunks(NcsLayout l) {
+        long chunks = Math.max(ceilDiv(threadsToFill(), l.c()), ceilDiv(l.n() * l.s(), MAX_SERIAL));
+        return clamp(chunks, 1, l.n());
+    }
+
+    // ---- statistics ----
+
+    /**
+     * Groups of {@code count} segments of {@code length} contiguous values, segment k of group g at
+     * {@code g·groupStride + k·segStride} (stats.cu).
+     */
+    public record Segments(DevicePointer x, long groups, long groupStride, long count, long length, long segStride) {
+        /** Each of {@code rows} contiguous rows of {@code length} values. */
+        public static Segments rows(DevicePointer x, long rows, long length) {
+            return new Segments(x, rows, length, 1, length, 0);
+        }
+
+        /** Each channel c of {@code [N, C, S]}: N segments of S values, C·S apart. */
+        public static Segments channels(DevicePointer x, NcsLayout l) {
+            return new Segments(x, l.c(), l.s(), l.n(), l.s(), l.c() * l.s());
+        }
+
+        /** Each (n, c) of {@code [N, C, S]}: one row of S values. */
+        public static Segments instances(DevicePointer x, NcsLayout l) {
+            return rows(x, l.n() * l.c(), l.s());
+        }
+
+        long values() {
+            return count * length;
+        }
+    }
+
+    /**
+     * Where statistics go, each pointer optional: the mean (0 for {@code rms} groups, which are not
+     * centered), the biased variance, {@code rstd = 1/sqrt(var + eps)} (of the mean square for
+     * {@code rms}); and the running statistics to update with the unbiased variance, if any.
+     */
+    public record Statistics(double eps, boolean rms, DevicePointer mean, DevicePointer var, DevicePointer rstd,
+                             RunningStats running, double factor) {
+        public static Statistics of(double eps, DevicePointer mean, DevicePointer var, DevicePointer rstd) {
+            return new Statistics(eps, false, mean, var, rstd, null, 0);
+        }
+    }
+
+    /** The statistics of each group of segments, split across blocks, merged in a fixed tree. */
+    public void statistics(Scratch s, Segments g, Statistics out) {
+        long chunks = segmentChunks(g.groups(), g.values());
+        DevicePointer partials = s.floats(2 * g.groups() * chunks);
+        Kernels.segmentsWelfordPartial().x(g.x()).groups(g.groups()).groupStride(g.groupStride()).count(g.count())
+                .length(g.length()).segStride(g.segStride()).chunks(chunks).partials(partials)
+                .launch(launcher, itemBlocks(g.groups() * chunks));
+        finalizeStatistics(s, partials, g.groups(), chunks, g.values(), 1, out);
+    }
+
+    /** Per-channel statistics of [N, C, S]: along S when S is long, else one thread per channel. */
+    public void channelStatistics(Scratch s, DevicePointer x, NcsLayout l, Statistics out) {
+        if (l.s() >= 32) {
+            statistics(s, Segments.channels(x, l), out);
+            return;
+        }
+        long chunks = columnChunks(l);
+        DevicePointer partials = s.floats(2 * l.c() * chunks);
+        Kernels.columnsWelfordPartial().x(x).N(l.n()).C(l.c()).S(l.s()).chunks(chunks).partials(partials)
+                .launch(launcher, grid(l.c() * chunks));
+        finalizeStatistics(s, partials, l.c(), chunks, l.n(), l.s(), out);
+    }
+
+    /**
+     * Merges each group's {@code chunks} Welford partials (of {@code units} units of {@code unit}
+     * values, as stage 1 cut them) in stats.cu's fixed tree, a level per launch while a group has more
+     * than one warp merges, then writes the statistics.
+     */
+    private void finalizeStatistics(Scratch s, DevicePointer partials, long groups, long chunks, long units, long unit,
+                                    Statistics out) {
+        long parts = chunks;
+        long span = 1;
+        while (parts > MERGE_FAN_IN) {
+            long merged = ceilDiv(parts, MERGE_FAN_IN);
+            DevicePointer next = s.floats(2 * groups * merged);
+            Kernels.welfordMergePartials().partials(partials).groups(groups).parts(parts).span(span).chunks(chunks)
+                    .units(units).unit(unit).merged(next).launch(launcher, warps(groups * merged));
+            partials = next;
+            parts = merged;
+            span *= MERGE_FAN_IN;
+        }
+        RunningStats running = out.running();
+        Kernels.welfordFinalize().partials(partials).groups(groups).parts(parts).span(span).chunks(chunks).units(units)
+                .unit(unit).eps((float) out.eps()).rms(out.rms() ? 1 : 0).meanOut(out.mean()).varOut(out.var())
+                .rstdOut(out.rstd()).runningMean(running == null ? null : pointer(running.mean()))
+                .runningVar(running == null ? null : pointer(running.var())).factor((float) out.factor())
+                .launch(launcher, finalizeGrid(groups, parts));
+    }
+
+    /** The finalize kernels merge a group's last partials with a thread when there are few, else with a warp. */
+    private long finalizeGrid(long groups, long parts) {
+        return parts > MERGE_PER_LANE ? warps(groups) : grid(groups);
+    }
+
+    // ---- sums ----
+
+    /** Where sums go: {@code Σ dy} and {@code Σ dy·(x − center)} per group, each optional. */
+    public record Sums(DevicePointer dy, DevicePointer dyX) {
+    }
+
+    /** Σ dy and Σ dy·(x − center) per group of segments, the center of group g at g / centerDivisor. */
+    public void sums(Scratch s, Segments g, DevicePointer dy, DevicePointer center, long centerDivisor, Sums out) {
+        long chunks = segmentChunks(g.groups(), g.values());
+        DevicePointer partials = s.floats(2 * g.groups() * chunks);
+        Kernels.segmentsSumsPartial().x(g.x()).dy(dy).center(center).centerDivisor(centerDivisor).groups(g.groups())
+                .groupStride(g.groupStride()).count(g.count()).length(g.length()).segStride(g.segStride())
+                .chunks(chunks).partials(partials).launch(launcher, itemBlocks(g.groups() * chunks));
+        finalizeSums(s, partials, g.groups(), chunks, out, false);
+    }
+
+    /** Per-channel sums of [N, C, S] about each channel's {@code mean}: along S when S is long, else by columns. */
+    public void channelSums(Scratch s, DevicePointer x, DevicePointer dy, DevicePointer mean, NcsLayout l, Sums out) {
+        if (l.s() >= 32) {
+            sums(s, Segments.channels(x, l), dy, mean, 1, out);
+            return;
+        }
+        long chunks = columnChunks(l);
+        DevicePointer partials = s.floats(2 * l.c() * chunks);
+        Kernels.columnsSumsPartial().x(x).dy(dy).center(mean).N(l.n()).C(l.c()).S(l.s()).chunks(chunks)
+                .partials(partials).launch(launcher, grid(l.c() * chunks));
+        finalizeSums(s, partials, l.c(), chunks, out, false);
+    }
+
+    /**
+     * Adds each group's {@code chunks} partial sums in stats.cu's fixed tree into {@code out},
+     * overwriting it or, with {@code accumulate}, adding to it (parameter gradients).
+     */
+    public void finalizeSums(Scratch s, DevicePointer partials, long groups, long chunks, Sums out,
+                             boolean accumulate) {
+        long parts = chunks;
+        while (parts > MERGE_FAN_IN) {
+            long merged = ceilDiv(parts, MERGE_FAN_IN);
+            DevicePointer next = s.floats(2 * groups * merged);
+            Kernels.sumsMergePartials().partials(partials).groups(groups).parts(parts).merged(next)
+                    .launch(launcher, warps(groups * merged));
+            partials = next;
+            parts = merged;
+        }
+        Kernels.sumsFinalize().partials(partials).groups(groups).parts(parts).outA(out.dy()).outB(out.dyX())
+                .accumulate(accumulate ? 1 : 0).launch(launcher, finalizeGrid(groups, parts));
+    }
+
+    // ---- the elementwise passes ----
+
+    /**
+     * Per-row coefficients of the elementwise passes (channels.cu): {@code y = A·(x − M) + D} forward,
+     * {@code dx = A·dy + B·(x − M) + D} backward, per (n, c) when {@code perSample}, else per channel;
+     * the center of row q is {@code M[q / centerDivisor]}; D may be null forward.
+     */
+    public record Coefficients(DevicePointer a, DevicePointer b, DevicePointer d, DevicePointer center,
+                               long centerDivisor, boolean perSample) {
+    }
+
+    /** {@code y = A·(x − M) + D}. */
+    public void apply(Tensor x, Tensor y, NcsLayout l, Coefficients k) {
+        boolean vec = l.s() % 4 == 0 && aligned(x, y);
+        Kernels.NcApplyArgs launch = vec ? Kernels.ncApplyVec() : Kernels.ncApply();
+        launch.x(pointer(x)).y(pointer(y)).A(k.a()).M(k.center()).centerDivisor(k.centerDivisor()).D(k.d()).N(l.n())
+                .C(l.c()).S(l.s()).perSample(k.perSample() ? 1 : 0);
+        launch.launch(launcher, grid(vec ? l.numel() / 4 : l.numel()), 0);
+    }
+
+    /** {@code dx = A·dy + B·(x − M) + D}. */
+    public void applyBackward(Tensor dy, Tensor x, Tensor dx, NcsLayout l, Coefficients k) {
+        boolean vec = l.s() % 4 == 0 && aligned(dy, x, dx);
+        Kernels.NcApplyBackwardArgs launch = vec ? Kernels.ncApplyBackwardVec() : Kernels.ncApplyBackward();
+        launch.dy(pointer(dy)).x(pointer(x)).A(k.a()).B(k.b()).M(k.center()).centerDivisor(k.centerDivisor())
+                .D(k.d()).dx(pointer(dx)).N(l.n()).C(l.c()).S(l.s()).perSample(k.perSample() ? 1 : 0);
+        launch.launch(launcher, grid(vec ? l.numel() / 4 : l.numel()), 0);
+    }
+}

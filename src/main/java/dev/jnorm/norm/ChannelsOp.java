@@ -1,0 +1,163 @@
+package dev.jnorm.norm;
+
+import dev.jnorm.backend.NcsLayout;
+import dev.jnorm.backend.NormOp;
+import dev.jnorm.backend.RunningStats;
+import dev.jnorm.backend.cpu.internal.CpuKit;
+import dev.jnorm.backend.cpu.internal.Moments;
+import dev.jnorm.backend.cuda.internal.CudaKit.Coefficients;
+import dev.jnorm.backend.cuda.internal.CudaKit.Scratch;
+import dev.jnorm.backend.cuda.internal.CudaKit.Statistics;
+import dev.jnorm.backend.cuda.internal.CudaKit.Sums;
+import dev.jnorm.backend.cuda.internal.CudaKit;
+import dev.jnorm.backend.cuda.internal.DevicePointer;
+import dev.jnorm.backend.cuda.internal.Kernels;
+import dev.jnorm.tensor.Shape;
+import dev.jnorm.tensor.Tensor;
+
+/**
+ * The channels family: BatchNorm, one statistic per channel c of {@code [N, C, S]} over (N, S), and
+ * InstanceNorm in evaluation with running statistics. Forward and backward, as the float64 reference
+ * and as the CUDA launch plan (stats.cu for the statistics, channels.cu for the rest).
+ */
+final class ChannelsOp {
+    private ChannelsOp() {
+    }
+
+    /**
+     * {@code y = (x − mean_c)·rstd_c·weight_c + bias_c}. With {@code batchStatistics} the statistics
+     * are the batch's, over (N, S), and {@code running} (when not null) is updated with them;
+     * otherwise they are {@code running}'s. The statistics used are saved ({@code [C]}).
+     */
+    record Forward(NcsLayout layout, double eps, boolean batchStatistics, Tensor x, Tensor weight, Tensor bias,
+                   Tensor y, Tensor saveMean, Tensor saveRstd, RunningStats running, double factor) implements NormOp {
+        @Override
+        public String name() {
+            return "channels forward";
+        }
+
+        @Override
+        public Shape shape() {
+            return x.shape();
+        }
+
+        @Override
+        public void reference(CpuKit cpu) {
+            double[] xs = cpu.read(x);
+            double[] w = cpu.read(weight);
+            double[] b = cpu.read(bias);
+            int channels = (int) layout.c();
+            int spatial = (int) layout.s();
+            double[] mean = new double[channels];
+            double[] var = new double[channels];
+            cpu.channelStatistics(layout, xs, batchStatistics, running, mean, var);
+            double[] rstd = new double[channels];
+            for (int c = 0; c < channels; c++) {
+                rstd[c] = Moments.rstd(var[c], eps);
+            }
+            double[] ys = new double[xs.length];
+            CpuKit.forEach((int) (layout.n() * channels), xs.length, row -> {
+                int c = row % channels;
+                for (int i = row * spatial; i < (row + 1) * spatial; i++) {
+                    ys[i] = CpuKit.affine((xs[i] - mean[c]) * rstd[c], w, b, c);
+                }
+            });
+            cpu.write(y, ys);
+            cpu.write(saveMean, mean);
+            cpu.write(saveRstd, rstd);
+            if (batchStatistics && running != null) {
+                cpu.updateRunning(running, factor, mean, var, layout.n() * layout.s());
+            }
+        }
+
+        /** Statistics (or the running ones), per-channel coefficients, then one elementwise pass. */
+        @Override
+        public void launch(CudaKit gpu) {
+            try (Scratch s = gpu.scratch()) {
+                DevicePointer a = s.floats(layout.c());
+                DevicePointer d = s.floats(layout.c());
+                batchOrRunningStatistics(gpu, s, layout, eps, batchStatistics, gpu.pointer(x), gpu.pointer(saveMean),
+                        gpu.pointer(saveRstd), running, factor);
+                Kernels.channelCoefficients().mean(gpu.pointer(saveMean)).rstd(gpu.pointer(saveRstd)).runningMean(null)
+                        .runningVar(null).eps((float) eps).w(gpu.pointer(weight)).b(gpu.pointer(bias)).C(layout.c())
+                        .A(a).D(d).launch(gpu.launcher(), gpu.grid(layout.c()));
+                gpu.apply(x, y, layout, new Coefficients(a, null, d, gpu.pointer(saveMean), 1, false));
+            }
+        }
+    }
+
+    /**
+     * Per-channel mean and rstd into {@code mean}, {@code rstd}: the batch's (updating the running
+     * statistics when given), or the running statistics'.
+     */
+    static void batchOrRunningStatistics(CudaKit gpu, Scratch s, NcsLayout l, double eps, boolean batchStatistics,
+                                         DevicePointer x, DevicePointer mean, DevicePointer rstd, RunningStats running,
+                                         double factor) {
+        if (batchStatistics) {
+            gpu.channelStatistics(s, x, l, new Statistics(eps, false, mean, null, rstd, running, factor));
+        } else {
+            Kernels.channelCoefficients().mean(mean).rstd(rstd).runningMean(gpu.pointer(running.mean()))
+                    .runningVar(gpu.pointer(running.var())).eps((float) eps).w(null).b(null).C(l.c()).A(null).D(null)
+                    .launch(gpu.launcher(), gpu.grid(l.c()));
+        }
+    }
+
+    /**
+     * The gradient of {@link Forward}. With batch statistics
+     * {@code dx = rstd·(g − mean(g) − x̂·mean(g·x̂))} over each channel ({@code g = dy·weight}); with
+     * running statistics, which are constants, {@code dx = rstd·g}.
+     */
+    record Backward(NcsLayout layout, boolean batchStatistics, Tensor x, Tensor dy, Tensor saveMean, Tensor saveRstd,
+                    Tensor weight, Tensor dx, Tensor gradWeight, Tensor gradBias) implements NormOp {
+        @Override
+        public String name() {
+            return "channels backward";
+        }
+
+        @Override
+        public Shape shape() {
+            return x.shape();
+        }
+
+        @Override
+        public void reference(CpuKit cpu) {
+            double[] xs = cpu.read(x);
+            double[] dys = cpu.read(dy);
+            double[] mean = cpu.read(saveMean);
+            double[] rstd = cpu.read(saveRstd);
+            double[] w = cpu.read(weight);
+            CpuKit.ChannelSums sums = CpuKit.channelSums(layout, xs, dys, mean, rstd);
+            double count = layout.n() * layout.s();
+            double[] dxs = new double[xs.length];
+            CpuKit.forEachElementByChannel(layout, xs.length, (i, c) -> {
+                double g = dys[i] * CpuKit.param(w, c);
+                if (batchStatistics) {
+                    double xhat = (xs[i] - mean[c]) * rstd[c];
+                    dxs[i] = rstd[c] * (g - CpuKit.param(w, c) * (sums.dy()[c] + xhat * sums.dyXhat()[c]) / count);
+                } else {
+                    dxs[i] = rstd[c] * g;
+                }
+            });
+            cpu.write(dx, dxs);
+            cpu.accumulate(gradWeight, sums.dyXhat());
+            cpu.accumulate(gradBias, sums.dy());
+        }
+
+        /** Per-channel sums (stats.cu), coefficients, then one elementwise pass. */
+        @Override
+        public void launch(CudaKit gpu) {
+            try (Scratch s = gpu.scratch()) {
+                Sums sums = new Sums(s.floats(layout.c()), s.floats(layout.c()));
+                gpu.channelSums(s, gpu.pointer(x), gpu.pointer(dy), gpu.pointer(saveMean), layout, sums);
+                DevicePointer a = s.floats(layout.c());
+                DevicePointer b = s.floats(layout.c());
+                DevicePointer d = s.floats(layout.c());
+                Kernels.channelBackwardCoefficients().sumDy(sums.dy()).sumDyX(sums.dyX()).rstd(gpu.pointer(saveRstd))
+                        .w(gpu.pointer(weight)).C(layout.c()).count(layout.n() * layout.s())
+                        .batch(batchStatistics ? 1 : 0).A(a).B(b).D(d).gradW(gpu.pointer(gradWeight))
+                        .gradB(gpu.pointer(gradBias)).launch(gpu.launcher(), gpu.grid(layout.c()));
+                gpu.applyBackward(dy, x, dx, layout, new Coefficients(a, b, d, gpu.pointer(saveMean), 1, false));
+            }
+        }
+    }
+}

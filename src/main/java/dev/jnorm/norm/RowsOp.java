@@ -1,0 +1,267 @@
+package dev.jnorm.norm;
+
+import dev.jnorm.backend.NcsLayout;
+import dev.jnorm.backend.NormOp;
+import dev.jnorm.backend.RowsLayout;
+import dev.jnorm.backend.RunningStats;
+import dev.jnorm.backend.cpu.internal.CpuKit;
+import dev.jnorm.backend.cpu.internal.Moments;
+import dev.jnorm.backend.cpu.internal.RowParameters;
+import dev.jnorm.backend.cuda.internal.CudaKit.Coefficients;
+import dev.jnorm.backend.cuda.internal.CudaKit.Scratch;
+import dev.jnorm.backend.cuda.internal.CudaKit.Segments;
+import dev.jnorm.backend.cuda.internal.CudaKit.Statistics;
+import dev.jnorm.backend.cuda.internal.CudaKit.Sums;
+import dev.jnorm.backend.cuda.internal.CudaKit;
+import dev.jnorm.backend.cuda.internal.DevicePointer;
+import dev.jnorm.backend.cuda.internal.Kernels;
+import dev.jnorm.tensor.Shape;
+import dev.jnorm.tensor.Tensor;
+
+/**
+ * The rows family: LayerNorm, RMSNorm, InstanceNorm and GroupNorm, one statistic per contiguous row
+ * of a {@link RowsLayout}, forward and backward, as the float64 reference and as the CUDA launch
+ * plan (rows.cu, stats.cu, channels.cu).
+ */
+final class RowsOp {
+    /** The longest row a warp keeps in registers (rows.cu WARP_ROW_MAX). */
+    private static final int WARP_ROW_MAX = 1024;
+    /** Values per block of rows_apply (rows.cu APPLY_TILE). */
+    private static final long APPLY_TILE = 4096;
+
+    private RowsOp() {
+    }
+
+    /**
+     * {@code y = (x − mean)·rstd·weight + bias} per row (RMS rows: {@code y = x·rstd·weight} with
+     * {@code rstd = 1/sqrt(mean(x²) + eps)}), saving one mean (null for RMS) and rstd per row. For
+     * InstanceNorm rows, {@code running} (else null) is updated with the per-(n, c) statistics
+     * averaged over n.
+     */
+    record Forward(RowsLayout layout, double eps, Tensor x, Tensor weight, Tensor bias, Tensor y, Tensor saveMean,
+                   Tensor saveRstd, RunningStats running, double factor) implements NormOp {
+        @Override
+        public String name() {
+            return "rows forward";
+        }
+
+        @Override
+        public Shape shape() {
+            return x.shape();
+        }
+
+        @Override
+        public void reference(CpuKit cpu) {
+            double[] xs = cpu.read(x);
+            RowParameters w = RowParameters.of(layout, cpu.read(weight), 1);
+            RowParameters b = RowParameters.of(layout, cpu.read(bias), 0);
+            int rows = (int) layout.rows();
+            int length = (int) layout.length();
+            double[] ys = new double[xs.length];
+            double[] mean = new double[rows];
+            double[] var = new double[rows];
+            double[] rstd = new double[rows];
+            CpuKit.forEach(rows, xs.length, r -> {
+                int start = r * length;
+                mean[r] = layout.centered() ? Moments.mean(xs, start, length, 1, 0) : 0;
+                var[r] = Moments.meanSquare(xs, start, length, 1, 0, mean[r]);
+                rstd[r] = Moments.rstd(var[r], eps);
+                double[] wr = w.row(r);
+                double[] br = b.row(r);
+                for (int j = 0; j < length; j++) {
+                    ys[start + j] = (xs[start + j] - mean[r]) * rstd[r] * wr[j] + br[j];
+                }
+            });
+            cpu.write(y, ys);
+            if (saveMean != null) {
+                cpu.write(saveMean, mean);
+            }
+            cpu.write(saveRstd, rstd);
+            if (running != null) {
+                // InstanceNorm: per-(n, c) statistics averaged over n, as PyTorch does.
+                int channels = (int) layout.channels();
+                int n = rows / channels;
+                double[] batchMean = new double[channels];
+                double[] batchVar = new double[channels];
+                for (int c = 0; c < channels; c++) {
+                    for (int k = 0; k < n; k++) {
+                        batchMean[c] += mean[k * channels + c];
+                        batchVar[c] += var[k * channels + c];
+                    }
+                    batchMean[c] /= n;
+                    batchVar[c] /= n;
+                }
+                cpu.updateRunning(running, factor, batchMean, batchVar, length);
+            }
+        }
+
+        /**
+         * A row that fits in a warp's registers or a block's shared memory is read once (rows_forward_warp,
+         * rows_forward_block); a longer one is split across blocks for its statistics, then normalized
+         * (stats.cu, rows_apply).
+         */
+        @Override
+        public void launch(CudaKit gpu) {
+            try (Scratch s = gpu.scratch()) {
+                DevicePointer var = running != null ? s.floats(layout.rows()) : null;
+                int perChannel = layout.affine() == RowsLayout.Affine.PER_CHANNEL ? 1 : 0;
+                long length = layout.length();
+                boolean vec = length % 4 == 0 && gpu.aligned(x, y);
+                if (length <= WARP_ROW_MAX || 4 * length <= gpu.info().sharedMemoryPerBlock() - 1024) {
+                    boolean warp = length <= WARP_ROW_MAX;
+                    Kernels.RowsForwardArgs launch = warp
+                            ? (vec ? Kernels.rowsForwardWarpVec() : Kernels.rowsForwardWarp())
+                            : (vec ? Kernels.rowsForwardBlockVec() : Kernels.rowsForwardBlock());
+                    launch.x(gpu.pointer(x)).y(gpu.pointer(y)).w(gpu.pointer(weight)).b(gpu.pointer(bias))
+                            .perChannel(perChannel).C(layout.channels()).S(layout.spatial())
+                            .meanOut(gpu.pointer(saveMean)).rstdOut(gpu.pointer(saveRstd)).varOut(var)
+                            .rows(layout.rows()).L((int) length).eps((float) eps).centered(layout.centered() ? 1 : 0);
+                    if (warp) {
+                        launch.launch(gpu.launcher(), gpu.blocks(CudaKit.ceilDiv(layout.rows(), CudaKit.BLOCK / 32)), 0);
+                    } else {
+                        launch.launch(gpu.launcher(), gpu.itemBlocks(layout.rows()), (int) (4 * length));
+                    }
+                } else {
+                    gpu.statistics(s, Segments.rows(gpu.pointer(x), layout.rows(), length),
+                            new Statistics(eps, !layout.centered(), gpu.pointer(saveMean), var, gpu.pointer(saveRstd),
+                                    null, 0));
+                    Kernels.rowsApply().x(gpu.pointer(x)).y(gpu.pointer(y)).w(gpu.pointer(weight))
+                            .b(gpu.pointer(bias)).perChannel(perChannel).C(layout.channels()).S(layout.spatial())
+                            .mean(gpu.pointer(saveMean)).rstd(gpu.pointer(saveRstd)).rows(layout.rows()).L(length)
+                            .launch(gpu.launcher(), gpu.itemBlocks(layout.rows() * CudaKit.ceilDiv(length, APPLY_TILE)));
+                }
+                if (running != null) {
+                    long c = layout.channels();
+                    Kernels.instanceRunningUpdate().mean(gpu.pointer(saveMean)).var(var).N(layout.rows() / c).C(c)
+                            .S(layout.spatial()).factor((float) factor).runningMean(gpu.pointer(running.mean()))
+                            .runningVar(gpu.pointer(running.var())).launch(gpu.launcher(), gpu.grid(c));
+                }
+            }
+        }
+    }
+
+    /**
+     * The gradient of {@link Forward}: with {@code g = dy·weight} and {@code x̂ = (x − mean)·rstd},
+     * {@code dx = rstd·(g − mean(g) − x̂·mean(g·x̂))} per row (RMS rows: without {@code mean(g)});
+     * {@code gradWeight += Σ dy·x̂}, {@code gradBias += Σ dy} over the elements using each parameter.
+     */
+    record Backward(RowsLayout layout, Tensor x, Tensor dy, Tensor saveMean, Tensor saveRstd, Tensor weight,
+                    Tensor dx, Tensor gradWeight, Tensor gradBias) implements NormOp {
+        @Override
+        public String name() {
+            return "rows backward";
+        }
+
+        @Override
+        public Shape shape() {
+            return x.shape();
+        }
+
+        @Override
+        public void reference(CpuKit cpu) {
+            double[] xs = cpu.read(x);
+            double[] dys = cpu.read(dy);
+            double[] mean = saveMean == null ? new double[(int) layout.rows()] : cpu.read(saveMean);
+            double[] rstd = cpu.read(saveRstd);
+            RowParameters w = RowParameters.of(layout, cpu.read(weight), 1);
+            int length = (int) layout.length();
+            double[] dxs = new double[xs.length];
+            CpuKit.forEach((int) layout.rows(), xs.length, r -> {
+                int start = r * length;
+                double[] wr = w.row(r);
+                double sumG = 0;
+                double sumGXhat = 0;
+                for (int j = 0; j < length; j++) {
+                    double g = dys[start + j] * wr[j];
+                    sumG += g;
+                    sumGXhat += g * (xs[start + j] - mean[r]) * rstd[r];
+                }
+                double meanG = layout.centered() ? sumG / length : 0;
+                double meanGXhat = sumGXhat / length;
+                for (int j = 0; j < length; j++) {
+                    double xhat = (xs[start + j] - mean[r]) * rstd[r];
+                    dxs[start + j] = rstd[r] * (dys[start + j] * wr[j] - meanG - xhat * meanGXhat);
+                }
+            });
+            cpu.write(dx, dxs);
+            if (gradWeight != null || gradBias != null) {
+                // Per pattern position first, in row order, then folded onto the parameters.
+                double[][] gw = new double[w.patterns()][length];
+                double[][] gb = new double[w.patterns()][length];
+                for (int r = 0; r < layout.rows(); r++) {
+                    double[] gwr = gw[w.pattern(r)];
+                    double[] gbr = gb[w.pattern(r)];
+                    for (int j = 0, i = r * length; j < length; j++, i++) {
+                        gwr[j] += dys[i] * (xs[i] - mean[r]) * rstd[r];
+                        gbr[j] += dys[i];
+                    }
+                }
+                cpu.accumulate(gradWeight, w.fold(gw));
+                cpu.accumulate(gradBias, w.fold(gb));
+            }
+        }
+
+        /**
+         * Elementwise affine (LayerNorm, RMSNorm): a row per warp or per block (rows.cu), then the
+         * parameter gradients by columns over chunks of rows, summed in a fixed tree. Per-channel
+         * affine (InstanceNorm, GroupNorm): through per-(n, c) sums and channels.cu's elementwise pass.
+         */
+        @Override
+        public void launch(CudaKit gpu) {
+            try (Scratch s = gpu.scratch()) {
+                if (layout.affine() == RowsLayout.Affine.PER_CHANNEL) {
+                    groupBackward(gpu, s);
+                    return;
+                }
+                long rows = layout.rows();
+                long length = layout.length();
+                if (length <= WARP_ROW_MAX) {
+                    Kernels.rowsBackwardWarp().x(gpu.pointer(x)).dy(gpu.pointer(dy)).mean(gpu.pointer(saveMean))
+                            .rstd(gpu.pointer(saveRstd)).w(gpu.pointer(weight)).dx(gpu.pointer(dx)).rows(rows)
+                            .L((int) length).centered(layout.centered() ? 1 : 0)
+                            .launch(gpu.launcher(), gpu.blocks(CudaKit.ceilDiv(rows, CudaKit.BLOCK / 32)));
+                } else {
+                    Kernels.rowsBackwardBlock().x(gpu.pointer(x)).dy(gpu.pointer(dy)).mean(gpu.pointer(saveMean))
+                            .rstd(gpu.pointer(saveRstd)).w(gpu.pointer(weight)).dx(gpu.pointer(dx)).rows(rows)
+                            .L(length).centered(layout.centered() ? 1 : 0)
+                            .launch(gpu.launcher(), gpu.itemBlocks(rows));
+                }
+                if (gradWeight != null || gradBias != null) {
+                    long chunks = CudaKit.clamp(Math.max(CudaKit.ceilDiv(gpu.threadsToFill(), length),
+                            CudaKit.ceilDiv(rows, CudaKit.MAX_SERIAL)), 1, rows);
+                    DevicePointer partials = s.floats(2 * length * chunks);
+                    Kernels.rowsParamGradsPartial().x(gpu.pointer(x)).dy(gpu.pointer(dy))
+                            .mean(gpu.pointer(saveMean)).rstd(gpu.pointer(saveRstd)).rows(rows).L(length)
+                            .chunks(chunks).partials(partials).launch(gpu.launcher(), gpu.grid(length * chunks));
+                    gpu.finalizeSums(s, partials, length, chunks,
+                            new Sums(gpu.pointer(gradWeight), gpu.pointer(gradBias)), true);
+                }
+            }
+        }
+
+        /** InstanceNorm and GroupNorm: rows are (n, group) of C/G channels. */
+        private void groupBackward(CudaKit gpu, Scratch s) {
+            long c = layout.channels();
+            long sp = layout.spatial();
+            long perGroup = layout.length() / sp;
+            long groups = c / perGroup;
+            NcsLayout nc = new NcsLayout(layout.rows() / groups, c, sp);
+            long q = nc.n() * c;
+            Sums sums = new Sums(s.floats(q), s.floats(q));
+            gpu.sums(s, Segments.instances(gpu.pointer(x), nc), gpu.pointer(dy), gpu.pointer(saveMean), perGroup,
+                    sums);
+            DevicePointer a = s.floats(q);
+            DevicePointer b = s.floats(q);
+            DevicePointer d = s.floats(q);
+            Kernels.groupBackwardCoefficients().sumDy(sums.dy()).sumDyX(sums.dyX()).rstd(gpu.pointer(saveRstd))
+                    .w(gpu.pointer(weight)).N(nc.n()).C(c).G(groups).S(sp).A(a).B(b).D(d)
+                    .launch(gpu.launcher(), gpu.grid(layout.rows()));
+            gpu.applyBackward(dy, x, dx, nc, new Coefficients(a, b, d, gpu.pointer(saveMean), perGroup, true));
+            if (gradWeight != null || gradBias != null) {
+                Kernels.ncParamGrads().sumDy(sums.dy()).sumDyX(sums.dyX()).rstd(gpu.pointer(saveRstd))
+                        .rstdDivisor(perGroup).N(nc.n()).C(c).gradW(gpu.pointer(gradWeight))
+                        .gradB(gpu.pointer(gradBias)).launch(gpu.launcher(), gpu.grid(c));
+            }
+        }
+    }
+}
