@@ -44,7 +44,7 @@ public final class Benchmark {
     }
 
     private double[] timeLayer(BenchCase c) {
-        try (NormLayer layer = layer(c);
+        try (NormLayer<?> layer = layer(c);
              Tensor x = pattern(c.shape(), 1);
              Tensor dy = pattern(c.shape(), 2)) {
             layer.setTraining(c.mode().equals("train"));
@@ -52,7 +52,7 @@ public final class Benchmark {
                 return times(() -> layer.forward(x).close());
             }
             layer.forward(x).close();
-            return times(() -> layer.backward(dy).close());
+            return times(() -> layer.backward(dy, true).close());
         }
     }
 
@@ -79,7 +79,7 @@ public final class Benchmark {
         return micros;
     }
 
-    private NormLayer layer(BenchCase c) {
+    private NormLayer<?> layer(BenchCase c) {
         long channels = c.shape().dim(1);
         long[] normalized = c.shape().slice(c.shape().rank() - Math.max(c.normalizedDims(), 1), c.shape().rank()).dims();
         return switch (c.norm()) {

@@ -208,7 +208,7 @@ final class RunCommand implements Callable<Integer> {
     private Map<String, NpyArray> runLayer(Backend compute, NpyArray x, NpyArray dy, boolean training) {
         Map<String, NpyArray> results = new LinkedHashMap<>();
         DType dtype = computeType(compute, x);
-        try (NormLayer layer = buildLayer(compute, x.shape(), dtype);
+        try (NormLayer<?> layer = buildLayer(compute, x.shape(), dtype);
              Tensor xt = x.toTensor(compute, dtype)) {
             loadParameters(layer);
             layer.setTraining(training);
@@ -217,7 +217,7 @@ final class RunCommand implements Callable<Integer> {
             }
             if (training) {
                 savedStatistics(layer.lastForward(), results);
-                if (layer instanceof RunningStatsNorm r && r.runningMean() != null) {
+                if (layer instanceof RunningStatsNorm<?> r && r.runningMean() != null) {
                     results.put("running_mean", NpyArray.of(r.runningMean()));
                     results.put("running_var", NpyArray.of(r.runningVar()));
                 }
@@ -235,7 +235,7 @@ final class RunCommand implements Callable<Integer> {
         return results;
     }
 
-    private NormLayer buildLayer(Backend compute, Shape shape, DType dtype) {
+    private NormLayer<?> buildLayer(Backend compute, Shape shape, DType dtype) {
         long channels = shape.rank() >= 2 ? shape.dim(1) : 1;
         double e = eps == null ? 1e-5 : eps;
         boolean a = affine == null || affine;
@@ -246,10 +246,15 @@ final class RunCommand implements Callable<Integer> {
                         .eps(e).affine(a).dtype(dtype).build(compute);
             case "layer":
                 return LayerNorm.builder(normalizedShape(shape)).eps(e).elementwiseAffine(a).dtype(dtype).build(compute);
-            case "rms":
-                return RMSNorm.builder(normalizedShape(shape)).eps(eps).elementwiseAffine(a).dtype(dtype).build(compute);
-            default:
-                return runningStatsBuilder(channels).eps(e).momentum(parseMomentum()).dtype(dtype).build(compute);
+            case "rms": {
+                RMSNorm.Builder rms = RMSNorm.builder(normalizedShape(shape)).elementwiseAffine(a).dtype(dtype);
+                return (eps == null ? rms : rms.eps(eps)).build(compute);
+            }
+            default: {
+                RunningStatsNorm.Builder<?> b = runningStatsBuilder(channels).eps(e).dtype(dtype);
+                Double m = parseMomentum();
+                return (m == null ? b.cumulativeAverage() : b.momentum(m)).build(compute);
+            }
         }
     }
 
@@ -289,7 +294,7 @@ final class RunCommand implements Callable<Integer> {
         return parseNumber("--momentum", momentum);
     }
 
-    private void loadParameters(NormLayer layer) {
+    private void loadParameters(NormLayer<?> layer) {
         Map<String, Path> files = new LinkedHashMap<>();
         files.put("weight", weight);
         files.put("bias", bias);
@@ -305,7 +310,7 @@ final class RunCommand implements Callable<Integer> {
                         + name + " (--affine false)");
             }
         });
-        if (layer instanceof RunningStatsNorm r) {
+        if (layer instanceof RunningStatsNorm<?> r) {
             if (r.runningMean() == null) {
                 if (runningMean != null || runningVar != null || numBatchesTracked != null) {
                     throw new IllegalArgumentException("--running-mean, --running-var and --num-batches-tracked need "
@@ -358,7 +363,7 @@ final class RunCommand implements Callable<Integer> {
         Map<String, NpyArray> results = new LinkedHashMap<>();
         Integer d = parseDim();
         try (Tensor vt = v.toTensor(compute, computeType(compute, v));
-             WeightNorm layer = WeightNorm.builder().dim(d).build(vt)) {
+             WeightNorm layer = (d == null ? WeightNorm.builder().wholeTensor() : WeightNorm.builder().dim(d)).build(vt)) {
             Shape gShape = Shape.of(layer.g().value().numel());
             if (g != null) {
                 NpyArray given = NpyReader.read(g);

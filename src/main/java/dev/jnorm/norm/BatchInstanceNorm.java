@@ -12,7 +12,7 @@ import dev.jnorm.tensor.Tensor;
  * (always the input's statistics). ρ starts at 1 (pure BatchNorm); call {@link #clampRho()} after
  * each optimizer step to keep it in [0, 1].
  */
-public final class BatchInstanceNorm extends RunningStatsNorm {
+public final class BatchInstanceNorm extends RunningStatsNorm<BatchInstanceNorm> {
     private final Parameter rho;
 
     private BatchInstanceNorm(Backend backend, Builder<BatchInstanceNorm> builder) {
@@ -38,16 +38,17 @@ public final class BatchInstanceNorm extends RunningStatsNorm {
     @Override
     public Tensor forward(Tensor x) {
         checkInput(x);
-        BatchInstanceOutput out = Norms.batchInstanceNorm(x, runningMean(), runningVar(), rho.value(),
-                valueOf(weight()), valueOf(bias()), usesInputStatistics(), nextFactor(), eps());
+        BatchInstanceOutput out = Norms.batchInstanceNorm(x, rho.value(), values(weight(), bias()), running(),
+                usesInputStatistics(), nextFactor(), eps());
         countBatch(x);
         return remember(out).output();
     }
 
     @Override
-    public Tensor backward(Tensor dy) {
-        return lastForward().backward(dy, rho.value(), valueOf(weight()), rho.grad(), gradOf(weight()),
-                gradOf(bias()));
+    protected Tensor backwardThrough(ForwardResult forward, Tensor dy) {
+        BatchInstanceOutput f = (BatchInstanceOutput) forward;
+        return f.backward(dy, rho.value(), values(weight(), bias()),
+                rho.grad(), grads(weight(), bias()));
     }
 
     @Override

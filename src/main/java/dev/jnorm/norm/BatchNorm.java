@@ -11,7 +11,7 @@ import dev.jnorm.tensor.Tensor;
  * Training updates {@code running = (1 − momentum)·running + momentum·batch} with the unbiased
  * variance.
  */
-public final class BatchNorm extends RunningStatsNorm {
+public final class BatchNorm extends RunningStatsNorm<BatchNorm> {
 
     private BatchNorm(Backend backend, Builder<BatchNorm> builder) {
         super(backend, builder);
@@ -25,15 +25,16 @@ public final class BatchNorm extends RunningStatsNorm {
     @Override
     public Tensor forward(Tensor x) {
         checkInput(x);
-        NormOutput out = Norms.batchNorm(x, runningMean(), runningVar(), valueOf(weight()), valueOf(bias()),
-                usesInputStatistics(), nextFactor(), eps());
+        NormOutput out = Norms.batchNorm(x, values(weight(), bias()), running(), usesInputStatistics(), nextFactor(),
+                eps());
         countBatch(x);
         return remember(out).output();
     }
 
     @Override
-    public Tensor backward(Tensor dy) {
-        return lastForward().backward(dy, valueOf(weight()), gradOf(weight()), gradOf(bias()));
+    protected Tensor backwardThrough(ForwardResult forward, Tensor dy) {
+        NormOutput f = (NormOutput) forward;
+        return f.backward(dy, values(weight(), bias()), grads(weight(), bias()));
     }
 
     @Override

@@ -12,7 +12,7 @@ import dev.jnorm.tensor.Tensor;
  * {@code y = (x − E[x])/sqrt(Var[x] + eps)·γ_c + β_c}. Independent of the batch size, and the same
  * in training and evaluation. G = C is InstanceNorm, G = 1 is LayerNorm over (C, spatial).
  */
-public final class GroupNorm extends NormLayer {
+public final class GroupNorm extends NormLayer<GroupNorm> {
     private final long numGroups;
     private final long numChannels;
     private final double eps;
@@ -60,12 +60,13 @@ public final class GroupNorm extends NormLayer {
     @Override
     public Tensor forward(Tensor x) {
         checkInput(x);
-        return remember(Norms.groupNorm(x, numGroups, valueOf(weight), valueOf(bias), eps)).output();
+        return remember(Norms.groupNorm(x, numGroups, values(weight, bias), eps)).output();
     }
 
     @Override
-    public Tensor backward(Tensor dy) {
-        return lastForward().backward(dy, valueOf(weight), gradOf(weight), gradOf(bias));
+    protected Tensor backwardThrough(ForwardResult forward, Tensor dy) {
+        NormOutput f = (NormOutput) forward;
+        return f.backward(dy, values(weight, bias), grads(weight, bias));
     }
 
     @Override

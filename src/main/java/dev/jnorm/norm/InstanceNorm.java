@@ -9,7 +9,7 @@ import dev.jnorm.tensor.Tensor;
  * PyTorch's defaults: no affine, no running statistics. With running statistics, training updates
  * them with the per-instance statistics averaged over the batch, and evaluation uses them.
  */
-public final class InstanceNorm extends RunningStatsNorm {
+public final class InstanceNorm extends RunningStatsNorm<InstanceNorm> {
 
     private InstanceNorm(Backend backend, Builder<InstanceNorm> builder) {
         super(backend, builder);
@@ -28,15 +28,16 @@ public final class InstanceNorm extends RunningStatsNorm {
             throw Checks.fail("expected input's size at dim=1 to match num_features (" + numFeatures()
                     + "), but got: " + x.shape().dim(1) + ".");
         }
-        NormOutput out = Norms.instanceNorm(x, runningMean(), runningVar(), valueOf(weight()), valueOf(bias()),
-                usesInputStatistics(), nextFactor(), eps());
+        NormOutput out = Norms.instanceNorm(x, values(weight(), bias()), running(), usesInputStatistics(),
+                nextFactor(), eps());
         countBatch(x);
         return remember(out).output();
     }
 
     @Override
-    public Tensor backward(Tensor dy) {
-        return lastForward().backward(dy, valueOf(weight()), gradOf(weight()), gradOf(bias()));
+    protected Tensor backwardThrough(ForwardResult forward, Tensor dy) {
+        NormOutput f = (NormOutput) forward;
+        return f.backward(dy, values(weight(), bias()), grads(weight(), bias()));
     }
 
     @Override

@@ -11,7 +11,7 @@ import dev.jnorm.tensor.Tensor;
  * leading index normalized over them, {@code y = (x − E[x])/sqrt(Var[x] + eps)·γ + β} with γ and
  * β of the normalized shape (elementwise). The same in training and evaluation.
  */
-public final class LayerNorm extends NormLayer {
+public final class LayerNorm extends NormLayer<LayerNorm> {
     private final Shape normalizedShape;
     private final double eps;
     private final Parameter weight;
@@ -46,12 +46,13 @@ public final class LayerNorm extends NormLayer {
     @Override
     public Tensor forward(Tensor x) {
         checkInput(x);
-        return remember(Norms.layerNorm(x, normalizedShape, valueOf(weight), valueOf(bias), eps)).output();
+        return remember(Norms.layerNorm(x, normalizedShape, values(weight, bias), eps)).output();
     }
 
     @Override
-    public Tensor backward(Tensor dy) {
-        return lastForward().backward(dy, valueOf(weight), gradOf(weight), gradOf(bias));
+    protected Tensor backwardThrough(ForwardResult forward, Tensor dy) {
+        NormOutput f = (NormOutput) forward;
+        return f.backward(dy, values(weight, bias), grads(weight, bias));
     }
 
     @Override

@@ -6,20 +6,35 @@ import dev.jnorm.module.Module;
 import dev.jnorm.module.Parameter;
 import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Tensor;
+import java.util.ArrayDeque;
+import java.util.Deque;
 
 /**
  * A normalization layer: a train/eval mode (training by default, as in PyTorch), a
  * {@link #forward} that keeps what its {@link #backward} needs, parameters whose gradients
  * accumulate. The tensors {@code forward} and {@code backward} return belong to the caller;
  * {@link #close()} frees the parameters, buffers and saved statistics.
+ *
+ * <p>A layer may be applied several times before its backward passes, as a network that reuses it
+ * does: each forward keeps its own context, and each backward takes back the most recent forward
+ * not yet taken back, as autograd does (so the backward passes run in the reverse order of the
+ * forward passes). At most {@value #MAX_PENDING} forwards wait for their backward; beyond, the
+ * oldest is dropped, and a backward that would need it is refused.
+ *
+ * @param <L> the concrete layer, which {@link #train()}, {@link #eval()} and {@link #setTraining} return
  */
-public abstract class NormLayer extends Module implements Layer {
+public abstract class NormLayer<L extends NormLayer<L>> extends Module implements Layer {
+    /** The most forward passes that wait for their backward. */
+    public static final int MAX_PENDING = 256;
+
+    private final Deque<ForwardResult> pending = new ArrayDeque<>();
     private ForwardResult last;
     private boolean training = true;
 
     protected NormLayer(Backend backend, DType dtype) {
         super(backend, dtype);
         own(() -> {
+            pending.forEach(ForwardResult::closeSaved);
             if (last != null) {
                 last.closeSaved();
             }
@@ -31,15 +46,52 @@ public abstract class NormLayer extends Module implements Layer {
     public abstract Tensor forward(Tensor x);
 
     /**
-     * The gradient of the last forward's input for {@code dy}, the gradient of its output; adds the
-     * parameters' gradients into their {@link Parameter#grad()}. Uses the parameters' current
-     * values, so call it before updating them.
+     * The gradient, for {@code dy} (the gradient of its output), of the input of the most recent
+     * forward not yet taken back; adds the parameters' gradients into their {@link Parameter#grad()}.
+     * Uses the parameters' current values, so call it before updating them.
+     *
+     * @throws IllegalStateException when every forward has been taken back already
      */
     @Override
-    public abstract Tensor backward(Tensor dy);
+    public final Tensor backward(Tensor dy) {
+        return backward(dy, false);
+    }
 
-    /** The last forward's result: its output and saved statistics (owned by this layer, but the output). */
+    /**
+     * As {@link #backward(Tensor)}; with {@code retain}, the forward stays to be taken back again,
+     * as PyTorch's {@code retain_graph} keeps a graph (to time a backward, say).
+     */
+    public final Tensor backward(Tensor dy, boolean retain) {
+        requireOpen();
+        if (pending.isEmpty()) {
+            throw new IllegalStateException(last == null ? "no forward() has run on this layer yet"
+                    : "backward() without a forward() to take back: each backward takes back one forward, the most "
+                    + "recent first, and every forward has been taken back (or dropped, beyond " + MAX_PENDING + ")");
+        }
+        ForwardResult forward = pending.peek();
+        Tensor dx = backwardThrough(forward, dy);
+        if (!retain) {
+            pending.pop();
+            if (forward != last) {
+                forward.closeSaved();
+            }
+        }
+        return dx;
+    }
+
+    /** The gradient through one forward pass of this layer (made by its {@link #forward}). */
+    protected abstract Tensor backwardThrough(ForwardResult forward, Tensor dy);
+
+    /**
+     * The last forward's result: its output and saved statistics (owned by this layer, but the
+     * output), kept after its backward until the next forward.
+     */
     public abstract ForwardResult lastForward();
+
+    /** How many forward passes wait for their backward. */
+    public int pendingBackward() {
+        return pending.size();
+    }
 
     public boolean isTraining() {
         return training;
@@ -47,16 +99,19 @@ public abstract class NormLayer extends Module implements Layer {
 
     /** Sets training (true) or evaluation (false) mode. */
     @Override
-    public NormLayer setTraining(boolean training) {
+    @SuppressWarnings("unchecked")
+    public L setTraining(boolean training) {
         this.training = training;
-        return this;
+        return (L) this;
     }
 
-    public NormLayer train() {
+    /** Training mode: batch statistics, running statistics updated where tracked. */
+    public L train() {
         return setTraining(true);
     }
 
-    public NormLayer eval() {
+    /** Evaluation mode: running statistics where tracked. */
+    public L eval() {
         return setTraining(false);
     }
 
@@ -69,16 +124,25 @@ public abstract class NormLayer extends Module implements Layer {
                     + backend().name() + " backend");
         }
         if (x.dtype() != dtype()) {
-            throw Checks.fail("expected input of dtype " + dtype() + " (the layer's), got " + x.dtype());
+            throw Checks.fail("expected input of dtype " + dtype() + " (the layer's), got " + x.dtype()
+                    + ": build the layer with .dtype(DType." + x.dtype().name() + "), or convert the input to "
+                    + dtype());
         }
     }
 
-    /** Keeps {@code result} for the next backward, freeing what the previous forward saved. */
+    /** Keeps {@code result} for a backward, and as the last forward. */
     protected <T extends ForwardResult> T remember(T result) {
-        if (last != null) {
+        if (last != null && !pending.contains(last)) {
             last.closeSaved();
         }
         last = result;
+        pending.push(result);
+        if (pending.size() > MAX_PENDING) {
+            ForwardResult dropped = pending.removeLast();
+            if (dropped != last) {
+                dropped.closeSaved();
+            }
+        }
         return result;
     }
 
@@ -97,5 +161,15 @@ public abstract class NormLayer extends Module implements Layer {
 
     protected static Tensor gradOf(Parameter p) {
         return p == null ? null : p.grad();
+    }
+
+    /** The affine weight and bias parameters' values. */
+    protected static Affine values(Parameter weight, Parameter bias) {
+        return new Affine(valueOf(weight), valueOf(bias));
+    }
+
+    /** The affine weight and bias parameters' gradients. */
+    protected static Affine grads(Parameter weight, Parameter bias) {
+        return new Affine(gradOf(weight), gradOf(bias));
     }
 }

@@ -1,6 +1,5 @@
 package dev.jnorm.norm;
 
-import dev.jnorm.backend.Backend;
 import dev.jnorm.backend.NcsLayout;
 import dev.jnorm.backend.RowsLayout;
 import dev.jnorm.tensor.Tensor;
@@ -10,25 +9,27 @@ import dev.jnorm.tensor.Tensor;
  * per-group statistics that normalized it (mean, null for RMSNorm, and {@code rstd = 1/sqrt(var + eps)}),
  * and a {@link #backward} that uses them.
  */
-public final class NormOutput implements ForwardResult {
-    private final Tensor input;
-    private final Tensor output;
-    private final Tensor mean;
-    private final Tensor rstd;
+public final class NormOutput extends SavedForward<NormOutput.Statistics> {
     private final RowsLayout rows;
     private final NcsLayout channels;
-    private final boolean batchStatistics;
     private final long parameterElements;
+
+    /** The per-group statistics: mean (null for RMSNorm) and rstd. */
+    public record Statistics(Tensor mean, Tensor rstd) implements AutoCloseable {
+        @Override
+        public void close() {
+            if (mean != null) {
+                mean.close();
+            }
+            rstd.close();
+        }
+    }
 
     private NormOutput(Tensor input, Tensor output, Tensor mean, Tensor rstd, RowsLayout rows, NcsLayout channels,
                        boolean batchStatistics, long parameterElements) {
-        this.input = input;
-        this.output = output;
-        this.mean = mean;
-        this.rstd = rstd;
+        super(input, output, new Statistics(mean, rstd), batchStatistics);
         this.rows = rows;
         this.channels = channels;
-        this.batchStatistics = batchStatistics;
         this.parameterElements = parameterElements;
     }
 
@@ -42,61 +43,34 @@ public final class NormOutput implements ForwardResult {
         return new NormOutput(input, output, mean, rstd, null, channels, batchStatistics, channels.c());
     }
 
-    @Override
-    public Tensor output() {
-        return output;
-    }
-
     /** Mean per group; null for RMSNorm. */
     public Tensor mean() {
-        return mean;
+        return statistics().mean();
     }
 
     /** {@code 1/sqrt(var + eps)} per group ({@code 1/sqrt(mean(x²) + eps)} for RMSNorm). */
     public Tensor rstd() {
-        return rstd;
-    }
-
-    /** True when the statistics came from the input, false when from running statistics. */
-    public boolean batchStatistics() {
-        return batchStatistics;
+        return statistics().rstd();
     }
 
     /**
      * The gradient of the input for {@code dy}, the gradient of the output; adds the gradients of
-     * {@code weight} and {@code bias} into {@code gradWeight} and {@code gradBias} where not null.
+     * the affine weight and bias into {@code grads}' weight and bias where not null. Only the
+     * weight of {@code affine} enters the gradient.
      */
-    public Tensor backward(Tensor dy, Tensor weight, Tensor gradWeight, Tensor gradBias) {
-        Checks.input(input, "the forward pass's input");
-        Checks.gradOutput(input, dy);
-        Checks.parameter(input, "weight", weight, parameterElements);
-        Checks.parameter(input, "grad_weight", gradWeight, parameterElements);
-        Checks.parameter(input, "grad_bias", gradBias, parameterElements);
-        if (rows != null && !rows.centered() && gradBias != null) {
+    public Tensor backward(Tensor dy, Affine affine, Affine grads) {
+        Tensor x = checkedInput(dy);
+        Checks.parameter(x, "weight", affine.weight(), parameterElements);
+        Checks.parameter(x, "grad_weight", grads.weight(), parameterElements);
+        Checks.parameter(x, "grad_bias", grads.bias(), parameterElements);
+        if (rows != null && !rows.centered() && grads.bias() != null) {
             throw Checks.fail("RMSNorm has no bias to take a gradient for");
         }
-        if (rstd.isClosed()) {
-            throw Checks.fail("the statistics saved by the forward pass are closed");
-        }
-        Backend backend = input.backend();
-        try (Outputs out = new Outputs(backend, input.dtype())) {
-            Tensor dx = out.empty(input.shape());
-            if (input.numel() > 0 && rows != null) {
-                backend.run(new RowsOp.Backward(rows, input, dy, mean, rstd, weight, dx, gradWeight, gradBias));
-            } else if (input.numel() > 0) {
-                backend.run(new ChannelsOp.Backward(channels, batchStatistics, input, dy, mean, rstd, weight, dx, gradWeight,
-                        gradBias));
-            }
-            out.keep();
-            return dx;
-        }
-    }
-
-    @Override
-    public void closeSaved() {
-        if (mean != null) {
-            mean.close();
-        }
-        rstd.close();
+        Tensor mean = mean();
+        Tensor rstd = rstd();
+        return gradient(dx -> rows != null
+                ? new RowsOp.Backward(rows, x, dy, mean, rstd, affine.weight(), dx, grads.weight(), grads.bias())
+                : new ChannelsOp.Backward(channels, batchStatistics(), x, dy, mean, rstd, affine.weight(), dx,
+                grads.weight(), grads.bias()));
     }
 }

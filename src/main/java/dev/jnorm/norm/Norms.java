@@ -1,24 +1,25 @@
 package dev.jnorm.norm;
 
-import dev.jnorm.backend.Backend;
 import dev.jnorm.backend.BatchInstanceStats;
 import dev.jnorm.backend.NcsLayout;
+import dev.jnorm.backend.NormOp;
 import dev.jnorm.backend.RowsLayout;
 import dev.jnorm.backend.RunningStats;
 import dev.jnorm.backend.SwitchableStats;
 import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
+import java.util.function.Consumer;
 
 /**
  * The functional twins of the layers, for callers who hold their own parameters and running
  * statistics, following {@code torch.nn.functional}. Each returns the output with the statistics
  * its backward needs; call {@code backward} on the result for the gradients.
  *
- * <p>Arguments are checked before any work, so a rejected call changes nothing. Optional tensors
- * (weight, bias, running statistics) may be null. An empty input gives an empty output, NaN
- * statistics, and leaves running statistics unchanged. Running statistics, when given and
- * normalizing with the batch's statistics, are updated in place by
- * {@code running = (1 − momentum)·running + momentum·batch} (unbiased variance).
+ * <p>Arguments are checked before any work, in PyTorch's order and words, so a rejected call
+ * changes nothing. Optional tensors (the affine weight or bias, the running statistics) may be
+ * null. An empty input gives an empty output, NaN statistics, and leaves running statistics
+ * unchanged. Running statistics, when given and normalizing with the batch's statistics, are
+ * updated in place by {@code running = (1 − momentum)·running + momentum·batch} (unbiased variance).
  */
 public final class Norms {
     private Norms() {
@@ -28,31 +29,14 @@ public final class Norms {
      * BatchNorm over {@code [N, C, *]}: {@code y = (x − mean_c)/sqrt(var_c + eps)·weight_c + bias_c}
      * with {@code mean_c}, {@code var_c} (biased) over N and the spatial dims when {@code training},
      * else the running statistics.
+     *
+     * @param running the running statistics, or null when not tracked
      */
-    public static NormOutput batchNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias,
-                                       boolean training, double momentum, double eps) {
-        Checks.input(x, "input");
-        perChannelCompanions(x, runningMean, runningVar, weight, bias);
-        Checks.rank(x.shape(), 2, 5);
-        if (training) {
-            Checks.moreThanOneValuePerChannel(x.shape());
-        }
-        Checks.runningPair(runningMean, runningVar, training);
-        perChannel(x, runningMean, runningVar, weight, bias);
-        Checks.eps(eps);
-        Checks.momentum(momentum);
-        NcsLayout layout = NcsLayout.of(x.shape());
-        try (Outputs out = new Outputs(x.backend(), x.dtype())) {
-            Tensor y = out.empty(x.shape());
-            Tensor mean = out.empty(Shape.of(layout.c()));
-            Tensor rstd = out.empty(Shape.of(layout.c()));
-            if (!isEmpty(x, mean, rstd)) {
-                x.backend().run(new ChannelsOp.Forward(layout, eps, training, x, weight, bias, y, mean, rstd,
-                        running(runningMean, runningVar), momentum));
-            }
-            out.keep();
-            return NormOutput.ofChannels(x, y, mean, rstd, layout, training);
-        }
+    public static NormOutput batchNorm(Tensor x, Affine affine, RunningStats running, boolean training,
+                                       double momentum, double eps) {
+        NcsLayout layout = checkPerChannel(x, affine, running, 2, training ? Checks::moreThanOneValuePerChannel : null,
+                training, momentum, eps, null, null);
+        return channels(x, layout, affine, running, training, momentum, eps);
     }
 
     /**
@@ -60,42 +44,15 @@ public final class Norms {
      * {@code useInputStats}, else with the per-channel running statistics. With running statistics
      * and input statistics, the running statistics take the per-(n, c) statistics averaged over n.
      */
-    public static NormOutput instanceNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight,
-                                          Tensor bias, boolean useInputStats, double momentum, double eps) {
-        Checks.input(x, "input");
-        perChannelCompanions(x, runningMean, runningVar, weight, bias);
-        Checks.rank(x.shape(), 3, 5);
-        if (useInputStats) {
-            Checks.moreThanOneSpatialElement(x.shape());
+    public static NormOutput instanceNorm(Tensor x, Affine affine, RunningStats running, boolean useInputStats,
+                                          double momentum, double eps) {
+        NcsLayout layout = checkPerChannel(x, affine, running, 3,
+                useInputStats ? Checks::moreThanOneSpatialElement : null, useInputStats, momentum, eps, null, null);
+        if (!useInputStats) {
+            return channels(x, layout, affine, running, false, 0, eps);
         }
-        Checks.runningPair(runningMean, runningVar, useInputStats);
-        perChannel(x, runningMean, runningVar, weight, bias);
-        Checks.eps(eps);
-        Checks.momentum(momentum);
-        NcsLayout layout = NcsLayout.of(x.shape());
-        Backend backend = x.backend();
-        try (Outputs out = new Outputs(backend, x.dtype())) {
-            Tensor y = out.empty(x.shape());
-            Shape statistics = useInputStats ? Shape.of(layout.n(), layout.c()) : Shape.of(layout.c());
-            Tensor mean = out.empty(statistics);
-            Tensor rstd = out.empty(statistics);
-            boolean empty = isEmpty(x, mean, rstd);
-            if (!useInputStats) {
-                if (!empty) {
-                    backend.run(new ChannelsOp.Forward(layout, eps, false, x, weight, bias, y, mean, rstd,
-                            running(runningMean, runningVar), 0));
-                }
-                out.keep();
-                return NormOutput.ofChannels(x, y, mean, rstd, layout, false);
-            }
-            RowsLayout rows = RowsLayout.instance(layout);
-            if (!empty) {
-                backend.run(new RowsOp.Forward(rows, eps, x, weight, bias, y, mean, rstd, running(runningMean, runningVar),
-                        momentum));
-            }
-            out.keep();
-            return NormOutput.ofRows(x, y, mean, rstd, rows, layout.c());
-        }
+        RowsLayout rows = RowsLayout.instance(layout);
+        return rows(x, rows, Shape.of(layout.n(), layout.c()), affine, eps, layout.c(), running, momentum);
     }
 
     /**
@@ -103,10 +60,10 @@ public final class Norms {
      * consecutive channels, each (n, group) normalized over its channels and spatial values, then
      * a per-channel affine.
      */
-    public static NormOutput groupNorm(Tensor x, long numGroups, Tensor weight, Tensor bias, double eps) {
+    public static NormOutput groupNorm(Tensor x, long numGroups, Affine affine, double eps) {
         Checks.input(x, "input");
-        Checks.companion(x, "weight", weight);
-        Checks.companion(x, "bias", bias);
+        Checks.companion(x, "weight", affine.weight());
+        Checks.companion(x, "bias", affine.bias());
         Shape shape = x.shape();
         if (shape.rank() < 2) {
             throw Checks.fail("Expected at least 2 dimensions for input tensor but received " + shape.rank());
@@ -119,12 +76,12 @@ public final class Norms {
             throw Checks.fail("Expected number of channels in input to be divisible by num_groups, but got input of shape "
                     + shape + " and num_groups=" + numGroups);
         }
-        groupNormParameter("weight", weight, shape);
-        groupNormParameter("bias", bias, shape);
+        groupNormParameter("weight", affine.weight(), shape);
+        groupNormParameter("bias", affine.bias(), shape);
         Checks.eps(eps);
         NcsLayout layout = NcsLayout.of(shape);
         RowsLayout rows = RowsLayout.group(layout, numGroups);
-        return rowsForward(x, rows, Shape.of(layout.n(), numGroups), weight, bias, eps, c);
+        return rows(x, rows, Shape.of(layout.n(), numGroups), affine, eps, c, null, 0);
     }
 
     private static void groupNormParameter(String name, Tensor t, Shape input) {
@@ -138,31 +95,35 @@ public final class Norms {
      * LayerNorm over the trailing dims {@code normalizedShape}: each leading index normalized over
      * them, then an elementwise affine of the normalized shape.
      */
-    public static NormOutput layerNorm(Tensor x, Shape normalizedShape, Tensor weight, Tensor bias, double eps) {
+    public static NormOutput layerNorm(Tensor x, Shape normalizedShape, Affine affine, double eps) {
         Checks.input(x, "input");
-        Checks.companion(x, "weight", weight);
-        Checks.companion(x, "bias", bias);
-        checkNormalizedShape(x.shape(), normalizedShape, weight, bias);
+        Checks.companion(x, "weight", affine.weight());
+        Checks.companion(x, "bias", affine.bias());
+        checkNormalizedShape(x.shape(), normalizedShape, affine);
         Checks.eps(eps);
         Shape leading = x.shape().slice(0, x.shape().rank() - normalizedShape.rank());
         RowsLayout rows = RowsLayout.layer(leading.numel(), normalizedShape.numel());
-        return rowsForward(x, rows, leading, weight, bias, eps, normalizedShape.numel());
+        return rows(x, rows, leading, affine, eps, normalizedShape.numel(), null, 0);
     }
 
     /**
-     * RMSNorm over the trailing dims {@code normalizedShape}: {@code y = x/sqrt(mean(x²) + eps)·weight}.
-     *
-     * @param eps null for the machine epsilon of the input's dtype
+     * RMSNorm over the trailing dims {@code normalizedShape}: {@code y = x/sqrt(mean(x²) + eps)·weight},
+     * eps the machine epsilon of the input's dtype.
      */
-    public static NormOutput rmsNorm(Tensor x, Shape normalizedShape, Tensor weight, Double eps) {
+    public static NormOutput rmsNorm(Tensor x, Shape normalizedShape, Tensor weight) {
+        Checks.input(x, "input");
+        return rmsNorm(x, normalizedShape, weight, x.dtype().machineEpsilon());
+    }
+
+    /** RMSNorm over the trailing dims {@code normalizedShape}: {@code y = x/sqrt(mean(x²) + eps)·weight}. */
+    public static NormOutput rmsNorm(Tensor x, Shape normalizedShape, Tensor weight, double eps) {
         Checks.input(x, "input");
         Checks.companion(x, "weight", weight);
-        checkNormalizedShape(x.shape(), normalizedShape, weight, null);
-        double e = eps != null ? eps : x.dtype().machineEpsilon();
-        Checks.eps(e);
+        checkNormalizedShape(x.shape(), normalizedShape, Affine.weightOnly(weight));
+        Checks.eps(eps);
         Shape leading = x.shape().slice(0, x.shape().rank() - normalizedShape.rank());
         RowsLayout rows = RowsLayout.rms(leading.numel(), normalizedShape.numel());
-        return rowsForward(x, rows, leading, weight, null, e, normalizedShape.numel());
+        return rows(x, rows, leading, Affine.weightOnly(weight), eps, normalizedShape.numel(), null, 0);
     }
 
     /**
@@ -207,31 +168,22 @@ public final class Norms {
      * batch's statistics when {@code training} (else the running ones), the InstanceNorm term always
      * with the input's.
      */
-    public static BatchInstanceOutput batchInstanceNorm(Tensor x, Tensor runningMean, Tensor runningVar, Tensor rho,
-                                                        Tensor weight, Tensor bias, boolean training, double momentum,
-                                                        double eps) {
-        Checks.input(x, "input");
-        Checks.input(rho, "rho");
-        perChannelCompanions(x, runningMean, runningVar, weight, bias);
-        Checks.companion(x, "rho", rho);
-        Checks.rank(x.shape(), 3, 5);
-        Checks.moreThanOneSpatialElement(x.shape());
-        Checks.runningPair(runningMean, runningVar, training);
-        perChannel(x, runningMean, runningVar, weight, bias);
-        Checks.elements("rho", rho, x.shape().dim(1));
-        Checks.eps(eps);
-        Checks.momentum(momentum);
-        NcsLayout layout = NcsLayout.of(x.shape());
+    public static BatchInstanceOutput batchInstanceNorm(Tensor x, Tensor rho, Affine affine, RunningStats running,
+                                                        boolean training, double momentum, double eps) {
+        NcsLayout layout = checkPerChannel(x, affine, running, 3, Checks::moreThanOneSpatialElement, training,
+                momentum, eps, () -> {
+                    Checks.input(rho, "rho");
+                    Checks.companion(x, "rho", rho);
+                }, () -> Checks.elements("rho", rho, x.shape().dim(1)));
         try (Outputs out = new Outputs(x.backend(), x.dtype())) {
             Tensor y = out.empty(x.shape());
             Shape perChannel = Shape.of(layout.c());
             Shape perInstance = Shape.of(layout.n(), layout.c());
             BatchInstanceStats saved = new BatchInstanceStats(out.empty(perChannel), out.empty(perChannel),
                     out.empty(perInstance), out.empty(perInstance));
-            if (!isEmpty(x, saved.batchMean(), saved.batchRstd(), saved.instanceMean(), saved.instanceRstd())) {
-                x.backend().run(new BatchInstanceOp.Forward(layout, eps, training, x, rho, weight, bias, y, saved,
-                        running(runningMean, runningVar), momentum));
-            }
+            run(x, new BatchInstanceOp.Forward(layout, eps, training, x, rho, affine.weight(), affine.bias(), y, saved,
+                    running, momentum), saved.batchMean(), saved.batchRstd(), saved.instanceMean(),
+                    saved.instanceRstd());
             out.keep();
             return new BatchInstanceOutput(x, y, saved, layout, training);
         }
@@ -243,21 +195,10 @@ public final class Norms {
      * for k = instance, layer, batch (biased variances; the batch term from the running
      * statistics unless {@code training}), then {@code y = (x − mean)/sqrt(var + eps)·weight_c + bias_c}.
      */
-    public static SwitchableOutput switchableNorm(Tensor x, Tensor runningMean, Tensor runningVar,
-                                                  Tensor meanWeight, Tensor varWeight, Tensor weight, Tensor bias,
+    public static SwitchableOutput switchableNorm(Tensor x, MixingWeights mixing, Affine affine, RunningStats running,
                                                   boolean training, double momentum, double eps) {
-        Checks.input(x, "input");
-        perChannelCompanions(x, runningMean, runningVar, weight, bias);
-        Checks.rank(x.shape(), 2, 5);
-        if (training) {
-            Checks.moreThanOneValuePerChannel(x.shape());
-        }
-        Checks.runningPair(runningMean, runningVar, training);
-        perChannel(x, runningMean, runningVar, weight, bias);
-        checkMixingWeights(x, meanWeight, varWeight);
-        Checks.eps(eps);
-        Checks.momentum(momentum);
-        NcsLayout layout = NcsLayout.of(x.shape());
+        NcsLayout layout = checkPerChannel(x, affine, running, 2, training ? Checks::moreThanOneValuePerChannel : null,
+                training, momentum, eps, null, () -> checkMixingWeights(x, mixing));
         try (Outputs out = new Outputs(x.backend(), x.dtype())) {
             Tensor y = out.empty(x.shape());
             Shape perInstance = Shape.of(layout.n(), layout.c());
@@ -266,34 +207,88 @@ public final class Norms {
             SwitchableStats saved = new SwitchableStats(out.empty(perInstance), out.empty(perInstance),
                     out.empty(perInstance), out.empty(perInstance), out.empty(perExample), out.empty(perExample),
                     out.empty(perChannel), out.empty(perChannel));
-            if (!isEmpty(x, saved.mean(), saved.rstd(), saved.instanceMean(), saved.instanceVar(), saved.layerMean(),
-                    saved.layerVar(), saved.batchMean(), saved.batchVar())) {
-                x.backend().run(new SwitchableOp.Forward(layout, eps, training, x, meanWeight, varWeight, weight, bias, y, saved,
-                        running(runningMean, runningVar), momentum));
-            }
+            run(x, new SwitchableOp.Forward(layout, eps, training, x, mixing.meanWeight(), mixing.varWeight(),
+                    affine.weight(), affine.bias(), y, saved, running, momentum), saved.mean(), saved.rstd(),
+                    saved.instanceMean(), saved.instanceVar(), saved.layerMean(), saved.layerVar(), saved.batchMean(),
+                    saved.batchVar());
             out.keep();
             return new SwitchableOutput(x, y, saved, layout, training);
         }
     }
 
-    static void checkMixingWeights(Tensor x, Tensor meanWeight, Tensor varWeight) {
-        Checks.input(meanWeight, "mean_weight");
-        Checks.input(varWeight, "var_weight");
-        Checks.parameter(x, "mean_weight", meanWeight, 3);
-        Checks.parameter(x, "var_weight", varWeight, 3);
+    static void checkMixingWeights(Tensor x, MixingWeights mixing) {
+        Checks.input(mixing.meanWeight(), "mean_weight");
+        Checks.input(mixing.varWeight(), "var_weight");
+        Checks.parameter(x, "mean_weight", mixing.meanWeight(), 3);
+        Checks.parameter(x, "var_weight", mixing.varWeight(), 3);
     }
 
     // ---- shared steps ----
 
-    private static NormOutput rowsForward(Tensor x, RowsLayout rows, Shape statsShape, Tensor weight, Tensor bias,
-                                          double eps, long parameterElements) {
+    /**
+     * PyTorch's checks of a call of the BatchNorm-like norms, in its order: the input, the per-channel
+     * companions (running statistics, weight, bias), {@code before}, the rank (from {@code minRank}
+     * to 5), {@code size} (values per channel or spatial elements), the running pair, their lengths,
+     * {@code after}, eps and momentum. Returns the input's [N, C, S] layout.
+     */
+    private static NcsLayout checkPerChannel(Tensor x, Affine affine, RunningStats running, int minRank,
+                                             Consumer<Shape> size, boolean useInputStatistics, double momentum,
+                                             double eps, Runnable before, Runnable after) {
+        Checks.input(x, "input");
+        Tensor runningMean = running == null ? null : running.mean();
+        Tensor runningVar = running == null ? null : running.var();
+        Checks.companion(x, "running_mean", runningMean);
+        Checks.companion(x, "running_var", runningVar);
+        Checks.companion(x, "weight", affine.weight());
+        Checks.companion(x, "bias", affine.bias());
+        if (before != null) {
+            before.run();
+        }
+        Checks.rank(x.shape(), minRank, 5);
+        if (size != null) {
+            size.accept(x.shape());
+        }
+        Checks.runningPair(runningMean, runningVar, useInputStatistics);
+        long c = x.shape().dim(1);
+        Checks.elements("running_mean", runningMean, c);
+        Checks.elements("running_var", runningVar, c);
+        Checks.elements("weight", affine.weight(), c);
+        Checks.elements("bias", affine.bias(), c);
+        if (after != null) {
+            after.run();
+        }
+        Checks.eps(eps);
+        Checks.momentum(momentum);
+        return NcsLayout.of(x.shape());
+    }
+
+    /** BatchNorm, or InstanceNorm with running statistics: the channels family. */
+    private static NormOutput channels(Tensor x, NcsLayout layout, Affine affine, RunningStats running,
+                                       boolean batchStatistics, double momentum, double eps) {
+        try (Outputs out = new Outputs(x.backend(), x.dtype())) {
+            Tensor y = out.empty(x.shape());
+            Tensor mean = out.empty(Shape.of(layout.c()));
+            Tensor rstd = out.empty(Shape.of(layout.c()));
+            run(x, new ChannelsOp.Forward(layout, eps, batchStatistics, x, affine.weight(), affine.bias(), y, mean,
+                    rstd, running, momentum), mean, rstd);
+            out.keep();
+            return NormOutput.ofChannels(x, y, mean, rstd, layout, batchStatistics);
+        }
+    }
+
+    /** The rows family: LayerNorm, RMSNorm, GroupNorm, InstanceNorm with input statistics. */
+    private static NormOutput rows(Tensor x, RowsLayout rows, Shape statsShape, Affine affine, double eps,
+                                   long parameterElements, RunningStats running, double momentum) {
         try (Outputs out = new Outputs(x.backend(), x.dtype())) {
             Tensor y = out.empty(x.shape());
             Tensor mean = rows.centered() ? out.empty(statsShape) : null;
             Tensor rstd = out.empty(statsShape);
-            boolean empty = rows.centered() ? isEmpty(x, mean, rstd) : isEmpty(x, rstd);
-            if (!empty) {
-                x.backend().run(new RowsOp.Forward(rows, eps, x, weight, bias, y, mean, rstd, null, 0));
+            NormOp op = new RowsOp.Forward(rows, eps, x, affine.weight(), affine.bias(), y, mean, rstd, running,
+                    momentum);
+            if (rows.centered()) {
+                run(x, op, mean, rstd);
+            } else {
+                run(x, op, rstd);
             }
             out.keep();
             return NormOutput.ofRows(x, y, mean, rstd, rows, parameterElements);
@@ -301,13 +296,13 @@ public final class Norms {
     }
 
     /** PyTorch's LayerNorm checks, in its order: the normalized shape, weight, bias, then the input. */
-    private static void checkNormalizedShape(Shape input, Shape normalized, Tensor weight, Tensor bias) {
+    private static void checkNormalizedShape(Shape input, Shape normalized, Affine affine) {
         if (normalized.rank() < 1) {
             throw Checks.fail("Expected normalized_shape to be at least 1-dimensional, i.e., containing at least one "
                     + "element, but got normalized_shape = " + normalized);
         }
-        normalizedShapeParameter("weight", weight, normalized);
-        normalizedShapeParameter("bias", bias, normalized);
+        normalizedShapeParameter("weight", affine.weight(), normalized);
+        normalizedShapeParameter("bias", affine.bias(), normalized);
         int k = normalized.rank();
         int offset = input.rank() - k;
         boolean matches = offset >= 0 && input.slice(offset, input.rank()).equals(normalized);
@@ -321,7 +316,6 @@ public final class Norms {
         }
     }
 
-    /** The per-channel companions of the input: open, on its backend, of its dtype. */
     private static void normalizedShapeParameter(String name, Tensor t, Shape normalized) {
         if (t != null && !t.shape().equals(normalized)) {
             throw Checks.fail("Expected " + name + " to be of same shape as normalized_shape, but got " + name
@@ -329,25 +323,14 @@ public final class Norms {
         }
     }
 
-    private static void perChannelCompanions(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight,
-                                             Tensor bias) {
-        Checks.companion(x, "running_mean", runningMean);
-        Checks.companion(x, "running_var", runningVar);
-        Checks.companion(x, "weight", weight);
-        Checks.companion(x, "bias", bias);
-    }
-
-    /** PyTorch's per-channel checks, in its order: running_mean, running_var, weight, bias. */
-    private static void perChannel(Tensor x, Tensor runningMean, Tensor runningVar, Tensor weight, Tensor bias) {
-        long c = x.shape().dim(1);
-        Checks.elements("running_mean", runningMean, c);
-        Checks.elements("running_var", runningVar, c);
-        Checks.elements("weight", weight, c);
-        Checks.elements("bias", bias, c);
-    }
-
-    private static RunningStats running(Tensor runningMean, Tensor runningVar) {
-        return runningMean == null ? null : new RunningStats(runningMean, runningVar);
+    /**
+     * Runs {@code op} on the input's backend; for an empty input runs nothing and fills the
+     * statistics with NaN (the mean of nothing).
+     */
+    private static void run(Tensor x, NormOp op, Tensor... statistics) {
+        if (!isEmpty(x, statistics)) {
+            x.backend().run(op);
+        }
     }
 
     /** For an empty input: fills the statistics with NaN (the mean of nothing) and returns true. */

@@ -9,9 +9,9 @@ import dev.jnorm.tensor.Tensor;
 /**
  * Root-mean-square normalization (Zhang &amp; Sennrich, 2019) over the trailing dims
  * {@code normalizedShape}: {@code y = x/sqrt(mean(x²) + eps)·γ}, no centering and no bias. eps
- * null (the default) means the machine epsilon of the input's dtype, as PyTorch's RMSNorm.
+ * is by default the machine epsilon of the input's dtype, as PyTorch's RMSNorm.
  */
-public final class RMSNorm extends NormLayer {
+public final class RMSNorm extends NormLayer<RMSNorm> {
     private final Shape normalizedShape;
     private final Double eps;
     private final Parameter weight;
@@ -26,7 +26,7 @@ public final class RMSNorm extends NormLayer {
         this.weight = b.elementwiseAffine ? addParameter("weight", normalizedShape, 1) : null;
     }
 
-    /** A builder with PyTorch's defaults: eps null (machine epsilon), elementwise affine. */
+    /** A builder with PyTorch's defaults: eps the machine epsilon of the input's dtype, elementwise affine. */
     public static Builder builder(long... normalizedShape) {
         return new Builder(Shape.of(normalizedShape));
     }
@@ -42,12 +42,14 @@ public final class RMSNorm extends NormLayer {
     @Override
     public Tensor forward(Tensor x) {
         checkInput(x);
-        return remember(Norms.rmsNorm(x, normalizedShape, valueOf(weight), eps)).output();
+        return remember(eps == null ? Norms.rmsNorm(x, normalizedShape, valueOf(weight))
+                : Norms.rmsNorm(x, normalizedShape, valueOf(weight), eps)).output();
     }
 
     @Override
-    public Tensor backward(Tensor dy) {
-        return lastForward().backward(dy, valueOf(weight), gradOf(weight), null);
+    protected Tensor backwardThrough(ForwardResult forward, Tensor dy) {
+        NormOutput f = (NormOutput) forward;
+        return f.backward(dy, values(weight, null), grads(weight, null));
     }
 
     @Override
@@ -65,8 +67,8 @@ public final class RMSNorm extends NormLayer {
             this.normalizedShape = normalizedShape;
         }
 
-        /** Added to the mean square; null for the machine epsilon of the input's dtype. */
-        public Builder eps(Double eps) {
+        /** Added to the mean square; by default the machine epsilon of the input's dtype. */
+        public Builder eps(double eps) {
             this.eps = eps;
             return this;
         }

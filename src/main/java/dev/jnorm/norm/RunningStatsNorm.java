@@ -1,17 +1,19 @@
 package dev.jnorm.norm;
 
 import dev.jnorm.backend.Backend;
+import dev.jnorm.backend.RunningStats;
 import dev.jnorm.module.Parameter;
 import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
+import java.util.OptionalDouble;
 
 /**
  * The norms configured like BatchNorm: {@code numFeatures} channels, an optional per-channel
  * affine (weight 1, bias 0), and optional running statistics (mean 0, variance 1) updated by
  * momentum or cumulative average. BatchNorm, InstanceNorm, BatchInstanceNorm, SwitchableNorm.
  */
-public abstract class RunningStatsNorm extends NormLayer {
+public abstract class RunningStatsNorm<L extends RunningStatsNorm<L>> extends NormLayer<L> {
     private final long numFeatures;
     private final double eps;
     private final Parameter weight;
@@ -21,7 +23,7 @@ public abstract class RunningStatsNorm extends NormLayer {
     protected RunningStatsNorm(Backend backend, Builder<?> b) {
         super(backend, b.dtype);
         Checks.eps(b.eps);
-        if (b.momentum != null) {
+        if (!b.cumulative) {
             Checks.momentum(b.momentum);
         }
         if (b.numFeatures <= 0) {
@@ -32,7 +34,7 @@ public abstract class RunningStatsNorm extends NormLayer {
         this.weight = b.affine ? addParameter("weight", Shape.of(numFeatures), 1) : null;
         this.bias = b.affine ? addParameter("bias", Shape.of(numFeatures), 0) : null;
         this.running = b.trackRunningStats
-                ? own(new RunningBuffers(backend, numFeatures, b.dtype, b.momentum)) : null;
+                ? own(new RunningBuffers(backend, numFeatures, b.dtype, b.cumulative ? null : b.momentum)) : null;
     }
 
     public long numFeatures() {
@@ -51,6 +53,11 @@ public abstract class RunningStatsNorm extends NormLayer {
     /** The affine shift, or null without affine. */
     public Parameter bias() {
         return bias;
+    }
+
+    /** The running mean and variance, or null when running statistics are not tracked. */
+    public RunningStats running() {
+        return running == null ? null : running.stats;
     }
 
     /** The running mean, or null when running statistics are not tracked. */
@@ -75,9 +82,18 @@ public abstract class RunningStatsNorm extends NormLayer {
         running.setNumBatchesTracked(count);
     }
 
-    /** The momentum; null for a cumulative average. */
-    public Double momentum() {
-        return running == null ? null : running.momentum();
+    /**
+     * The weight of each new batch in the running statistics; empty for a cumulative average, or
+     * when running statistics are not tracked.
+     */
+    public OptionalDouble momentum() {
+        Double m = running == null ? null : running.momentum();
+        return m == null ? OptionalDouble.empty() : OptionalDouble.of(m);
+    }
+
+    /** True when the running statistics are a cumulative average ({@code 1/numBatchesTracked}). */
+    public boolean cumulativeAverage() {
+        return running != null && running.momentum() == null;
     }
 
     /** True when this forward normalizes with the input's statistics: training, or no running statistics. */
@@ -103,11 +119,12 @@ public abstract class RunningStatsNorm extends NormLayer {
      *
      * @param <L> the layer it builds
      */
-    public static final class Builder<L extends RunningStatsNorm> {
+    public static final class Builder<L extends RunningStatsNorm<L>> {
         private final long numFeatures;
         private final java.util.function.BiFunction<Backend, Builder<L>, L> constructor;
         private double eps = 1e-5;
-        private Double momentum = 0.1;
+        private double momentum = 0.1;
+        private boolean cumulative;
         private boolean affine = true;
         private boolean trackRunningStats = true;
         private DType dtype = DType.FLOAT32;
@@ -123,9 +140,19 @@ public abstract class RunningStatsNorm extends NormLayer {
             return this;
         }
 
-        /** Weight of the new batch in the running statistics; null for a cumulative average. Default 0.1. */
-        public Builder<L> momentum(Double momentum) {
+        /** Weight of each new batch in the running statistics: {@code running = (1 − m)·running + m·batch}; default 0.1. */
+        public Builder<L> momentum(double momentum) {
             this.momentum = momentum;
+            this.cumulative = false;
+            return this;
+        }
+
+        /**
+         * Running statistics as the cumulative average of the batches' statistics (the factor
+         * {@code 1/numBatchesTracked}), instead of a momentum: PyTorch's {@code momentum=None}.
+         */
+        public Builder<L> cumulativeAverage() {
+            this.cumulative = true;
             return this;
         }
 

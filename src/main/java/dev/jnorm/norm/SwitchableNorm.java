@@ -12,7 +12,7 @@ import dev.jnorm.tensor.Tensor;
  * {@code y = (x − μ)/sqrt(σ² + eps)·γ_c + β_c}. The logits start at 0 (equal mix). In evaluation
  * the batch term uses the running statistics when tracked; the others always use the input's.
  */
-public final class SwitchableNorm extends RunningStatsNorm {
+public final class SwitchableNorm extends RunningStatsNorm<SwitchableNorm> {
     private final Parameter meanWeight;
     private final Parameter varWeight;
 
@@ -40,16 +40,18 @@ public final class SwitchableNorm extends RunningStatsNorm {
     @Override
     public Tensor forward(Tensor x) {
         checkInput(x);
-        SwitchableOutput out = Norms.switchableNorm(x, runningMean(), runningVar(), meanWeight.value(),
-                varWeight.value(), valueOf(weight()), valueOf(bias()), usesInputStatistics(), nextFactor(), eps());
+        SwitchableOutput out = Norms.switchableNorm(x, new MixingWeights(meanWeight.value(), varWeight.value()),
+                values(weight(), bias()), running(), usesInputStatistics(), nextFactor(), eps());
         countBatch(x);
         return remember(out).output();
     }
 
     @Override
-    public Tensor backward(Tensor dy) {
-        return lastForward().backward(dy, meanWeight.value(), varWeight.value(), valueOf(weight()),
-                meanWeight.grad(), varWeight.grad(), gradOf(weight()), gradOf(bias()));
+    protected Tensor backwardThrough(ForwardResult forward, Tensor dy) {
+        SwitchableOutput f = (SwitchableOutput) forward;
+        return f.backward(dy, new MixingWeights(meanWeight.value(),
+                varWeight.value()), values(weight(), bias()), new MixingWeights(meanWeight.grad(), varWeight.grad()),
+                grads(weight(), bias()));
     }
 
     @Override

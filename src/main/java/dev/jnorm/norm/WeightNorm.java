@@ -5,6 +5,7 @@ import dev.jnorm.module.Module;
 import dev.jnorm.module.Parameter;
 import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
+import java.util.OptionalInt;
 
 /**
  * Weight normalization (Salimans &amp; Kingma, 2016): a weight reparameterized as
@@ -53,9 +54,9 @@ public final class WeightNorm extends Module {
         return Shape.of(dims);
     }
 
-    /** The dim kept by the norm; null for the whole tensor. */
-    public Integer dim() {
-        return dim;
+    /** The dim kept by the norm; empty for a norm over the whole tensor. */
+    public OptionalInt dim() {
+        return dim == null ? OptionalInt.empty() : OptionalInt.of(dim);
     }
 
     /** The direction, shaped like the weight. */
@@ -98,9 +99,15 @@ public final class WeightNorm extends Module {
         private Builder() {
         }
 
-        /** The dim kept by the norm; null (or −1, as in PyTorch) for a norm over the whole tensor. */
-        public Builder dim(Integer dim) {
-            this.dim = dim;
+        /** The dim kept by the norm: one {@code g} per slice along it; default 0; −1 is the whole tensor, as in PyTorch. */
+        public Builder dim(int dim) {
+            this.dim = dim == -1 ? null : dim;
+            return this;
+        }
+
+        /** A norm over the whole tensor, with a single {@code g}: PyTorch's {@code dim=None}. */
+        public Builder wholeTensor() {
+            this.dim = null;
             return this;
         }
 

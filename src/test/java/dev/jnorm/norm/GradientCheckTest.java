@@ -60,14 +60,14 @@ class GradientCheckTest {
                         b -> SwitchableNorm.builder(3).trackRunningStats(false).dtype(F64).build(b)));
     }
 
-    private static Arguments layer(String name, Shape shape, boolean training, Function<Backend, NormLayer> make) {
+    private static Arguments layer(String name, Shape shape, boolean training, Function<Backend, NormLayer<?>> make) {
         return Arguments.of(name, shape, training, make);
     }
 
     @ParameterizedTest(name = "{0} {1}")
     @MethodSource("layers")
-    void backwardMatchesFiniteDifferences(String name, Shape shape, boolean training, Function<Backend, NormLayer> make) {
-        try (NormLayer layer = make.apply(CPU);
+    void backwardMatchesFiniteDifferences(String name, Shape shape, boolean training, Function<Backend, NormLayer<?>> make) {
+        try (NormLayer<?> layer = make.apply(CPU);
              Tensor x = TestData.randn(CPU, 11, F64, shape.dims())) {
             randomize(layer);
             layer.setTraining(training);
@@ -76,7 +76,7 @@ class GradientCheckTest {
     }
 
     /** Parameters away from their initial values, so that a mixed-up index or factor shows. */
-    static void randomize(NormLayer layer) {
+    static void randomize(NormLayer<?> layer) {
         long seed = 100;
         for (Parameter p : layer.parameters()) {
             if (p.name().equals("rho")) {
@@ -85,7 +85,7 @@ class GradientCheckTest {
                 TestData.fillRandn(p.value(), seed++);
             }
         }
-        if (layer instanceof RunningStatsNorm r && r.runningMean() != null) {
+        if (layer instanceof RunningStatsNorm<?> r && r.runningMean() != null) {
             TestData.fillRandn(r.runningMean(), seed++);
             TestData.fillUniform(r.runningVar(), seed, 0.5, 1.5);
         }
@@ -104,7 +104,7 @@ class GradientCheckTest {
     @MethodSource("weightNorms")
     void weightNormBackwardMatchesFiniteDifferences(Shape shape, Integer dim) {
         try (Tensor weight = TestData.randn(CPU, 21, F64, shape.dims());
-             WeightNorm layer = WeightNorm.builder().dim(dim).build(weight)) {
+             WeightNorm layer = (dim == null ? WeightNorm.builder().wholeTensor() : WeightNorm.builder().dim(dim)).build(weight)) {
             TestData.fillRandn(layer.g().value(), 22);
             GradCheck.check(layer, 23);
         }

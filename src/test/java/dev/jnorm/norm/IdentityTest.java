@@ -24,14 +24,14 @@ class IdentityTest {
     }
 
     /** Copies weight and bias values from one layer's parameters to another's, matched by name. */
-    private static void copyParameters(NormLayer from, NormLayer to) {
+    private static void copyParameters(NormLayer<?> from, NormLayer<?> to) {
         for (var p : to.parameters()) {
             from.parameters().stream().filter(q -> q.name().equals(p.name())).findFirst()
                     .ifPresent(q -> CPU.copy(q.value(), p.value()));
         }
     }
 
-    private static void assertSameForwardAndBackward(NormLayer a, NormLayer b, Tensor x, double tol) {
+    private static void assertSameForwardAndBackward(NormLayer<?> a, NormLayer<?> b, Tensor x, double tol) {
         try (Tensor dy = TestData.randn(CPU, 99, F64, x.shape().dims());
              Tensor ya = a.forward(x); Tensor yb = b.forward(x);
              Tensor dxa = a.backward(dy); Tensor dxb = b.backward(dy)) {
@@ -100,7 +100,7 @@ class IdentityTest {
             TestData.fillRandn(bin.weight().value(), 9);
             TestData.fillRandn(bin.bias().value(), 10);
             copyParameters(bin, bn);
-            for (RunningStatsNorm layer : new RunningStatsNorm[] {bin, bn}) {
+            for (RunningStatsNorm<?> layer : new RunningStatsNorm<?>[] {bin, bn}) {
                 TestData.fillRandn(layer.runningMean(), 11);
                 TestData.fillUniform(layer.runningVar(), 12, 0.5, 2);
                 layer.setTraining(training);
@@ -163,7 +163,7 @@ class IdentityTest {
              BatchNorm bn = BatchNorm.builder(4).dtype(F64).build(CPU);
              Tensor x = input(20)) {
             copyParameters(sn, bn);
-            for (RunningStatsNorm layer : new RunningStatsNorm[] {sn, bn}) {
+            for (RunningStatsNorm<?> layer : new RunningStatsNorm<?>[] {sn, bn}) {
                 TestData.fillRandn(layer.runningMean(), 21);
                 TestData.fillUniform(layer.runningVar(), 22, 0.5, 2);
                 layer.setTraining(training);

@@ -12,13 +12,13 @@ final class LayerState {
     private LayerState() {
     }
 
-    static double[][] of(NormLayer layer) {
+    static double[][] of(NormLayer<?> layer) {
         List<double[]> parts = new ArrayList<>();
         for (Parameter p : layer.parameters()) {
             parts.add(p.value().toDoubleArray());
             parts.add(p.grad().toDoubleArray());
         }
-        if (layer instanceof RunningStatsNorm r && r.runningMean() != null) {
+        if (layer instanceof RunningStatsNorm<?> r && r.runningMean() != null) {
             parts.add(r.runningMean().toDoubleArray());
             parts.add(r.runningVar().toDoubleArray());
             parts.add(new double[] {r.numBatchesTracked()});
@@ -26,7 +26,7 @@ final class LayerState {
         return parts.toArray(new double[0][]);
     }
 
-    static void assertUnchanged(double[][] before, NormLayer layer) {
+    static void assertUnchanged(double[][] before, NormLayer<?> layer) {
         double[][] after = of(layer);
         assertEquals(before.length, after.length);
         for (int i = 0; i < before.length; i++) {

@@ -42,25 +42,25 @@ class NumericsTest {
                 norm("SwitchableNorm", b -> SwitchableNorm.builder(C).dtype(F64).build(b), (n, c) -> n == 0 || c == 0));
     }
 
-    private static Arguments norm(String name, Function<Backend, NormLayer> make, Reach reach) {
+    private static Arguments norm(String name, Function<Backend, NormLayer<?>> make, Reach reach) {
         return Arguments.of(name, make, reach);
     }
 
-    private static NormLayer build(Function<Backend, NormLayer> make) {
-        NormLayer layer = make.apply(CPU);
+    private static NormLayer<?> build(Function<Backend, NormLayer<?>> make) {
+        NormLayer<?> layer = make.apply(CPU);
         GradientCheckTest.randomize(layer);
         return layer;
     }
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("norms")
-    void anOffsetOf1e4NormalizesLikeTheOriginal(String name, Function<Backend, NormLayer> make, Reach reach) {
+    void anOffsetOf1e4NormalizesLikeTheOriginal(String name, Function<Backend, NormLayer<?>> make, Reach reach) {
         double[] x = TestData.randn(1, (int) SHAPE.numel());
         double[] shifted = x.clone();
         for (int i = 0; i < x.length; i++) {
             shifted[i] += 1e4;
         }
-        try (NormLayer layer = build(make);
+        try (NormLayer<?> layer = build(make);
              Tensor xt = TestData.tensor(CPU, F64, x, SHAPE.dims());
              Tensor st = TestData.tensor(CPU, F64, shifted, SHAPE.dims());
              Tensor dy = TestData.randn(CPU, 2, F64, SHAPE.dims());
@@ -73,10 +73,10 @@ class NumericsTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("norms")
-    void aNanPoisonsOnlyWhatSharesItsStatistics(String name, Function<Backend, NormLayer> make, Reach reach) {
+    void aNanPoisonsOnlyWhatSharesItsStatistics(String name, Function<Backend, NormLayer<?>> make, Reach reach) {
         double[] x = TestData.randn(3, (int) SHAPE.numel());
         x[0] = Double.NaN;
-        try (NormLayer layer = build(make);
+        try (NormLayer<?> layer = build(make);
              Tensor xt = TestData.tensor(CPU, F64, x, SHAPE.dims());
              Tensor y = layer.forward(xt)) {
             double[] out = y.toDoubleArray();
@@ -90,10 +90,10 @@ class NumericsTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("norms")
-    void anEmptyBatchGivesAnEmptyOutputAndChangesNothing(String name, Function<Backend, NormLayer> make,
+    void anEmptyBatchGivesAnEmptyOutputAndChangesNothing(String name, Function<Backend, NormLayer<?>> make,
                                                         Reach reach) {
         Shape empty = Shape.of(0, C, 3, 3);
-        try (NormLayer layer = build(make);
+        try (NormLayer<?> layer = build(make);
              Tensor x = CPU.allocate(empty, F64);
              Tensor dy = CPU.allocate(empty, F64)) {
             double[][] before = LayerState.of(layer);
@@ -146,9 +146,9 @@ class NumericsTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("constantGroups")
-    void aConstantGroupNormalizesToExactlyBeta(String name, Function<Backend, NormLayer> make, Reach region) {
+    void aConstantGroupNormalizesToExactlyBeta(String name, Function<Backend, NormLayer<?>> make, Reach region) {
         double[] x = withConstant(TestData.randn(5, (int) SHAPE.numel()), region, 3.7);
-        try (NormLayer layer = build(make);
+        try (NormLayer<?> layer = build(make);
              Tensor xt = TestData.tensor(CPU, F64, x, SHAPE.dims());
              Tensor y = layer.forward(xt)) {
             double[] beta = bias(layer).value().toDoubleArray();
@@ -179,7 +179,7 @@ class NumericsTest {
         }
     }
 
-    private static Parameter bias(NormLayer layer) {
+    private static Parameter bias(NormLayer<?> layer) {
         return layer.parameters().stream().filter(p -> p.name().equals("bias")).findFirst().orElseThrow();
     }
 }

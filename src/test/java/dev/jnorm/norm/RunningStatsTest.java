@@ -2,6 +2,8 @@ package dev.jnorm.norm;
 
 import static dev.jnorm.testing.Close.assertClose;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.assertNull;
 
 import dev.jnorm.backend.Backend;
@@ -65,7 +67,7 @@ class RunningStatsTest {
         return new double[][] {mean, var};
     }
 
-    private static void checkSequence(RunningStatsNorm layer, Double momentum, boolean perInstance) {
+    private static void checkSequence(RunningStatsNorm<?> layer, Double momentum, boolean perInstance) {
         double[] rm = new double[C];
         double[] rv = {1, 1, 1};
         for (int k = 1; k <= 4; k++) {
@@ -96,7 +98,7 @@ class RunningStatsTest {
 
     @Test
     void batchNormNullMomentumKeepsTheCumulativeAverage() {
-        try (BatchNorm bn = BatchNorm.builder(C).momentum(null).dtype(F64).build(CPU)) {
+        try (BatchNorm bn = BatchNorm.builder(C).cumulativeAverage().dtype(F64).build(CPU)) {
             checkSequence(bn, null, false);
         }
     }
@@ -111,7 +113,7 @@ class RunningStatsTest {
     @Test
     void batchInstanceAndSwitchableUpdateRunningStatsAsBatchNorm() {
         try (BatchInstanceNorm bin = BatchInstanceNorm.builder(C).momentum(0.3).dtype(F64).build(CPU);
-             SwitchableNorm sn = SwitchableNorm.builder(C).momentum(null).dtype(F64).build(CPU)) {
+             SwitchableNorm sn = SwitchableNorm.builder(C).cumulativeAverage().dtype(F64).build(CPU)) {
             checkSequence(bin, 0.3, false);
             checkSequence(sn, null, false);
         }
@@ -133,7 +135,7 @@ class RunningStatsTest {
                 int c = (i / S) % C;
                 expected[i] = (x[i] - rm[c]) / Math.sqrt(rv[c] + eps) * w[c] + b[c];
             }
-            for (RunningStatsNorm layer : new RunningStatsNorm[] {bn, in}) {
+            for (RunningStatsNorm<?> layer : new RunningStatsNorm<?>[] {bn, in}) {
                 layer.runningMean().copyFrom(rm);
                 layer.runningVar().copyFrom(rv);
                 layer.weight().value().copyFrom(w);
@@ -156,7 +158,8 @@ class RunningStatsTest {
              Tensor x = TestData.randn(CPU, 8, F64, N, C, S)) {
             assertNull(bn.runningMean());
             assertNull(bn.runningVar());
-            assertNull(bn.momentum());
+            assertTrue(bn.momentum().isEmpty());
+            assertFalse(bn.cumulativeAverage());
             assertEquals(0, bn.numBatchesTracked());
             double[] train;
             try (Tensor y = bn.forward(x)) {

@@ -30,10 +30,10 @@ class EmulatedPathsTest {
 
     /** The kernels that ran for one forward of {@code layer} on a {@code shape} input. */
     private static Set<Kernel> forwardKernels(Geometry geometry, Shape shape,
-                                              Function<CudaBackend, NormLayer> layer) {
+                                              Function<CudaBackend, NormLayer<?>> layer) {
         EmulatedDevice device = new EmulatedDevice(geometry);
         try (CudaBackend cuda = new CudaBackend(device);
-             NormLayer norm = layer.apply(cuda);
+             NormLayer<?> norm = layer.apply(cuda);
              Tensor x = TestData.randn(cuda, 3, DType.FLOAT32, shape.dims())) {
             Map<Kernel, MemoryTraffic> before = device.trafficByKernel();
             try (Tensor y = norm.forward(x)) {
@@ -48,7 +48,7 @@ class EmulatedPathsTest {
         }
     }
 
-    private static Function<CudaBackend, NormLayer> layerNorm(long length) {
+    private static Function<CudaBackend, NormLayer<?>> layerNorm(long length) {
         return b -> LayerNorm.builder(length).build(b);
     }
 

@@ -78,7 +78,7 @@ class GpuCudaTest extends CudaBackendContract {
     void aGroupOfMoreThan2Pow31ValuesIsSplitAcrossBlocksWith64BitIndexing() {
         assumeMemory();
         Shape shape = Shape.of(1, 2, BIG / 2);
-        try (NormLayer gn = GroupNorm.builder(1, 2).build(cuda());
+        try (NormLayer<?> gn = GroupNorm.builder(1, 2).build(cuda());
              Tensor x = pattern(shape);
              Tensor y = gn.forward(x)) {
             assertEquals(shape, y.shape());
@@ -91,7 +91,7 @@ class GpuCudaTest extends CudaBackendContract {
     void batchNormOverMoreThan2Pow31ValuesUsesTheColumnPathWith64BitIndexing() {
         assumeMemory();
         Shape shape = Shape.of(BIG / 2, 2);
-        try (NormLayer bn = BatchNorm.builder(2).build(cuda());
+        try (NormLayer<?> bn = BatchNorm.builder(2).build(cuda());
              Tensor x = pattern(shape);
              Tensor y = bn.forward(x)) {
             checkWindows(y, 2, i -> i % 2);

@@ -33,9 +33,9 @@ import java.util.function.BiFunction;
  *               when not a multiple of 4)
  */
 record NormCase(String name, Shape shape, boolean training, int offset,
-                BiFunction<Backend, DType, NormLayer> make, Integer weightDim) {
+                BiFunction<Backend, DType, NormLayer<?>> make, Integer weightDim) {
 
-    static NormCase of(String name, Shape shape, boolean training, BiFunction<Backend, DType, NormLayer> make) {
+    static NormCase of(String name, Shape shape, boolean training, BiFunction<Backend, DType, NormLayer<?>> make) {
         return new NormCase(name, shape, training, 0, make, null);
     }
 
@@ -68,7 +68,7 @@ record NormCase(String name, Shape shape, boolean training, int offset,
     private Map<String, double[]> runLayer(Backend backend, DType dtype) {
         Map<String, double[]> out = new LinkedHashMap<>();
         int n = (int) shape.numel();
-        try (NormLayer layer = make.apply(backend, dtype);
+        try (NormLayer<?> layer = make.apply(backend, dtype);
              Tensor storage = backend.allocate(Shape.of(n + offset), dtype);
              Tensor dy = backend.allocate(shape, dtype)) {
             long seed = 1000;
@@ -78,7 +78,7 @@ record NormCase(String name, Shape shape, boolean training, int offset,
                         : data(seed++, (int) p.value().numel(), logits ? 1.0 : 0.7, p.name().equals("weight") ? 1 : 0);
                 p.value().copyFrom(values);
             }
-            if (layer instanceof RunningStatsNorm r && r.runningMean() != null) {
+            if (layer instanceof RunningStatsNorm<?> r && r.runningMean() != null) {
                 r.runningMean().copyFrom(data(seed++, (int) r.runningMean().numel(), 0.5, 0));
                 r.runningVar().copyFrom(TestData.uniform(seed++, (int) r.runningVar().numel(), 0.5, 1.5));
             }
@@ -94,7 +94,7 @@ record NormCase(String name, Shape shape, boolean training, int offset,
             for (Parameter p : layer.parameters()) {
                 out.put("grad_" + p.name(), p.grad().toDoubleArray());
             }
-            if (layer instanceof RunningStatsNorm r && r.runningMean() != null) {
+            if (layer instanceof RunningStatsNorm<?> r && r.runningMean() != null) {
                 out.put("running_mean", r.runningMean().toDoubleArray());
                 out.put("running_var", r.runningVar().toDoubleArray());
             }
@@ -125,7 +125,7 @@ record NormCase(String name, Shape shape, boolean training, int offset,
         try (Tensor v = backend.allocate(shape, dtype); Tensor dw = backend.allocate(shape, dtype)) {
             v.copyFrom(data(3, n, 1.0, 0.2));
             dw.copyFrom(data(4, n, 1.0, 0));
-            try (WeightNorm wn = WeightNorm.builder().dim(weightDim).build(v)) {
+            try (WeightNorm wn = (weightDim == null ? WeightNorm.builder().wholeTensor() : WeightNorm.builder().dim(weightDim)).build(v)) {
                 wn.g().value().copyFrom(data(5, (int) wn.g().value().numel(), 1.0, 1));
                 try (Tensor w = wn.forward()) {
                     out.put("output", w.toDoubleArray());
@@ -141,31 +141,31 @@ record NormCase(String name, Shape shape, boolean training, int offset,
 
     // ---- the layers, by name ----
 
-    static BiFunction<Backend, DType, NormLayer> batch(long c) {
+    static BiFunction<Backend, DType, NormLayer<?>> batch(long c) {
         return (b, t) -> BatchNorm.builder(c).dtype(t).build(b);
     }
 
-    static BiFunction<Backend, DType, NormLayer> instance(long c, boolean affine, boolean track) {
+    static BiFunction<Backend, DType, NormLayer<?>> instance(long c, boolean affine, boolean track) {
         return (b, t) -> InstanceNorm.builder(c).affine(affine).trackRunningStats(track).dtype(t).build(b);
     }
 
-    static BiFunction<Backend, DType, NormLayer> group(long groups, long c) {
+    static BiFunction<Backend, DType, NormLayer<?>> group(long groups, long c) {
         return (b, t) -> GroupNorm.builder(groups, c).dtype(t).build(b);
     }
 
-    static BiFunction<Backend, DType, NormLayer> layer(long... normalized) {
+    static BiFunction<Backend, DType, NormLayer<?>> layer(long... normalized) {
         return (b, t) -> LayerNorm.builder(normalized).dtype(t).build(b);
     }
 
-    static BiFunction<Backend, DType, NormLayer> rms(long... normalized) {
+    static BiFunction<Backend, DType, NormLayer<?>> rms(long... normalized) {
         return (b, t) -> RMSNorm.builder(normalized).eps(1e-6).dtype(t).build(b);
     }
 
-    static BiFunction<Backend, DType, NormLayer> batchInstance(long c) {
+    static BiFunction<Backend, DType, NormLayer<?>> batchInstance(long c) {
         return (b, t) -> BatchInstanceNorm.builder(c).dtype(t).build(b);
     }
 
-    static BiFunction<Backend, DType, NormLayer> switchable(long c) {
+    static BiFunction<Backend, DType, NormLayer<?>> switchable(long c) {
         return (b, t) -> SwitchableNorm.builder(c).dtype(t).build(b);
     }
 }
