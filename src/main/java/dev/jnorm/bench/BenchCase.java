@@ -1,31 +1,46 @@
 package dev.jnorm.bench;
 
+import dev.jnorm.norm.NormConfig;
+import dev.jnorm.norm.NormRegistry;
+import dev.jnorm.norm.NormSpec;
 import dev.jnorm.tensor.Shape;
 
 /**
  * One benchmark row: a norm (as {@code jnorm run --norm} names it), a direction (forward or
  * backward), a mode (train or eval) and a shape; {@code groups} for GroupNorm, {@code normalizedDims}
- * for LayerNorm and RMSNorm.
+ * for LayerNorm and RMSNorm (0 where the norm has no such setting).
  */
 public record BenchCase(String norm, String direction, String mode, Shape shape, long groups, int normalizedDims) {
+
+    /** The case's norm in the {@link NormRegistry}. */
+    public NormSpec spec() {
+        return NormRegistry.named(norm);
+    }
+
+    /** The configuration the case builds its norm with: its groups and normalized dims, defaults otherwise. */
+    public NormConfig config() {
+        NormConfig config = NormConfig.defaults();
+        if (groups > 0) {
+            config = config.groups(groups);
+        }
+        if (normalizedDims > 0) {
+            config = config.normalizedDims(normalizedDims);
+        }
+        // the suites time InstanceNorm as the CNNs use it, with its affine parameters
+        return spec().settings().contains(NormSpec.Setting.AFFINE) ? config.affine(true) : config;
+    }
 
     public boolean forward() {
         return direction.equals("forward");
     }
 
-    /** The values one statistic is taken over, for the norms with one kind of group. */
+    public boolean training() {
+        return mode.equals("train");
+    }
+
+    /** The values one statistic is taken over. */
     public long groupSize() {
-        long n = shape.dim(0);
-        long c = shape.rank() > 1 ? shape.dim(1) : 1;
-        long s = shape.product(2, shape.rank());
-        return switch (norm) {
-            case "batch" -> n * s;
-            case "instance" -> s;
-            case "group" -> c / groups * s;
-            case "layer", "rms" -> shape.product(shape.rank() - normalizedDims, shape.rank());
-            case "weight" -> shape.numel() / n;
-            default -> n * s; // batch-instance and switchable need batch statistics too
-        };
+        return spec().groupSize(shape, config());
     }
 
     /** The key rows from different implementations are matched on. */

@@ -1,14 +1,7 @@
 package dev.jnorm.bench;
 
 import dev.jnorm.backend.Backend;
-import dev.jnorm.norm.BatchInstanceNorm;
-import dev.jnorm.norm.BatchNorm;
-import dev.jnorm.norm.GroupNorm;
-import dev.jnorm.norm.InstanceNorm;
-import dev.jnorm.norm.LayerNorm;
 import dev.jnorm.norm.NormLayer;
-import dev.jnorm.norm.RMSNorm;
-import dev.jnorm.norm.SwitchableNorm;
 import dev.jnorm.norm.WeightNorm;
 import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
@@ -37,17 +30,17 @@ public final class Benchmark {
     }
 
     public BenchResult run(BenchCase c, double copyTbps) {
-        double[] micros = c.norm().equals("weight") ? timeWeightNorm(c) : timeLayer(c);
+        double[] micros = c.spec().reparameterizes() ? timeWeightNorm(c) : timeLayer(c);
         Arrays.sort(micros);
         return new BenchResult(c, micros[micros.length / 2], micros[0], Traffic.of(c, sharedMemoryPerBlock), runs,
                 copyTbps);
     }
 
     private double[] timeLayer(BenchCase c) {
-        try (NormLayer<?> layer = layer(c);
+        try (NormLayer<?> layer = c.spec().build(backend, c.shape(), c.config(), DType.FLOAT32);
              Tensor x = pattern(c.shape(), 1);
              Tensor dy = pattern(c.shape(), 2)) {
-            layer.setTraining(c.mode().equals("train"));
+            layer.setTraining(c.training());
             if (c.forward()) {
                 return times(() -> layer.forward(x).close());
             }
@@ -77,21 +70,6 @@ public final class Benchmark {
             micros[i] = stopwatch.micros(operation);
         }
         return micros;
-    }
-
-    private NormLayer<?> layer(BenchCase c) {
-        long channels = c.shape().dim(1);
-        long[] normalized = c.shape().slice(c.shape().rank() - Math.max(c.normalizedDims(), 1), c.shape().rank()).dims();
-        return switch (c.norm()) {
-            case "batch" -> BatchNorm.builder(channels).build(backend);
-            case "instance" -> InstanceNorm.builder(channels).affine(true).build(backend);
-            case "group" -> GroupNorm.builder(c.groups(), channels).build(backend);
-            case "layer" -> LayerNorm.builder(normalized).build(backend);
-            case "rms" -> RMSNorm.builder(normalized).build(backend);
-            case "batch-instance" -> BatchInstanceNorm.builder(channels).build(backend);
-            case "switchable" -> SwitchableNorm.builder(channels).build(backend);
-            default -> throw new IllegalArgumentException("no layer for " + c.norm());
-        };
     }
 
     /** Values spread over (−2, 2) from a hash of the index, written in chunks. */

@@ -1,5 +1,6 @@
 package dev.jnorm.bench;
 
+import dev.jnorm.norm.NormSpec;
 import dev.jnorm.tensor.Shape;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -8,13 +9,11 @@ import java.util.Map;
 
 /**
  * The shape suites of DESIGN.md section 7, and scaled-down versions of them for the CPU backend.
- * Each norm runs on one suite; forward and backward in train mode, BatchNorm's forward in eval too.
+ * Each norm runs on its suite; forward and backward in train mode, and forward in eval where that is
+ * an elementwise pass on running statistics (BatchNorm's).
  */
 public final class Suites {
-    /** The suite each norm runs on. */
-    public static final Map<String, String> SUITE_OF = Map.of(
-            "group", "group", "batch", "batch", "instance", "instance", "layer", "rows", "rms", "rows",
-            "weight", "weight", "batch-instance", "instance", "switchable", "instance");
+    /** The suites, by name; each norm names its own ({@link NormSpec#suite()}). */
     public static final List<String> SUITES = List.of("group", "batch", "instance", "rows", "weight");
 
     private static final Map<String, List<Shape>> GPU = new LinkedHashMap<>();
@@ -41,20 +40,22 @@ public final class Suites {
     }
 
     /** The cases for the chosen norms and suites, on GPU-sized or CPU-sized shapes. */
-    public static List<BenchCase> cases(List<String> norms, List<String> suites, boolean gpu) {
+    public static List<BenchCase> cases(List<NormSpec> norms, List<String> suites, boolean gpu) {
         List<BenchCase> cases = new ArrayList<>();
-        for (String norm : norms) {
-            String suite = SUITE_OF.get(norm);
-            if (!suites.contains(suite)) {
+        for (NormSpec norm : norms) {
+            if (!suites.contains(norm.suite())) {
                 continue;
             }
-            for (Shape shape : (gpu ? GPU : CPU).get(suite)) {
-                long groups = norm.equals("group") ? Math.min(GROUPS, shape.dim(1)) : 0;
-                int dims = norm.equals("layer") || norm.equals("rms") ? 1 : 0;
-                cases.add(new BenchCase(norm, "forward", "train", shape, groups, dims));
-                cases.add(new BenchCase(norm, "backward", "train", shape, groups, dims));
-                if (norm.equals("batch")) {
-                    cases.add(new BenchCase(norm, "forward", "eval", shape, groups, dims));
+            String name = norm.commandName();
+            boolean grouped = norm.settings().contains(NormSpec.Setting.GROUPS);
+            int dims = norm.settings().contains(NormSpec.Setting.NORMALIZED_DIMS) ? 1 : 0;
+            for (Shape shape : (gpu ? GPU : CPU).get(norm.suite())) {
+                long groups = grouped ? Math.min(GROUPS, shape.dim(1)) : 0;
+                cases.add(new BenchCase(name, "forward", "train", shape, groups, dims));
+                cases.add(new BenchCase(name, "backward", "train", shape, groups, dims));
+                // where evaluation is a different kernel (elementwise, on running statistics), time it too
+                if (norm.batchStatisticsFirst(true) && norm.elementwise(false)) {
+                    cases.add(new BenchCase(name, "forward", "eval", shape, groups, dims));
                 }
             }
         }

@@ -9,6 +9,8 @@ import dev.jnorm.bench.Benchmark;
 import dev.jnorm.bench.Comparison;
 import dev.jnorm.bench.Stopwatch;
 import dev.jnorm.bench.Suites;
+import dev.jnorm.norm.NormRegistry;
+import dev.jnorm.norm.NormSpec;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -50,8 +52,8 @@ final class BenchCommand implements Callable<Integer> {
     List<String> suites;
 
     @Option(names = "--norm", paramLabel = "NORM[,NORM...]", split = ",", defaultValue = "all",
-            description = "batch, layer, instance, group, rms, weight, batch-instance, switchable or all "
-                    + "(default: ${DEFAULT-VALUE}).")
+            completionCandidates = NormRegistry.Names.class,
+            description = "${COMPLETION-CANDIDATES} or all (default: ${DEFAULT-VALUE}).")
     List<String> norms;
 
     @Option(names = "--runs", paramLabel = "N", defaultValue = "25",
@@ -107,7 +109,8 @@ final class BenchCommand implements Callable<Integer> {
         if (runs < 20) {
             throw new IllegalArgumentException("--runs must be at least 20, got " + runs);
         }
-        List<String> chosenNorms = choose("--norm", norms, Jnorm.NORMS);
+        List<NormSpec> chosenNorms = choose("--norm", norms, NormRegistry.names()).stream().map(NormRegistry::named)
+                .toList();
         List<String> chosenSuites = choose("--suite", suites, Suites.SUITES);
         PrintWriter err = spec.commandLine().getErr();
         try (Backend b = device.open()) {

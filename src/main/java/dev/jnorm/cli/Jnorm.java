@@ -16,9 +16,6 @@ import picocli.CommandLine;
 public final class Jnorm implements Runnable {
     /** Exit status for bad input: the message is printed on one line, without a stack trace. */
     static final int BAD_INPUT = 2;
-    /** The eight norms by their command-line names, as {@code run --norm} and {@code bench --norm} take them. */
-    static final List<String> NORMS =
-            List.of("batch", "layer", "instance", "group", "rms", "weight", "batch-instance", "switchable");
     /** netlib's BLAS logs its expected fallback to pure Java as a warning; kept quiet here (strong reference). */
     private static final java.util.logging.Logger NETLIB = java.util.logging.Logger.getLogger("dev.ludovic.netlib");
 
@@ -51,7 +48,8 @@ public final class Jnorm implements Runnable {
         CommandLine cli = new CommandLine(new Jnorm());
         cli.setOut(out);
         cli.setErr(err);
-        cli.setParameterExceptionHandler((e, a) -> badInput(e.getCommandLine().getErr(), e.getMessage()));
+        cli.setParameterExceptionHandler((e, a) -> badInput(e.getCommandLine().getErr(),
+                e.getCause() instanceof Converters.BadValue bad ? bad.getMessage() : e.getMessage()));
         cli.setExecutionExceptionHandler((e, c, parsed) -> {
             if (e instanceof IllegalArgumentException) {
                 return badInput(c.getErr(), e.getMessage());

@@ -1,23 +1,23 @@
 package dev.jnorm.cli;
 
+import static dev.jnorm.norm.NormSpec.Setting.AFFINE;
+import static dev.jnorm.norm.NormSpec.Setting.DIM;
+import static dev.jnorm.norm.NormSpec.Setting.EPS;
+import static dev.jnorm.norm.NormSpec.Setting.GROUPS;
+import static dev.jnorm.norm.NormSpec.Setting.MOMENTUM;
+import static dev.jnorm.norm.NormSpec.Setting.NORMALIZED_DIMS;
+import static dev.jnorm.norm.NormSpec.Setting.RUNNING_STATISTICS;
+
 import dev.jnorm.backend.Backend;
 import dev.jnorm.io.NpyArray;
 import dev.jnorm.io.NpyReader;
 import dev.jnorm.io.NpyWriter;
 import dev.jnorm.module.Parameter;
-import dev.jnorm.norm.BatchInstanceNorm;
-import dev.jnorm.norm.BatchInstanceOutput;
-import dev.jnorm.norm.BatchNorm;
-import dev.jnorm.norm.ForwardResult;
-import dev.jnorm.norm.GroupNorm;
-import dev.jnorm.norm.InstanceNorm;
-import dev.jnorm.norm.LayerNorm;
+import dev.jnorm.norm.NormConfig;
 import dev.jnorm.norm.NormLayer;
-import dev.jnorm.norm.NormOutput;
-import dev.jnorm.norm.RMSNorm;
+import dev.jnorm.norm.NormRegistry;
+import dev.jnorm.norm.NormSpec;
 import dev.jnorm.norm.RunningStatsNorm;
-import dev.jnorm.norm.SwitchableNorm;
-import dev.jnorm.norm.SwitchableOutput;
 import dev.jnorm.norm.WeightNorm;
 import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
@@ -30,6 +30,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.function.Predicate;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -47,20 +48,18 @@ import picocli.CommandLine.Option;
             "  output.npy",
             "  grad_input.npy and grad_<param>.npy for each learnable parameter (grad_weight, grad_bias,",
             "    grad_g, grad_rho, grad_mean_weight, grad_var_weight), with --grad-output",
-            "  saved_mean.npy and saved_rstd.npy in train mode: the statistics that normalized the input,",
-            "    [C] for batch, [N, C] for instance and switchable (mixed), [N, G] for group, the leading",
-            "    dims for layer and rms (rms has no saved_mean); batch-instance saves batch statistics",
-            "    there and adds saved_instance_mean.npy and saved_instance_rstd.npy ([N, C])",
+            "  saved_mean.npy and saved_rstd.npy in train mode: the statistics that normalized the input, one",
+            "    per group (per channel, per (example, channel), per leading index, ...; a norm without a",
+            "    mean saves none); a norm with two kinds of statistics adds saved_instance_mean.npy and",
+            "    saved_instance_rstd.npy",
             "  running_mean.npy and running_var.npy in train mode when running statistics are tracked",
             "Nothing is written unless the whole run succeeds. Bad input: exit status 2 and a one-line",
             "message on stderr."},
         optionListHeading = "%nOptions:%n")
 final class RunCommand implements Callable<Integer> {
-    private static final List<String> RUNNING_NORMS = List.of("batch", "instance", "batch-instance", "switchable");
-
-    @Option(names = "--norm", required = true, paramLabel = "NORM",
-            description = "batch, layer, instance, group, rms, weight, batch-instance or switchable.")
-    String norm;
+    @Option(names = "--norm", required = true, paramLabel = "NORM", converter = Converters.Norm.class,
+            completionCandidates = NormRegistry.Names.class, description = "One of: ${COMPLETION-CANDIDATES}.")
+    NormSpec norm;
 
     @Option(names = "--input", required = true, paramLabel = "X.npy",
             description = "The input [N, C, *spatial] (layer, rms: [*, normalized dims]; weight: the direction v).")
@@ -83,26 +82,29 @@ final class RunCommand implements Callable<Integer> {
     String mode;
 
     @Option(names = "--eps", paramLabel = "E",
-            description = "Added to the variance (default 1e-5; rms: the machine epsilon of the input's dtype).")
+            description = "Added to the variance (default 1e-5; for root-mean-square norms the machine epsilon "
+                    + "of the input's dtype).")
     Double eps;
 
     @Option(names = "--momentum", paramLabel = "M|none",
             description = "Running-statistics momentum; none for a cumulative average (default 0.1).")
     String momentum;
 
-    @Option(names = "--groups", paramLabel = "G", description = "group: the number of groups (required).")
+    @Option(names = "--groups", paramLabel = "G", description = "The number of groups of channels (required where a "
+            + "norm has groups).")
     Long groups;
 
     @Option(names = "--normalized-dims", paramLabel = "K",
-            description = "layer, rms: how many trailing dims to normalize (default: all but the first).")
+            description = "How many trailing dims to normalize, for the norms over trailing dims (default: all "
+                    + "but the first).")
     Integer normalizedDims;
 
     @Option(names = "--affine", paramLabel = "true|false", arity = "1",
-            description = "Learn a weight and bias (default true; instance: false; layer, rms: elementwise).")
+            description = "Learn a weight and bias (default: the norm's own, as PyTorch's).")
     Boolean affine;
 
     @Option(names = "--track-running-stats", paramLabel = "true|false", arity = "1",
-            description = "Keep running statistics (default true; instance: false).")
+            description = "Keep running statistics (default: the norm's own, as PyTorch's).")
     Boolean trackRunningStats;
 
     @Option(names = "--weight", paramLabel = "W.npy", description = "The affine weight (default ones).")
@@ -122,23 +124,23 @@ final class RunCommand implements Callable<Integer> {
     Long numBatchesTracked;
 
     @Option(names = "--dim", paramLabel = "D|none",
-            description = "weight: the dim kept by the norm; none for the whole tensor (default 0).")
+            description = "For a weight's norm: the dim it keeps; none for the whole tensor (default 0).")
     String dim;
 
     @Option(names = "--g", paramLabel = "G.npy",
-            description = "weight: the magnitude g, one value per slice along --dim, as a vector or in PyTorch's "
-                    + "keepdim shape (default ||v||).")
+            description = "For a weight's norm: the magnitude g, one value per slice along --dim, as a vector or "
+                    + "in PyTorch's keepdim shape (default ||v||).")
     Path g;
 
-    @Option(names = "--rho", paramLabel = "R.npy", description = "batch-instance: the mix rho (default ones).")
+    @Option(names = "--rho", paramLabel = "R.npy", description = "The mix rho, where a norm has one (default ones).")
     Path rho;
 
     @Option(names = "--mean-weight", paramLabel = "MW.npy",
-            description = "switchable: the 3 mean-mixing logits, instance, layer, batch (default zeros).")
+            description = "The 3 mean-mixing logits (instance, layer, batch), where a norm has them (default zeros).")
     Path meanWeight;
 
     @Option(names = "--var-weight", paramLabel = "VW.npy",
-            description = "switchable: the 3 variance-mixing logits, instance, layer, batch (default zeros).")
+            description = "The 3 variance-mixing logits, where a norm has them (default zeros).")
     Path varWeight;
 
     @Override
@@ -149,7 +151,7 @@ final class RunCommand implements Callable<Integer> {
         NpyArray dy = gradOutput == null ? null : NpyReader.read(gradOutput);
         Map<String, NpyArray> results;
         try (Backend compute = device.open()) {
-            results = norm.equals("weight") ? runWeightNorm(compute, x, dy) : runLayer(compute, x, dy, training);
+            results = norm.reparameterizes() ? runWeightNorm(compute, x, dy) : runLayer(compute, x, dy, training);
         }
         results.replaceAll((name, array) -> array.as(x.dtype()));
         write(results);
@@ -158,47 +160,54 @@ final class RunCommand implements Callable<Integer> {
 
     /** Rejects values out of their sets, and options the chosen norm has no use for. */
     private void checkOptions() {
-        if (!Jnorm.NORMS.contains(norm)) {
-            throw new IllegalArgumentException("--norm must be one of " + String.join(", ", Jnorm.NORMS) + "; got '"
-                    + norm + "'");
-        }
         if (!mode.equals("train") && !mode.equals("eval")) {
             throw new IllegalArgumentException("--mode must be train or eval; got '" + mode + "'");
         }
-        boolean running = RUNNING_NORMS.contains(norm);
-        boolean hasEps = !norm.equals("weight");
-        boolean hasAffine = !norm.equals("weight");
-        requireApplicable("--eps", eps, hasEps, "every norm but weight");
-        requireApplicable("--affine", affine, hasAffine, "every norm but weight");
-        requireApplicable("--momentum", momentum, running, "batch, instance, batch-instance and switchable");
-        requireApplicable("--track-running-stats", trackRunningStats, running,
-                "batch, instance, batch-instance and switchable");
-        requireApplicable("--running-mean", runningMean, running, "batch, instance, batch-instance and switchable");
-        requireApplicable("--running-var", runningVar, running, "batch, instance, batch-instance and switchable");
-        requireApplicable("--num-batches-tracked", numBatchesTracked, running,
-                "batch, instance, batch-instance and switchable");
-        requireApplicable("--groups", groups, norm.equals("group"), "group");
-        requireApplicable("--normalized-dims", normalizedDims, norm.equals("layer") || norm.equals("rms"),
-                "layer and rms");
-        requireApplicable("--dim", dim, norm.equals("weight"), "weight");
-        requireApplicable("--g", g, norm.equals("weight"), "weight");
-        requireApplicable("--rho", rho, norm.equals("batch-instance"), "batch-instance");
-        requireApplicable("--mean-weight", meanWeight, norm.equals("switchable"), "switchable");
-        requireApplicable("--var-weight", varWeight, norm.equals("switchable"), "switchable");
-        requireApplicable("--weight", weight, hasAffine, "every norm but weight");
-        requireApplicable("--bias", bias, hasAffine && !norm.equals("rms"), "every norm but weight and rms");
-        if (norm.equals("group") && groups == null) {
-            throw new IllegalArgumentException("--norm group needs --groups G");
+        requireSetting("--eps", eps, EPS);
+        requireSetting("--affine", affine, AFFINE);
+        requireSetting("--momentum", momentum, MOMENTUM);
+        requireSetting("--track-running-stats", trackRunningStats, RUNNING_STATISTICS);
+        requireSetting("--running-mean", runningMean, RUNNING_STATISTICS);
+        requireSetting("--running-var", runningVar, RUNNING_STATISTICS);
+        requireSetting("--num-batches-tracked", numBatchesTracked, RUNNING_STATISTICS);
+        requireSetting("--groups", groups, GROUPS);
+        requireSetting("--normalized-dims", normalizedDims, NORMALIZED_DIMS);
+        requireSetting("--dim", dim, DIM);
+        parameterFiles().forEach((name, file) -> require("--" + name.replace('_', '-'), file,
+                spec -> spec.parameters().contains(name)));
+        if (norm.settings().contains(GROUPS) && groups == null) {
+            throw new IllegalArgumentException("--norm " + norm.commandName() + " needs --groups G");
         }
     }
 
-    private void requireApplicable(String option, Object value, boolean applies, String which) {
-        if (value != null && !applies) {
-            throw new IllegalArgumentException(option + " applies to " + which + ", not to --norm " + norm);
+    private void requireSetting(String option, Object value, NormSpec.Setting setting) {
+        require(option, value, spec -> spec.settings().contains(setting));
+    }
+
+    /** An option given must be one the chosen norm has: else a message naming the norms that have it. */
+    private void require(String option, Object value, Predicate<NormSpec> has) {
+        if (value != null && !has.test(norm)) {
+            List<String> which = NormRegistry.all().stream().filter(has).map(NormSpec::commandName).toList();
+            String names = which.size() == 1 ? which.get(0)
+                    : String.join(", ", which.subList(0, which.size() - 1)) + " and " + which.get(which.size() - 1);
+            throw new IllegalArgumentException(option + " applies to " + names + ", not to --norm "
+                    + norm.commandName());
         }
     }
 
-    // ---- the seven layers that normalize an input ----
+    /** The parameter files given, by the parameter's name. */
+    private Map<String, Path> parameterFiles() {
+        Map<String, Path> files = new LinkedHashMap<>();
+        files.put("g", g);
+        files.put("rho", rho);
+        files.put("mean_weight", meanWeight);
+        files.put("var_weight", varWeight);
+        files.put("weight", weight);
+        files.put("bias", bias);
+        return files;
+    }
+
+    // ---- the norms that normalize an input ----
 
     /** The dtype to compute in: the input's, or float32 on a backend without float64 (CUDA). */
     private static DType computeType(Backend compute, NpyArray x) {
@@ -208,7 +217,7 @@ final class RunCommand implements Callable<Integer> {
     private Map<String, NpyArray> runLayer(Backend compute, NpyArray x, NpyArray dy, boolean training) {
         Map<String, NpyArray> results = new LinkedHashMap<>();
         DType dtype = computeType(compute, x);
-        try (NormLayer<?> layer = buildLayer(compute, x.shape(), dtype);
+        try (NormLayer<?> layer = norm.build(compute, x.shape(), config(x.shape()), dtype);
              Tensor xt = x.toTensor(compute, dtype)) {
             loadParameters(layer);
             layer.setTraining(training);
@@ -216,7 +225,7 @@ final class RunCommand implements Callable<Integer> {
                 results.put("output", NpyArray.of(y));
             }
             if (training) {
-                savedStatistics(layer.lastForward(), results);
+                layer.lastForward().savedStatistics().forEach((name, t) -> results.put("saved_" + name, NpyArray.of(t)));
                 if (layer instanceof RunningStatsNorm<?> r && r.runningMean() != null) {
                     results.put("running_mean", NpyArray.of(r.runningMean()));
                     results.put("running_var", NpyArray.of(r.runningVar()));
@@ -235,72 +244,36 @@ final class RunCommand implements Callable<Integer> {
         return results;
     }
 
-    private NormLayer<?> buildLayer(Backend compute, Shape shape, DType dtype) {
-        long channels = shape.rank() >= 2 ? shape.dim(1) : 1;
-        double e = eps == null ? 1e-5 : eps;
-        boolean a = affine == null || affine;
-        switch (norm) {
-            case "group":
-                // A rank-1 input gets GroupNorm's own rank message from forward, not a channel-count one.
-                return GroupNorm.builder(groups, shape.rank() >= 2 ? channels : groups)
-                        .eps(e).affine(a).dtype(dtype).build(compute);
-            case "layer":
-                return LayerNorm.builder(normalizedShape(shape)).eps(e).elementwiseAffine(a).dtype(dtype).build(compute);
-            case "rms": {
-                RMSNorm.Builder rms = RMSNorm.builder(normalizedShape(shape)).elementwiseAffine(a).dtype(dtype);
-                return (eps == null ? rms : rms.eps(eps)).build(compute);
-            }
-            default: {
-                RunningStatsNorm.Builder<?> b = runningStatsBuilder(channels).eps(e).dtype(dtype);
-                Double m = parseMomentum();
-                return (m == null ? b.cumulativeAverage() : b.momentum(m)).build(compute);
-            }
+    /** The configuration the options give, checked against the input's shape. */
+    private NormConfig config(Shape shape) {
+        NormConfig c = NormConfig.defaults();
+        if (eps != null) {
+            c = c.eps(eps);
         }
-    }
-
-    private RunningStatsNorm.Builder<?> runningStatsBuilder(long channels) {
-        RunningStatsNorm.Builder<?> b = switch (norm) {
-            case "batch" -> BatchNorm.builder(channels);
-            case "instance" -> InstanceNorm.builder(channels);
-            case "batch-instance" -> BatchInstanceNorm.builder(channels);
-            case "switchable" -> SwitchableNorm.builder(channels);
-            default -> throw new IllegalStateException("not a running-statistics norm: " + norm);
-        };
+        if (momentum != null) {
+            c = momentum.equals("none") ? c.cumulativeAverage() : c.momentum(parseNumber("--momentum", momentum));
+        }
         if (affine != null) {
-            b.affine(affine);
+            c = c.affine(affine);
         }
         if (trackRunningStats != null) {
-            b.trackRunningStats(trackRunningStats);
+            c = c.trackRunningStats(trackRunningStats);
         }
-        return b;
-    }
-
-    private long[] normalizedShape(Shape shape) {
-        int k = normalizedDims == null ? Math.max(shape.rank() - 1, 0) : normalizedDims;
-        if (k < 0 || k > shape.rank()) {
-            throw new IllegalArgumentException("--normalized-dims must be between 1 and the input's rank "
-                    + shape.rank() + ", got " + k);
+        if (groups != null) {
+            c = c.groups(groups);
         }
-        return shape.slice(shape.rank() - k, shape.rank()).dims();
-    }
-
-    private Double parseMomentum() {
-        if (momentum == null) {
-            return 0.1;
+        if (normalizedDims != null) {
+            if (normalizedDims < 0 || normalizedDims > shape.rank()) {
+                throw new IllegalArgumentException("--normalized-dims must be between 1 and the input's rank "
+                        + shape.rank() + ", got " + normalizedDims);
+            }
+            c = c.normalizedDims(normalizedDims);
         }
-        if (momentum.equals("none")) {
-            return null;
-        }
-        return parseNumber("--momentum", momentum);
+        return c;
     }
 
     private void loadParameters(NormLayer<?> layer) {
-        Map<String, Path> files = new LinkedHashMap<>();
-        files.put("weight", weight);
-        files.put("bias", bias);
-        files.put("rho", rho);
-        files.put("mean_weight", meanWeight);
-        files.put("var_weight", varWeight);
+        Map<String, Path> files = parameterFiles();
         for (Parameter p : layer.parameters()) {
             load(files.remove(p.name()), p.value(), p.name());
         }
@@ -340,24 +313,7 @@ final class RunCommand implements Callable<Integer> {
         target.copyFrom(a.values());
     }
 
-    private static void savedStatistics(ForwardResult forward, Map<String, NpyArray> results) {
-        if (forward instanceof NormOutput o) {
-            if (o.mean() != null) {
-                results.put("saved_mean", NpyArray.of(o.mean()));
-            }
-            results.put("saved_rstd", NpyArray.of(o.rstd()));
-        } else if (forward instanceof BatchInstanceOutput o) {
-            results.put("saved_mean", NpyArray.of(o.statistics().batchMean()));
-            results.put("saved_rstd", NpyArray.of(o.statistics().batchRstd()));
-            results.put("saved_instance_mean", NpyArray.of(o.statistics().instanceMean()));
-            results.put("saved_instance_rstd", NpyArray.of(o.statistics().instanceRstd()));
-        } else if (forward instanceof SwitchableOutput o) {
-            results.put("saved_mean", NpyArray.of(o.statistics().mean()));
-            results.put("saved_rstd", NpyArray.of(o.statistics().rstd()));
-        }
-    }
-
-    // ---- WeightNorm: the input is the direction v ----
+    // ---- a reparameterized weight (WeightNorm): the input is the direction v ----
 
     private Map<String, NpyArray> runWeightNorm(Backend compute, NpyArray v, NpyArray dw) {
         Map<String, NpyArray> results = new LinkedHashMap<>();

@@ -48,8 +48,8 @@ final class StudyCommand implements Runnable {
         CommandSpec spec;
 
         @Option(names = "--norms", split = ",", paramLabel = "NORM[,NORM...]",
-                description = "batch, group, instance, layer, batch-instance, switchable, none (default: batch,group; "
-                        + "with --full: all).")
+                completionCandidates = StudyNorms.class,
+                description = "${COMPLETION-CANDIDATES} (default: BatchNorm and GroupNorm; with --full: all).")
         List<String> norms;
 
         @Option(names = "--batch-sizes", split = ",", paramLabel = "B[,B...]", defaultValue = "32,16,8,4,2",
@@ -101,7 +101,7 @@ final class StudyCommand implements Runnable {
             PrintWriter stdout = spec.commandLine().getOut();
             PrintWriter err = spec.commandLine().getErr();
             SmallBatchStudy.Settings settings = new SmallBatchStudy.Settings(
-                    norms != null ? norms : full ? SmallBatchStudy.NORMS : List.of("batch", "group"),
+                    norms != null ? norms : full ? SmallBatchStudy.NORMS : SmallBatchStudy.DEFAULT_NORMS,
                     batchSizes, epochs != null ? epochs : full ? 2 : 1,
                     trainImages != null ? trainImages : full ? 20000 : 5000,
                     valImages != null ? valImages : full ? 10000 : 2000, seed, learningRate, 0.9, 5e-4);
@@ -183,6 +183,14 @@ final class StudyCommand implements Runnable {
             }
             StudyPlot.write(out.resolve("validation-error.png"), results,
                     "Validation error vs batch size, " + source);
+        }
+    }
+
+    /** The norms the study trains with, for picocli's help. */
+    static final class StudyNorms implements Iterable<String> {
+        @Override
+        public java.util.Iterator<String> iterator() {
+            return SmallBatchStudy.NORMS.iterator();
         }
     }
 }

@@ -3,6 +3,7 @@ package dev.jnorm.norm;
 import dev.jnorm.backend.BatchInstanceStats;
 import dev.jnorm.backend.NcsLayout;
 import dev.jnorm.tensor.Tensor;
+import java.util.Map;
 
 /**
  * A Batch-Instance forward pass: the output, both sets of statistics (BatchNorm mean {@code [C]} and
@@ -32,5 +33,13 @@ public final class BatchInstanceOutput extends SavedForward<BatchInstanceStats> 
         Checks.parameter(x, "grad_bias", gradAffine.bias(), c);
         return gradient(dx -> new BatchInstanceOp.Backward(layout, batchStatistics(), x, dy, statistics(), rho,
                 affine.weight(), dx, gradRho, gradAffine.weight(), gradAffine.bias()));
+    }
+
+    /** The BatchNorm statistics as mean and rstd, the InstanceNorm ones as instance_mean and instance_rstd. */
+    @Override
+    public Map<String, Tensor> savedStatistics() {
+        BatchInstanceStats s = statistics();
+        return orderedMap("mean", s.batchMean(), "rstd", s.batchRstd(), "instance_mean", s.instanceMean(),
+                "instance_rstd", s.instanceRstd());
     }
 }

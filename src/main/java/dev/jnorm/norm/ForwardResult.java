@@ -1,12 +1,19 @@
 package dev.jnorm.norm;
 
 import dev.jnorm.tensor.Tensor;
+import java.util.Map;
 
 /** The result of a functional forward pass: its output, and what its backward needs. */
 public interface ForwardResult extends AutoCloseable {
 
     /** The normalized output, owned by the caller. */
     Tensor output();
+
+    /**
+     * The statistics saved for the backward pass, by name ({@code mean}, {@code rstd},
+     * {@code instance_mean}, ...), as {@code jnorm run} writes them ({@code saved_<name>.npy}).
+     */
+    Map<String, Tensor> savedStatistics();
 
     /** Frees the statistics saved for the backward pass, leaving the output to its owner. */
     void closeSaved();

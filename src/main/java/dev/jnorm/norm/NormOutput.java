@@ -3,6 +3,8 @@ package dev.jnorm.norm;
 import dev.jnorm.backend.NcsLayout;
 import dev.jnorm.backend.RowsLayout;
 import dev.jnorm.tensor.Tensor;
+import java.util.Map;
+import java.util.LinkedHashMap;
 
 /**
  * A forward pass of BatchNorm, InstanceNorm, GroupNorm, LayerNorm or RMSNorm: the output, the
@@ -72,5 +74,15 @@ public final class NormOutput extends SavedForward<NormOutput.Statistics> {
                 ? new RowsOp.Backward(rows, x, dy, mean, rstd, affine.weight(), dx, grads.weight(), grads.bias())
                 : new ChannelsOp.Backward(channels, batchStatistics(), x, dy, mean, rstd, affine.weight(), dx,
                 grads.weight(), grads.bias()));
+    }
+
+    @Override
+    public Map<String, Tensor> savedStatistics() {
+        Map<String, Tensor> saved = new LinkedHashMap<>();
+        if (mean() != null) {
+            saved.put("mean", mean());
+        }
+        saved.put("rstd", rstd());
+        return saved;
     }
 }

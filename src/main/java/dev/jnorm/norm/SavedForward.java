@@ -3,6 +3,8 @@ package dev.jnorm.norm;
 import dev.jnorm.backend.Backend;
 import dev.jnorm.backend.NormOp;
 import dev.jnorm.tensor.Tensor;
+import java.util.LinkedHashMap;
+import java.util.Map;
 import java.util.function.Function;
 
 /**
@@ -81,5 +83,14 @@ public abstract class SavedForward<S extends AutoCloseable> implements ForwardRe
         } catch (Exception e) {
             throw new IllegalStateException("closing the saved statistics", e);
         }
+    }
+
+    /** A map of names to tensors in the order given: name, tensor, name, tensor, ... */
+    static Map<String, Tensor> orderedMap(Object... namesAndTensors) {
+        Map<String, Tensor> map = new LinkedHashMap<>();
+        for (int i = 0; i < namesAndTensors.length; i += 2) {
+            map.put((String) namesAndTensors[i], (Tensor) namesAndTensors[i + 1]);
+        }
+        return map;
     }
 }

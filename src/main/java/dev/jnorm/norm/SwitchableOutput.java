@@ -3,6 +3,7 @@ package dev.jnorm.norm;
 import dev.jnorm.backend.NcsLayout;
 import dev.jnorm.backend.SwitchableStats;
 import dev.jnorm.tensor.Tensor;
+import java.util.Map;
 
 /**
  * A Switchable forward pass: the output, the mixed statistics per (n, c) and the instance, layer and
@@ -33,5 +34,11 @@ public final class SwitchableOutput extends SavedForward<SwitchableStats> {
         return gradient(dx -> new SwitchableOp.Backward(layout, batchStatistics(), x, dy, statistics(),
                 mixing.meanWeight(), mixing.varWeight(), affine.weight(), dx, gradMixing.meanWeight(),
                 gradMixing.varWeight(), gradAffine.weight(), gradAffine.bias()));
+    }
+
+    /** The mixed mean and rstd per (n, c). */
+    @Override
+    public Map<String, Tensor> savedStatistics() {
+        return orderedMap("mean", statistics().mean(), "rstd", statistics().rstd());
     }
 }

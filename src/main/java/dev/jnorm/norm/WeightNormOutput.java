@@ -2,6 +2,7 @@ package dev.jnorm.norm;
 
 import dev.jnorm.backend.NcsLayout;
 import dev.jnorm.tensor.Tensor;
+import java.util.Map;
 
 /** A WeightNorm forward pass: the weight {@code w = g·v/‖v‖}, the norms, and its {@link #backward}. */
 public final class WeightNormOutput implements ForwardResult {
@@ -47,5 +48,10 @@ public final class WeightNormOutput implements ForwardResult {
     @Override
     public void closeSaved() {
         norm.close();
+    }
+
+    @Override
+    public Map<String, Tensor> savedStatistics() {
+        return Map.of("norm", norm);
     }
 }

@@ -5,11 +5,15 @@ import dev.jnorm.nn.Sequential;
 import dev.jnorm.nn.Sgd;
 import dev.jnorm.nn.SoftmaxCrossEntropy;
 import dev.jnorm.norm.BatchInstanceNorm;
+import dev.jnorm.norm.NormKind;
+import dev.jnorm.norm.NormRegistry;
+import dev.jnorm.norm.NormSpec;
 import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
+import java.util.stream.Stream;
 
 /**
  * Trains {@link SmallCnn} with each norm at each batch size, from the same initial weights and on
@@ -19,9 +23,17 @@ import java.util.SplittableRandom;
  * in practice.
  */
 public final class SmallBatchStudy {
-    /** The norms the study can train with, by their command-line names ("none": no norm layer). */
-    public static final List<String> NORMS =
-            List.of("batch", "group", "instance", "layer", "batch-instance", "switchable", "none");
+    /** Trains without a norm layer. */
+    public static final String NO_NORM = "none";
+
+    /** The norms the study can train with: those of feature maps, by their command-line names, and {@value #NO_NORM}. */
+    public static final List<String> NORMS = Stream.concat(
+            NormRegistry.all().stream().filter(NormSpec::featureMaps).map(NormSpec::commandName), Stream.of(NO_NORM))
+            .toList();
+
+    /** What the study trains unless told: BatchNorm and GroupNorm, the GroupNorm paper's contrast. */
+    public static final List<String> DEFAULT_NORMS =
+            List.of(NormKind.BATCH.commandName(), NormKind.GROUP.commandName());
 
     /** What to train, on how much data, and how. */
     public record Settings(List<String> norms, List<Integer> batchSizes, int epochs, int trainImages, int valImages,

@@ -9,13 +9,11 @@ import dev.jnorm.nn.Linear;
 import dev.jnorm.nn.MaxPool2d;
 import dev.jnorm.nn.Relu;
 import dev.jnorm.nn.Sequential;
-import dev.jnorm.norm.BatchInstanceNorm;
-import dev.jnorm.norm.BatchNorm;
-import dev.jnorm.norm.GroupNorm;
-import dev.jnorm.norm.InstanceNorm;
-import dev.jnorm.norm.LayerNorm;
-import dev.jnorm.norm.SwitchableNorm;
+import dev.jnorm.norm.NormConfig;
+import dev.jnorm.norm.NormRegistry;
+import dev.jnorm.norm.NormSpec;
 import dev.jnorm.tensor.DType;
+import dev.jnorm.tensor.Shape;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -31,7 +29,9 @@ final class SmallCnn {
     private SmallCnn() {
     }
 
-    static Sequential build(String norm, Backend backend, long seed) {
+    /** The network with the norm named {@code normName} after each convolution, or none for {@link SmallBatchStudy#NO_NORM}. */
+    static Sequential build(String normName, Backend backend, long seed) {
+        NormSpec norm = normName.equals(SmallBatchStudy.NO_NORM) ? null : NormRegistry.named(normName);
         Init init = new Init(seed);
         DType f32 = DType.FLOAT32;
         List<Layer> layers = new ArrayList<>();
@@ -39,9 +39,9 @@ final class SmallCnn {
         int size = 28;
         for (int block = 0; block < CHANNELS.length; block++) {
             int out = CHANNELS[block];
-            layers.add(new Conv2d(backend, f32, in, out, 3, norm.equals("none"), init));
-            if (!norm.equals("none")) {
-                layers.add(norm(norm, out, size, backend));
+            layers.add(new Conv2d(backend, f32, in, out, 3, norm == null, init));
+            if (norm != null) {
+                layers.add(norm.build(backend, Shape.of(1, out, size, size), config(out), f32));
             }
             layers.add(new Relu(backend, f32));
             if (block < CHANNELS.length - 1) {
@@ -55,16 +55,11 @@ final class SmallCnn {
         return new Sequential(layers);
     }
 
-    /** GroupNorm takes 8 groups of 16 channels and 16 groups of more; LayerNorm normalizes (C, H, W). */
-    private static Layer norm(String norm, int channels, int size, Backend backend) {
-        return switch (norm) {
-            case "batch" -> BatchNorm.builder(channels).build(backend);
-            case "group" -> GroupNorm.builder(Math.min(16, channels / 2), channels).build(backend);
-            case "instance" -> InstanceNorm.builder(channels).affine(true).build(backend);
-            case "layer" -> LayerNorm.builder(channels, size, size).build(backend);
-            case "batch-instance" -> BatchInstanceNorm.builder(channels).build(backend);
-            case "switchable" -> SwitchableNorm.builder(channels).build(backend);
-            default -> throw new IllegalStateException("no norm layer named '" + norm + "'");
-        };
+    /**
+     * GroupNorm takes 8 groups of 16 channels and 16 groups of more; LayerNorm normalizes (C, H, W);
+     * every norm learns its affine parameters (InstanceNorm's are off by default).
+     */
+    private static NormConfig config(int channels) {
+        return NormConfig.defaults().groups(Math.min(16, channels / 2)).normalizedDims(3).affine(true);
     }
 }

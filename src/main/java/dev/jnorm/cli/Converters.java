@@ -1,0 +1,31 @@
+package dev.jnorm.cli;
+
+import dev.jnorm.norm.NormRegistry;
+import dev.jnorm.norm.NormSpec;
+import picocli.CommandLine.ITypeConverter;
+import picocli.CommandLine.TypeConversionException;
+
+/** The command line's own option types; their errors are whole messages, printed as they are. */
+final class Converters {
+    private Converters() {
+    }
+
+    /** A conversion error whose message is the whole one-line message for the user. */
+    static final class BadValue extends TypeConversionException {
+        BadValue(String message) {
+            super(message);
+        }
+    }
+
+    /** A norm by its command-line name. */
+    static final class Norm implements ITypeConverter<NormSpec> {
+        @Override
+        public NormSpec convert(String name) {
+            try {
+                return NormRegistry.named(name);
+            } catch (IllegalArgumentException e) {
+                throw new BadValue(e.getMessage());
+            }
+        }
+    }
+}

@@ -1,0 +1,72 @@
+package dev.jnorm.norm;
+
+import dev.jnorm.backend.Backend;
+import dev.jnorm.tensor.DType;
+import dev.jnorm.tensor.Shape;
+import java.util.Set;
+
+/**
+ * A norm as the command line, the benchmark and the study know it: its name and what it needs, and
+ * how to build it for an input. The built-in norms are the constants of {@link NormKind}; others
+ * join the {@link NormRegistry} as services (see there).
+ */
+public interface NormSpec {
+
+    /** The configuration settings a norm may have. */
+    enum Setting {
+        /** Added to the variance before the square root. */
+        EPS,
+        /** The running statistics' momentum, or cumulative average. */
+        MOMENTUM,
+        /** Running statistics, tracked or not, for evaluation. */
+        RUNNING_STATISTICS,
+        /** Learned affine parameters, or none. */
+        AFFINE,
+        /** The number of groups of channels; required. */
+        GROUPS,
+        /** How many trailing dims are normalized. */
+        NORMALIZED_DIMS,
+        /** The dim a weight's norm keeps. */
+        DIM
+    }
+
+    /** The name on the command line and in results: lower case, words joined by hyphens ({@code batch-instance}). */
+    String commandName();
+
+    /** One line for help texts: what it normalizes over. */
+    String description();
+
+    /** The settings this norm has. */
+    Set<Setting> settings();
+
+    /** Its learnable parameters with their affine parameters enabled, by name ({@code weight}, {@code rho}, ...). */
+    Set<String> parameters();
+
+    /** The benchmark's shape suite it runs on ({@code group}, {@code batch}, {@code instance}, {@code rows}, {@code weight}). */
+    String suite();
+
+    /** True when it normalizes a CNN's feature maps {@code [N, C, H, W]} (the small-batch study trains with those). */
+    boolean featureMaps();
+
+    /** True for a reparameterization of a weight (WeightNorm): its input is the weight, and it has no layer to build. */
+    boolean reparameterizes();
+
+    /**
+     * True when every output needs statistics of the whole batch first (BatchNorm in training, say),
+     * so that a pass that normalizes must read the input twice.
+     */
+    boolean batchStatisticsFirst(boolean training);
+
+    /** True when, in this mode, it takes no statistics of its input at all (BatchNorm in evaluation). */
+    boolean elementwise(boolean training);
+
+    /** The values one statistic is taken over, for an input of {@code shape} configured by {@code config}. */
+    long groupSize(Shape shape, NormConfig config);
+
+    /**
+     * The layer, for inputs shaped like {@code input}, configured by {@code config}.
+     *
+     * @throws UnsupportedOperationException for a reparameterization
+     */
+    NormLayer<?> build(Backend backend, Shape input, NormConfig config, DType dtype);
+}
