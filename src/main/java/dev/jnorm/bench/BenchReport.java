@@ -1,10 +1,14 @@
 package dev.jnorm.bench;
 
-import dev.jnorm.io.Json;
+import com.fasterxml.jackson.core.JacksonException;
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.core.json.JsonReadFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -17,6 +21,9 @@ import java.util.stream.Collectors;
  * writes the same schema, so that the two can be compared.
  */
 public record BenchReport(Map<String, Object> header, List<Map<String, Object>> rows) {
+    /** Reads Python's json output too, whose NaN and Infinity are not JSON. */
+    private static final ObjectMapper JSON = JsonMapper.builder().enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
+            .enable(SerializationFeature.INDENT_OUTPUT).build();
 
     public static BenchReport of(String implementation, String device, double copyTbps, String command,
                                  List<BenchResult> results) {
@@ -31,21 +38,19 @@ public record BenchReport(Map<String, Object> header, List<Map<String, Object>> 
 
     @SuppressWarnings("unchecked")
     public static BenchReport read(Path file) {
-        String text;
+        Map<String, Object> header;
         try {
-            text = Files.readString(file);
-        } catch (NoSuchFileException e) {
-            throw new IllegalArgumentException("cannot read " + file + ": no such file");
+            header = JSON.readValue(file.toFile(), new TypeReference<LinkedHashMap<String, Object>>() { });
+        } catch (JacksonException e) {
+            throw new IllegalArgumentException(file + ": not a benchmark report (" + e.getOriginalMessage() + ")");
         } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            throw new IllegalArgumentException("cannot read " + file + ": " + (Files.exists(file) ? e.getMessage()
+                    : "no such file"));
         }
-        Object parsed = Json.parse(text);
-        if (!(parsed instanceof Map<?, ?> m) || !(m.get("rows") instanceof List<?>)) {
+        if (!(header.remove("rows") instanceof List<?> rows)) {
             throw new IllegalArgumentException(file + ": not a benchmark report (no \"rows\")");
         }
-        Map<String, Object> header = new LinkedHashMap<>((Map<String, Object>) m);
-        List<Map<String, Object>> rows = (List<Map<String, Object>>) header.remove("rows");
-        return new BenchReport(header, rows);
+        return new BenchReport(header, (List<Map<String, Object>>) rows);
     }
 
     public void write(Path json, Path csv) {
@@ -59,7 +64,7 @@ public record BenchReport(Map<String, Object> header, List<Map<String, Object>> 
             }
         }
         try {
-            Files.writeString(json, Json.write(all));
+            JSON.writeValue(json.toFile(), all);
             Files.writeString(csv, table);
         } catch (IOException e) {
             throw new UncheckedIOException(e);

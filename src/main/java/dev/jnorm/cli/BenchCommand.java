@@ -20,6 +20,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.Callable;
+import me.tongfei.progressbar.ProgressBar;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -130,14 +131,15 @@ final class BenchCommand implements Callable<Integer> {
             stdout.printf("%s: copy bandwidth %.3f TB/s (read + written)%n", b.description(), copyTbps);
             List<BenchCase> cases = Suites.cases(chosenNorms, chosenSuites, gpu);
             Benchmark benchmark = new Benchmark(b, stopwatch, warmup, runs, shared);
-            ProgressBar progress = new ProgressBar(err, cases.size(), System.console() != null);
             List<BenchResult> done = new ArrayList<>();
-            for (BenchCase c : cases) {
-                progress.step(done.size(), c.key());
-                done.add(benchmark.run(c, copyTbps));
+            try (ProgressBar progress = Progress.start(err, "bench", cases.size())) {
+                for (BenchCase c : cases) {
+                    progress.setExtraMessage(c.key());
+                    done.add(benchmark.run(c, copyTbps));
+                    progress.step();
+                }
+                progress.setExtraMessage("done");
             }
-            progress.step(done.size(), "done");
-            progress.finish();
             printTable(stdout, done);
             BenchReport report = BenchReport.of("jnorm", b.description(), copyTbps, "jnorm bench "
                     + String.join(" ", spec.commandLine().getParseResult().originalArgs()), done);

@@ -14,6 +14,7 @@ import java.util.Locale;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
+import me.tongfei.progressbar.ProgressBar;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -115,11 +116,10 @@ final class StudyCommand implements Runnable {
             try (Backend b = Backend.named(backend)) {
                 stdout.printf("Training on %s images: %d training and %d validation, %d epoch(s), on the %s%n", source,
                         sets[0].size(), sets[1].size(), settings.epochs(), b.description());
-                ProgressBar progress = new ProgressBar(err, 0, System.console() != null);
-                List<SmallBatchStudy.Result> results = SmallBatchStudy.run(b, sets[0], sets[1], settings,
-                        (run, done, total, loss, speed) -> progress.show(done, total, String.format(Locale.ROOT,
-                                "%-22s loss %.3f  %.0f images/s", run, loss, speed)));
-                progress.finish();
+                List<SmallBatchStudy.Result> results;
+                try (BarPerRun progress = new BarPerRun(err)) {
+                    results = SmallBatchStudy.run(b, sets[0], sets[1], settings, progress);
+                }
                 stdout.print(table(results, source));
                 write(results, source);
                 stdout.println("wrote " + out.resolve("results.csv") + " and " + out.resolve("validation-error.png"));
@@ -183,6 +183,35 @@ final class StudyCommand implements Runnable {
             }
             StudyPlot.write(out.resolve("validation-error.png"), results,
                     "Validation error vs batch size, " + source);
+        }
+    }
+
+    /** A progress bar per training run, over its images, with the loss and the speed. */
+    private static final class BarPerRun implements SmallBatchStudy.Progress, AutoCloseable {
+        private final PrintWriter err;
+        private String run;
+        private ProgressBar bar;
+
+        BarPerRun(PrintWriter err) {
+            this.err = err;
+        }
+
+        @Override
+        public void step(String run, long imagesDone, long imagesTotal, double loss, double imagesPerSecond) {
+            if (!run.equals(this.run)) {
+                close();
+                this.run = run;
+                bar = Progress.start(err, run, imagesTotal);
+            }
+            bar.stepTo(imagesDone);
+            bar.setExtraMessage(String.format(Locale.ROOT, "loss %.3f, %.0f images/s", loss, imagesPerSecond));
+        }
+
+        @Override
+        public void close() {
+            if (bar != null) {
+                bar.close();
+            }
         }
     }
 

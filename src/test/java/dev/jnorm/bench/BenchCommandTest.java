@@ -5,7 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.jnorm.backend.cuda.internal.EmulatedDevice;
-import dev.jnorm.io.Json;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.jnorm.testing.CliRun;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -31,7 +31,7 @@ class BenchCommandTest {
                 "--warmup", "1", "--out", dir.toString());
         assertTrue(output.err().contains("no GPU in use: timing the CPU backend"), output.err());
         assertTrue(output.out().contains("copy bandwidth"), output.out());
-        Map<String, Object> report = (Map<String, Object>) Json.parse(Files.readString(dir.resolve("bench.json")));
+        Map<String, Object> report = new ObjectMapper().readValue(dir.resolve("bench.json").toFile(), Map.class);
         List<Map<String, Object>> rows = (List<Map<String, Object>>) report.get("rows");
         assertEquals(4, rows.size(), "layer forward and backward on two row shapes");
         for (Map<String, Object> row : rows) {
@@ -40,7 +40,7 @@ class BenchCommandTest {
             long perValue = row.get("direction").equals("forward") ? 8 : 12;
             assertEquals(perValue * numel, ((Number) row.get("minimal_bytes")).longValue());
             assertTrue(((Number) row.get("us")).doubleValue() > 0);
-            assertEquals(20.0, row.get("runs"));
+            assertEquals(20, row.get("runs"));
         }
         List<String> csv = Files.readAllLines(dir.resolve("bench.csv"));
         assertEquals(5, csv.size());
@@ -62,13 +62,13 @@ class BenchCommandTest {
     void comparesWithPyTorchRowsOfTheSameCases(@TempDir Path dir) throws IOException {
         run("bench", "--backend", "cpu", "--suite", "rows", "--norm", "rms", "--runs", "20", "--warmup", "1",
                 "--out", dir.toString());
-        Map<String, Object> report = (Map<String, Object>) Json.parse(Files.readString(dir.resolve("bench.json")));
+        Map<String, Object> report = new ObjectMapper().readValue(dir.resolve("bench.json").toFile(), Map.class);
         for (Map<String, Object> row : (List<Map<String, Object>>) report.get("rows")) {
             row.put("impl", "torch-eager");
             row.put("us", ((Number) row.get("us")).doubleValue() * 2); // a made-up PyTorch twice as slow
         }
         report.put("device", "made-up device");
-        Files.writeString(dir.resolve("torch.json"), Json.write(report));
+        new ObjectMapper().writeValue(dir.resolve("torch.json").toFile(), report);
         Path table = dir.resolve("performance.md");
         String out = run("bench", "--results", dir.resolve("bench.json").toString(), "--compare",
                 dir.resolve("torch.json").toString(), "--markdown", table.toString()).out();
@@ -78,5 +78,31 @@ class BenchCommandTest {
         assertTrue(md.contains("| rms | forward | train | [64, 768] | "), md);
         assertEquals(4, md.lines().filter(l -> l.startsWith("| rms |")).count(), md);
         assertTrue(md.contains("PyTorch on made-up device"), md);
+    }
+
+    @Test
+    void readsPythonsJsonAndRefusesWhatIsNotAReport(@TempDir Path dir) throws IOException {
+        String row = "{\"impl\": \"torch-eager\", \"norm\": \"rms\", \"direction\": \"forward\", \"mode\": \"train\", "
+                + "\"shape\": [64, 768], \"us\": 3.5, \"pct_copy\": NaN}";
+        Files.writeString(dir.resolve("torch.json"), "{\"device\": \"d\", \"rows\": [" + row + "]}");
+        Files.writeString(dir.resolve("jnorm.json"), "{\"device\": \"d\", \"rows\": [" + row.replace("torch-eager",
+                "jnorm") + "]}");
+        CliRun ok = CliRun.of("bench", "--results", dir.resolve("jnorm.json").toString(), "--compare",
+                dir.resolve("torch.json").toString());
+        assertEquals(0, ok.status(), ok.err());
+        assertTrue(ok.out().contains("1.00x"), ok.out());
+
+        Files.writeString(dir.resolve("cut.json"), "{\"rows\": [");
+        CliRun cut = CliRun.of("bench", "--results", dir.resolve("cut.json").toString(), "--compare",
+                dir.resolve("torch.json").toString());
+        assertEquals(2, cut.status());
+        assertTrue(cut.err().startsWith(dir.resolve("cut.json") + ": not a benchmark report ("), cut.err());
+        Files.writeString(dir.resolve("rowless.json"), "{\"device\": \"d\"}");
+        assertEquals(dir.resolve("rowless.json") + ": not a benchmark report (no \"rows\")" + System.lineSeparator(),
+                CliRun.of("bench", "--results", dir.resolve("rowless.json").toString(), "--compare",
+                        dir.resolve("torch.json").toString()).err());
+        assertEquals("cannot read " + dir.resolve("absent.json") + ": no such file" + System.lineSeparator(),
+                CliRun.of("bench", "--results", dir.resolve("absent.json").toString(), "--compare",
+                        dir.resolve("torch.json").toString()).err());
     }
 }

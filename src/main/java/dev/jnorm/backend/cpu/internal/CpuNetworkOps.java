@@ -6,17 +6,36 @@ import dev.jnorm.backend.NetworkOps;
 import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
-import dev.ludovic.netlib.blas.BLAS;
 import java.util.stream.IntStream;
 
 /**
- * The training stack's operations on host tensors, float32 or float64, element by element; GEMM
- * goes to netlib's BLAS ({@code sgemm}/{@code dgemm}) on the tensors' own storage.
+ * The training stack's operations on host tensors, float32 or float64, element by element. GEMM
+ * goes to netlib's BLAS ({@code sgemm}/{@code dgemm}) on the tensors' own storage where
+ * {@code dev.ludovic.netlib:blas} is on the class path (jnorm's command line has it; the library
+ * leaves it optional), else to {@link #plainGemm}, a loop over rows.
  */
 public final class CpuNetworkOps implements NetworkOps {
-    /** Loaded on the first GEMM, not with the backend. */
-    private static final class Blas {
-        static final BLAS INSTANCE = BLAS.getInstance();
+    private static final boolean NETLIB = onClassPath("dev.ludovic.netlib.blas.BLAS");
+
+    /** The one class that names netlib, loaded on the first GEMM with it, and only then. */
+    private static final class Netlib {
+        static final dev.ludovic.netlib.blas.BLAS BLAS = dev.ludovic.netlib.blas.BLAS.getInstance();
+
+        /** Row-major C = op(A)·op(B) as column-major Cᵀ = op(B)ᵀ·op(A)ᵀ: the operands swapped. */
+        static void gemm(boolean transposeA, boolean transposeB, int m, int n, int k, float alpha, HostTensor a,
+                         HostTensor b, float beta, HostTensor c) {
+            String opA = transposeA ? "T" : "N";
+            String opB = transposeB ? "T" : "N";
+            int lda = transposeA ? m : k;
+            int ldb = transposeB ? k : n;
+            if (c.floatStorage() != null) {
+                BLAS.sgemm(opB, opA, n, m, k, alpha, b.floatStorage(), b.storageOffset(), ldb, a.floatStorage(),
+                        a.storageOffset(), lda, beta, c.floatStorage(), c.storageOffset(), n);
+            } else {
+                BLAS.dgemm(opB, opA, n, m, k, alpha, b.doubleStorage(), b.storageOffset(), ldb, a.doubleStorage(),
+                        a.storageOffset(), lda, beta, c.doubleStorage(), c.storageOffset(), n);
+            }
+        }
     }
 
     private final CpuKit kit;
@@ -29,26 +48,47 @@ public final class CpuNetworkOps implements NetworkOps {
         return kit.own(t);
     }
 
-    /**
-     * Row-major C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ: the same call with the
-     * operands swapped; each leading dimension is the row length of the matrix as stored.
-     */
+    /** Row-major {@code C = alpha·op(A)·op(B) + beta·C}; each leading dimension is the row length as stored. */
     @Override
     public void gemm(boolean transposeA, boolean transposeB, int m, int n, int k, float alpha, Tensor a, Tensor b,
                      float beta, Tensor c) {
-        HostTensor ha = host(a);
-        HostTensor hb = host(b);
-        HostTensor hc = host(c);
-        String opA = transposeA ? "T" : "N";
-        String opB = transposeB ? "T" : "N";
-        int lda = transposeA ? m : k;
-        int ldb = transposeB ? k : n;
-        if (hc.floatStorage() != null) {
-            Blas.INSTANCE.sgemm(opB, opA, n, m, k, alpha, hb.floatStorage(), hb.storageOffset(), ldb,
-                    ha.floatStorage(), ha.storageOffset(), lda, beta, hc.floatStorage(), hc.storageOffset(), n);
+        if (NETLIB) {
+            Netlib.gemm(transposeA, transposeB, m, n, k, alpha, host(a), host(b), beta, host(c));
         } else {
-            Blas.INSTANCE.dgemm(opB, opA, n, m, k, alpha, hb.doubleStorage(), hb.storageOffset(), ldb,
-                    ha.doubleStorage(), ha.storageOffset(), lda, beta, hc.doubleStorage(), hc.storageOffset(), n);
+            plainGemm(transposeA, transposeB, m, n, k, alpha, host(a), host(b), beta, host(c));
+        }
+    }
+
+    /**
+     * Row-major {@code C = alpha·op(A)·op(B) + beta·C} without a BLAS: each row of C accumulated in
+     * float64 over the rows of op(B) (unit stride where B is not transposed), rows in parallel.
+     */
+    static void plainGemm(boolean transposeA, boolean transposeB, int m, int n, int k, double alpha, HostTensor a,
+                          HostTensor b, double beta, HostTensor c) {
+        double[] av = a.toDoubleArray();
+        double[] bv = b.toDoubleArray();
+        double[] cv = c.toDoubleArray();
+        CpuKit.forEach(m, (long) m * n * k, i -> {
+            double[] row = new double[n];
+            for (int p = 0; p < k; p++) {
+                double aip = alpha * (transposeA ? av[p * m + i] : av[i * k + p]);
+                for (int j = 0; j < n; j++) {
+                    row[j] += aip * (transposeB ? bv[j * k + p] : bv[p * n + j]);
+                }
+            }
+            for (int j = 0; j < n; j++) {
+                cv[i * n + j] = row[j] + (beta == 0 ? 0 : beta * cv[i * n + j]);
+            }
+        });
+        c.copyFrom(cv);
+    }
+
+    private static boolean onClassPath(String className) {
+        try {
+            Class.forName(className, false, CpuNetworkOps.class.getClassLoader());
+            return true;
+        } catch (ClassNotFoundException | LinkageError e) {
+            return false;
         }
     }
 
