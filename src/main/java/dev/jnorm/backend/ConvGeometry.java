@@ -6,15 +6,29 @@ package dev.jnorm.backend;
  */
 public record ConvGeometry(int n, int in, int out, int height, int width, int kernel) {
 
+    /**
+     * The padding on each side, (k − 1)/2 for a "same" convolution.
+     *
+     * @return the padding
+     */
     public int pad() {
         return kernel / 2;
     }
 
+    /**
+     * The output's spatial size, H'·W'.
+     *
+     * @return the values per output plane
+     */
     public int plane() {
         return height * width;
     }
 
-    /** Rows of the im2col matrix: one per (input channel, kernel position). */
+    /**
+     * Rows of the im2col matrix: one per (input channel, kernel position).
+     *
+     * @return C·k·k
+     */
     public int patch() {
         return in * kernel * kernel;
     }

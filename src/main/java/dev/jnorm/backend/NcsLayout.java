@@ -8,11 +8,21 @@ import dev.jnorm.tensor.Shape;
  */
 public record NcsLayout(long n, long c, long s) {
 
-    /** The layout of an input of rank 2 or more. */
+    /**
+     * The layout of an input of rank 2 or more.
+     *
+     * @param shape {@code [N, C, *]}, rank 2 or more
+     * @return its layout
+     */
     public static NcsLayout of(Shape shape) {
         return new NcsLayout(shape.dim(0), shape.dim(1), shape.product(2, shape.rank()));
     }
 
+    /**
+     * The number of values.
+     *
+     * @return N·C·S
+     */
     public long numel() {
         return n * c * s;
     }

@@ -13,15 +13,31 @@ import dev.jnorm.tensor.Shape;
  */
 public interface NormOp {
 
-    /** What the pass is called in errors and in traffic counts, such as {@code "rows forward"}. */
+    /**
+     * What the pass is called in errors and in traffic counts, such as {@code "rows forward"}.
+     *
+     * @return the name
+     */
     String name();
 
-    /** The input's shape, for error messages. */
+    /**
+     * The input's shape, for error messages.
+     *
+     * @return the shape
+     */
     Shape shape();
 
-    /** The float64 reference, on the CPU backend. */
+    /**
+     * The float64 reference, on the CPU backend.
+     *
+     * @param cpu the CPU backend's building blocks
+     */
     void reference(CpuKit cpu);
 
-    /** The sequence of kernels, on a CUDA backend (a GPU or the kernel emulator). */
+    /**
+     * The sequence of kernels, on a CUDA backend (a GPU or the kernel emulator).
+     *
+     * @param gpu the CUDA backend's building blocks
+     */
     void launch(CudaKit gpu);
 }

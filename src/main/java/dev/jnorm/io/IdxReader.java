@@ -24,11 +24,23 @@ public final class IdxReader {
 
     /** The sizes and the values of one IDX file. */
     public record IdxArray(int[] dims, byte[] data) {
+        /**
+         * The number of items: the first size.
+         *
+         * @return the items in the file
+         */
         public int count() {
             return dims[0];
         }
     }
 
+    /**
+     * Reads an IDX file of unsigned bytes, gzipped where its name ends with {@code .gz}.
+     *
+     * @param file the file
+     * @return its sizes and values
+     * @throws IllegalArgumentException where it is missing or not such a file
+     */
     public static IdxArray read(Path file) {
         byte[] bytes;
         try (InputStream raw = Files.newInputStream(file);

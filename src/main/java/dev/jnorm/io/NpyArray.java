@@ -11,18 +11,36 @@ import dev.jnorm.tensor.Tensor;
  */
 public record NpyArray(Shape shape, DType dtype, double[] values) {
 
+    /**
+     * Checks that there are as many values as the shape has elements.
+     *
+     * @param shape the array's shape
+     * @param dtype the dtype the file stores
+     * @param values the values in C order
+     * @throws IllegalArgumentException for another number of values
+     */
     public NpyArray {
         if (values.length != shape.numel()) {
             throw new IllegalArgumentException(values.length + " values for shape " + shape);
         }
     }
 
-    /** A copy of a tensor's contents. */
+    /**
+     * A copy of a tensor's contents.
+     *
+     * @param t the tensor
+     * @return its shape, dtype and values
+     */
     public static NpyArray of(Tensor t) {
         return new NpyArray(t.shape(), t.dtype(), t.toDoubleArray());
     }
 
-    /** The same values labelled {@code dtype}: exact from float32 to float64, rounding the other way. */
+    /**
+     * The same values labelled {@code dtype}: exact from float32 to float64, rounding the other way.
+     *
+     * @param dtype float32 or float64
+     * @return the array in {@code dtype}
+     */
     public NpyArray as(DType dtype) {
         if (dtype == this.dtype) {
             return this;
@@ -34,7 +52,13 @@ public record NpyArray(Shape shape, DType dtype, double[] values) {
         return new NpyArray(shape, dtype, v);
     }
 
-    /** A new tensor on {@code backend} holding these values as {@code dtype}. */
+    /**
+     * A new tensor on {@code backend} holding these values as {@code dtype}.
+     *
+     * @param backend where the tensor lives
+     * @param dtype its dtype
+     * @return the tensor, the caller's to close
+     */
     public Tensor toTensor(Backend backend, DType dtype) {
         Tensor t = backend.allocate(shape, dtype);
         t.copyFrom(values);

@@ -28,6 +28,13 @@ public final class NpyReader {
     private NpyReader() {
     }
 
+    /**
+     * Reads a little-endian float32 or float64 {@code .npy} file in C order.
+     *
+     * @param path the file
+     * @return its shape, dtype and values
+     * @throws IllegalArgumentException naming the file and what is wrong with it
+     */
     public static NpyArray read(Path path) {
         byte[] bytes;
         try {

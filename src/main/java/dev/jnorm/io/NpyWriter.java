@@ -23,10 +23,22 @@ public final class NpyWriter {
     private NpyWriter() {
     }
 
+    /**
+     * Writes a tensor's contents as an {@code .npy} file in its dtype.
+     *
+     * @param path the file, replaced
+     * @param t the tensor
+     */
     public static void write(Path path, Tensor t) {
         write(path, NpyArray.of(t));
     }
 
+    /**
+     * Writes an array as a little-endian {@code .npy} file in C order, as the class says.
+     *
+     * @param path the file, replaced
+     * @param array the array
+     */
     public static void write(Path path, NpyArray array) {
         try {
             Files.write(path, bytes(array));

@@ -11,15 +11,35 @@ import java.util.List;
  */
 public interface Layer extends AutoCloseable {
 
+    /**
+     * The output for {@code x}, keeping what the backward needs.
+     *
+     * @param x the input
+     * @return the output, the caller's to close
+     */
     Tensor forward(Tensor x);
 
+    /**
+     * The input's gradient for the output's gradient {@code dy}; adds the parameters' gradients into theirs.
+     *
+     * @param dy the output's gradient
+     * @return the input's gradient, the caller's to close
+     */
     Tensor backward(Tensor dy);
 
+    /**
+     * The learnable parameters.
+     *
+     * @return them, in PyTorch's order
+     */
     List<Parameter> parameters();
 
     /**
      * Training (true, the default) or evaluation mode; only some layers behave differently, the
      * others ignore it.
+     *
+     * @param training the mode
+     * @return this layer
      */
     default Layer setTraining(boolean training) {
         return this;

@@ -18,21 +18,40 @@ public abstract class Module implements AutoCloseable {
     private final List<AutoCloseable> owned = new ArrayList<>();
     private boolean closed;
 
+    /**
+     * A module whose parameters and buffers live on {@code backend} in {@code dtype}.
+     *
+     * @param backend their backend
+     * @param dtype their dtype
+     */
     protected Module(Backend backend, DType dtype) {
         this.backend = backend;
         this.dtype = dtype;
     }
 
+    /**
+     * The backend its parameters and buffers live on.
+     *
+     * @return the backend
+     */
     public Backend backend() {
         return backend;
     }
 
-    /** The dtype of the parameters and buffers, which inputs must share. */
+    /**
+     * The dtype of the parameters and buffers, which inputs must share.
+     *
+     * @return the dtype
+     */
     public DType dtype() {
         return dtype;
     }
 
-    /** The learnable parameters, in PyTorch's order. */
+    /**
+     * The learnable parameters, in PyTorch's order.
+     *
+     * @return the parameters, an unmodifiable list
+     */
     public List<Parameter> parameters() {
         return Collections.unmodifiableList(parameters);
     }
@@ -42,6 +61,14 @@ public abstract class Module implements AutoCloseable {
         parameters.forEach(Parameter::zeroGrad);
     }
 
+    /**
+     * Adds a learnable parameter, owned by this module.
+     *
+     * @param name PyTorch's name for it
+     * @param shape its shape
+     * @param initial the value of every element
+     * @return the parameter
+     */
     protected Parameter addParameter(String name, Shape shape, double initial) {
         Parameter p = new Parameter(name, backend, shape, dtype, initial);
         parameters.add(p);
@@ -49,12 +76,23 @@ public abstract class Module implements AutoCloseable {
         return p;
     }
 
-    /** Takes ownership of a buffer, freed with the module. */
+    /**
+     * Takes ownership of a buffer, freed with the module.
+     *
+     * @param <T> the buffer's type
+     * @param buffer the buffer
+     * @return {@code buffer}
+     */
     protected <T extends AutoCloseable> T own(T buffer) {
         owned.add(buffer);
         return buffer;
     }
 
+    /**
+     * Refuses a closed module.
+     *
+     * @throws IllegalStateException once closed
+     */
     protected void requireOpen() {
         if (closed) {
             throw new IllegalStateException(getClass().getSimpleName() + " is closed");

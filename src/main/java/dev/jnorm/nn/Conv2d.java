@@ -24,6 +24,17 @@ public final class Conv2d extends Module implements Layer {
     private final Parameter bias;
     private Tensor input;
 
+    /**
+     * A convolution from {@code in} to {@code out} channels.
+     *
+     * @param backend where it computes
+     * @param dtype its dtype
+     * @param in input channels
+     * @param out output channels
+     * @param kernel k, odd
+     * @param bias whether it has a bias
+     * @param init the seeded initializer of the weights
+     */
     public Conv2d(Backend backend, DType dtype, int in, int out, int kernel, boolean bias, Init init) {
         super(backend, dtype);
         if (kernel % 2 == 0) {
@@ -37,10 +48,20 @@ public final class Conv2d extends Module implements Layer {
         init.kaimingNormal(weight, in * kernel * kernel);
     }
 
+    /**
+     * The filters.
+     *
+     * @return the weight {@code [out, in, k, k]}
+     */
     public Parameter weight() {
         return weight;
     }
 
+    /**
+     * The bias.
+     *
+     * @return the bias {@code [out]}, or null without one
+     */
     public Parameter bias() {
         return bias;
     }

@@ -12,6 +12,12 @@ import dev.jnorm.tensor.Tensor;
 public final class GlobalAvgPool extends Module implements Layer {
     private Shape inputShape;
 
+    /**
+     * The pooling layer.
+     *
+     * @param backend where it computes
+     * @param dtype its dtype
+     */
     public GlobalAvgPool(Backend backend, DType dtype) {
         super(backend, dtype);
     }

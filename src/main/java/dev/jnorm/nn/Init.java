@@ -10,11 +10,21 @@ import java.util.SplittableRandom;
 public final class Init {
     private final SplittableRandom random;
 
+    /**
+     * An initializer whose draws follow from {@code seed}.
+     *
+     * @param seed the seed
+     */
     public Init(long seed) {
         this.random = new SplittableRandom(seed);
     }
 
-    /** Kaiming (He) normal for ReLU, fan-in mode: N(0, 2/fanIn), as torch.nn.init.kaiming_normal_. */
+    /**
+     * Kaiming (He) normal for ReLU, fan-in mode: N(0, 2/fanIn), as torch.nn.init.kaiming_normal_.
+     *
+     * @param p the parameter, overwritten
+     * @param fanIn its fan in
+     */
     public void kaimingNormal(Parameter p, long fanIn) {
         double std = Math.sqrt(2.0 / fanIn);
         double[] v = new double[(int) p.value().numel()];

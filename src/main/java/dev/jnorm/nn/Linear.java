@@ -20,6 +20,15 @@ public final class Linear extends Module implements Layer {
     private final Parameter bias;
     private Tensor input;
 
+    /**
+     * A layer from {@code in} to {@code out} features.
+     *
+     * @param backend where it computes
+     * @param dtype its dtype
+     * @param in input features
+     * @param out output features
+     * @param init the seeded initializer of the weights
+     */
     public Linear(Backend backend, DType dtype, int in, int out, Init init) {
         super(backend, dtype);
         this.in = in;
@@ -29,10 +38,20 @@ public final class Linear extends Module implements Layer {
         init.kaimingNormal(weight, in);
     }
 
+    /**
+     * The weight.
+     *
+     * @return W {@code [out, in]}
+     */
     public Parameter weight() {
         return weight;
     }
 
+    /**
+     * The bias.
+     *
+     * @return b {@code [out]}
+     */
     public Parameter bias() {
         return bias;
     }

@@ -12,6 +12,12 @@ public final class MaxPool2d extends Module implements Layer {
     private Shape inputShape;
     private Tensor window;
 
+    /**
+     * The pooling layer.
+     *
+     * @param backend where it computes
+     * @param dtype its dtype
+     */
     public MaxPool2d(Backend backend, DType dtype) {
         super(backend, dtype);
         own(() -> {

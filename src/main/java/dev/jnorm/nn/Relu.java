@@ -10,6 +10,12 @@ import dev.jnorm.tensor.Tensor;
 public final class Relu extends Module implements Layer {
     private Tensor output;
 
+    /**
+     * The activation.
+     *
+     * @param backend where it computes
+     * @param dtype its dtype
+     */
     public Relu(Backend backend, DType dtype) {
         super(backend, dtype);
     }

@@ -15,10 +15,20 @@ public final class Sequential implements Layer {
     private final List<Layer> layers;
     private final List<Tensor> activations = new ArrayList<>();
 
+    /**
+     * The layers, which it owns and closes.
+     *
+     * @param layers in the order applied
+     */
     public Sequential(List<Layer> layers) {
         this.layers = List.copyOf(layers);
     }
 
+    /**
+     * The layers.
+     *
+     * @return them, in order
+     */
     public List<Layer> layers() {
         return layers;
     }

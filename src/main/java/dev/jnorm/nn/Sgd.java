@@ -16,6 +16,14 @@ public final class Sgd implements AutoCloseable {
     private final double momentum;
     private final double weightDecay;
 
+    /**
+     * An optimizer of {@code parameters}, with a velocity buffer for each.
+     *
+     * @param parameters what it updates
+     * @param learningRate lr
+     * @param momentum the velocity's decay
+     * @param weightDecay the L2 penalty's factor
+     */
     public Sgd(List<Parameter> parameters, double learningRate, double momentum, double weightDecay) {
         this.parameters = List.copyOf(parameters);
         this.learningRate = learningRate;
@@ -26,6 +34,9 @@ public final class Sgd implements AutoCloseable {
         }
     }
 
+    /**
+     * One update of every parameter from its gradient.
+     */
     public void step() {
         for (int i = 0; i < parameters.size(); i++) {
             Parameter p = parameters.get(i);
@@ -34,6 +45,9 @@ public final class Sgd implements AutoCloseable {
         }
     }
 
+    /**
+     * Zeroes every parameter's gradient.
+     */
     public void zeroGrad() {
         parameters.forEach(Parameter::zeroGrad);
     }

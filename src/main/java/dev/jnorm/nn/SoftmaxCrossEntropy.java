@@ -11,7 +11,13 @@ import dev.jnorm.tensor.Tensor;
 public final class SoftmaxCrossEntropy implements AutoCloseable {
     private Tensor gradient;
 
-    /** The loss; keeps the gradient of the logits for {@link #backward()}. */
+    /**
+     * The loss; keeps the gradient of the logits for {@link #backward()}.
+     *
+     * @param logits the scores {@code [B, K]}
+     * @param labels the classes {@code [B]}
+     * @return the mean loss
+     */
     public double forward(Tensor logits, Tensor labels) {
         Shape s = logits.shape();
         if (s.rank() != 2 || !labels.shape().equals(Shape.of(s.dim(0)))) {
@@ -29,7 +35,11 @@ public final class SoftmaxCrossEntropy implements AutoCloseable {
         return logits.backend().network().softmaxCrossEntropy(logits, labels, gradient);
     }
 
-    /** The gradient of the last loss with respect to the logits; it belongs to the caller. */
+    /**
+     * The gradient of the last loss with respect to the logits; it belongs to the caller.
+     *
+     * @return dlogits {@code [B, K]}
+     */
     public Tensor backward() {
         if (gradient == null) {
             throw new IllegalStateException("no forward() has run since the last backward()");

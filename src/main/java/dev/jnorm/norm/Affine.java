@@ -10,7 +10,12 @@ public record Affine(Tensor weight, Tensor bias) {
     /** No affine: {@code y = x̂}. */
     public static final Affine NONE = new Affine(null, null);
 
-    /** A weight and no bias (RMSNorm's affine). */
+    /**
+     * A weight and no bias (RMSNorm's affine).
+     *
+     * @param weight the weight, or null
+     * @return the affine parameters
+     */
     public static Affine weightOnly(Tensor weight) {
         return new Affine(weight, null);
     }

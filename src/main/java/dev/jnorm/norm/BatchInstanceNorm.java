@@ -20,11 +20,21 @@ public final class BatchInstanceNorm extends RunningStatsNorm<BatchInstanceNorm>
         this.rho = addParameter("rho", Shape.of(numFeatures()), 1);
     }
 
-    /** A builder with BatchNorm's defaults. */
+    /**
+     * A builder with BatchNorm's defaults.
+     *
+     * @param numFeatures C
+     * @return a builder
+     */
     public static Builder<BatchInstanceNorm> builder(long numFeatures) {
         return new Builder<>(numFeatures, BatchInstanceNorm::new);
     }
 
+    /**
+     * The per-channel mix ρ between the BatchNorm and the InstanceNorm terms.
+     *
+     * @return ρ {@code [C]}
+     */
     public Parameter rho() {
         return rho;
     }

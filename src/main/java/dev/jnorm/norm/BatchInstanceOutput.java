@@ -21,6 +21,13 @@ public final class BatchInstanceOutput extends SavedForward<BatchInstanceStats> 
     /**
      * The gradient of the input; adds the gradients of rho and of the affine parameters into the
      * gradient buffers that are not null ({@code gradAffine}'s weight and bias hold the gradients).
+     *
+     * @param dy the output's gradient
+     * @param rho the mix ρ the forward used
+     * @param affine the affine parameters the forward used
+     * @param gradRho ρ's gradient, accumulated, or null
+     * @param gradAffine the affine parameters' gradients, accumulated where not null
+     * @return the input's gradient, the caller's to close
      */
     public Tensor backward(Tensor dy, Tensor rho, Affine affine, Tensor gradRho, Affine gradAffine) {
         Tensor x = checkedInput(dy);

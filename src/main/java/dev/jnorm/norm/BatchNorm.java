@@ -17,7 +17,12 @@ public final class BatchNorm extends RunningStatsNorm<BatchNorm> {
         super(backend, builder);
     }
 
-    /** A builder with PyTorch's defaults: eps 1e-5, momentum 0.1, affine, tracking running statistics. */
+    /**
+     * A builder with PyTorch's defaults: eps 1e-5, momentum 0.1, affine, tracking running statistics.
+     *
+     * @param numFeatures C
+     * @return a builder
+     */
     public static Builder<BatchNorm> builder(long numFeatures) {
         return new Builder<>(numFeatures, BatchNorm::new);
     }

@@ -6,12 +6,18 @@ import java.util.Map;
 /** The result of a functional forward pass: its output, and what its backward needs. */
 public interface ForwardResult extends AutoCloseable {
 
-    /** The normalized output, owned by the caller. */
+    /**
+     * The normalized output, owned by the caller.
+     *
+     * @return the output
+     */
     Tensor output();
 
     /**
      * The statistics saved for the backward pass, by name ({@code mean}, {@code rstd},
      * {@code instance_mean}, ...), as {@code jnorm run} writes them ({@code saved_<name>.npy}).
+     *
+     * @return the statistics, in a fixed order
      */
     Map<String, Tensor> savedStatistics();
 

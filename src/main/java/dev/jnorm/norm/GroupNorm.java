@@ -36,23 +36,49 @@ public final class GroupNorm extends NormLayer<GroupNorm> {
         this.bias = b.affine ? addParameter("bias", Shape.of(numChannels), 0) : null;
     }
 
-    /** A builder with PyTorch's defaults: eps 1e-5, affine. */
+    /**
+     * A builder with PyTorch's defaults: eps 1e-5, affine.
+     *
+     * @param numGroups G, which divides the channels
+     * @param numChannels C
+     * @return a builder
+     */
     public static Builder builder(long numGroups, long numChannels) {
         return new Builder(numGroups, numChannels);
     }
 
+    /**
+     * The number of groups G.
+     *
+     * @return G
+     */
     public long numGroups() {
         return numGroups;
     }
 
+    /**
+     * The number of channels C.
+     *
+     * @return C
+     */
     public long numChannels() {
         return numChannels;
     }
 
+    /**
+     * The per-channel scale γ.
+     *
+     * @return the weight {@code [C]}, or null without affine
+     */
     public Parameter weight() {
         return weight;
     }
 
+    /**
+     * The per-channel shift β.
+     *
+     * @return the bias {@code [C]}, or null without affine
+     */
     public Parameter bias() {
         return bias;
     }
@@ -74,6 +100,9 @@ public final class GroupNorm extends NormLayer<GroupNorm> {
         return lastForward(NormOutput.class);
     }
 
+    /**
+     * Options of GroupNorm, PyTorch's defaults: eps 1e-5, affine, float32.
+     */
     public static final class Builder {
         private final long numGroups;
         private final long numChannels;
@@ -86,22 +115,46 @@ public final class GroupNorm extends NormLayer<GroupNorm> {
             this.numChannels = numChannels;
         }
 
+        /**
+         * Added to the variance before the square root; default 1e-5.
+         *
+         * @param eps a non-negative value
+         * @return this builder
+         */
         public Builder eps(double eps) {
             this.eps = eps;
             return this;
         }
 
-        /** Learn a per-channel weight and bias; default true. */
+        /**
+         * Learn a per-channel weight and bias; default true.
+         *
+         * @param affine whether to learn γ and β; default true
+         * @return this builder
+         */
         public Builder affine(boolean affine) {
             this.affine = affine;
             return this;
         }
 
+        /**
+         * The dtype of the parameters and accepted inputs; default float32.
+         *
+         * @param dtype float32 or float64
+         * @return this builder
+         */
         public Builder dtype(DType dtype) {
             this.dtype = dtype;
             return this;
         }
 
+        /**
+         * The layer, its parameters on {@code backend}.
+         *
+         * @param backend where it computes
+         * @return the layer
+         * @throws IllegalArgumentException for a bad setting, with PyTorch's message
+         */
         public GroupNorm build(Backend backend) {
             return new GroupNorm(backend, this);
         }

@@ -15,7 +15,12 @@ public final class InstanceNorm extends RunningStatsNorm<InstanceNorm> {
         super(backend, builder);
     }
 
-    /** A builder with PyTorch's defaults: eps 1e-5, momentum 0.1, no affine, no running statistics. */
+    /**
+     * A builder with PyTorch's defaults: eps 1e-5, momentum 0.1, no affine, no running statistics.
+     *
+     * @param numFeatures C
+     * @return a builder
+     */
     public static Builder<InstanceNorm> builder(long numFeatures) {
         return new Builder<>(numFeatures, InstanceNorm::new).affine(false).trackRunningStats(false);
     }

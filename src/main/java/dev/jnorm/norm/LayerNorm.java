@@ -26,19 +26,39 @@ public final class LayerNorm extends NormLayer<LayerNorm> {
         this.bias = b.elementwiseAffine && b.bias ? addParameter("bias", normalizedShape, 0) : null;
     }
 
-    /** A builder with PyTorch's defaults: eps 1e-5, elementwise affine with bias. */
+    /**
+     * A builder with PyTorch's defaults: eps 1e-5, elementwise affine with bias.
+     *
+     * @param normalizedShape the trailing dims of the input normalized over
+     * @return a builder
+     */
     public static Builder builder(long... normalizedShape) {
         return new Builder(Shape.of(normalizedShape));
     }
 
+    /**
+     * The trailing dims normalized over.
+     *
+     * @return the normalized shape
+     */
     public Shape normalizedShape() {
         return normalizedShape;
     }
 
+    /**
+     * The elementwise scale γ, of the normalized shape.
+     *
+     * @return the weight, or null without elementwise affine
+     */
     public Parameter weight() {
         return weight;
     }
 
+    /**
+     * The elementwise shift β, of the normalized shape.
+     *
+     * @return the bias, or null without elementwise affine or bias
+     */
     public Parameter bias() {
         return bias;
     }
@@ -60,6 +80,9 @@ public final class LayerNorm extends NormLayer<LayerNorm> {
         return lastForward(NormOutput.class);
     }
 
+    /**
+     * Options of LayerNorm, PyTorch's defaults: eps 1e-5, elementwise affine with a bias, float32.
+     */
     public static final class Builder {
         private final Shape normalizedShape;
         private double eps = 1e-5;
@@ -71,28 +94,57 @@ public final class LayerNorm extends NormLayer<LayerNorm> {
             this.normalizedShape = normalizedShape;
         }
 
+        /**
+         * Added to the variance before the square root; default 1e-5.
+         *
+         * @param eps a non-negative value
+         * @return this builder
+         */
         public Builder eps(double eps) {
             this.eps = eps;
             return this;
         }
 
-        /** Learn an elementwise weight (and bias); default true. */
+        /**
+         * Learn an elementwise weight (and bias); default true.
+         *
+         * @param elementwiseAffine whether to learn γ and β; default true
+         * @return this builder
+         */
         public Builder elementwiseAffine(boolean elementwiseAffine) {
             this.elementwiseAffine = elementwiseAffine;
             return this;
         }
 
-        /** With elementwise affine, learn a bias too; default true. */
+        /**
+         * With elementwise affine, learn a bias too; default true.
+         *
+         * @param bias whether to learn β with γ; default true
+         * @return this builder
+         */
         public Builder bias(boolean bias) {
             this.bias = bias;
             return this;
         }
 
+        /**
+         * The dtype of the parameters and accepted inputs; default float32.
+         *
+         * @param dtype float32 or float64
+         * @return this builder
+         */
         public Builder dtype(DType dtype) {
             this.dtype = dtype;
             return this;
         }
 
+        /**
+         * The layer, its parameters on {@code backend}.
+         *
+         * @param backend where it computes
+         * @return the layer
+         * @throws IllegalArgumentException for a bad setting, with PyTorch's message
+         */
         public LayerNorm build(Backend backend) {
             return new LayerNorm(backend, this);
         }

@@ -32,70 +32,143 @@ public final class NormConfig {
         this.normalizedDims = normalizedDims;
     }
 
-    /** Every setting left to the layer's default. */
+    /**
+     * Every setting left to the layer's default.
+     *
+     * @return the empty configuration
+     */
     public static NormConfig defaults() {
         return DEFAULTS;
     }
 
-    /** With eps, added to the variance (or mean square) before the square root. */
+    /**
+     * With eps, added to the variance (or mean square) before the square root.
+     *
+     * @param eps a non-negative value
+     * @return a copy with it
+     */
     public NormConfig eps(double eps) {
         return new NormConfig(eps, momentum, cumulativeAverage, affine, trackRunningStats, groups, normalizedDims);
     }
 
-    /** With the weight of each new batch in the running statistics. */
+    /**
+     * With the weight of each new batch in the running statistics.
+     *
+     * @param momentum in [0, 1]
+     * @return a copy with it, and no cumulative average
+     */
     public NormConfig momentum(double momentum) {
         return new NormConfig(eps, momentum, false, affine, trackRunningStats, groups, normalizedDims);
     }
 
-    /** With running statistics as the cumulative average of the batches' (PyTorch's {@code momentum=None}). */
+    /**
+     * With running statistics as the cumulative average of the batches' (PyTorch's {@code momentum=None}).
+     *
+     * @return a copy with it, and no momentum
+     */
     public NormConfig cumulativeAverage() {
         return new NormConfig(eps, null, true, affine, trackRunningStats, groups, normalizedDims);
     }
 
-    /** With or without the learned affine parameters. */
+    /**
+     * With or without the learned affine parameters.
+     *
+     * @param affine whether to learn them
+     * @return a copy with it
+     */
     public NormConfig affine(boolean affine) {
         return new NormConfig(eps, momentum, cumulativeAverage, affine, trackRunningStats, groups, normalizedDims);
     }
 
-    /** With or without running statistics for evaluation. */
+    /**
+     * With or without running statistics for evaluation.
+     *
+     * @param track whether to track them
+     * @return a copy with it
+     */
     public NormConfig trackRunningStats(boolean track) {
         return new NormConfig(eps, momentum, cumulativeAverage, affine, track, groups, normalizedDims);
     }
 
-    /** With this many groups of channels (GroupNorm). */
+    /**
+     * With this many groups of channels (GroupNorm).
+     *
+     * @param groups a divisor of the channels
+     * @return a copy with it
+     */
     public NormConfig groups(long groups) {
         return new NormConfig(eps, momentum, cumulativeAverage, affine, trackRunningStats, groups, normalizedDims);
     }
 
-    /** Normalizing this many trailing dims of the input (LayerNorm, RMSNorm); by default all but the first. */
+    /**
+     * Normalizing this many trailing dims of the input (LayerNorm, RMSNorm); by default all but the first.
+     *
+     * @param dims from 1 to the input's rank
+     * @return a copy with it
+     */
     public NormConfig normalizedDims(int dims) {
         return new NormConfig(eps, momentum, cumulativeAverage, affine, trackRunningStats, groups, dims);
     }
 
+    /**
+     * The eps set.
+     *
+     * @return eps, if set
+     */
     public OptionalDouble eps() {
         return eps == null ? OptionalDouble.empty() : OptionalDouble.of(eps);
     }
 
+    /**
+     * The momentum set.
+     *
+     * @return the momentum, if set
+     */
     public OptionalDouble momentum() {
         return momentum == null ? OptionalDouble.empty() : OptionalDouble.of(momentum);
     }
 
+    /**
+     * Whether a cumulative average was asked for.
+     *
+     * @return true for a cumulative average
+     */
     public boolean isCumulativeAverage() {
         return cumulativeAverage;
     }
 
+    /**
+     * Whether affine parameters were asked for, or not.
+     *
+     * @return the choice, if made
+     */
     public Optional<Boolean> affine() {
         return Optional.ofNullable(affine);
     }
 
+    /**
+     * Whether running statistics were asked for, or not.
+     *
+     * @return the choice, if made
+     */
     public Optional<Boolean> trackRunningStats() {
         return Optional.ofNullable(trackRunningStats);
     }
 
+    /**
+     * The groups set.
+     *
+     * @return the number of groups, if set
+     */
     public OptionalLong groups() {
         return groups == null ? OptionalLong.empty() : OptionalLong.of(groups);
     }
 
+    /**
+     * The normalized dims set.
+     *
+     * @return the number of trailing dims, if set
+     */
     public OptionalInt normalizedDims() {
         return normalizedDims == null ? OptionalInt.empty() : OptionalInt.of(normalizedDims);
     }

@@ -31,6 +31,12 @@ public abstract class NormLayer<L extends NormLayer<L>> extends Module implement
     private ForwardResult last;
     private boolean training = true;
 
+    /**
+     * A layer on {@code backend} whose parameters, buffers and inputs have {@code dtype}.
+     *
+     * @param backend where it computes
+     * @param dtype its dtype
+     */
     protected NormLayer(Backend backend, DType dtype) {
         super(backend, dtype);
         own(() -> {
@@ -60,6 +66,11 @@ public abstract class NormLayer<L extends NormLayer<L>> extends Module implement
     /**
      * As {@link #backward(Tensor)}; with {@code retain}, the forward stays to be taken back again,
      * as PyTorch's {@code retain_graph} keeps a graph (to time a backward, say).
+     *
+     * @param dy the gradient of the forward's output
+     * @param retain keep the forward to be taken back again
+     * @return the gradient of the forward's input
+     * @throws IllegalStateException when every forward has been taken back already
      */
     public final Tensor backward(Tensor dy, boolean retain) {
         requireOpen();
@@ -79,20 +90,38 @@ public abstract class NormLayer<L extends NormLayer<L>> extends Module implement
         return dx;
     }
 
-    /** The gradient through one forward pass of this layer (made by its {@link #forward}). */
+    /**
+     * The gradient through one forward pass of this layer (made by its {@link #forward}).
+     *
+     * @param forward what the forward kept
+     * @param dy the gradient of its output
+     * @return the gradient of its input
+     */
     protected abstract Tensor backwardThrough(ForwardResult forward, Tensor dy);
 
     /**
      * The last forward's result: its output and saved statistics (owned by this layer, but the
      * output), kept after its backward until the next forward.
+     *
+     * @return the last forward's result
+     * @throws IllegalStateException before any forward
      */
     public abstract ForwardResult lastForward();
 
-    /** How many forward passes wait for their backward. */
+    /**
+     * How many forward passes wait for their backward.
+     *
+     * @return the number of forwards not yet taken back
+     */
     public int pendingBackward() {
         return pending.size();
     }
 
+    /**
+     * Whether this layer is in training mode.
+     *
+     * @return true in training mode, false in evaluation mode
+     */
     public boolean isTraining() {
         return training;
     }
@@ -105,17 +134,30 @@ public abstract class NormLayer<L extends NormLayer<L>> extends Module implement
         return (L) this;
     }
 
-    /** Training mode: batch statistics, running statistics updated where tracked. */
+    /**
+     * Training mode: batch statistics, running statistics updated where tracked.
+     *
+     * @return this layer
+     */
     public L train() {
         return setTraining(true);
     }
 
-    /** Evaluation mode: running statistics where tracked. */
+    /**
+     * Evaluation mode: running statistics where tracked.
+     *
+     * @return this layer
+     */
     public L eval() {
         return setTraining(false);
     }
 
-    /** The input must be open, on this layer's backend, with this layer's dtype. */
+    /**
+     * The input must be open, on this layer's backend, with this layer's dtype.
+     *
+     * @param x the input
+     * @throws IllegalArgumentException otherwise, saying what to change
+     */
     protected void checkInput(Tensor x) {
         requireOpen();
         Checks.input(x, "input");
@@ -130,7 +172,13 @@ public abstract class NormLayer<L extends NormLayer<L>> extends Module implement
         }
     }
 
-    /** Keeps {@code result} for a backward, and as the last forward. */
+    /**
+     * Keeps {@code result} for a backward, and as the last forward.
+     *
+     * @param <T> the forward's result type
+     * @param result the forward's result
+     * @return {@code result}
+     */
     protected <T extends ForwardResult> T remember(T result) {
         if (last != null && !pending.contains(last)) {
             last.closeSaved();
@@ -146,7 +194,14 @@ public abstract class NormLayer<L extends NormLayer<L>> extends Module implement
         return result;
     }
 
-    /** The last forward's result as the type this layer's forward made. */
+    /**
+     * The last forward's result as the type this layer's forward made.
+     *
+     * @param <T> the forward's result type
+     * @param type that type
+     * @return the last forward's result
+     * @throws IllegalStateException before any forward
+     */
     protected <T extends ForwardResult> T lastForward(Class<T> type) {
         requireOpen();
         if (last == null) {
@@ -155,20 +210,44 @@ public abstract class NormLayer<L extends NormLayer<L>> extends Module implement
         return type.cast(last);
     }
 
+    /**
+     * A parameter's value.
+     *
+     * @param p the parameter, or null
+     * @return its value, or null
+     */
     protected static Tensor valueOf(Parameter p) {
         return p == null ? null : p.value();
     }
 
+    /**
+     * A parameter's gradient.
+     *
+     * @param p the parameter, or null
+     * @return its gradient, or null
+     */
     protected static Tensor gradOf(Parameter p) {
         return p == null ? null : p.grad();
     }
 
-    /** The affine weight and bias parameters' values. */
+    /**
+     * The affine weight and bias parameters' values.
+     *
+     * @param weight the weight parameter, or null
+     * @param bias the bias parameter, or null
+     * @return their values
+     */
     protected static Affine values(Parameter weight, Parameter bias) {
         return new Affine(valueOf(weight), valueOf(bias));
     }
 
-    /** The affine weight and bias parameters' gradients. */
+    /**
+     * The affine weight and bias parameters' gradients.
+     *
+     * @param weight the weight parameter, or null
+     * @param bias the bias parameter, or null
+     * @return their gradients
+     */
     protected static Affine grads(Parameter weight, Parameter bias) {
         return new Affine(gradOf(weight), gradOf(bias));
     }

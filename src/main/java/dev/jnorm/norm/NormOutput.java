@@ -45,12 +45,20 @@ public final class NormOutput extends SavedForward<NormOutput.Statistics> {
         return new NormOutput(input, output, mean, rstd, null, channels, batchStatistics, channels.c());
     }
 
-    /** Mean per group; null for RMSNorm. */
+    /**
+     * Mean per group; null for RMSNorm.
+     *
+     * @return the means, or null
+     */
     public Tensor mean() {
         return statistics().mean();
     }
 
-    /** {@code 1/sqrt(var + eps)} per group ({@code 1/sqrt(mean(x²) + eps)} for RMSNorm). */
+    /**
+     * {@code 1/sqrt(var + eps)} per group ({@code 1/sqrt(mean(x²) + eps)} for RMSNorm).
+     *
+     * @return the reciprocal standard deviations
+     */
     public Tensor rstd() {
         return statistics().rstd();
     }
@@ -59,6 +67,11 @@ public final class NormOutput extends SavedForward<NormOutput.Statistics> {
      * The gradient of the input for {@code dy}, the gradient of the output; adds the gradients of
      * the affine weight and bias into {@code grads}' weight and bias where not null. Only the
      * weight of {@code affine} enters the gradient.
+     *
+     * @param dy the output's gradient
+     * @param affine the affine parameters the forward used
+     * @param grads the affine parameters' gradients, accumulated where not null
+     * @return the input's gradient, the caller's to close
      */
     public Tensor backward(Tensor dy, Affine affine, Affine grads) {
         Tensor x = checkedInput(dy);

@@ -29,12 +29,20 @@ public final class NormRegistry {
         return Collections.unmodifiableList(all);
     }
 
-    /** Every norm, the built-in ones first, in their order. */
+    /**
+     * Every norm, the built-in ones first, in their order.
+     *
+     * @return the norms
+     */
     public static List<NormSpec> all() {
         return ALL;
     }
 
-    /** Every norm's command-line name, in {@link #all()}'s order. */
+    /**
+     * Every norm's command-line name, in {@link #all()}'s order.
+     *
+     * @return the names
+     */
     public static List<String> names() {
         return ALL.stream().map(NormSpec::commandName).toList();
     }
@@ -42,6 +50,8 @@ public final class NormRegistry {
     /**
      * The norm called {@code name}.
      *
+     * @param name a command-line name
+     * @return its norm
      * @throws IllegalArgumentException naming the norms there are
      */
     public static NormSpec named(String name) {

@@ -30,43 +30,90 @@ public interface NormSpec {
         DIM
     }
 
-    /** The name on the command line and in results: lower case, words joined by hyphens ({@code batch-instance}). */
+    /**
+     * The name on the command line and in results: lower case, words joined by hyphens ({@code batch-instance}).
+     *
+     * @return the name
+     */
     String commandName();
 
-    /** One line for help texts: what it normalizes over. */
+    /**
+     * One line for help texts: what it normalizes over.
+     *
+     * @return the description
+     */
     String description();
 
-    /** The settings this norm has. */
+    /**
+     * The settings this norm has.
+     *
+     * @return its settings
+     */
     Set<Setting> settings();
 
-    /** Its learnable parameters with their affine parameters enabled, by name ({@code weight}, {@code rho}, ...). */
+    /**
+     * Its learnable parameters with their affine parameters enabled, by name ({@code weight}, {@code rho}, ...).
+     *
+     * @return their names
+     */
     Set<String> parameters();
 
-    /** The benchmark's shape suite it runs on ({@code group}, {@code batch}, {@code instance}, {@code rows}, {@code weight}). */
+    /**
+     * The benchmark's shape suite it runs on ({@code group}, {@code batch}, {@code instance}, {@code rows}, {@code weight}).
+     *
+     * @return the suite's name
+     */
     String suite();
 
-    /** True when it normalizes a CNN's feature maps {@code [N, C, H, W]} (the small-batch study trains with those). */
+    /**
+     * True when it normalizes a CNN's feature maps {@code [N, C, H, W]} (the small-batch study trains with those).
+     *
+     * @return whether its input is a CNN's feature maps
+     */
     boolean featureMaps();
 
-    /** True for a reparameterization of a weight (WeightNorm): its input is the weight, and it has no layer to build. */
+    /**
+     * True for a reparameterization of a weight (WeightNorm): its input is the weight, and it has no layer to build.
+     *
+     * @return whether it reparameterizes a weight
+     */
     boolean reparameterizes();
 
     /**
      * True when every output needs statistics of the whole batch first (BatchNorm in training, say),
      * so that a pass that normalizes must read the input twice.
+     *
+     * @param training the mode
+     * @return whether a pass must take the batch's statistics before writing any output
      */
     boolean batchStatisticsFirst(boolean training);
 
-    /** True when, in this mode, it takes no statistics of its input at all (BatchNorm in evaluation). */
+    /**
+     * True when, in this mode, it takes no statistics of its input at all (BatchNorm in evaluation).
+     *
+     * @param training the mode
+     * @return whether the mode is elementwise
+     */
     boolean elementwise(boolean training);
 
-    /** The values one statistic is taken over, for an input of {@code shape} configured by {@code config}. */
+    /**
+     * The values one statistic is taken over, for an input of {@code shape} configured by {@code config}.
+     *
+     * @param shape the input's shape
+     * @param config the norm's configuration
+     * @return the number of values per statistic
+     */
     long groupSize(Shape shape, NormConfig config);
 
     /**
      * The layer, for inputs shaped like {@code input}, configured by {@code config}.
      *
      * @throws UnsupportedOperationException for a reparameterization
+     * @param backend where the layer computes
+     * @param input the shape of its inputs
+     * @param config its settings, unset ones at the layer's defaults
+     * @param dtype its dtype
+     * @return the layer, in training mode
      */
     NormLayer<?> build(Backend backend, Shape input, NormConfig config, DType dtype);
 }

@@ -30,7 +30,13 @@ public final class Norms {
      * with {@code mean_c}, {@code var_c} (biased) over N and the spatial dims when {@code training},
      * else the running statistics.
      *
-     * @param running the running statistics, or null when not tracked
+     * @param x the input
+     * @param affine the per-channel weight and bias (either may be null: 1 and 0)
+     * @param running the running statistics, updated in place, or null when not tracked
+     * @param training normalize with the batch's statistics (and update the running ones), else the running ones
+     * @param momentum the weight of this batch in the running statistics
+     * @param eps added to the variance before the square root
+     * @return the output, with what its backward needs
      */
     public static NormOutput batchNorm(Tensor x, Affine affine, RunningStats running, boolean training,
                                        double momentum, double eps) {
@@ -43,6 +49,14 @@ public final class Norms {
      * InstanceNorm over {@code [N, C, *spatial]}: each (n, c) normalized over its spatial values when
      * {@code useInputStats}, else with the per-channel running statistics. With running statistics
      * and input statistics, the running statistics take the per-(n, c) statistics averaged over n.
+     *
+     * @param x the input
+     * @param affine the per-channel weight and bias (either may be null: 1 and 0)
+     * @param running the running statistics, updated in place, or null when not tracked
+     * @param useInputStats normalize with each instance's statistics, else the running ones
+     * @param momentum the weight of this batch in the running statistics
+     * @param eps added to the variance before the square root
+     * @return the output, with what its backward needs
      */
     public static NormOutput instanceNorm(Tensor x, Affine affine, RunningStats running, boolean useInputStats,
                                           double momentum, double eps) {
@@ -59,6 +73,12 @@ public final class Norms {
      * GroupNorm over {@code [N, C, *]}: the C channels split into {@code numGroups} groups of
      * consecutive channels, each (n, group) normalized over its channels and spatial values, then
      * a per-channel affine.
+     *
+     * @param x the input
+     * @param numGroups the number of groups, dividing C
+     * @param affine the per-channel weight and bias (either may be null: 1 and 0)
+     * @param eps added to the variance before the square root
+     * @return the output, with what its backward needs
      */
     public static NormOutput groupNorm(Tensor x, long numGroups, Affine affine, double eps) {
         Checks.input(x, "input");
@@ -94,6 +114,12 @@ public final class Norms {
     /**
      * LayerNorm over the trailing dims {@code normalizedShape}: each leading index normalized over
      * them, then an elementwise affine of the normalized shape.
+     *
+     * @param x the input
+     * @param normalizedShape the trailing dims of x normalized over
+     * @param affine the elementwise weight and bias of the normalized shape (either may be null)
+     * @param eps added to the variance before the square root
+     * @return the output, with what its backward needs
      */
     public static NormOutput layerNorm(Tensor x, Shape normalizedShape, Affine affine, double eps) {
         Checks.input(x, "input");
@@ -109,13 +135,26 @@ public final class Norms {
     /**
      * RMSNorm over the trailing dims {@code normalizedShape}: {@code y = x/sqrt(mean(x²) + eps)·weight},
      * eps the machine epsilon of the input's dtype.
+     *
+     * @param x the input
+     * @param normalizedShape the trailing dims of x normalized over
+     * @param weight the elementwise weight of the normalized shape, or null
+     * @return the output, with what its backward needs
      */
     public static NormOutput rmsNorm(Tensor x, Shape normalizedShape, Tensor weight) {
         Checks.input(x, "input");
         return rmsNorm(x, normalizedShape, weight, x.dtype().machineEpsilon());
     }
 
-    /** RMSNorm over the trailing dims {@code normalizedShape}: {@code y = x/sqrt(mean(x²) + eps)·weight}. */
+    /**
+     * RMSNorm over the trailing dims {@code normalizedShape}: {@code y = x/sqrt(mean(x²) + eps)·weight}.
+     *
+     * @param x the input
+     * @param normalizedShape the trailing dims of x normalized over
+     * @param weight the elementwise weight of the normalized shape, or null
+     * @param eps added to the mean square before the square root
+     * @return the output, with what its backward needs
+     */
     public static NormOutput rmsNorm(Tensor x, Shape normalizedShape, Tensor weight, double eps) {
         Checks.input(x, "input");
         Checks.companion(x, "weight", weight);
@@ -130,6 +169,11 @@ public final class Norms {
      * WeightNorm: {@code w = g·v/‖v‖}, the norm taken over every dim of {@code v} but {@code dim}, one
      * {@code g} per slice along {@code dim}; {@code dim} null (or −1, as in PyTorch) takes the norm
      * over the whole tensor with a single {@code g}.
+     *
+     * @param v the direction
+     * @param g the magnitudes, one per slice along {@code dim}
+     * @param dim the dim the norm keeps, or null (or −1) for the whole tensor
+     * @return the weight {@code w}, with what its backward needs
      */
     public static WeightNormOutput weightNorm(Tensor v, Tensor g, Integer dim) {
         Checks.input(v, "v");
@@ -167,6 +211,15 @@ public final class Norms {
      * {@code y = weight_c·(rho_c·x̂_BN + (1 − rho_c)·x̂_IN) + bias_c}, the BatchNorm term with the
      * batch's statistics when {@code training} (else the running ones), the InstanceNorm term always
      * with the input's.
+     *
+     * @param x the input
+     * @param rho the per-channel mix, in [0, 1]
+     * @param affine the per-channel weight and bias (either may be null: 1 and 0)
+     * @param running the running statistics, updated in place, or null when not tracked
+     * @param training the BatchNorm term with the batch's statistics (updating the running ones), else the running ones
+     * @param momentum the weight of this batch in the running statistics
+     * @param eps added to the variance before the square root
+     * @return the output, with what its backward needs
      */
     public static BatchInstanceOutput batchInstanceNorm(Tensor x, Tensor rho, Affine affine, RunningStats running,
                                                         boolean training, double momentum, double eps) {
@@ -194,6 +247,15 @@ public final class Norms {
      * {@code mean = Σ_k softmax(meanWeight)_k·mean_k}, {@code var = Σ_k softmax(varWeight)_k·var_k}
      * for k = instance, layer, batch (biased variances; the batch term from the running
      * statistics unless {@code training}), then {@code y = (x − mean)/sqrt(var + eps)·weight_c + bias_c}.
+     *
+     * @param x the input
+     * @param mixing the mixing logits of the means and of the variances
+     * @param affine the per-channel weight and bias (either may be null: 1 and 0)
+     * @param running the running statistics, updated in place, or null when not tracked
+     * @param training the batch term from the batch's statistics (updating the running ones), else the running ones
+     * @param momentum the weight of this batch in the running statistics
+     * @param eps added to the variance before the square root
+     * @return the output, with what its backward needs
      */
     public static SwitchableOutput switchableNorm(Tensor x, MixingWeights mixing, Affine affine, RunningStats running,
                                                   boolean training, double momentum, double eps) {

@@ -26,15 +26,30 @@ public final class RMSNorm extends NormLayer<RMSNorm> {
         this.weight = b.elementwiseAffine ? addParameter("weight", normalizedShape, 1) : null;
     }
 
-    /** A builder with PyTorch's defaults: eps the machine epsilon of the input's dtype, elementwise affine. */
+    /**
+     * A builder with PyTorch's defaults: eps the machine epsilon of the input's dtype, elementwise affine.
+     *
+     * @param normalizedShape the trailing dims of the input normalized over
+     * @return a builder
+     */
     public static Builder builder(long... normalizedShape) {
         return new Builder(Shape.of(normalizedShape));
     }
 
+    /**
+     * The trailing dims normalized over.
+     *
+     * @return the normalized shape
+     */
     public Shape normalizedShape() {
         return normalizedShape;
     }
 
+    /**
+     * The elementwise scale γ, of the normalized shape.
+     *
+     * @return the weight, or null without elementwise affine
+     */
     public Parameter weight() {
         return weight;
     }
@@ -57,6 +72,9 @@ public final class RMSNorm extends NormLayer<RMSNorm> {
         return lastForward(NormOutput.class);
     }
 
+    /**
+     * Options of RMSNorm, PyTorch's defaults: eps the input dtype's machine epsilon, elementwise affine, float32.
+     */
     public static final class Builder {
         private final Shape normalizedShape;
         private Double eps;
@@ -67,22 +85,46 @@ public final class RMSNorm extends NormLayer<RMSNorm> {
             this.normalizedShape = normalizedShape;
         }
 
-        /** Added to the mean square; by default the machine epsilon of the input's dtype. */
+        /**
+         * Added to the mean square; by default the machine epsilon of the input's dtype.
+         *
+         * @param eps a non-negative value
+         * @return this builder
+         */
         public Builder eps(double eps) {
             this.eps = eps;
             return this;
         }
 
+        /**
+         * Whether to learn γ; default true.
+         *
+         * @param elementwiseAffine whether to
+         * @return this builder
+         */
         public Builder elementwiseAffine(boolean elementwiseAffine) {
             this.elementwiseAffine = elementwiseAffine;
             return this;
         }
 
+        /**
+         * The dtype of the parameters and accepted inputs; default float32.
+         *
+         * @param dtype float32 or float64
+         * @return this builder
+         */
         public Builder dtype(DType dtype) {
             this.dtype = dtype;
             return this;
         }
 
+        /**
+         * The layer, its parameters on {@code backend}.
+         *
+         * @param backend where it computes
+         * @return the layer
+         * @throws IllegalArgumentException for a bad setting
+         */
         public RMSNorm build(Backend backend) {
             return new RMSNorm(backend, this);
         }

@@ -32,12 +32,20 @@ public abstract class SavedForward<S extends AutoCloseable> implements ForwardRe
         return output;
     }
 
-    /** The saved statistics. */
+    /**
+     * The saved statistics.
+     *
+     * @return the statistics
+     */
     public S statistics() {
         return saved;
     }
 
-    /** True when the statistics came from the input, false when from running statistics. */
+    /**
+     * True when the statistics came from the input, false when from running statistics.
+     *
+     * @return whether the input's statistics normalized it
+     */
     public boolean batchStatistics() {
         return batchStatistics;
     }

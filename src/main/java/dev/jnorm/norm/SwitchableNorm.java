@@ -22,17 +22,30 @@ public final class SwitchableNorm extends RunningStatsNorm<SwitchableNorm> {
         this.varWeight = addParameter("var_weight", Shape.of(3), 0);
     }
 
-    /** A builder with BatchNorm's defaults. */
+    /**
+     * A builder with BatchNorm's defaults.
+     *
+     * @param numFeatures C
+     * @return a builder
+     */
     public static Builder<SwitchableNorm> builder(long numFeatures) {
         return new Builder<>(numFeatures, SwitchableNorm::new);
     }
 
-    /** Mixing logits of the means, in the order instance, layer, batch. */
+    /**
+     * Mixing logits of the means, in the order instance, layer, batch.
+     *
+     * @return the logits {@code [3]}
+     */
     public Parameter meanWeight() {
         return meanWeight;
     }
 
-    /** Mixing logits of the variances, in the order instance, layer, batch. */
+    /**
+     * Mixing logits of the variances, in the order instance, layer, batch.
+     *
+     * @return the logits {@code [3]}
+     */
     public Parameter varWeight() {
         return varWeight;
     }

@@ -20,6 +20,13 @@ public final class SwitchableOutput extends SavedForward<SwitchableStats> {
     /**
      * The gradient of the input; adds the gradients of both mixing logits and of the affine
      * parameters into the gradient buffers that are not null.
+     *
+     * @param dy the output's gradient
+     * @param mixing the mixing logits the forward used
+     * @param affine the affine parameters the forward used
+     * @param gradMixing the logits' gradients, accumulated where not null
+     * @param gradAffine the affine parameters' gradients, accumulated where not null
+     * @return the input's gradient, the caller's to close
      */
     public Tensor backward(Tensor dy, MixingWeights mixing, Affine affine, MixingWeights gradMixing,
                            Affine gradAffine) {

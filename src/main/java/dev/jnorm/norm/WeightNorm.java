@@ -38,7 +38,11 @@ public final class WeightNorm extends Module {
         });
     }
 
-    /** A builder normalizing along dim 0, as PyTorch's {@code weight_norm}. */
+    /**
+     * A builder normalizing along dim 0, as PyTorch's {@code weight_norm}.
+     *
+     * @return a builder
+     */
     public static Builder builder() {
         return new Builder();
     }
@@ -54,22 +58,38 @@ public final class WeightNorm extends Module {
         return Shape.of(dims);
     }
 
-    /** The dim kept by the norm; empty for a norm over the whole tensor. */
+    /**
+     * The dim kept by the norm; empty for a norm over the whole tensor.
+     *
+     * @return the dim, or empty for the whole tensor
+     */
     public OptionalInt dim() {
         return dim == null ? OptionalInt.empty() : OptionalInt.of(dim);
     }
 
-    /** The direction, shaped like the weight. */
+    /**
+     * The direction, shaped like the weight.
+     *
+     * @return v, the weight's direction
+     */
     public Parameter v() {
         return v;
     }
 
-    /** The magnitude per slice along {@code dim}. */
+    /**
+     * The magnitude per slice along {@code dim}.
+     *
+     * @return g, its magnitudes
+     */
     public Parameter g() {
         return g;
     }
 
-    /** The weight {@code w = g·v/‖v‖}; the result belongs to the caller. */
+    /**
+     * The weight {@code w = g·v/‖v‖}; the result belongs to the caller.
+     *
+     * @return {@code w}, the caller's to close
+     */
     public Tensor forward() {
         requireOpen();
         WeightNormOutput out = Norms.weightNorm(v.value(), g.value(), dim);
@@ -80,11 +100,21 @@ public final class WeightNorm extends Module {
         return out.output();
     }
 
-    /** Adds the gradients of v and g for {@code dw}, the gradient of the last forward's weight. */
+    /**
+     * Adds the gradients of v and g for {@code dw}, the gradient of the last forward's weight.
+     *
+     * @param dw the loss's gradient by the weight {@code w} of the last forward
+     */
     public void backward(Tensor dw) {
         lastForward().backward(dw, g.value(), v.grad(), g.grad());
     }
 
+    /**
+     * The last forward's result.
+     *
+     * @return its weight and the norms it saved
+     * @throws IllegalStateException before any forward
+     */
     public WeightNormOutput lastForward() {
         requireOpen();
         if (last == null) {
@@ -93,25 +123,42 @@ public final class WeightNorm extends Module {
         return last;
     }
 
+    /**
+     * Options of WeightNorm: the dim whose slices are normalized, PyTorch's {@code dim=0} by default.
+     */
     public static final class Builder {
         private Integer dim = 0;
 
         private Builder() {
         }
 
-        /** The dim kept by the norm: one {@code g} per slice along it; default 0; −1 is the whole tensor, as in PyTorch. */
+        /**
+         * The dim kept by the norm: one {@code g} per slice along it; default 0; −1 is the whole tensor, as in PyTorch.
+         *
+         * @param dim a dim of the weight, negative from the end; −1 (PyTorch's) is the whole tensor
+         * @return this builder
+         */
         public Builder dim(int dim) {
             this.dim = dim == -1 ? null : dim;
             return this;
         }
 
-        /** A norm over the whole tensor, with a single {@code g}: PyTorch's {@code dim=None}. */
+        /**
+         * A norm over the whole tensor, with a single {@code g}: PyTorch's {@code dim=None}.
+         *
+         * @return this builder
+         */
         public Builder wholeTensor() {
             this.dim = null;
             return this;
         }
 
-        /** Reparameterizes {@code weight}, whose backend and dtype the layer takes; the weight is copied. */
+        /**
+         * Reparameterizes {@code weight}, whose backend and dtype the layer takes; the weight is copied.
+         *
+         * @param weight the weight to reparameterize, the initial {@code v}; {@code g} starts at its norms
+         * @return the layer, whose forward gives back {@code weight}'s values
+         */
         public WeightNorm build(Tensor weight) {
             return new WeightNorm(weight, dim);
         }

@@ -24,12 +24,23 @@ public final class WeightNormOutput implements ForwardResult {
         return w;
     }
 
-    /** {@code ‖v‖} per slice along the norm's dim: a vector. */
+    /**
+     * {@code ‖v‖} per slice along the norm's dim: a vector.
+     *
+     * @return the norms
+     */
     public Tensor norm() {
         return norm;
     }
 
-    /** Adds the gradients of {@code v} and {@code g} for {@code dw}, the gradient of the weight. */
+    /**
+     * Adds the gradients of {@code v} and {@code g} for {@code dw}, the gradient of the weight.
+     *
+     * @param dw the loss's gradient by {@code w}
+     * @param g the magnitudes the forward used
+     * @param gradV v's gradient, accumulated
+     * @param gradG g's gradient, accumulated
+     */
     public void backward(Tensor dw, Tensor g, Tensor gradV, Tensor gradG) {
         Checks.input(v, "v");
         Checks.gradOutput(v, dw);

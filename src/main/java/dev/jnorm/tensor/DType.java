@@ -2,7 +2,9 @@ package dev.jnorm.tensor;
 
 /** Element types a {@link Tensor} can hold. */
 public enum DType {
+    /** IEEE 754 single precision: the GPU's storage type and the layers' default. */
     FLOAT32("float32", 4, "<f4", Math.ulp(1.0f)),
+    /** IEEE 754 double precision: the CPU reference's. */
     FLOAT64("float64", 8, "<f8", Math.ulp(1.0));
 
     private final String label;
@@ -17,22 +19,39 @@ public enum DType {
         this.machineEpsilon = machineEpsilon;
     }
 
-    /** Bytes per element. */
+    /**
+     * Bytes per element.
+     *
+     * @return 4 or 8
+     */
     public int bytes() {
         return bytes;
     }
 
-    /** NumPy's little-endian type string, {@code <f4} or {@code <f8}. */
+    /**
+     * NumPy's little-endian type string, {@code <f4} or {@code <f8}.
+     *
+     * @return the type string
+     */
     public String npyDescr() {
         return npyDescr;
     }
 
-    /** The difference between 1 and the next representable value, as {@code torch.finfo(dtype).eps}. */
+    /**
+     * The difference between 1 and the next representable value, as {@code torch.finfo(dtype).eps}.
+     *
+     * @return the machine epsilon
+     */
     public double machineEpsilon() {
         return machineEpsilon;
     }
 
-    /** Rounds a value to this type's precision. */
+    /**
+     * Rounds a value to this type's precision.
+     *
+     * @param value a value
+     * @return the nearest value of this type
+     */
     public double round(double value) {
         return this == FLOAT32 ? (float) value : value;
     }

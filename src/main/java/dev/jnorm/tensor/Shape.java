@@ -17,15 +17,33 @@ public final class Shape {
         this.numel = product(0, dims.length); // fails early on overflow
     }
 
+    /**
+     * A shape of these sizes.
+     *
+     * @param dims the sizes, each non-negative
+     * @return the shape
+     * @throws IllegalArgumentException for a negative size, or more elements than a long counts
+     */
     public static Shape of(long... dims) {
         return new Shape(dims.clone());
     }
 
+    /**
+     * The number of dimensions.
+     *
+     * @return the rank
+     */
     public int rank() {
         return dims.length;
     }
 
-    /** Size of dimension {@code i}; negative {@code i} counts from the end. */
+    /**
+     * Size of dimension {@code i}; negative {@code i} counts from the end.
+     *
+     * @param i the dimension, from −rank to rank − 1
+     * @return its size
+     * @throws IllegalArgumentException out of range, with PyTorch's message
+     */
     public long dim(int i) {
         int k = i < 0 ? dims.length + i : i;
         if (k < 0 || k >= dims.length) {
@@ -35,16 +53,31 @@ public final class Shape {
         return dims[k];
     }
 
+    /**
+     * The sizes.
+     *
+     * @return a copy of them
+     */
     public long[] dims() {
         return dims.clone();
     }
 
-    /** Number of elements: the product of all sizes (1 for rank 0). */
+    /**
+     * Number of elements: the product of all sizes (1 for rank 0).
+     *
+     * @return the number of elements
+     */
     public long numel() {
         return numel;
     }
 
-    /** Product of the sizes of dimensions {@code from} (inclusive) to {@code to} (exclusive). */
+    /**
+     * Product of the sizes of dimensions {@code from} (inclusive) to {@code to} (exclusive).
+     *
+     * @param from the first dimension
+     * @param to the dimension after the last
+     * @return the product, 1 when empty
+     */
     public long product(int from, int to) {
         long p = 1;
         for (int i = from; i < to; i++) {
@@ -53,7 +86,13 @@ public final class Shape {
         return p;
     }
 
-    /** The shape made of dimensions {@code from} to {@code to}. */
+    /**
+     * The shape made of dimensions {@code from} to {@code to}.
+     *
+     * @param from the first dimension
+     * @param to the dimension after the last
+     * @return the shape
+     */
     public Shape slice(int from, int to) {
         return new Shape(Arrays.copyOfRange(dims, from, to));
     }

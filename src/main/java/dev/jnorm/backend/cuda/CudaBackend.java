@@ -55,12 +55,21 @@ public final class CudaBackend implements Backend {
     private CudaException poisonedBy;
     private boolean closed;
 
-    /** A backend on {@code device}, which it owns and closes. */
+    /**
+     * A backend on {@code device}, which it owns and closes.
+     *
+     * @param device a GPU, or the kernel emulator (the device classes are internal: for tests and tools)
+     */
     public CudaBackend(GpuDevice device) {
         this(device, Boolean.getBoolean(SYNC_PROPERTY));
     }
 
-    /** A backend on {@code device}, which it owns and closes; {@code syncEachLaunch}: see {@link #syncEachLaunch()}. */
+    /**
+     * A backend on {@code device}, which it owns and closes; {@code syncEachLaunch}: see {@link #syncEachLaunch()}.
+     *
+     * @param device a GPU, or the kernel emulator
+     * @param syncEachLaunch wait for each kernel
+     */
     public CudaBackend(GpuDevice device, boolean syncEachLaunch) {
         this.device = device;
         this.syncEachLaunch = syncEachLaunch;
@@ -70,7 +79,12 @@ public final class CudaBackend implements Backend {
         this.network = new CudaNetworkOps(this, device, kit);
     }
 
-    /** The backend on CUDA device 0. @throws CudaUnavailableException saying why there is none */
+    /**
+     * The backend on CUDA device 0.
+     *
+     * @return the backend
+     * @throws CudaUnavailableException saying why there is none
+     */
     public static CudaBackend open() {
         return new CudaBackend(JCudaDevice.open(0));
     }
@@ -78,6 +92,8 @@ public final class CudaBackend implements Backend {
     /**
      * The backend on CUDA device 0; {@code syncEachLaunch}: see {@link #syncEachLaunch()}.
      *
+     * @param syncEachLaunch wait for each kernel
+     * @return the backend
      * @throws CudaUnavailableException saying why there is none
      */
     public static CudaBackend open(boolean syncEachLaunch) {
@@ -94,11 +110,20 @@ public final class CudaBackend implements Backend {
         return "CUDA backend on " + info;
     }
 
+    /**
+     * The device's name, memory, SM count and limits.
+     *
+     * @return the device's properties
+     */
     public DeviceInfo info() {
         return info;
     }
 
-    /** True when the device is the CPU emulator of the kernels rather than a GPU. */
+    /**
+     * True when the device is the CPU emulator of the kernels rather than a GPU.
+     *
+     * @return whether this runs on the emulator
+     */
     public boolean emulated() {
         return device instanceof EmulatedDevice;
     }
@@ -117,6 +142,8 @@ public final class CudaBackend implements Backend {
      * True in the debug mode that waits for each launch to finish, so that a kernel's fault is
      * reported by its own launch, naming the kernel and the operation; launches are otherwise
      * asynchronous, and a fault surfaces at a later call. Slow. On by {@value #SYNC_PROPERTY}.
+     *
+     * @return whether each launch is waited for
      */
     public boolean syncEachLaunch() {
         return syncEachLaunch;
@@ -127,21 +154,34 @@ public final class CudaBackend implements Backend {
      * {@link #resetTraffic()}, by operation name ("rows forward", "channels backward", ...), for the
      * operations that launched kernels; empty where the device does not count traffic (a GPU; the
      * kernel emulator counts it).
+     *
+     * @return the traffic per operation, a copy
      */
     public synchronized Map<String, MemoryTraffic> trafficByOperation() {
         return new LinkedHashMap<>(trafficByOperation);
     }
 
+    /**
+     * Forgets the traffic counted so far.
+     */
     public synchronized void resetTraffic() {
         trafficByOperation.clear();
     }
 
-    /** Tensors allocated and not yet closed. */
+    /**
+     * Tensors allocated and not yet closed.
+     *
+     * @return their number
+     */
     public long liveTensors() {
         return liveTensors.get();
     }
 
-    /** Tensors the garbage collector found unclosed. */
+    /**
+     * Tensors the garbage collector found unclosed.
+     *
+     * @return their number
+     */
     public long leakedTensors() {
         return leakedTensors.get();
     }
@@ -184,6 +224,10 @@ public final class CudaBackend implements Backend {
     /**
      * Wraps device memory the caller allocated with JCuda, without copying; closing the tensor
      * does not free it. Its alignment is unknown, so kernels use scalar loads on it.
+     *
+     * @param memory the caller's device memory, at least the shape's bytes in the backend's dtype
+     * @param shape the tensor's shape
+     * @return the tensor, a float32 view of the memory
      */
     public synchronized Tensor wrap(CUdeviceptr memory, Shape shape) {
         if (!(device instanceof JCudaDevice)) {
@@ -240,7 +284,12 @@ public final class CudaBackend implements Backend {
         guard("synchronize", Shape.of(), device::synchronize);
     }
 
-    /** The device time of what {@code work} queues on this backend, measured with CUDA events. */
+    /**
+     * The device time of what {@code work} queues on this backend, measured with CUDA events.
+     *
+     * @param work what to time
+     * @return milliseconds of device time
+     */
     public synchronized double timeMillis(Runnable work) {
         double[] millis = new double[1];
         guard("timing", Shape.of(), () -> millis[0] = device.timeMillis(work));

@@ -6,6 +6,11 @@ package dev.jnorm.backend.cuda;
  */
 public final class CudaOutOfMemoryException extends CudaException {
 
+    /**
+     * An out-of-memory error.
+     *
+     * @param message what failed to allocate, where
+     */
     public CudaOutOfMemoryException(String message) {
         super(message, "CUDA_ERROR_OUT_OF_MEMORY", false);
     }
