@@ -48,11 +48,11 @@ final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--suite", paramLabel = "SUITE[,SUITE...]", split = ",", defaultValue = "all",
+    @Option(names = "--suite", paramLabel = "SUITE", split = ",", defaultValue = "all",
             description = "group, batch, instance, rows, weight or all (default: ${DEFAULT-VALUE}).")
     List<String> suites;
 
-    @Option(names = "--norm", paramLabel = "NORM[,NORM...]", split = ",", defaultValue = "all",
+    @Option(names = "--norm", paramLabel = "NORM", split = ",", defaultValue = "all",
             completionCandidates = NormRegistry.Names.class,
             description = "${COMPLETION-CANDIDATES} or all (default: ${DEFAULT-VALUE}).")
     List<String> norms;

@@ -48,12 +48,12 @@ final class StudyCommand implements Runnable {
         @Spec
         CommandSpec spec;
 
-        @Option(names = "--norms", split = ",", paramLabel = "NORM[,NORM...]",
+        @Option(names = "--norms", split = ",", paramLabel = "NORM",
                 completionCandidates = StudyNorms.class,
                 description = "${COMPLETION-CANDIDATES} (default: BatchNorm and GroupNorm; with --full: all).")
         List<String> norms;
 
-        @Option(names = "--batch-sizes", split = ",", paramLabel = "B[,B...]", defaultValue = "32,16,8,4,2",
+        @Option(names = "--batch-sizes", split = ",", paramLabel = "B", defaultValue = "32,16,8,4,2",
                 description = "Batch sizes (default: ${DEFAULT-VALUE}).")
         List<Integer> batchSizes;
 
