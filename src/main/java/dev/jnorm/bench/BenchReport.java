@@ -72,6 +72,9 @@ public record BenchReport(Map<String, Object> header, List<Map<String, Object>> 
     }
 
     private static String csvCell(Object v) {
+        if (v == null) {
+            return "";
+        }
         if (v instanceof List<?> l) {
             return "\"" + l.stream().map(x -> String.valueOf(((Number) x).longValue())).collect(Collectors.joining("x"))
                     + "\"";

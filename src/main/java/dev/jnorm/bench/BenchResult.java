@@ -4,14 +4,15 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalLong;
 
 /**
- * One timed case: median and fastest time, the traffic it must move, and the bandwidth that
- * makes: TB/s on the minimal bytes and on the floor, each also as a percentage of the measured
- * copy bandwidth.
+ * One timed case: median and fastest time, the traffic it must move, the traffic it moved where the
+ * device counts it (the kernel emulator), and the bandwidth that makes: TB/s on the minimal bytes
+ * and on the floor, each also as a percentage of the measured copy bandwidth.
  */
-public record BenchResult(BenchCase benchCase, double micros, double minMicros, Traffic traffic, int runs,
-                          double copyTbps) {
+public record BenchResult(BenchCase benchCase, double micros, double minMicros, Traffic traffic,
+                          OptionalLong movedBytes, int runs, double copyTbps) {
 
     public double tbps() {
         return traffic.minimalBytes() / (micros * 1e-6) / 1e12;
@@ -48,6 +49,7 @@ public record BenchResult(BenchCase benchCase, double micros, double minMicros, 
         m.put("min_us", round(minMicros));
         m.put("minimal_bytes", traffic.minimalBytes());
         m.put("floor_bytes", traffic.floorBytes());
+        m.put("moved_bytes", movedBytes.isPresent() ? movedBytes.getAsLong() : null);
         m.put("tbps", round(tbps()));
         m.put("pct_copy", round(percentOfCopy()));
         m.put("floor_tbps", round(floorTbps()));

@@ -1,12 +1,15 @@
 package dev.jnorm.bench;
 
 import dev.jnorm.backend.Backend;
+import dev.jnorm.backend.cuda.CudaBackend;
+import dev.jnorm.backend.cuda.MemoryTraffic;
 import dev.jnorm.norm.NormLayer;
 import dev.jnorm.norm.WeightNorm;
 import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
 import java.util.Arrays;
+import java.util.OptionalLong;
 
 /**
  * Runs benchmark cases on one backend in float32: warm-up runs, then {@code runs} timed runs each
@@ -29,14 +32,20 @@ public final class Benchmark {
         this.sharedMemoryPerBlock = sharedMemoryPerBlock;
     }
 
+    /** Times the case; on the kernel emulator, also counts the global-memory bytes one run moves. */
     public BenchResult run(BenchCase c, double copyTbps) {
-        double[] micros = c.spec().reparameterizes() ? timeWeightNorm(c) : timeLayer(c);
+        Measured m = c.spec().reparameterizes() ? timeWeightNorm(c) : timeLayer(c);
+        double[] micros = m.micros();
         Arrays.sort(micros);
-        return new BenchResult(c, micros[micros.length / 2], micros[0], Traffic.of(c, sharedMemoryPerBlock), runs,
-                copyTbps);
+        return new BenchResult(c, micros[micros.length / 2], micros[0], Traffic.of(c, sharedMemoryPerBlock),
+                m.movedBytes(), runs, copyTbps);
     }
 
-    private double[] timeLayer(BenchCase c) {
+    /** The times of the runs, and the bytes one run moved where the device counts them. */
+    private record Measured(double[] micros, OptionalLong movedBytes) {
+    }
+
+    private Measured timeLayer(BenchCase c) {
         try (NormLayer<?> layer = c.spec().build(backend, c.shape(), c.config(), DType.FLOAT32);
              Tensor x = pattern(c.shape(), 1);
              Tensor dy = pattern(c.shape(), 2)) {
@@ -49,7 +58,7 @@ public final class Benchmark {
         }
     }
 
-    private double[] timeWeightNorm(BenchCase c) {
+    private Measured timeWeightNorm(BenchCase c) {
         try (Tensor v = pattern(c.shape(), 1);
              Tensor dw = pattern(c.shape(), 2);
              WeightNorm wn = WeightNorm.builder().dim(0).build(v)) {
@@ -61,7 +70,7 @@ public final class Benchmark {
         }
     }
 
-    private double[] times(Runnable operation) {
+    private Measured times(Runnable operation) {
         for (int i = 0; i < warmup; i++) {
             operation.run();
         }
@@ -69,7 +78,17 @@ public final class Benchmark {
         for (int i = 0; i < runs; i++) {
             micros[i] = stopwatch.micros(operation);
         }
-        return micros;
+        return new Measured(micros, movedBytes(operation));
+    }
+
+    /** The global-memory bytes one run moves, parameters and scratch included, as the kernel emulator counts them. */
+    private OptionalLong movedBytes(Runnable operation) {
+        if (!(backend instanceof CudaBackend cuda) || !cuda.emulated()) {
+            return OptionalLong.empty();
+        }
+        cuda.resetTraffic();
+        operation.run();
+        return OptionalLong.of(cuda.trafficByOperation().values().stream().mapToLong(MemoryTraffic::total).sum());
     }
 
     /** Values spread over (−2, 2) from a hash of the index, written in chunks. */

@@ -16,8 +16,24 @@ public final class Suites {
     /** The suites, by name; each norm names its own ({@link NormSpec#suite()}). */
     public static final List<String> SUITES = List.of("group", "batch", "instance", "rows", "weight");
 
+    /** Which shapes: the design's, for a GPU; small ones, for the CPU; or those that take every kernel path on the emulator. */
+    public enum Scale {
+        /** DESIGN.md's suites. */
+        GPU,
+        /** Scaled down for the CPU backend. */
+        CPU,
+        /**
+         * Small enough for the kernel emulator, large enough that parameters and statistics are a
+         * few percent of the bytes, and together taking every kernel path on an H200's geometry:
+         * rows by warp, by block (with and without float4) and split across blocks; BatchNorm by
+         * segments and by columns (S = 1).
+         */
+        EMULATED
+    }
+
     private static final Map<String, List<Shape>> GPU = new LinkedHashMap<>();
     private static final Map<String, List<Shape>> CPU = new LinkedHashMap<>();
+    private static final Map<String, List<Shape>> EMULATED = new LinkedHashMap<>();
     private static final long GROUPS = 32;
 
     static {
@@ -34,13 +50,27 @@ public final class Suites {
         CPU.put("instance", List.of(Shape.of(2, 16, 32, 32)));
         CPU.put("rows", List.of(Shape.of(64, 768), Shape.of(64, 1000)));
         CPU.put("weight", List.of(Shape.of(64, 64, 3, 3)));
+        // groups of 512 (warp), 4096 (block), 2·32768 > 57,856 (split)
+        EMULATED.put("group", List.of(Shape.of(2, 64, 16, 16), Shape.of(2, 64, 32, 32), Shape.of(1, 64, 128, 256)));
+        EMULATED.put("batch", List.of(Shape.of(8, 32, 32, 32), Shape.of(4096, 64)));
+        // S of 1024 (warp), 4098 (block, not a multiple of 4), 65,536 (split)
+        EMULATED.put("instance", List.of(Shape.of(2, 32, 32, 32), Shape.of(2, 24, 2, 2049), Shape.of(1, 8, 256, 256)));
+        // warp with and without float4, block with and without, split
+        EMULATED.put("rows", List.of(Shape.of(128, 768), Shape.of(128, 1001), Shape.of(64, 4096), Shape.of(64, 2041),
+                Shape.of(40, 65536)));
+        EMULATED.put("weight", List.of(Shape.of(256, 64, 3, 3)));
     }
 
     private Suites() {
     }
 
-    /** The cases for the chosen norms and suites, on GPU-sized or CPU-sized shapes. */
-    public static List<BenchCase> cases(List<NormSpec> norms, List<String> suites, boolean gpu) {
+    /** The cases for the chosen norms and suites, on the shapes of {@code scale}. */
+    public static List<BenchCase> cases(List<NormSpec> norms, List<String> suites, Scale scale) {
+        Map<String, List<Shape>> shapes = switch (scale) {
+            case GPU -> GPU;
+            case CPU -> CPU;
+            case EMULATED -> EMULATED;
+        };
         List<BenchCase> cases = new ArrayList<>();
         for (NormSpec norm : norms) {
             if (!suites.contains(norm.suite())) {
@@ -49,7 +79,7 @@ public final class Suites {
             String name = norm.commandName();
             boolean grouped = norm.settings().contains(NormSpec.Setting.GROUPS);
             int dims = norm.settings().contains(NormSpec.Setting.NORMALIZED_DIMS) ? 1 : 0;
-            for (Shape shape : (gpu ? GPU : CPU).get(norm.suite())) {
+            for (Shape shape : shapes.get(norm.suite())) {
                 long groups = grouped ? Math.min(GROUPS, shape.dim(1)) : 0;
                 cases.add(new BenchCase(name, "forward", "train", shape, groups, dims));
                 cases.add(new BenchCase(name, "backward", "train", shape, groups, dims));

@@ -58,7 +58,8 @@ final class BenchCommand implements Callable<Integer> {
     List<String> norms;
 
     @Option(names = "--runs", paramLabel = "N", defaultValue = "25",
-            description = "Timed runs per case, at least 20; the median is reported (default: ${DEFAULT-VALUE}).")
+            description = "Timed runs per case, at least 20 (on the emulator, where times are not the point, at least "
+                    + "1); the median is reported (default: ${DEFAULT-VALUE}).")
     int runs;
 
     @Option(names = "--warmup", paramLabel = "N", defaultValue = "5",
@@ -107,8 +108,8 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private BenchReport run(PrintWriter stdout) {
-        if (runs < 20) {
-            throw new IllegalArgumentException("--runs must be at least 20, got " + runs);
+        if (runs < 1) {
+            throw new IllegalArgumentException("--runs must be at least 20 (on the emulator, at least 1), got " + runs);
         }
         List<NormSpec> chosenNorms = choose("--norm", norms, NormRegistry.names()).stream().map(NormRegistry::named)
                 .toList();
@@ -117,9 +118,12 @@ final class BenchCommand implements Callable<Integer> {
         try (Backend b = device.open()) {
             boolean emulated = b instanceof CudaBackend c && c.emulated();
             boolean gpu = b instanceof CudaBackend && !emulated;
+            if (runs < 20 && !emulated) {
+                throw new IllegalArgumentException("--runs must be at least 20, got " + runs);
+            }
             if (emulated) {
-                err.println("emulated: the kernels run on the CPU emulator, on small shapes; its times are this CPU's, "
-                        + "not a GPU's");
+                err.println("emulated: the kernels run on the CPU emulator, on small shapes that take every kernel "
+                        + "path; its times are this CPU's, not a GPU's; moved is the traffic the emulator counted");
             } else if (!gpu) {
                 err.println("no GPU in use: timing the " + b.description() + " on small shapes; the design's shape "
                         + "suites run on the cuda backend (-v says why it was not picked)");
@@ -129,7 +133,8 @@ final class BenchCommand implements Callable<Integer> {
             long copyBytes = gpu ? Math.min(1L << 30, ((CudaBackend) b).info().totalMemory() / 8) : 64L << 20;
             double copyTbps = Benchmark.copyTbps(b, stopwatch, copyBytes, runs);
             stdout.printf("%s: copy bandwidth %.3f TB/s (read + written)%n", b.description(), copyTbps);
-            List<BenchCase> cases = Suites.cases(chosenNorms, chosenSuites, gpu);
+            List<BenchCase> cases = Suites.cases(chosenNorms, chosenSuites,
+                    gpu ? Suites.Scale.GPU : emulated ? Suites.Scale.EMULATED : Suites.Scale.CPU);
             Benchmark benchmark = new Benchmark(b, stopwatch, warmup, runs, shared);
             List<BenchResult> done = new ArrayList<>();
             try (ProgressBar progress = Progress.start(err, "bench", cases.size())) {
@@ -163,13 +168,15 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private static void printTable(PrintWriter out, List<BenchResult> results) {
-        out.printf("%-15s %-8s %-5s %-22s %10s %14s %7s %7s %7s%n", "norm", "pass", "mode", "shape", "us",
-                "minimal bytes", "TB/s", "%copy", "%floor");
+        out.printf("%-15s %-8s %-5s %-22s %10s %14s %7s %7s %7s %12s%n", "norm", "pass", "mode", "shape", "us",
+                "minimal bytes", "TB/s", "%copy", "%floor", "moved/floor");
         for (BenchResult r : results) {
             BenchCase c = r.benchCase();
-            out.printf("%-15s %-8s %-5s %-22s %10.1f %14d %7.3f %6.1f%% %6.1f%%%n", c.norm(), c.direction(), c.mode(),
-                    Arrays.toString(c.shape().dims()), r.micros(), r.traffic().minimalBytes(), r.tbps(),
-                    r.percentOfCopy(), r.floorPercentOfCopy());
+            String moved = r.movedBytes().isPresent()
+                    ? String.format("%.3f", (double) r.movedBytes().getAsLong() / r.traffic().floorBytes()) : "-";
+            out.printf("%-15s %-8s %-5s %-22s %10.1f %14d %7.3f %6.1f%% %6.1f%% %12s%n", c.norm(), c.direction(),
+                    c.mode(), Arrays.toString(c.shape().dims()), r.micros(), r.traffic().minimalBytes(), r.tbps(),
+                    r.percentOfCopy(), r.floorPercentOfCopy(), moved);
         }
     }
 

@@ -23,8 +23,15 @@ public final class CudaKit {
     private static final long MIN_CHUNK = 8192;
     /** ...and at most 256 per thread, so that no thread's own serial sum grows long (stats.cu). */
     private static final long MAX_CHUNK = 256L * BLOCK;
-    /** Values one thread of the column kernels, or of the row parameter gradients, walks at most. */
+    /** Values one thread of the column kernels, or of the row parameter gradients, walks at most... */
     public static final long MAX_SERIAL = 256;
+    /**
+     * ...and, in the column kernels, at least where the device would be filled with fewer: each
+     * chunk's partial (two floats per column, written once and read once) is then at most 1/16 of
+     * the column values it stands for (a [4096, 64] BatchNorm used chunks of one row, whose
+     * partials moved more bytes than x).
+     */
+    private static final long MIN_SERIAL = 32;
     /** Partials one lane, and one warp, merge in stats.cu's tree (MERGE_PER_LANE and MERGE_FAN_IN there). */
     private static final long MERGE_PER_LANE = 16;
     private static final long MERGE_FAN_IN = 32 * MERGE_PER_LANE;
@@ -150,10 +157,14 @@ public final class CudaKit {
         return clamp(Math.max(chunks, ceilDiv(groupSize, MAX_CHUNK)), 1, Math.max(groupSize, 1));
     }
 
-    /** Chunks over N for the column kernels: enough threads (C per chunk) to fill the device, each walking few values. */
+    /**
+     * Chunks over N for the column kernels: enough threads (C per chunk) to fill the device, each
+     * walking MIN_SERIAL to MAX_SERIAL values.
+     */
     private long columnChunks(NcsLayout l) {
-        long chunks = Math.max(ceilDiv(threadsToFill(), l.c()), ceilDiv(l.n() * l.s(), MAX_SERIAL));
-        return clamp(chunks, 1, l.n());
+        long values = l.n() * l.s();
+        long chunks = Math.min(ceilDiv(threadsToFill(), l.c()), Math.max(1, values / MIN_SERIAL));
+        return clamp(Math.max(chunks, ceilDiv(values, MAX_SERIAL)), 1, l.n());
     }
 
     // ---- statistics ----

@@ -1,0 +1,63 @@
+package dev.jnorm.bench;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import dev.jnorm.backend.cuda.CudaBackend;
+import dev.jnorm.backend.cuda.internal.EmulatedDevice;
+import dev.jnorm.backend.cuda.internal.EmulatedDevice.Geometry;
+import dev.jnorm.norm.NormKind;
+import dev.jnorm.norm.NormSpec;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The byte side of the roofline without a GPU: every benchmark case of the emulated suites (which
+ * take every kernel path on an H200's geometry) moves, as the emulator's traffic counter counts it
+ * with parameters and scratch, at most 1.05× its floor bytes (the minimal bytes where the group fits
+ * on chip). The paths issue 11 has not brought to the floor yet are listed with the ratio they
+ * reach today, so that none gets worse while they wait; the list only shrinks.
+ */
+@Tag("emulator")
+class EmulatedTrafficTest {
+    private static final double FLOOR_SLACK = 1.05;
+
+    /** Case key prefixes over 1.05× their floor today, with the ratio they must stay under. */
+    private static final Map<String, Double> NOT_YET = Map.ofEntries(
+            // LayerNorm/RMSNorm backward: dγ, dβ partials re-read x and dy
+            Map.entry("layer backward train", 3.03),
+            Map.entry("rms backward train", 3.02),
+            // InstanceNorm/GroupNorm backward where the group fits: sums, then the elementwise pass
+            Map.entry("instance backward train [2, 32, 32, 32]", 1.68),
+            Map.entry("instance backward train [2, 24, 2, 2049]", 1.67),
+            Map.entry("group backward train [2, 64, 16, 16]", 1.70),
+            Map.entry("group backward train [2, 64, 32, 32]", 1.68),
+            // Batch-Instance forward: instance and batch statistics in separate passes over x
+            Map.entry("batch-instance forward train", 1.35));
+
+    @Test
+    void everyCaseMovesAtMostItsFloorBytes() {
+        assumeTrue(EmulatedDevice.unavailableReason() == null, EmulatedDevice.unavailableReason());
+        List<String> over = new ArrayList<>();
+        StringBuilder table = new StringBuilder();
+        try (CudaBackend cuda = new CudaBackend(new EmulatedDevice(Geometry.H200))) {
+            Benchmark benchmark = new Benchmark(cuda, Stopwatch.host(), 0, 1, cuda.info().sharedMemoryPerBlock());
+            List<NormSpec> norms = List.of(NormKind.values()); // the built-ins, not the test tree's CPU-only norm
+            for (BenchCase c : Suites.cases(norms, Suites.SUITES, Suites.Scale.EMULATED)) {
+                BenchResult r = benchmark.run(c, 1);
+                double ratio = (double) r.movedBytes().orElseThrow() / r.traffic().floorBytes();
+                double allowed = NOT_YET.entrySet().stream().filter(e -> c.key().startsWith(e.getKey()))
+                        .mapToDouble(Map.Entry::getValue).findFirst().orElse(FLOOR_SLACK);
+                table.append(String.format("%-50s %.3f%n", c.key(), ratio));
+                if (ratio > allowed) {
+                    over.add(String.format("%s moved %.3f× its floor, allowed %.2f×", c.key(), ratio, allowed));
+                }
+            }
+        }
+        System.out.print("EmulatedTrafficTest: moved/floor bytes on the H200 geometry\n" + table);
+        assertEquals(List.of(), over);
+    }
+}
