@@ -67,6 +67,21 @@ for ptx in "$committed"/*.ptx; do
     status=1
   fi
 done
+# The streaming kernels move 16 bytes per load and per store: each holds ld.global(.nc).v4 and
+# st.global.v4 (a float4 that leaves as four scalar stores, say, fails here).
+streaming="rows:rows_forward_warp_vec rows:rows_forward_block_vec channels:nc_apply_vec channels:nc_apply_backward_vec"
+for item in $streaming; do
+  file="${item%%:*}.ptx"
+  kernel="${item#*:}"
+  body="$(awk -v k="$kernel" '$0 ~ "^\\.visible \\.entry " k "\\(" { on = 1 } on { print } on && /^}/ { exit }' "$committed/$file")"
+  [ -n "$body" ] || { echo "check-ptx: no kernel $kernel in $file" >&2; status=1; continue; }
+  for op in 'ld\.global(\.nc)?\.v4' 'st\.global\.v4'; do
+    if ! echo "$body" | grep -Eq "$op"; then
+      echo "check-ptx: streaming kernel $kernel ($file) has no 128-bit ${op%%\\*} access" >&2
+      status=1
+    fi
+  done
+done
 for arch in sm_80 sm_90; do
   for ptx in "$committed"/*.ptx; do
     report="$(ptxas -arch="$arch" -O3 -v "$ptx" -o /dev/null 2>&1)"
@@ -80,5 +95,5 @@ for arch in sm_80 sm_90; do
     fi
   done
 done
-[ "$status" -eq 0 ] && echo "check-ptx: PTX fresh, ISA <= 8.0 and the lowest each file needs, launch bounds on every kernel, no spills on sm_80 and sm_90"
+[ "$status" -eq 0 ] && echo "check-ptx: PTX fresh, ISA <= 8.0 and the lowest each file needs, launch bounds on every kernel, 128-bit accesses in the streaming kernels, no spills on sm_80 and sm_90"
 exit "$status"

@@ -12,7 +12,8 @@
 // GroupNorm (from per-(n, c) sums Σ dy and Σ dy·(x − mean) made by stats.cu), nc_param_grads for
 // their weight and bias gradients. The statistics themselves come from stats.cu.
 // Elementwise passes: 1 read (forward) or 2 reads (backward) and 1 write per element; _vec
-// variants move float4 when S is a multiple of 4 and the pointers are 16-byte aligned.
+// variants move float4 when S is a multiple of 4 and the pointers are 16-byte aligned, BATCH of
+// them per thread in flight.
 #include "common.cuh"
 
 __device__ __forceinline__ i64 coefficient_index(i64 row, i64 C, int perSample) {
@@ -31,13 +32,23 @@ KERNEL nc_apply(In<float> x, Out<float> y, In<float> A, In<float> M, i64 centerD
 KERNEL nc_apply_vec(In<float> x, Out<float> y, In<float> A, In<float> M, i64 centerDivisor, In<float> D, i64 N, i64 C,
                     i64 S, int perSample) {
     i64 total4 = N * C * S / 4;
-    GRID_STRIDE(i, total4) {
-        i64 q = coefficient_index(i * 4 / S, C, perSample);
-        float a = A[q];
-        float m = M[q / centerDivisor];
-        float d = param_or(D, q, 0.f);
-        float4 v = load4(x, 4 * i);
-        store4(y, 4 * i, make_float4(a * (v.x - m) + d, a * (v.y - m) + d, a * (v.z - m) + d, a * (v.w - m) + d));
+    GRID_STRIDE_BATCH(i0, stride, total4) {
+        float4 v[BATCH];
+#pragma unroll
+        for (int u = 0; u < BATCH; u++) {
+            if (i0 + u * stride < total4) v[u] = load4(x, 4 * (i0 + u * stride));
+        }
+#pragma unroll
+        for (int u = 0; u < BATCH; u++) {
+            i64 i = i0 + u * stride;
+            if (i >= total4) break;
+            i64 q = coefficient_index(i * 4 / S, C, perSample);
+            float a = A[q];
+            float m = M[q / centerDivisor];
+            float d = param_or(D, q, 0.f);
+            store4(y, 4 * i,
+                   make_float4(a * (v[u].x - m) + d, a * (v[u].y - m) + d, a * (v[u].z - m) + d, a * (v[u].w - m) + d));
+        }
     }
 }
 
@@ -53,17 +64,29 @@ KERNEL nc_apply_backward(In<float> dy, In<float> x, In<float> A, In<float> B, In
 KERNEL nc_apply_backward_vec(In<float> dy, In<float> x, In<float> A, In<float> B, In<float> M, i64 centerDivisor,
                              In<float> D, Out<float> dx, i64 N, i64 C, i64 S, int perSample) {
     i64 total4 = N * C * S / 4;
-    GRID_STRIDE(i, total4) {
-        i64 q = coefficient_index(i * 4 / S, C, perSample);
-        float a = A[q];
-        float b = B[q];
-        float m = M[q / centerDivisor];
-        float d = D[q];
-        float4 g = load4(dy, 4 * i);
-        float4 v = load4(x, 4 * i);
-        store4(dx, 4 * i,
-               make_float4(a * g.x + b * (v.x - m) + d, a * g.y + b * (v.y - m) + d, a * g.z + b * (v.z - m) + d,
-                           a * g.w + b * (v.w - m) + d));
+    GRID_STRIDE_BATCH(i0, stride, total4) {
+        float4 g[BATCH];
+        float4 v[BATCH];
+#pragma unroll
+        for (int u = 0; u < BATCH; u++) {
+            if (i0 + u * stride < total4) {
+                g[u] = load4(dy, 4 * (i0 + u * stride));
+                v[u] = load4(x, 4 * (i0 + u * stride));
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < BATCH; u++) {
+            i64 i = i0 + u * stride;
+            if (i >= total4) break;
+            i64 q = coefficient_index(i * 4 / S, C, perSample);
+            float a = A[q];
+            float b = B[q];
+            float m = M[q / centerDivisor];
+            float d = D[q];
+            store4(dx, 4 * i,
+                   make_float4(a * g[u].x + b * (v[u].x - m) + d, a * g[u].y + b * (v[u].y - m) + d,
+                               a * g[u].z + b * (v[u].z - m) + d, a * g[u].w + b * (v[u].w - m) + d));
+        }
     }
 }
 

@@ -50,12 +50,25 @@ using Out = T*;
     T* name = reinterpret_cast<T*>(name##_bytes)
 #define STATIC_SHARED(T, name, count) __shared__ __align__(16) T name[count]
 
-// 16-byte accesses of four floats starting at element i (16-byte aligned).
+// 16-byte accesses of four floats starting at element i (16-byte aligned), one instruction each.
+// In global memory: loads through In<> pointers (const __restrict__) compile to ld.global.nc.v4;
+// stores are written as st.global.v4 directly, because a float4 assignment leaves as four 4-byte
+// stores when its values come from different branches (the affine parameters' null checks). The
+// asm has no memory clobber, so loads may still be scheduled across it: kernels never read in the
+// same launch what they store4. In shared memory, plain float4 accesses.
 __device__ __forceinline__ float4 load4(const float* p, i64 i) {
     return *reinterpret_cast<const float4*>(p + i);
 }
 
 __device__ __forceinline__ void store4(float* p, i64 i, float4 v) {
+    asm volatile("st.global.v4.f32 [%0], {%1, %2, %3, %4};" ::"l"(p + i), "f"(v.x), "f"(v.y), "f"(v.z), "f"(v.w));
+}
+
+__device__ __forceinline__ float4 shared_load4(const float* p, i64 i) {
+    return *reinterpret_cast<const float4*>(p + i);
+}
+
+__device__ __forceinline__ void shared_store4(float* p, i64 i, float4 v) {
     *reinterpret_cast<float4*>(p + i) = v;
 }
 #endif
@@ -66,6 +79,14 @@ __device__ __forceinline__ void store4(float* p, i64 i, float4 v) {
 // One thread per index i in [0, n), over however many blocks the grid has.
 #define GRID_STRIDE(i, n) \
     for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (i64)gridDim.x * blockDim.x)
+
+// The same in steps of BATCH indices per thread, i0 + u·stride for u < BATCH (a warp's accesses
+// stay contiguous), so that a thread issues BATCH loads before it uses any: BATCH·16 bytes in
+// flight per thread with float4.
+#define BATCH 4
+#define GRID_STRIDE_BATCH(i0, stride, n)                                                                      \
+    for (i64 stride = (i64)gridDim.x * blockDim.x, i0 = (i64)blockIdx.x * blockDim.x + threadIdx.x; i0 < (n); \
+         i0 += BATCH * stride)
 
 // ---------------------------------------------------------------- Welford / Chan
 

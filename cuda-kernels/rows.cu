@@ -73,9 +73,18 @@ __device__ void rows_forward_warp_impl(In<float> x, Out<float> y, Affine a, Out<
         i64 fc = first_channel(a, r, L);
         auto yr = y + r * L;
 #pragma unroll
-        for (int k = 0; k < PER_LANE; k++) {
+        for (int k = 0; k < PER_LANE; k += VEC ? 4 : 1) {
             int j = lane_element<VEC>(lane, k);
-            if (j < L) yr[j] = affine(a, (v[k] - mean) * rstd, fc, j);
+            if (j >= L) continue;
+            if (VEC) {  // L is a multiple of 4: all four are in the row
+                store4(
+                    yr, j,
+                    make_float4(affine(a, (v[k] - mean) * rstd, fc, j), affine(a, (v[k + 1] - mean) * rstd, fc, j + 1),
+                                affine(a, (v[k + 2] - mean) * rstd, fc, j + 2),
+                                affine(a, (v[k + 3] - mean) * rstd, fc, j + 3)));
+            } else {
+                yr[j] = affine(a, (v[k] - mean) * rstd, fc, j);
+            }
         }
     }
 }
@@ -101,7 +110,7 @@ __device__ void rows_forward_block_impl(In<float> x, Out<float> y, Affine a, Out
         if (VEC) {
             for (int j = threadIdx.x * 4; j < L; j += blockDim.x * 4) {
                 float4 q = load4(xr, j);
-                store4(cache, j, q);
+                shared_store4(cache, j, q);
                 welford_push(acc, q.x);
                 welford_push(acc, q.y);
                 welford_push(acc, q.z);
@@ -121,7 +130,7 @@ __device__ void rows_forward_block_impl(In<float> x, Out<float> y, Affine a, Out
         auto yr = y + r * L;
         if (VEC) {
             for (int j = threadIdx.x * 4; j < L; j += blockDim.x * 4) {
-                float4 q = load4(cache, j);
+                float4 q = shared_load4(cache, j);
                 store4(
                     yr, j,
                     make_float4(affine(a, (q.x - mean) * rstd, fc, j), affine(a, (q.y - mean) * rstd, fc, j + 1),

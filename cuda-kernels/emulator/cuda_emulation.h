@@ -63,6 +63,8 @@ struct Region {
 
 // Records a bad access as the launch's fault (the first one is kept).
 void fault(const char* kind, const Region* r, uintptr_t address, size_t bytes);
+// Records a vector access to the wrong memory space (an illegal address on a GPU) as the launch's fault.
+void fault_space(const char* kind, const Region* r, uintptr_t address, size_t bytes);
 // Adds [offset, offset + bytes) of r to the launch's read or written footprint.
 void footprint(Region* r, uintptr_t offset, size_t bytes, bool store);
 
@@ -72,6 +74,21 @@ inline bool access(Region* r, uintptr_t address, size_t bytes, size_t align, boo
         return false;
     }
     if (r->global) footprint(r, address - r->lo, bytes, store);
+    return true;
+}
+
+// The memory a vector access names: ld.global or st.global on shared memory, or ld.shared or
+// st.shared on device memory, is an illegal address on a GPU.
+enum class Space { GLOBAL, SHARED };
+
+inline bool in_space(Region* r, uintptr_t address, size_t bytes, Space space, bool store) {
+    if (r != nullptr && r->global != (space == Space::GLOBAL)) {
+        const char* kind = space == Space::GLOBAL
+                               ? (store ? "st.global.v4 to shared memory:" : "ld.global.v4 from shared memory:")
+                               : (store ? "st.shared.v4 to device memory:" : "ld.shared.v4 from device memory:");
+        fault_space(kind, r, address, bytes);
+        return false;
+    }
     return true;
 }
 
@@ -151,15 +168,19 @@ class Ptr {
     // A vector V of elements from element k on, checked for V's size and alignment (a misaligned
     // vector access faults on a GPU).
     template <class V>
-    V load(long long k) const {
+    V load(long long k, Space space) const {
         uintptr_t a = a_ + (uintptr_t)(k * (long long)sizeof(T));
-        return access(r_, a, sizeof(V), alignof(V), false) ? *reinterpret_cast<const V*>(a) : poison<V>();
+        return in_space(r_, a, sizeof(V), space, false) && access(r_, a, sizeof(V), alignof(V), false)
+                   ? *reinterpret_cast<const V*>(a)
+                   : poison<V>();
     }
     template <class V>
-    void store(long long k, const V& v) const {
+    void store(long long k, const V& v, Space space) const {
         static_assert(!std::is_const_v<T>, "store through a read-only pointer");
         uintptr_t a = a_ + (uintptr_t)(k * (long long)sizeof(T));
-        if (access(r_, a, sizeof(V), alignof(V), true)) *reinterpret_cast<V*>(a) = v;
+        if (in_space(r_, a, sizeof(V), space, true) && access(r_, a, sizeof(V), alignof(V), true)) {
+            *reinterpret_cast<V*>(a) = v;
+        }
     }
 
   private:
@@ -167,14 +188,27 @@ class Ptr {
     uintptr_t a_;
 };
 
+// Vector accesses name their memory space, as the instructions they compile to do: load4 and
+// store4 (ld.global.nc.v4, st.global.v4) fault on shared memory, shared_load4 and shared_store4 on
+// device memory.
 template <class T>
 float4 load4(const Ptr<T>& p, long long i) {
-    return p.template load<float4>(i);
+    return p.template load<float4>(i, Space::GLOBAL);
 }
 
 template <class T>
 void store4(const Ptr<T>& p, long long i, float4 v) {
-    p.template store<float4>(i, v);
+    p.template store<float4>(i, v, Space::GLOBAL);
+}
+
+template <class T>
+float4 shared_load4(const Ptr<T>& p, long long i) {
+    return p.template load<float4>(i, Space::SHARED);
+}
+
+template <class T>
+void shared_store4(const Ptr<T>& p, long long i, float4 v) {
+    p.template store<float4>(i, v, Space::SHARED);
 }
 
 void sync_block();

@@ -216,6 +216,15 @@ void fault(const char* kind, const Region* r, uintptr_t address, size_t bytes) {
     faultKind = r != nullptr && address >= r->lo && address + bytes <= r->hi ? 3 : 2;
 }
 
+void fault_space(const char* kind, const Region* r, uintptr_t address, size_t bytes) {
+    if (!launchFault.empty()) return;
+    launchFault = std::string("illegal ") + kind + " " + std::to_string(bytes) + " bytes at byte offset " +
+                  std::to_string((long long)(address - r->lo)) + " of " + r->what + " of " +
+                  std::to_string(r->hi - r->lo) + " bytes (block " + std::to_string(block_index.x) + ", thread " +
+                  std::to_string(thread_index.x) + ")";
+    faultKind = 2;
+}
+
 void footprint(Region* r, uintptr_t offset, size_t bytes, bool store) {
     if (r->epoch != epoch) {
         if (r->read == nullptr) {

@@ -71,6 +71,7 @@ const bool registered = [] {
     REGISTER(planted_shared_past_launch_size)
     REGISTER(planted_static_shared_overrun)
     REGISTER(planted_misaligned_vector)
+    REGISTER(planted_global_load_of_shared)
     REGISTER(planted_missing_barrier)
     REGISTER(planted_overwrite_before_read)
     REGISTER(planted_write_write_race)

@@ -40,6 +40,14 @@ KERNEL planted_misaligned_vector(In<float> x, Out<float> y) {
     if (threadIdx.x == 0) store4(y, 0, load4(x, 1));
 }
 
+// A global vector load (ld.global.nc.v4) of a shared-memory address: an illegal address on a GPU.
+KERNEL planted_global_load_of_shared(In<float> x, Out<float> y) {
+    STATIC_SHARED(float, s, 4);
+    if (threadIdx.x < 4) s[threadIdx.x] = x[threadIdx.x];
+    __syncthreads();
+    if (threadIdx.x == 0) store4(y, 0, load4(s, 0));
+}
+
 // Each thread reads its lower neighbour's value without the barrier after the writes: right only
 // when lower threads happen to run first.
 KERNEL planted_missing_barrier(Out<float> y) {

@@ -110,6 +110,15 @@ class EmulatorCatchesPlantedDefectsTest {
     }
 
     @Test
+    void aGlobalVectorLoadOfSharedMemoryFaults() {
+        device.run("planted_global_load_of_shared", 1, 32, 0, buffer(1, 2, 3, 4), nan(4));
+        CudaException e = fault();
+        assertEquals("CUDA_ERROR_ILLEGAL_ADDRESS", e.error());
+        assertEquals("planted_global_load_of_shared: illegal ld.global.v4 from shared memory: 16 bytes at byte offset 0 "
+                + "of a static __shared__ array of 16 bytes (block 0, thread 0)", e.getMessage());
+    }
+
+    @Test
     void aMissingBarrierPassesWithLowerThreadsFirstAndShowsInReverseOrder() {
         DevicePointer y = nan(64);
         device.run("planted_missing_barrier", 1, 64, 0, y);
