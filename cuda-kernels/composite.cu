@@ -5,9 +5,10 @@
 // mean). In between run the small kernels here, over statistics only, one thread per channel, per
 // example or per (n, c), each looping over the other index in a fixed order (deterministic):
 //
-// Batch-Instance: y = w·(ρ·x̂_BN + (1 − ρ)·x̂_IN) + b, BatchNorm statistics from stats.cu (or the
-//   running ones). Backward from per-(n, c) sums Σ dy and Σ dy·(x − mean_nc): the BatchNorm sums
-//   per channel follow by adding over n, Σ dy·(x − mean_c) = Σ_n [Σ dy·(x − mean_nc) +
+// Batch-Instance: y = w·(ρ·x̂_BN + (1 − ρ)·x̂_IN) + b. The BatchNorm statistics (or the running
+//   ones) are the instance statistics merged over n in stats.cu's fixed tree (instance_partials
+//   lays them out as its partials), so x is read once for both. Backward from per-(n, c) sums Σ dy and Σ dy·(x −
+//   mean_nc): the BatchNorm sums per channel follow by adding over n, Σ dy·(x − mean_c) = Σ_n [Σ dy·(x − mean_nc) +
 //   (mean_nc − mean_c)·Σ dy].
 // Switchable: the layer statistics per n and the batch statistics per c are Chan merges of the
 //   instance statistics (equal counts: mean of means, and mean of variances plus the variance of
@@ -15,6 +16,14 @@
 //   gradients of the mixed mean and variance back to the instance, layer and batch statistics, and
 //   to the mixing logits (one block, fixed-order reduction).
 #include "common.cuh"
+
+// The instance statistics of [N, C] as per-channel Welford partials (mean, M2 = var·S), laid out
+// as stats.cu's stage 1 writes them: channel c, part n at c·N + n.
+KERNEL instance_partials(In<float> mean, In<float> var, i64 N, i64 C, i64 S, Out<float2> partials) {
+    GRID_STRIDE(q, N * C) {
+        partials[(q % C) * N + q / C] = make_float2(mean[q], var[q] * (float)S);
+    }
+}
 
 KERNEL bin_forward_coefficients(In<float> bn_mean, In<float> bn_rstd, In<float> in_mean, In<float> in_rstd,
                                 In<float> rho, In<float> w, In<float> b, i64 N, i64 C, Out<float> A, Out<float> D) {

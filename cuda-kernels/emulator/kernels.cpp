@@ -40,6 +40,7 @@ const bool registered = [] {
     REGISTER(group_backward_coefficients)
     REGISTER(nc_param_grads)
     REGISTER(instance_running_update)
+    REGISTER(instance_partials)
     REGISTER(bin_forward_coefficients)
     REGISTER(bin_backward_coefficients)
     REGISTER(sn_merge_stats)

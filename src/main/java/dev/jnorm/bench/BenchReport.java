@@ -84,8 +84,12 @@ public record BenchReport(Map<String, Object> header, List<Map<String, Object>> 
 
     /** The key a row is matched on across implementations: norm, direction, mode, shape. */
     static String key(Map<String, Object> row) {
-        String shape = ((List<?>) row.get("shape")).stream().map(x -> String.valueOf(((Number) x).longValue()))
+        return row.get("norm") + " " + row.get("direction") + " " + row.get("mode") + " " + shape(row);
+    }
+
+    /** A row's shape as {@code [2, 256, 100, 152]}. */
+    static String shape(Map<String, Object> row) {
+        return ((List<?>) row.get("shape")).stream().map(x -> String.valueOf(((Number) x).longValue()))
                 .collect(Collectors.joining(", ", "[", "]"));
-        return row.get("norm") + " " + row.get("direction") + " " + row.get("mode") + " " + shape;
     }
 }

@@ -7,12 +7,12 @@ import java.util.Map;
 import java.util.OptionalLong;
 
 /**
- * One timed case: median and fastest time, the traffic it must move, the traffic it moved where the
- * device counts it (the kernel emulator), and the bandwidth that makes: TB/s on the minimal bytes
+ * One timed case: median and fastest time, the traffic it must move, the traffic it moved and the
+ * kernels it launched where the device counts them (the kernel emulator), and the bandwidth that makes: TB/s on the minimal bytes
  * and on the floor, each also as a percentage of the measured copy bandwidth.
  */
 public record BenchResult(BenchCase benchCase, double micros, double minMicros, Traffic traffic,
-                          OptionalLong movedBytes, int runs, double copyTbps) {
+                          OptionalLong movedBytes, List<String> kernels, int runs, double copyTbps) {
 
     public double tbps() {
         return traffic.minimalBytes() / (micros * 1e-6) / 1e12;
@@ -50,6 +50,7 @@ public record BenchResult(BenchCase benchCase, double micros, double minMicros, 
         m.put("minimal_bytes", traffic.minimalBytes());
         m.put("floor_bytes", traffic.floorBytes());
         m.put("moved_bytes", movedBytes.isPresent() ? movedBytes.getAsLong() : null);
+        m.put("kernels", kernels.isEmpty() ? null : String.join("+", kernels));
         m.put("tbps", round(tbps()));
         m.put("pct_copy", round(percentOfCopy()));
         m.put("floor_tbps", round(floorTbps()));

@@ -9,6 +9,9 @@ import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
 import java.util.Arrays;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import java.util.OptionalLong;
 
 /**
@@ -38,11 +41,16 @@ public final class Benchmark {
         double[] micros = m.micros();
         Arrays.sort(micros);
         return new BenchResult(c, micros[micros.length / 2], micros[0], Traffic.of(c, sharedMemoryPerBlock),
-                m.movedBytes(), runs, copyTbps);
+                m.moved().bytes(), m.moved().kernels(), runs, copyTbps);
     }
 
-    /** The times of the runs, and the bytes one run moved where the device counts them. */
-    private record Measured(double[] micros, OptionalLong movedBytes) {
+    /** The times of the runs, and what one run moved where the device counts it. */
+    private record Measured(double[] micros, Moved moved) {
+    }
+
+    /** The bytes one run moved and the kernels it launched, where the device counts them. */
+    private record Moved(OptionalLong bytes, List<String> kernels) {
+        static final Moved UNCOUNTED = new Moved(OptionalLong.empty(), List.of());
     }
 
     private Measured timeLayer(BenchCase c) {
@@ -78,17 +86,28 @@ public final class Benchmark {
         for (int i = 0; i < runs; i++) {
             micros[i] = stopwatch.micros(operation);
         }
-        return new Measured(micros, movedBytes(operation));
+        return new Measured(micros, moved(operation));
     }
 
-    /** The global-memory bytes one run moves, parameters and scratch included, as the kernel emulator counts them. */
-    private OptionalLong movedBytes(Runnable operation) {
+    /**
+     * The global-memory bytes one run moves, parameters and scratch included, and the kernels it
+     * launched, as the kernel emulator counts them.
+     */
+    private Moved moved(Runnable operation) {
         if (!(backend instanceof CudaBackend cuda) || !cuda.emulated()) {
-            return OptionalLong.empty();
+            return Moved.UNCOUNTED;
         }
+        Map<String, MemoryTraffic> before = cuda.trafficByKernel();
         cuda.resetTraffic();
         operation.run();
-        return OptionalLong.of(cuda.trafficByOperation().values().stream().mapToLong(MemoryTraffic::total).sum());
+        List<String> kernels = new ArrayList<>();
+        cuda.trafficByKernel().forEach((kernel, traffic) -> {
+            if (!traffic.equals(before.get(kernel))) {
+                kernels.add(kernel);
+            }
+        });
+        return new Moved(OptionalLong.of(cuda.trafficByOperation().values().stream().mapToLong(MemoryTraffic::total)
+                .sum()), kernels);
     }
 
     /** Values spread over (−2, 2) from a hash of the index, written in chunks. */

@@ -5,6 +5,7 @@ import dev.jnorm.backend.cuda.CudaBackend;
 import dev.jnorm.bench.BenchCase;
 import dev.jnorm.bench.BenchReport;
 import dev.jnorm.bench.BenchResult;
+import dev.jnorm.bench.ByteTable;
 import dev.jnorm.bench.Benchmark;
 import dev.jnorm.bench.Comparison;
 import dev.jnorm.bench.Stopwatch;
@@ -82,25 +83,27 @@ final class BenchCommand implements Callable<Integer> {
     Path results;
 
     @Option(names = "--markdown", paramLabel = "FILE.md",
-            description = "With --compare: also write the comparison as a Markdown table (for docs/performance.md).")
+            description = "Also write a Markdown table (for docs/performance.md): with --compare the comparison; "
+                    + "without, the bytes an emulated run moved per case.")
     Path markdown;
 
     @Override
     public Integer call() {
         PrintWriter stdout = spec.commandLine().getOut();
-        if ((results != null || markdown != null) && compare == null) {
-            throw new IllegalArgumentException((results != null ? "--results" : "--markdown") + " goes with --compare");
+        if (results != null && compare == null && markdown == null) {
+            throw new IllegalArgumentException("--results goes with --compare or --markdown");
         }
         BenchReport jnorm = results != null ? BenchReport.read(results) : run(stdout);
-        if (compare != null) {
-            BenchReport torch = BenchReport.read(compare);
+        BenchReport torch = compare == null ? null : BenchReport.read(compare);
+        if (torch != null) {
             stdout.print(Comparison.render(jnorm, torch));
-            if (markdown != null) {
-                try {
-                    Files.writeString(markdown, Comparison.markdown(jnorm, torch));
-                } catch (IOException e) {
-                    throw new IllegalArgumentException("cannot write " + markdown + ": " + e.getMessage());
-                }
+        }
+        if (markdown != null) {
+            String table = torch != null ? Comparison.markdown(jnorm, torch) : ByteTable.markdown(jnorm);
+            try {
+                Files.writeString(markdown, table);
+            } catch (IOException e) {
+                throw new IllegalArgumentException("cannot write " + markdown + ": " + e.getMessage());
             }
         }
         stdout.flush();

@@ -86,11 +86,22 @@ final class BatchInstanceOp {
         @Override
         public void launch(CudaKit gpu) {
             try (Scratch s = gpu.scratch()) {
-                ChannelsOp.batchOrRunningStatistics(gpu, s, layout, eps, batchStatistics, gpu.pointer(x),
-                        gpu.pointer(saved.batchMean()), gpu.pointer(saved.batchRstd()), running, factor);
-                gpu.statistics(s, Segments.instances(gpu.pointer(x), layout),
-                        Statistics.of(eps, gpu.pointer(saved.instanceMean()), null, gpu.pointer(saved.instanceRstd())));
                 long q = layout.n() * layout.c();
+                DevicePointer instanceVar = batchStatistics ? s.floats(q) : null;
+                gpu.statistics(s, Segments.instances(gpu.pointer(x), layout), Statistics.of(eps,
+                        gpu.pointer(saved.instanceMean()), instanceVar, gpu.pointer(saved.instanceRstd())));
+                if (batchStatistics) { // merged from the instance statistics: x is read once for both
+                    DevicePointer partials = s.floats(2 * q);
+                    Kernels.instancePartials().mean(gpu.pointer(saved.instanceMean())).var(instanceVar)
+                            .N(layout.n()).C(layout.c()).S(layout.s()).partials(partials)
+                            .launch(gpu.launcher(), gpu.grid(q));
+                    gpu.finalizeStatistics(s, partials, layout.c(), layout.n(), layout.n(), layout.s(),
+                            new Statistics(eps, false, gpu.pointer(saved.batchMean()), null,
+                                    gpu.pointer(saved.batchRstd()), running, factor));
+                } else {
+                    ChannelsOp.batchOrRunningStatistics(gpu, s, layout, eps, false, gpu.pointer(x),
+                            gpu.pointer(saved.batchMean()), gpu.pointer(saved.batchRstd()), running, factor);
+                }
                 DevicePointer a = s.floats(q);
                 DevicePointer d = s.floats(q);
                 Kernels.binForwardCoefficients().bnMean(gpu.pointer(saved.batchMean()))

@@ -48,13 +48,25 @@ class BenchCommandTest {
     }
 
     @Test
-    void runsTheKernelsOnTheEmulatorOnSmallShapesAndSaysTheTimesAreNotAGpus(@TempDir Path dir) {
+    void runsTheKernelsOnTheEmulatorAndTablesTheBytesTheyMoved(@TempDir Path dir) throws IOException {
         assumeTrue(EmulatedDevice.unavailableReason() == null, EmulatedDevice::unavailableReason);
-        CliRun output = run("bench", "--backend", "emulated", "--emulate", "small", "--suite", "rows", "--norm",
-                "rms", "--runs", "20", "--warmup", "1", "--out", dir.toString());
+        CliRun output = run("bench", "--backend", "emulated", "--suite", "weight", "--norm", "weight", "--runs", "1",
+                "--warmup", "0", "--out", dir.toString(), "--markdown", dir.resolve("bytes.md").toString());
         assertTrue(output.err().contains("emulated: the kernels run on the CPU emulator"), output.err());
-        assertTrue(output.out().contains("small GPU (emulated)"), output.out());
-        assertTrue(Files.exists(dir.resolve("bench.csv")));
+        assertTrue(output.out().contains("H200 (emulated)"), output.out());
+        List<String> csv = Files.readAllLines(dir.resolve("bench.csv"));
+        assertTrue(csv.get(0).contains(",moved_bytes,kernels,"), csv.get(0));
+        // WeightNorm [256, 64, 3, 3]: v read, w written (8 B per element) and the norms and g
+        assertEquals("| weight | forward | train | [256, 64, 3, 3] | weight_norm_forward | 8 | 8 | 8.01 | 1.002 |",
+                Files.readAllLines(dir.resolve("bytes.md")).get(2));
+
+        CliRun cpu = run("bench", "--backend", "cpu", "--suite", "weight", "--norm", "weight", "--runs", "20",
+                "--warmup", "0", "--out", dir.resolve("cpu").toString());
+        assertEquals(0, cpu.status(), cpu.err());
+        CliRun table = CliRun.of("bench", "--results", dir.resolve("cpu/bench.json").toString(), "--markdown",
+                dir.resolve("no.md").toString());
+        assertEquals("--markdown without --compare writes the bytes an emulated run moved, and these results have no "
+                + "moved_bytes (run with --backend emulated)" + System.lineSeparator(), table.err());
     }
 
     @Test

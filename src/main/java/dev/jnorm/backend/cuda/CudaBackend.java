@@ -16,6 +16,7 @@ import dev.jnorm.tensor.Tensor;
 import java.lang.ref.Cleaner;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicLong;
 import jcuda.driver.CUdeviceptr;
 import org.slf4j.Logger;
@@ -162,7 +163,21 @@ public final class CudaBackend implements Backend {
     }
 
     /**
-     * Forgets the traffic counted so far.
+     * Global-memory bytes read and written by each kernel since the backend opened, by the kernel's
+     * name, where the device counts traffic (the kernel emulator); empty on a GPU.
+     *
+     * @return the traffic per kernel, a copy
+     */
+    public synchronized Map<String, MemoryTraffic> trafficByKernel() {
+        Map<String, MemoryTraffic> byName = new TreeMap<>();
+        if (device instanceof EmulatedDevice emulator) {
+            emulator.trafficByKernel().forEach((kernel, traffic) -> byName.put(kernel.entry(), traffic));
+        }
+        return byName;
+    }
+
+    /**
+     * Forgets the traffic counted so far by operation.
      */
     public synchronized void resetTraffic() {
         trafficByOperation.clear();

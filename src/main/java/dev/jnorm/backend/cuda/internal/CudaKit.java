@@ -232,9 +232,10 @@ public final class CudaKit {
     /**
      * Merges each group's {@code chunks} Welford partials (of {@code units} units of {@code unit}
      * values, as stage 1 cut them) in stats.cu's fixed tree, a level per launch while a group has more
-     * than one warp merges, then writes the statistics.
+     * than one warp merges, then writes the statistics. Partials of group g, chunk k at g·chunks + k,
+     * each (mean, M2).
      */
-    private void finalizeStatistics(Scratch s, DevicePointer partials, long groups, long chunks, long units, long unit,
+    public void finalizeStatistics(Scratch s, DevicePointer partials, long groups, long chunks, long units, long unit,
                                     Statistics out) {
         long parts = chunks;
         long span = 1;
