@@ -9,8 +9,9 @@
 // (n, c), looping over the other index in a fixed order): channel_coefficients for BatchNorm
 // (batch statistics, or running ones folded into a scale and centered shift in eval),
 // channel_backward_coefficients for BatchNorm, group_backward_coefficients for InstanceNorm and
-// GroupNorm (from per-(n, c) sums Σ dy and Σ dy·(x − mean) made by stats.cu), nc_param_grads for
-// their weight and bias gradients. The statistics themselves come from stats.cu.
+// GroupNorm groups too large for rows.cu's fused backward (from per-(n, c) sums Σ dy and
+// Σ dy·(x − mean) made by stats.cu), nc_param_grads for their weight and bias gradients (from
+// those sums, or from the fused kernel's). The statistics themselves come from stats.cu.
 // Elementwise passes: 1 read (forward) or 2 reads (backward) and 1 write per element; _vec
 // variants move float4 when S is a multiple of 4 and the pointers are 16-byte aligned, BATCH of
 // them per thread in flight.

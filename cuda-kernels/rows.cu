@@ -13,7 +13,9 @@
 // rows_backward_warp keeps x and dy in registers (1 read each); rows_backward_block reads them
 // twice. rows_param_grads_partial sums dy·x̂ and dy down each column over a chunk of rows, one
 // thread per column; sums_finalize (stats.cu) adds the chunks into the gradients in order.
-// InstanceNorm and GroupNorm backward use the per-(n, c) sums of channels.cu.
+// InstanceNorm and GroupNorm backward, where a row's x and dy fit in shared memory, run
+// group_backward_fused (one block per row, x and dy read once); larger groups use the per-(n, c)
+// sums of stats.cu and the elementwise pass of channels.cu.
 //
 // The _vec variants load float4; the host picks them when the row length is a multiple of 4 and
 // the pointers are 16-byte aligned.
@@ -233,3 +235,106 @@ KERNEL rows_param_grads_partial(In<float> x, In<float> dy, In<float> mean, In<fl
         partials[j * chunks + k] = make_float2(acc.a, acc.b);
     }
 }
+
+// ---------------------------------------------------------------- backward, per-channel affine, on chip
+
+// InstanceNorm and GroupNorm backward for a group that fits in shared memory, one block per row
+// (n, group) of L = cpg·S values (cpg channels of S values), x and dy read once (12 B per element):
+// 1. the row's x and dy are cached in shared memory;
+// 2. warp w takes channels w, w + warps, ...: Σ dy and Σ dy·(x − mean) over the channel's S values
+//    (lane-strided, then the butterfly), written for the parameter gradients (nc_param_grads);
+// 3. warp 0 adds them over the group, weighted by w_c, in a fixed order: with g = w·dy,
+//    B = −rstd³·Σ g·(x − mean)/L and D = −rstd·Σ g/L;
+// 4. dx = rstd·w_c·dy + B·(x − mean) + D from the cache.
+// Shared memory: 2·L floats for the row, 2·cpg for the channel sums.
+template <bool VEC>
+__device__ void group_backward_fused_impl(In<float> x, In<float> dy, In<float> mean, In<float> rstd, In<float> w,
+                                          Out<float> dx, i64 rows, i64 C, int cpg, int S, Out<float> sum_dy,
+                                          Out<float> sum_dy_x) {
+    DYNAMIC_SHARED(float, cache);
+    STATIC_SHARED(float, coefficients, 2);
+    const int L = cpg * S;
+    auto xs = cache;
+    auto ds = cache + L;
+    auto chan = cache + 2 * L;  // Σ dy, then Σ dy·(x − mean), per channel of the row
+    const int lane = threadIdx.x & 31;
+    const int warp = threadIdx.x >> 5;
+    const int warps = blockDim.x >> 5;
+    for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
+        auto xr = x + r * L;
+        auto dyr = dy + r * L;
+        if (VEC) {
+            for (int j = threadIdx.x * 4; j < L; j += blockDim.x * 4) {
+                shared_store4(xs, j, load4(xr, j));
+                shared_store4(ds, j, load4(dyr, j));
+            }
+        } else {
+            for (int j = threadIdx.x; j < L; j += blockDim.x) {
+                xs[j] = xr[j];
+                ds[j] = dyr[j];
+            }
+        }
+        __syncthreads();
+        const float m = mean[r];
+        const float s = rstd[r];
+        const i64 first = (r * cpg) % C;  // the row's first channel
+        const i64 q0 = r * cpg;           // its first (n, c)
+        for (int k = warp; k < cpg; k += warps) {
+            Sum2 acc = sum2(0.f, 0.f);
+            for (int j = k * S + lane; j < (k + 1) * S; j += 32) {
+                acc.a += ds[j];
+                acc.b += ds[j] * (xs[j] - m);
+            }
+            acc = warp_reduce(acc);
+            if (lane == 0) {
+                chan[k] = acc.a;
+                chan[cpg + k] = acc.b;
+                sum_dy[q0 + k] = acc.a;
+                sum_dy_x[q0 + k] = acc.b;
+            }
+        }
+        __syncthreads();
+        if (warp == 0) {
+            Sum2 g = sum2(0.f, 0.f);
+            for (int k = lane; k < cpg; k += 32) {
+                float wc = param_or(w, first + k, 1.f);
+                g.a += wc * chan[k];
+                g.b += wc * chan[cpg + k];
+            }
+            g = warp_reduce(g);
+            if (lane == 0) {
+                coefficients[0] = -s * s * s * g.b / (float)L;
+                coefficients[1] = -s * g.a / (float)L;
+            }
+        }
+        __syncthreads();
+        const float b = coefficients[0];
+        const float d = coefficients[1];
+        auto dxr = dx + r * L;
+        if (VEC) {  // S is a multiple of 4: a float4 stays in one channel
+            for (int j = threadIdx.x * 4; j < L; j += blockDim.x * 4) {
+                float a = s * param_or(w, first + j / S, 1.f);
+                float4 g = shared_load4(ds, j);
+                float4 v = shared_load4(xs, j);
+                store4(dxr, j,
+                       make_float4(a * g.x + b * (v.x - m) + d, a * g.y + b * (v.y - m) + d,
+                                   a * g.z + b * (v.z - m) + d, a * g.w + b * (v.w - m) + d));
+            }
+        } else {
+            for (int j = threadIdx.x; j < L; j += blockDim.x) {
+                dxr[j] = s * param_or(w, first + j / S, 1.f) * ds[j] + b * (xs[j] - m) + d;
+            }
+        }
+        // No barrier before the next row: a thread refills only the elements it wrote dx from; what
+        // threads read of each other's (channel sums, coefficients) lies between the next barriers.
+    }
+}
+
+#define GROUP_BACKWARD_ENTRY(name, VEC)                                                                       \
+    SHARED_KERNEL name(In<float> x, In<float> dy, In<float> mean, In<float> rstd, In<float> w, Out<float> dx, \
+                       i64 rows, i64 C, int cpg, int S, Out<float> sum_dy, Out<float> sum_dy_x) {             \
+        group_backward_fused_impl<VEC>(x, dy, mean, rstd, w, dx, rows, C, cpg, S, sum_dy, sum_dy_x);          \
+    }
+
+GROUP_BACKWARD_ENTRY(group_backward_fused, false)
+GROUP_BACKWARD_ENTRY(group_backward_fused_vec, true)

@@ -41,6 +41,8 @@ const bool registered = [] {
     REGISTER(nc_param_grads)
     REGISTER(instance_running_update)
     REGISTER(instance_partials)
+    REGISTER(group_backward_fused)
+    REGISTER(group_backward_fused_vec)
     REGISTER(bin_forward_coefficients)
     REGISTER(bin_backward_coefficients)
     REGISTER(sn_merge_stats)

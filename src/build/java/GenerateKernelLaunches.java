@@ -79,7 +79,8 @@ public final class GenerateKernelLaunches {
         while (m.find()) {
             macros.put(m.group(1), new String[] {m.group(2), m.group(3).replace("\\\n", "\n")});
         }
-        text = text.replaceAll("(?m)^#define[^\\n]*(?:\\\\\\n[^\\n]*)*", "");
+        // (each continued line ends in a backslash; a greedy first line would swallow it and stop)
+        text = text.replaceAll("(?m)^#define(?:[^\\n]*\\\\\\n)*[^\\n]*", "");
         for (Map.Entry<String, String[]> macro : macros.entrySet()) {
             String[] params = split(macro.getValue()[0]);
             Matcher call = Pattern.compile("(?m)^" + macro.getKey() + "\\(([^)]*)\\)").matcher(text);
