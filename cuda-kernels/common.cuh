@@ -13,12 +13,12 @@
 // - Deterministic reductions: warp butterflies that merge in lane order, so every lane ends with
 //   the same bits, then a fixed tree across warps. No atomics anywhere.
 // - 64-bit offsets (i64) for every index into a tensor.
-// - Every kernel is declared KERNEL, SHARED_KERNEL or BIG_KERNEL, which set its __launch_bounds__ to
-//   KERNEL_BLOCK or BIG_BLOCK threads; the host launches exactly that many (the Java launch classes
-//   are generated from these declarations, block size included). SHARED_KERNEL marks a kernel that
-//   may take more than 48 KiB of dynamic shared memory, for which the host sets the opt-in
-//   attribute. The minimum of one resident block leaves ptxas its whole register budget (with the
-//   size alone it spills small kernels to chase occupancy).
+// - Every kernel is declared KERNEL, SHARED_KERNEL, BIG_KERNEL or BIG_SHARED_KERNEL, which set its
+//   __launch_bounds__ to KERNEL_BLOCK or BIG_BLOCK threads; the host launches exactly that many (the Java launch
+//   classes are generated from these declarations, block size included). The SHARED_ ones mark a kernel that may take
+//   more than 48 KiB of dynamic shared memory, for which the host sets the opt-in attribute. The minimum of one
+//   resident block leaves ptxas its whole register budget (with the size alone it spills small kernels to chase
+//   occupancy).
 #pragma once
 
 #ifdef JNORM_EMULATOR
@@ -32,6 +32,7 @@ typedef long long i64;
 #define KERNEL extern "C" __global__ void __launch_bounds__(KERNEL_BLOCK, 1)
 #define SHARED_KERNEL KERNEL
 #define BIG_KERNEL extern "C" __global__ void __launch_bounds__(BIG_BLOCK, 1)
+#define BIG_SHARED_KERNEL BIG_KERNEL
 
 #ifdef JNORM_EMULATOR
 template <class T>

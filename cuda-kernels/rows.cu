@@ -238,8 +238,9 @@ KERNEL rows_param_grads_partial(In<float> x, In<float> dy, In<float> mean, In<fl
 
 // ---------------------------------------------------------------- backward, per-channel affine, on chip
 
-// InstanceNorm and GroupNorm backward for a group that fits in shared memory, one block per row
-// (n, group) of L = cpg·S values (cpg channels of S values), x and dy read once (12 B per element):
+// InstanceNorm and GroupNorm backward for a group that fits in shared memory, one block of 1024
+// threads per row (n, group) of L = cpg·S values (a group of up to 227 KiB leaves one block per
+// SM: 1024 threads keep 32 warps of loads in flight) (cpg channels of S values), x and dy read once (12 B per element):
 // 1. the row's x and dy are cached in shared memory;
 // 2. warp w takes channels w, w + warps, ...: Σ dy and Σ dy·(x − mean) over the channel's S values
 //    (lane-strided, then the butterfly), written for the parameter gradients (nc_param_grads);
@@ -330,10 +331,10 @@ __device__ void group_backward_fused_impl(In<float> x, In<float> dy, In<float> m
     }
 }
 
-#define GROUP_BACKWARD_ENTRY(name, VEC)                                                                       \
-    SHARED_KERNEL name(In<float> x, In<float> dy, In<float> mean, In<float> rstd, In<float> w, Out<float> dx, \
-                       i64 rows, i64 C, int cpg, int S, Out<float> sum_dy, Out<float> sum_dy_x) {             \
-        group_backward_fused_impl<VEC>(x, dy, mean, rstd, w, dx, rows, C, cpg, S, sum_dy, sum_dy_x);          \
+#define GROUP_BACKWARD_ENTRY(name, VEC)                                                                           \
+    BIG_SHARED_KERNEL name(In<float> x, In<float> dy, In<float> mean, In<float> rstd, In<float> w, Out<float> dx, \
+                           i64 rows, i64 C, int cpg, int S, Out<float> sum_dy, Out<float> sum_dy_x) {             \
+        group_backward_fused_impl<VEC>(x, dy, mean, rstd, w, dx, rows, C, cpg, S, sum_dy, sum_dy_x);              \
     }
 
 GROUP_BACKWARD_ENTRY(group_backward_fused, false)

@@ -15,7 +15,7 @@ import java.util.stream.Stream;
  * time (Maven runs it as a single-file program: {@code java GenerateKernelLaunches.java
  * cuda-kernels OUT_DIR}).
  *
- * <p>Every {@code KERNEL}, {@code SHARED_KERNEL} or {@code BIG_KERNEL} entry point of
+ * <p>Every {@code KERNEL}, {@code SHARED_KERNEL}, {@code BIG_KERNEL} or {@code BIG_SHARED_KERNEL} entry point of
  * {@code cuda-kernels/*.cu}, also those a function-like macro declares, becomes
  * <ul>
  *   <li>a constant of the enum {@code Kernel}: its C name, its file (PTX module), its block size
@@ -31,7 +31,7 @@ import java.util.stream.Stream;
 public final class GenerateKernelLaunches {
     private static final String PACKAGE = "dev.jnorm.backend.cuda.internal";
     private static final Pattern DECLARATION =
-            Pattern.compile("(?<![\\w])(SHARED_KERNEL|BIG_KERNEL|KERNEL)\\s+(\\w+)\\s*\\(([^)]*)\\)");
+            Pattern.compile("(?<![\\w])(BIG_SHARED_KERNEL|SHARED_KERNEL|BIG_KERNEL|KERNEL)\\s+(\\w+)\\s*\\(([^)]*)\\)");
     private static final Pattern MACRO = Pattern.compile("(?m)^#define\\s+(\\w+)\\(([^)]*)\\)((?:[^\\n]*\\\\\\n)*[^\\n]*)");
     private static final Pattern BLOCK = Pattern.compile("(?m)^#define\\s+(KERNEL_BLOCK|BIG_BLOCK)\\s+(\\d+)");
 
@@ -101,7 +101,7 @@ public final class GenerateKernelLaunches {
         Matcher d = DECLARATION.matcher(text);
         while (d.find()) {
             String kind = d.group(1);
-            int block = blocks.get(kind.equals("BIG_KERNEL") ? "BIG_BLOCK" : "KERNEL_BLOCK");
+            int block = blocks.get(kind.startsWith("BIG_") ? "BIG_BLOCK" : "KERNEL_BLOCK");
             List<Parameter> parameters = new ArrayList<>();
             for (String p : split(d.group(3))) {
                 String decl = p.trim().replaceAll("\\s+", " ");
@@ -109,7 +109,7 @@ public final class GenerateKernelLaunches {
                 String type = decl.substring(0, space);
                 parameters.add(new Parameter(decl.substring(space + 1), type, kindOf(type, d.group(2))));
             }
-            found.add(new Declaration(d.group(2), module, block, kind.equals("SHARED_KERNEL"), parameters));
+            found.add(new Declaration(d.group(2), module, block, kind.endsWith("SHARED_KERNEL"), parameters));
         }
         return found;
     }
