@@ -141,6 +141,33 @@ __device__ __forceinline__ WelfordOf<Count> welford_merge(WelfordOf<Count> a, We
     return a;
 }
 
+// The statistics of the first n of K values in registers, two passes over them: the mean (one
+// division), then M2 about it. A thread loads a batch, then folds it in with one Chan merge: two
+// divisions per batch instead of one per value, and the batch's loads in flight together.
+template <int K>
+__device__ __forceinline__ Welford welford_of(const float (&v)[K], int n) {
+    Welford w = welford_empty();
+    if (n == 0) return w;
+    float sum = 0.f;
+#pragma unroll
+    for (int i = 0; i < K; i++) {
+        if (i < n) sum += v[i];
+    }
+    w.mean = sum / (float)n;
+#pragma unroll
+    for (int i = 0; i < K; i++) {
+        if (i < n) {
+            float d = v[i] - w.mean;
+            w.m2 += d * d;
+        }
+    }
+    w.n = n;
+    return w;
+}
+
+// Values a statistics thread loads before it folds them in.
+#define WELFORD_BATCH 8
+
 // running = (1 − factor)·running + factor·batch, for the mean and the (unbiased) variance.
 __device__ __forceinline__ void running_blend(Out<float> running_mean, Out<float> running_var, i64 i, float mean,
                                               float unbiasedVar, float factor) {

@@ -52,7 +52,7 @@ __device__ void rows_forward_warp_impl(In<float> x, Out<float> y, Affine a, Out<
     for (i64 r = (i64)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5); r < rows; r += warps) {
         auto xr = x + r * L;
         float v[PER_LANE];
-        Welford acc = welford_empty();
+        int n = 0;  // the lane's values in the row: a prefix of its slots
 #pragma unroll
         for (int k = 0; k < PER_LANE; k++) {
             int j = lane_element<VEC>(lane, k);
@@ -66,10 +66,10 @@ __device__ void rows_forward_warp_impl(In<float> x, Out<float> y, Affine a, Out<
                 } else if (!VEC) {
                     v[k] = xr[j];
                 }
-                welford_push(acc, v[k]);
+                n = k + 1;
             }
         }
-        acc = warp_reduce(acc);
+        Welford acc = warp_reduce(welford_of(v, n));
         float mean, rstd;
         row_moments(acc, centered, eps, mean, rstd, lane == 0, r, mean_out, rstd_out, var_out);
         i64 fc = first_channel(a, r, L);
@@ -113,10 +113,8 @@ __device__ void rows_forward_block_impl(In<float> x, Out<float> y, Affine a, Out
             for (int j = threadIdx.x * 4; j < L; j += blockDim.x * 4) {
                 float4 q = load4(xr, j);
                 shared_store4(cache, j, q);
-                welford_push(acc, q.x);
-                welford_push(acc, q.y);
-                welford_push(acc, q.z);
-                welford_push(acc, q.w);
+                float v[4] = {q.x, q.y, q.z, q.w};
+                acc = welford_merge(acc, welford_of(v, 4));
             }
         } else {
             for (int j = threadIdx.x; j < L; j += blockDim.x) {

@@ -36,7 +36,19 @@ KERNEL segments_welford_partial(In<float> x, i64 groups, i64 groupStride, i64 co
             i64 seg = pos / length;
             i64 stop = end < (seg + 1) * length ? end : (seg + 1) * length;
             i64 base = g * groupStride + seg * segStride - seg * length;
-            for (i64 j = pos + threadIdx.x; j < stop; j += blockDim.x) welford_push(acc, x[base + j]);
+            for (i64 j0 = pos + threadIdx.x; j0 < stop; j0 += WELFORD_BATCH * blockDim.x) {
+                float v[WELFORD_BATCH];
+                int n = 0;
+#pragma unroll
+                for (int u = 0; u < WELFORD_BATCH; u++) {
+                    i64 j = j0 + u * (i64)blockDim.x;
+                    if (j < stop) {
+                        v[u] = x[base + j];
+                        n = u + 1;
+                    }
+                }
+                acc = welford_merge(acc, welford_of(v, n));
+            }
             pos = stop;
         }
         acc = block_reduce(acc);
@@ -51,9 +63,26 @@ KERNEL columns_welford_partial(In<float> x, i64 N, i64 C, i64 S, i64 chunks, Out
         i64 c = t % C;
         i64 k = t / C;
         Welford acc = welford_empty();
-        for (i64 n = chunk_begin(k, chunks, N, 1); n < chunk_begin(k + 1, chunks, N, 1); n++) {
+        // the chunk's values of channel c, WELFORD_BATCH at a time: across n for S = 1 (2-D input),
+        // else along each n's S values (S is small here)
+        i64 n0 = chunk_begin(k, chunks, N, 1);
+        i64 n1 = chunk_begin(k + 1, chunks, N, 1);
+        i64 step = S == 1 ? WELFORD_BATCH : 1;
+        for (i64 n = n0; n < n1; n += step) {
             auto p = x + (n * C + c) * S;
-            for (i64 s = 0; s < S; s++) welford_push(acc, p[s]);
+            for (i64 s0 = 0; s0 < S; s0 += WELFORD_BATCH) {
+                float v[WELFORD_BATCH];
+                int m = 0;
+#pragma unroll
+                for (int u = 0; u < WELFORD_BATCH; u++) {
+                    bool in = S == 1 ? n + u < n1 : s0 + u < S;
+                    if (in) {
+                        v[u] = S == 1 ? p[u * C] : p[s0 + u];
+                        m = u + 1;
+                    }
+                }
+                acc = welford_merge(acc, welford_of(v, m));
+            }
         }
         partials[c * chunks + k] = make_float2(acc.mean, acc.m2);
     }
