@@ -101,10 +101,24 @@ KERNEL segments_sums_partial(In<float> x, In<float> dy, In<float> center, i64 ce
             i64 seg = pos / length;
             i64 stop = end < (seg + 1) * length ? end : (seg + 1) * length;
             i64 base = g * groupStride + seg * segStride - seg * length;
-            for (i64 j = pos + threadIdx.x; j < stop; j += blockDim.x) {
-                float d = dy[base + j];
-                acc.a += d;
-                acc.b += d * (x[base + j] - m);
+            for (i64 j0 = pos + threadIdx.x; j0 < stop; j0 += WELFORD_BATCH * blockDim.x) {
+                float d[WELFORD_BATCH];
+                float v[WELFORD_BATCH];
+#pragma unroll
+                for (int u = 0; u < WELFORD_BATCH; u++) {  // the loads first, then the sums in order
+                    i64 j = j0 + u * (i64)blockDim.x;
+                    if (j < stop) {
+                        d[u] = dy[base + j];
+                        v[u] = x[base + j];
+                    }
+                }
+#pragma unroll
+                for (int u = 0; u < WELFORD_BATCH; u++) {
+                    if (j0 + u * (i64)blockDim.x < stop) {
+                        acc.a += d[u];
+                        acc.b += d[u] * (v[u] - m);
+                    }
+                }
             }
             pos = stop;
         }

@@ -44,7 +44,7 @@ public final class KernelTable {
             Map.entry("group_backward_fused", new Stream(8, 4, "x and dy, one value each per step")),
             Map.entry("group_backward_fused_vec", new Stream(32, 16, "a float4 of x and of dy per step")),
             Map.entry("segments_welford_partial", new Stream(32, 4, "8 values, then one Chan merge")),
-            Map.entry("segments_sums_partial", new Stream(8, 4, "x and dy, one value each per step")),
+            Map.entry("segments_sums_partial", new Stream(64, 4, "8 values of x and of dy, then their sums")),
             Map.entry("columns_welford_partial", new Stream(32, 4, "8 values, then one Chan merge")),
             Map.entry("columns_sums_partial", new Stream(8, 4, "x and dy, one value each per step")),
             Map.entry("weight_norm_forward", new Stream(4, 4, "one value per step")),
