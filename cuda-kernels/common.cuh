@@ -109,13 +109,6 @@ __device__ __forceinline__ Welford welford_empty() {
     return w;
 }
 
-__device__ __forceinline__ void welford_push(Welford& a, float x) {
-    a.n += 1;
-    float d = x - a.mean;
-    a.mean += d / (float)a.n;
-    a.m2 += d * (x - a.mean);
-}
-
 // Chan et al.: merges (meanB, m2B) of nB values into (mean, m2) of n values. Not symmetric in
 // rounding, so callers fix the order.
 template <class Count>

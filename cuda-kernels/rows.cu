@@ -117,9 +117,19 @@ __device__ void rows_forward_block_impl(In<float> x, Out<float> y, Affine a, Out
                 acc = welford_merge(acc, welford_of(v, 4));
             }
         } else {
-            for (int j = threadIdx.x; j < L; j += blockDim.x) {
-                cache[j] = xr[j];
-                welford_push(acc, cache[j]);
+            for (int j0 = threadIdx.x; j0 < L; j0 += WELFORD_BATCH * blockDim.x) {
+                float v[WELFORD_BATCH];
+                int n = 0;
+#pragma unroll
+                for (int u = 0; u < WELFORD_BATCH; u++) {
+                    int j = j0 + u * blockDim.x;
+                    if (j < L) {
+                        v[u] = xr[j];
+                        cache[j] = v[u];
+                        n = u + 1;
+                    }
+                }
+                acc = welford_merge(acc, welford_of(v, n));
             }
         }
         acc = block_reduce(acc);

@@ -35,7 +35,7 @@ public final class KernelTable {
             Map.entry("nc_apply_backward_vec", new Stream(128, 16, "4 float4 of dy and of x")),
             Map.entry("rows_forward_warp", new Stream(128, 4, "the lane's 32 values of its row")),
             Map.entry("rows_forward_warp_vec", new Stream(128, 16, "the lane's 8 float4 of its row")),
-            Map.entry("rows_forward_block", new Stream(4, 4, "one value, then a Welford step")),
+            Map.entry("rows_forward_block", new Stream(32, 4, "8 values, then one Chan merge")),
             Map.entry("rows_forward_block_vec", new Stream(16, 16, "one float4, then one Chan merge")),
             Map.entry("rows_apply", new Stream(4, 4, "one value per step")),
             Map.entry("rows_backward_warp", new Stream(256, 4, "the lane's 32 values of x and of dy")),
