@@ -24,9 +24,19 @@ __device__ __forceinline__ i64 coefficient_index(i64 row, i64 C, int perSample) 
 KERNEL nc_apply(In<float> x, Out<float> y, In<float> A, In<float> M, i64 centerDivisor, In<float> D, i64 N, i64 C,
                 i64 S, int perSample) {
     i64 total = N * C * S;
-    GRID_STRIDE(i, total) {
-        i64 q = coefficient_index(i / S, C, perSample);
-        y[i] = A[q] * (x[i] - M[q / centerDivisor]) + param_or(D, q, 0.f);
+    GRID_STRIDE_BATCH(i0, stride, total) {
+        float v[BATCH];
+#pragma unroll
+        for (int u = 0; u < BATCH; u++) {
+            if (i0 + u * stride < total) v[u] = x[i0 + u * stride];
+        }
+#pragma unroll
+        for (int u = 0; u < BATCH; u++) {
+            i64 i = i0 + u * stride;
+            if (i >= total) break;
+            i64 q = coefficient_index(i / S, C, perSample);
+            y[i] = A[q] * (v[u] - M[q / centerDivisor]) + param_or(D, q, 0.f);
+        }
     }
 }
 
@@ -56,9 +66,23 @@ KERNEL nc_apply_vec(In<float> x, Out<float> y, In<float> A, In<float> M, i64 cen
 KERNEL nc_apply_backward(In<float> dy, In<float> x, In<float> A, In<float> B, In<float> M, i64 centerDivisor,
                          In<float> D, Out<float> dx, i64 N, i64 C, i64 S, int perSample) {
     i64 total = N * C * S;
-    GRID_STRIDE(i, total) {
-        i64 q = coefficient_index(i / S, C, perSample);
-        dx[i] = A[q] * dy[i] + B[q] * (x[i] - M[q / centerDivisor]) + D[q];
+    GRID_STRIDE_BATCH(i0, stride, total) {
+        float g[BATCH];
+        float v[BATCH];
+#pragma unroll
+        for (int u = 0; u < BATCH; u++) {
+            if (i0 + u * stride < total) {
+                g[u] = dy[i0 + u * stride];
+                v[u] = x[i0 + u * stride];
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < BATCH; u++) {
+            i64 i = i0 + u * stride;
+            if (i >= total) break;
+            i64 q = coefficient_index(i / S, C, perSample);
+            dx[i] = A[q] * g[u] + B[q] * (v[u] - M[q / centerDivisor]) + D[q];
+        }
     }
 }
 

@@ -235,10 +235,25 @@ KERNEL rows_param_grads_partial(In<float> x, In<float> dy, In<float> mean, In<fl
         i64 j = t % L;
         i64 k = t / L;
         Sum2 acc = sum2(0.f, 0.f);
-        for (i64 r = chunk_begin(k, chunks, rows, 1); r < chunk_begin(k + 1, chunks, rows, 1); r++) {
-            float d = dy[r * L + j];
-            acc.a += d * (x[r * L + j] - (mean ? mean[r] : 0.f)) * rstd[r];
-            acc.b += d;
+        i64 r1 = chunk_begin(k + 1, chunks, rows, 1);
+        for (i64 r0 = chunk_begin(k, chunks, rows, 1); r0 < r1; r0 += WELFORD_BATCH) {
+            float d[WELFORD_BATCH];
+            float xh[WELFORD_BATCH];
+#pragma unroll
+            for (int u = 0; u < WELFORD_BATCH; u++) {  // WELFORD_BATCH rows' loads, then the sums in order
+                i64 r = r0 + u;
+                if (r < r1) {
+                    d[u] = dy[r * L + j];
+                    xh[u] = (x[r * L + j] - (mean ? mean[r] : 0.f)) * rstd[r];
+                }
+            }
+#pragma unroll
+            for (int u = 0; u < WELFORD_BATCH; u++) {
+                if (r0 + u < r1) {
+                    acc.a += d[u] * xh[u];
+                    acc.b += d[u];
+                }
+            }
         }
         partials[j * chunks + k] = make_float2(acc.a, acc.b);
     }
@@ -278,9 +293,25 @@ __device__ void group_backward_fused_impl(In<float> x, In<float> dy, In<float> m
                 shared_store4(ds, j, load4(dyr, j));
             }
         } else {
-            for (int j = threadIdx.x; j < L; j += blockDim.x) {
-                xs[j] = xr[j];
-                ds[j] = dyr[j];
+            for (int j0 = threadIdx.x; j0 < L; j0 += WELFORD_BATCH * blockDim.x) {
+                float v[WELFORD_BATCH];
+                float g[WELFORD_BATCH];
+#pragma unroll
+                for (int u = 0; u < WELFORD_BATCH; u++) {
+                    int j = j0 + u * blockDim.x;
+                    if (j < L) {
+                        v[u] = xr[j];
+                        g[u] = dyr[j];
+                    }
+                }
+#pragma unroll
+                for (int u = 0; u < WELFORD_BATCH; u++) {
+                    int j = j0 + u * blockDim.x;
+                    if (j < L) {
+                        xs[j] = v[u];
+                        ds[j] = g[u];
+                    }
+                }
             }
         }
         __syncthreads();

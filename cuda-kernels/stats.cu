@@ -134,12 +134,27 @@ KERNEL columns_sums_partial(In<float> x, In<float> dy, In<float> center, i64 N, 
         i64 k = t / C;
         float m = center[c];
         Sum2 acc = sum2(0.f, 0.f);
-        for (i64 n = chunk_begin(k, chunks, N, 1); n < chunk_begin(k + 1, chunks, N, 1); n++) {
-            i64 base = (n * C + c) * S;
-            for (i64 s = 0; s < S; s++) {
-                float d = dy[base + s];
-                acc.a += d;
-                acc.b += d * (x[base + s] - m);
+        // the chunk's n·S values of channel c in order, WELFORD_BATCH loaded at a time
+        i64 first = chunk_begin(k, chunks, N, 1) * S;
+        i64 last = chunk_begin(k + 1, chunks, N, 1) * S;
+        for (i64 t0 = first; t0 < last; t0 += WELFORD_BATCH) {
+            float d[WELFORD_BATCH];
+            float v[WELFORD_BATCH];
+#pragma unroll
+            for (int u = 0; u < WELFORD_BATCH; u++) {
+                i64 t = t0 + u;
+                if (t < last) {
+                    i64 at = S == 1 ? t * C + c : ((t / S) * C + c) * S + t % S;
+                    d[u] = dy[at];
+                    v[u] = x[at];
+                }
+            }
+#pragma unroll
+            for (int u = 0; u < WELFORD_BATCH; u++) {
+                if (t0 + u < last) {
+                    acc.a += d[u];
+                    acc.b += d[u] * (v[u] - m);
+                }
             }
         }
         partials[c * chunks + k] = make_float2(acc.a, acc.b);

@@ -29,9 +29,9 @@ public final class KernelTable {
     }
 
     private static final Map<String, Stream> STREAMING = Map.ofEntries(
-            Map.entry("nc_apply", new Stream(4, 4, "one value per step")),
+            Map.entry("nc_apply", new Stream(16, 4, "4 values (GRID_STRIDE_BATCH)")),
             Map.entry("nc_apply_vec", new Stream(64, 16, "4 float4 (GRID_STRIDE_BATCH)")),
-            Map.entry("nc_apply_backward", new Stream(8, 4, "dy and x, one value each per step")),
+            Map.entry("nc_apply_backward", new Stream(32, 4, "4 values of dy and of x")),
             Map.entry("nc_apply_backward_vec", new Stream(128, 16, "4 float4 of dy and of x")),
             Map.entry("rows_forward_warp", new Stream(128, 4, "the lane's 32 values of its row")),
             Map.entry("rows_forward_warp_vec", new Stream(128, 16, "the lane's 8 float4 of its row")),
@@ -40,13 +40,13 @@ public final class KernelTable {
             Map.entry("rows_apply", new Stream(4, 4, "one value per step")),
             Map.entry("rows_backward_warp", new Stream(256, 4, "the lane's 32 values of x and of dy")),
             Map.entry("rows_backward_block", new Stream(8, 4, "x and dy, one value each per step")),
-            Map.entry("rows_param_grads_partial", new Stream(8, 4, "x and dy of one row per step")),
-            Map.entry("group_backward_fused", new Stream(8, 4, "x and dy, one value each per step")),
+            Map.entry("rows_param_grads_partial", new Stream(64, 4, "x and dy of 8 rows, then their sums")),
+            Map.entry("group_backward_fused", new Stream(64, 4, "8 values of x and of dy")),
             Map.entry("group_backward_fused_vec", new Stream(32, 16, "a float4 of x and of dy per step")),
             Map.entry("segments_welford_partial", new Stream(32, 4, "8 values, then one Chan merge")),
             Map.entry("segments_sums_partial", new Stream(64, 4, "8 values of x and of dy, then their sums")),
             Map.entry("columns_welford_partial", new Stream(32, 4, "8 values, then one Chan merge")),
-            Map.entry("columns_sums_partial", new Stream(8, 4, "x and dy, one value each per step")),
+            Map.entry("columns_sums_partial", new Stream(64, 4, "8 values of x and of dy, then their sums")),
             Map.entry("weight_norm_forward", new Stream(4, 4, "one value per step")),
             Map.entry("weight_norm_backward", new Stream(8, 4, "two values per step")));
 
