@@ -26,10 +26,7 @@ KERNEL nc_apply(In<float> x, Out<float> y, In<float> A, In<float> M, i64 centerD
     i64 total = N * C * S;
     GRID_STRIDE_BATCH(i0, stride, total) {
         float v[BATCH];
-#pragma unroll
-        for (int u = 0; u < BATCH; u++) {
-            if (i0 + u * stride < total) v[u] = x[i0 + u * stride];
-        }
+        load_strided(x, i0, stride, total, v);
 #pragma unroll
         for (int u = 0; u < BATCH; u++) {
             i64 i = i0 + u * stride;
@@ -69,13 +66,8 @@ KERNEL nc_apply_backward(In<float> dy, In<float> x, In<float> A, In<float> B, In
     GRID_STRIDE_BATCH(i0, stride, total) {
         float g[BATCH];
         float v[BATCH];
-#pragma unroll
-        for (int u = 0; u < BATCH; u++) {
-            if (i0 + u * stride < total) {
-                g[u] = dy[i0 + u * stride];
-                v[u] = x[i0 + u * stride];
-            }
-        }
+        load_strided(dy, i0, stride, total, g);
+        load_strided(x, i0, stride, total, v);
 #pragma unroll
         for (int u = 0; u < BATCH; u++) {
             i64 i = i0 + u * stride;

@@ -161,6 +161,22 @@ __device__ __forceinline__ Welford welford_of(const float (&v)[K], int n) {
 // Values a statistics thread loads before it folds them in.
 #define WELFORD_BATCH 8
 
+// Loads p[j0], p[j0 + step], ... below `stop` into v, up to K of them, all before any is used (K
+// loads in flight); returns how many (the valid ones are a prefix of v).
+template <int K, class P>
+__device__ __forceinline__ int load_strided(P p, i64 j0, i64 step, i64 stop, float (&v)[K]) {
+    int n = 0;
+#pragma unroll
+    for (int u = 0; u < K; u++) {
+        i64 j = j0 + u * step;
+        if (j < stop) {
+            v[u] = p[j];
+            n = u + 1;
+        }
+    }
+    return n;
+}
+
 // running = (1 − factor)·running + factor·batch, for the mean and the (unbiased) variance.
 __device__ __forceinline__ void running_blend(Out<float> running_mean, Out<float> running_var, i64 i, float mean,
                                               float unbiasedVar, float factor) {

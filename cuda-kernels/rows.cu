@@ -119,16 +119,8 @@ __device__ void rows_forward_block_impl(In<float> x, Out<float> y, Affine a, Out
         } else {
             for (int j0 = threadIdx.x; j0 < L; j0 += WELFORD_BATCH * blockDim.x) {
                 float v[WELFORD_BATCH];
-                int n = 0;
-#pragma unroll
-                for (int u = 0; u < WELFORD_BATCH; u++) {
-                    int j = j0 + u * blockDim.x;
-                    if (j < L) {
-                        v[u] = xr[j];
-                        cache[j] = v[u];
-                        n = u + 1;
-                    }
-                }
+                int n = load_strided(xr, j0, blockDim.x, L, v);
+                for (int u = 0; u < n; u++) cache[j0 + u * blockDim.x] = v[u];
                 acc = welford_merge(acc, welford_of(v, n));
             }
         }
@@ -296,21 +288,11 @@ __device__ void group_backward_fused_impl(In<float> x, In<float> dy, In<float> m
             for (int j0 = threadIdx.x; j0 < L; j0 += WELFORD_BATCH * blockDim.x) {
                 float v[WELFORD_BATCH];
                 float g[WELFORD_BATCH];
-#pragma unroll
-                for (int u = 0; u < WELFORD_BATCH; u++) {
-                    int j = j0 + u * blockDim.x;
-                    if (j < L) {
-                        v[u] = xr[j];
-                        g[u] = dyr[j];
-                    }
-                }
-#pragma unroll
-                for (int u = 0; u < WELFORD_BATCH; u++) {
-                    int j = j0 + u * blockDim.x;
-                    if (j < L) {
-                        xs[j] = v[u];
-                        ds[j] = g[u];
-                    }
+                int n = load_strided(xr, j0, blockDim.x, L, v);
+                load_strided(dyr, j0, blockDim.x, L, g);
+                for (int u = 0; u < n; u++) {
+                    xs[j0 + u * blockDim.x] = v[u];
+                    ds[j0 + u * blockDim.x] = g[u];
                 }
             }
         }

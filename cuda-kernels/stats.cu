@@ -38,15 +38,7 @@ KERNEL segments_welford_partial(In<float> x, i64 groups, i64 groupStride, i64 co
             i64 base = g * groupStride + seg * segStride - seg * length;
             for (i64 j0 = pos + threadIdx.x; j0 < stop; j0 += WELFORD_BATCH * blockDim.x) {
                 float v[WELFORD_BATCH];
-                int n = 0;
-#pragma unroll
-                for (int u = 0; u < WELFORD_BATCH; u++) {
-                    i64 j = j0 + u * (i64)blockDim.x;
-                    if (j < stop) {
-                        v[u] = x[base + j];
-                        n = u + 1;
-                    }
-                }
+                int n = load_strided(x + base, j0, blockDim.x, stop, v);
                 acc = welford_merge(acc, welford_of(v, n));
             }
             pos = stop;
@@ -104,17 +96,11 @@ KERNEL segments_sums_partial(In<float> x, In<float> dy, In<float> center, i64 ce
             for (i64 j0 = pos + threadIdx.x; j0 < stop; j0 += WELFORD_BATCH * blockDim.x) {
                 float d[WELFORD_BATCH];
                 float v[WELFORD_BATCH];
+                int n = load_strided(dy + base, j0, blockDim.x, stop, d);
+                load_strided(x + base, j0, blockDim.x, stop, v);
 #pragma unroll
-                for (int u = 0; u < WELFORD_BATCH; u++) {  // the loads first, then the sums in order
-                    i64 j = j0 + u * (i64)blockDim.x;
-                    if (j < stop) {
-                        d[u] = dy[base + j];
-                        v[u] = x[base + j];
-                    }
-                }
-#pragma unroll
-                for (int u = 0; u < WELFORD_BATCH; u++) {
-                    if (j0 + u * (i64)blockDim.x < stop) {
+                for (int u = 0; u < WELFORD_BATCH; u++) {  // the sums in order
+                    if (u < n) {
                         acc.a += d[u];
                         acc.b += d[u] * (v[u] - m);
                     }
