@@ -229,22 +229,14 @@ KERNEL rows_param_grads_partial(In<float> x, In<float> dy, In<float> mean, In<fl
         Sum2 acc = sum2(0.f, 0.f);
         i64 r1 = chunk_begin(k + 1, chunks, rows, 1);
         for (i64 r0 = chunk_begin(k, chunks, rows, 1); r0 < r1; r0 += WELFORD_BATCH) {
-            float d[WELFORD_BATCH];
-            float xh[WELFORD_BATCH];
-#pragma unroll
-            for (int u = 0; u < WELFORD_BATCH; u++) {  // WELFORD_BATCH rows' loads, then the sums in order
-                i64 r = r0 + u;
-                if (r < r1) {
-                    d[u] = dy[r * L + j];
-                    xh[u] = (x[r * L + j] - (mean ? mean[r] : 0.f)) * rstd[r];
-                }
-            }
-#pragma unroll
-            for (int u = 0; u < WELFORD_BATCH; u++) {
-                if (r0 + u < r1) {
-                    acc.a += d[u] * xh[u];
-                    acc.b += d[u];
-                }
+            float d[WELFORD_BATCH];  // WELFORD_BATCH rows' loads, then the sums in order
+            float v[WELFORD_BATCH];
+            int n = load_strided(dy + r0 * L + j, 0, L, (r1 - r0) * L, d);
+            load_strided(x + r0 * L + j, 0, L, (r1 - r0) * L, v);
+            for (int u = 0; u < n; u++) {
+                float xh = (v[u] - (mean ? mean[r0 + u] : 0.f)) * rstd[r0 + u];
+                acc.a += d[u] * xh;
+                acc.b += d[u];
             }
         }
         partials[j * chunks + k] = make_float2(acc.a, acc.b);

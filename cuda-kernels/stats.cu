@@ -50,32 +50,36 @@ KERNEL segments_welford_partial(In<float> x, i64 groups, i64 groupStride, i64 co
 
 // [N, C, S] with small S: thread (c, chunk) walks n in its chunk. Partials are laid out as the
 // segments kernel's: group c, chunk k at c·chunks + k, chunks cut on whole n (unit S).
+// Channel c's values in rows [n0, n1) of [N, C, S], in order, WELFORD_BATCH loaded at a time (x's
+// into v, and dy's into d where dy is given): across n when S = 1 (2-D input, stride C), else along
+// each n's S values (S is small here). visit(v, d, count) takes each batch.
+template <class Visit>
+__device__ __forceinline__ void column_batches(In<float> x, In<float> dy, i64 n0, i64 n1, i64 C, i64 S, i64 c,
+                                               Visit visit) {
+    for (i64 n = n0; n < n1; n += S == 1 ? WELFORD_BATCH : 1) {
+        i64 at = (n * C + c) * S;
+        for (i64 s0 = 0; s0 < S; s0 += WELFORD_BATCH) {
+            float v[WELFORD_BATCH];
+            float d[WELFORD_BATCH];
+            i64 start = S == 1 ? 0 : s0;
+            i64 step = S == 1 ? C : 1;
+            i64 stop = S == 1 ? (n1 - n) * C : S;
+            int count = load_strided(x + at, start, step, stop, v);
+            if (dy) load_strided(dy + at, start, step, stop, d);
+            visit(v, d, count);
+        }
+    }
+}
+
 KERNEL columns_welford_partial(In<float> x, i64 N, i64 C, i64 S, i64 chunks, Out<float2> partials) {
     GRID_STRIDE(t, C * chunks) {
         i64 c = t % C;
         i64 k = t / C;
         Welford acc = welford_empty();
-        // the chunk's values of channel c, WELFORD_BATCH at a time: across n for S = 1 (2-D input),
-        // else along each n's S values (S is small here)
-        i64 n0 = chunk_begin(k, chunks, N, 1);
-        i64 n1 = chunk_begin(k + 1, chunks, N, 1);
-        i64 step = S == 1 ? WELFORD_BATCH : 1;
-        for (i64 n = n0; n < n1; n += step) {
-            auto p = x + (n * C + c) * S;
-            for (i64 s0 = 0; s0 < S; s0 += WELFORD_BATCH) {
-                float v[WELFORD_BATCH];
-                int m = 0;
-#pragma unroll
-                for (int u = 0; u < WELFORD_BATCH; u++) {
-                    bool in = S == 1 ? n + u < n1 : s0 + u < S;
-                    if (in) {
-                        v[u] = S == 1 ? p[u * C] : p[s0 + u];
-                        m = u + 1;
-                    }
-                }
-                acc = welford_merge(acc, welford_of(v, m));
-            }
-        }
+        column_batches(x, In<float>(), chunk_begin(k, chunks, N, 1), chunk_begin(k + 1, chunks, N, 1), C, S, c,
+                       [&](const float(&v)[WELFORD_BATCH], const float(&)[WELFORD_BATCH], int count) {
+                           acc = welford_merge(acc, welford_of(v, count));
+                       });
         partials[c * chunks + k] = make_float2(acc.mean, acc.m2);
     }
 }
@@ -120,29 +124,13 @@ KERNEL columns_sums_partial(In<float> x, In<float> dy, In<float> center, i64 N, 
         i64 k = t / C;
         float m = center[c];
         Sum2 acc = sum2(0.f, 0.f);
-        // the chunk's n·S values of channel c in order, WELFORD_BATCH loaded at a time
-        i64 first = chunk_begin(k, chunks, N, 1) * S;
-        i64 last = chunk_begin(k + 1, chunks, N, 1) * S;
-        for (i64 t0 = first; t0 < last; t0 += WELFORD_BATCH) {
-            float d[WELFORD_BATCH];
-            float v[WELFORD_BATCH];
-#pragma unroll
-            for (int u = 0; u < WELFORD_BATCH; u++) {
-                i64 t = t0 + u;
-                if (t < last) {
-                    i64 at = S == 1 ? t * C + c : ((t / S) * C + c) * S + t % S;
-                    d[u] = dy[at];
-                    v[u] = x[at];
-                }
-            }
-#pragma unroll
-            for (int u = 0; u < WELFORD_BATCH; u++) {
-                if (t0 + u < last) {
-                    acc.a += d[u];
-                    acc.b += d[u] * (v[u] - m);
-                }
-            }
-        }
+        column_batches(x, dy, chunk_begin(k, chunks, N, 1), chunk_begin(k + 1, chunks, N, 1), C, S, c,
+                       [&](const float(&v)[WELFORD_BATCH], const float(&d)[WELFORD_BATCH], int count) {
+                           for (int u = 0; u < count; u++) {  // in order
+                               acc.a += d[u];
+                               acc.b += d[u] * (v[u] - m);
+                           }
+                       });
         partials[c * chunks + k] = make_float2(acc.a, acc.b);
     }
 }
