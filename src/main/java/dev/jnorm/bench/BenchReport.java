@@ -87,6 +87,11 @@ public record BenchReport(Map<String, Object> header, List<Map<String, Object>> 
         return row.get("norm") + " " + row.get("direction") + " " + row.get("mode") + " " + shape(row);
     }
 
+    /** A numeric field of a row. */
+    static double number(Map<String, Object> row, String field) {
+        return ((Number) row.get(field)).doubleValue();
+    }
+
     /** A row's shape as {@code [2, 256, 100, 152]}. */
     static String shape(Map<String, Object> row) {
         return ((List<?>) row.get("shape")).stream().map(x -> String.valueOf(((Number) x).longValue()))

@@ -1,5 +1,7 @@
 package dev.jnorm.bench;
 
+import static dev.jnorm.bench.BenchReport.number;
+
 import java.util.List;
 import java.util.Map;
 
@@ -38,9 +40,5 @@ public final class ByteTable {
                     ratio > FLOOR_SLACK ? " **over**" : ""));
         }
         return s.toString();
-    }
-
-    private static double number(Map<String, Object> row, String field) {
-        return ((Number) row.get(field)).doubleValue();
     }
 }

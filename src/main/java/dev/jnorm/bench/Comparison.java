@@ -1,5 +1,7 @@
 package dev.jnorm.bench;
 
+import static dev.jnorm.bench.BenchReport.number;
+
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -99,9 +101,5 @@ public final class Comparison {
                     + "max %.2fx)%n", norm, faster, s.size(), Math.exp(logSum / s.size()), min, max));
         });
         return out.toString();
-    }
-
-    private static double number(Map<String, Object> row, String field) {
-        return ((Number) row.get(field)).doubleValue();
     }
 }

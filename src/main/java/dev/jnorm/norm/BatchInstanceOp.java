@@ -54,10 +54,7 @@ final class BatchInstanceOp {
             double[] bnMean = new double[channels];
             double[] bnVar = new double[channels];
             cpu.channelStatistics(layout, xs, batchStatistics, running, bnMean, bnVar);
-            double[] bnRstd = new double[channels];
-            for (int c = 0; c < channels; c++) {
-                bnRstd[c] = Moments.rstd(bnVar[c], eps);
-            }
+            double[] bnRstd = Moments.rstd(bnVar, eps);
             int rows = (int) (layout.n() * channels);
             double[] inMean = new double[rows];
             double[] inRstd = new double[rows];

@@ -51,10 +51,7 @@ final class ChannelsOp {
             double[] mean = new double[channels];
             double[] var = new double[channels];
             cpu.channelStatistics(layout, xs, batchStatistics, running, mean, var);
-            double[] rstd = new double[channels];
-            for (int c = 0; c < channels; c++) {
-                rstd[c] = Moments.rstd(var[c], eps);
-            }
+            double[] rstd = Moments.rstd(var, eps);
             double[] ys = new double[xs.length];
             CpuKit.forEach((int) (layout.n() * channels), xs.length, row -> {
                 int c = row % channels;

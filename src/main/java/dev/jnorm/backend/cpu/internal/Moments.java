@@ -50,4 +50,13 @@ public final class Moments {
     public static double rstd(double var, double eps) {
         return 1.0 / Math.sqrt(var + eps);
     }
+
+    /** {@code 1/sqrt(var + eps)} of each variance. */
+    public static double[] rstd(double[] var, double eps) {
+        double[] rstd = new double[var.length];
+        for (int i = 0; i < var.length; i++) {
+            rstd[i] = rstd(var[i], eps);
+        }
+        return rstd;
+    }
 }
