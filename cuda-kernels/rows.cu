@@ -10,9 +10,11 @@
 //
 // Backward for elementwise affine (LayerNorm, RMSNorm), per row with g = dy·w and
 // x̂ = (x − mean)·rstd: dx = rstd·(g − mean(g) − x̂·mean(g·x̂)), RMS rows without mean(g).
-// rows_backward_warp keeps x and dy in registers (1 read each); rows_backward_block reads them
-// twice. rows_param_grads_partial sums dy·x̂ and dy down each column over a chunk of rows, one
-// thread per column; sums_finalize (stats.cu) adds the chunks into the gradients in order.
+// rows_backward_fused takes rows of up to 8192 values, a team of threads per row holding x and dy in
+// registers (1 read each), and sums dγ and dβ down the columns of its block's rows in the same pass.
+// Longer rows: rows_backward_block reads x and dy twice, and rows_param_grads_partial sums dy·x̂ and
+// dy down each column over a chunk of rows, one thread per column. sums_finalize (stats.cu) adds the
+// blocks' or chunks' column sums into the gradients in order.
 // InstanceNorm and GroupNorm backward, where a row's x and dy fit in shared memory, run
 // group_backward_fused (one block per row, x and dy read once); larger groups use the per-(n, c)
 // sums of stats.cu and the elementwise pass of channels.cu.
@@ -168,37 +170,6 @@ KERNEL rows_apply(In<float> x, Out<float> y, In<float> w, In<float> b, int perCh
 
 // ---------------------------------------------------------------- backward, elementwise affine
 
-KERNEL rows_backward_warp(In<float> x, In<float> dy, In<float> mean, In<float> rstd, In<float> w, Out<float> dx,
-                          i64 rows, int L, int centered) {
-    const int lane = threadIdx.x & 31;
-    const i64 warps = (i64)gridDim.x * (blockDim.x >> 5);
-    for (i64 r = (i64)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5); r < rows; r += warps) {
-        float m = centered ? mean[r] : 0.f;
-        float s = rstd[r];
-        float xh[PER_LANE];
-        float g[PER_LANE];
-        Sum2 acc = sum2(0.f, 0.f);
-#pragma unroll
-        for (int k = 0; k < PER_LANE; k++) {
-            int j = lane_element<false>(lane, k);
-            if (j < L) {
-                xh[k] = (x[r * L + j] - m) * s;
-                g[k] = dy[r * L + j] * param_or(w, j, 1.f);
-                acc.a += g[k];
-                acc.b += g[k] * xh[k];
-            }
-        }
-        acc = warp_reduce(acc);
-        float meanG = centered ? acc.a / (float)L : 0.f;
-        float meanGX = acc.b / (float)L;
-#pragma unroll
-        for (int k = 0; k < PER_LANE; k++) {
-            int j = lane_element<false>(lane, k);
-            if (j < L) dx[r * L + j] = s * (g[k] - meanG - xh[k] * meanGX);
-        }
-    }
-}
-
 KERNEL rows_backward_block(In<float> x, In<float> dy, In<float> mean, In<float> rstd, In<float> w, Out<float> dx,
                            i64 rows, i64 L, int centered) {
     for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
@@ -219,6 +190,149 @@ KERNEL rows_backward_block(In<float> x, In<float> dy, In<float> mean, In<float> 
         }
     }
 }
+
+// LayerNorm/RMSNorm backward with the parameter gradients in the same pass, for rows of up to
+// K·1024 values: x and dy read once (12 B per element, plus the column partials). A thread holds
+// K = FUSED_PER_THREAD values of x and of dy as float4 pairs, or half as many lane-strided (8 would
+// spill at the 64 registers a 1024-thread block leaves).
+// A row belongs to a team of T threads (the least power of two ≥ 32 with T·K ≥ L),
+// a block of 1024 threads holds 1024/T teams, and block b walks the rows of chunk b of gridDim.x,
+// team t taking rows t, t + teams, ... of the chunk, all teams a step at a time:
+// 1. each thread loads its K values of x and dy, all before any is used; sums g = dy·w and g·x̂ over them (warp
+// butterflies), and adds dy·x̂ and dy
+//    into its team's column sums in shared memory (its own slots, in row order);
+// 2. each warp leader publishes its sums (double-buffered by step, so one barrier per step), and
+//    every thread adds its team's warps in warp order: the row's Σ g and Σ g·x̂, the same bits in
+//    every thread of the team;
+// 3. dx = rstd·(g − mean(g) − x̂·mean(g·x̂)) from the registers.
+// At the end thread j adds the teams' column sums in team order and the block writes one float2 per
+// column at j·gridDim.x + b, for sums_finalize. Shared memory: 2·teams·L floats (≤ 64 KiB), none
+// without parameter gradients. The host chooses gridDim.x, trading partial bytes (16·L per block,
+// written and read) against blocks in flight.
+#define FUSED_PER_THREAD 8
+
+template <bool VEC>
+__device__ __forceinline__ int fused_column(int i, int T, int k) {
+    return VEC ? (i + T * (k >> 2)) * 4 + (k & 3) : i + T * k;
+}
+
+template <bool VEC>
+__device__ void rows_backward_fused_impl(In<float> x, In<float> dy, In<float> mean, In<float> rstd, In<float> w,
+                                         Out<float> dx, i64 rows, int L, int centered, Out<float2> partials) {
+    DYNAMIC_SHARED(float, columns);                 // Σ dy·x̂ of each team's columns, then Σ dy: [2][teams][L]
+    STATIC_SHARED(Sum2, published, 2 * MAX_WARPS);  // each warp's row sums, by step parity
+    constexpr int K = VEC ? FUSED_PER_THREAD : FUSED_PER_THREAD / 2;
+    int T = 32;
+    while (T * K < L) T *= 2;
+    const int teams = blockDim.x / T;
+    const int team = threadIdx.x / T;
+    const int i = threadIdx.x % T;
+    const int warp = threadIdx.x >> 5;
+    const int lane = threadIdx.x & 31;
+    const i64 r0 = chunk_begin(blockIdx.x, gridDim.x, rows, 1);
+    const i64 r1 = chunk_begin(blockIdx.x + 1, gridDim.x, rows, 1);
+    // The thread's columns in a row are a prefix of its K slots: n of them.
+    const int n = VEC ? 4 * ((L / 4 - i + T - 1) / T) : (L - i + T - 1) / T;  // ≤ K as T·K ≥ L
+    auto gw = columns + team * L;                                             // the team's column sums
+    auto gb = columns + (teams + team) * L;
+    if (partials) {
+#pragma unroll
+        for (int k = 0; k < K; k++) {
+            if (k < n) gw[fused_column<VEC>(i, T, k)] = gb[fused_column<VEC>(i, T, k)] = 0.f;
+        }
+    }
+    for (i64 base = r0, step = 0; base < r1; base += teams, step++) {
+        const i64 r = base + team;
+        const bool active = r < r1;
+        float v[K];  // x, then x̂
+        float d[K];  // dy, then g = dy·w
+        Sum2 acc = sum2(0.f, 0.f);
+        float m = 0.f;
+        float s = 0.f;
+        if (active) {
+            auto xr = x + r * L;
+            auto dyr = dy + r * L;
+#pragma unroll
+            for (int k = 0; k < K; k += VEC ? 4 : 1) {
+                if (k >= n) continue;
+                int j = fused_column<VEC>(i, T, k);
+                if (VEC) {
+                    float4 a = load4(xr, j);
+                    float4 b = load4(dyr, j);
+                    v[k] = a.x, v[k + 1] = a.y, v[k + 2] = a.z, v[k + 3] = a.w;
+                    d[k] = b.x, d[k + 1] = b.y, d[k + 2] = b.z, d[k + 3] = b.w;
+                } else {
+                    v[k] = xr[j];
+                    d[k] = dyr[j];
+                }
+            }
+            m = centered ? mean[r] : 0.f;
+            s = rstd[r];
+#pragma unroll
+            for (int k = 0; k < K; k++) {
+                int j = fused_column<VEC>(i, T, k);
+                if (k < n) {
+                    v[k] = (v[k] - m) * s;
+                    if (partials) {
+                        gw[j] += d[k] * v[k];
+                        gb[j] += d[k];
+                    }
+                    d[k] *= param_or(w, j, 1.f);  // g
+                    acc.a += d[k];
+                    acc.b += d[k] * v[k];
+                }
+            }
+        }
+        acc = warp_reduce(acc);
+        auto slot = published + (step & 1) * MAX_WARPS;
+        if (lane == 0) slot[warp] = acc;
+        __syncthreads();
+        if (!active) continue;
+        Sum2 row = sum2(0.f, 0.f);
+        for (int q = team * T / 32; q < (team + 1) * T / 32; q++) {
+            Sum2 part = slot[q];
+            row.a += part.a;
+            row.b += part.b;
+        }
+        const float meanG = centered ? row.a / (float)L : 0.f;
+        const float meanGX = row.b / (float)L;
+        auto dxr = dx + r * L;
+#pragma unroll
+        for (int k = 0; k < K; k += VEC ? 4 : 1) {
+            if (k >= n) continue;
+            int j = fused_column<VEC>(i, T, k);
+            float out[4];
+#pragma unroll
+            for (int u = 0; u < (VEC ? 4 : 1); u++) {
+                out[u] = s * (d[k + u] - meanG - v[k + u] * meanGX);
+            }
+            if (VEC) {
+                store4(dxr, j, make_float4(out[0], out[1], out[2], out[3]));
+            } else {
+                dxr[j] = out[0];
+            }
+        }
+    }
+    if (!partials) return;
+    __syncthreads();  // after the last step's barrier this one only matters to a block without rows
+    for (int j = threadIdx.x; j < L; j += blockDim.x) {
+        Sum2 c = sum2(0.f, 0.f);
+        for (int t = 0; t < teams; t++) {
+            c.a += columns[t * L + j];
+            c.b += columns[(teams + t) * L + j];
+        }
+        partials[(i64)j * gridDim.x + blockIdx.x] = make_float2(c.a, c.b);
+    }
+}
+
+#define ROWS_BACKWARD_FUSED_ENTRY(name, VEC)                                                                      \
+    BIG_SHARED_KERNEL name(In<float> x, In<float> dy, In<float> mean, In<float> rstd, In<float> w, Out<float> dx, \
+                           i64 rows, int L, int centered, Out<float2> partials) {                                 \
+        rows_backward_fused_impl<VEC>(x, dy, mean, rstd, w, dx, rows, L, centered, partials);                     \
+    }
+
+ROWS_BACKWARD_FUSED_ENTRY(rows_backward_fused, false)
+ROWS_BACKWARD_FUSED_ENTRY(rows_backward_fused_vec, true)
 
 // Thread (column j, chunk k) sums dy·x̂ and dy over the rows of chunk k; partials at j·chunks + k.
 KERNEL rows_param_grads_partial(In<float> x, In<float> dy, In<float> mean, In<float> rstd, i64 rows, i64 L, i64 chunks,

@@ -26,6 +26,8 @@ import dev.jnorm.tensor.Tensor;
 final class RowsOp {
     /** The longest row a warp keeps in registers (rows.cu WARP_ROW_MAX). */
     private static final int WARP_ROW_MAX = 1024;
+    /** Values of x and of dy one thread of rows_backward_fused_vec holds (rows.cu FUSED_PER_THREAD); half in rows_backward_fused. */
+    private static final long FUSED_PER_THREAD = 8;
     /** Values per block of rows_apply (rows.cu APPLY_TILE). */
     private static final long APPLY_TILE = 4096;
 
@@ -215,28 +217,63 @@ final class RowsOp {
                 }
                 long rows = layout.rows();
                 long length = layout.length();
-                if (length <= WARP_ROW_MAX) {
-                    Kernels.rowsBackwardWarp().x(gpu.pointer(x)).dy(gpu.pointer(dy)).mean(gpu.pointer(saveMean))
-                            .rstd(gpu.pointer(saveRstd)).w(gpu.pointer(weight)).dx(gpu.pointer(dx)).rows(rows)
-                            .L((int) length).centered(layout.centered() ? 1 : 0)
-                            .launch(gpu.launcher(), gpu.blocks(CudaKit.ceilDiv(rows, CudaKit.BLOCK / 32)));
-                } else {
-                    Kernels.rowsBackwardBlock().x(gpu.pointer(x)).dy(gpu.pointer(dy)).mean(gpu.pointer(saveMean))
-                            .rstd(gpu.pointer(saveRstd)).w(gpu.pointer(weight)).dx(gpu.pointer(dx)).rows(rows)
-                            .L(length).centered(layout.centered() ? 1 : 0)
-                            .launch(gpu.launcher(), gpu.itemBlocks(rows));
+                boolean grads = gradWeight != null || gradBias != null;
+                Sums out = new Sums(gpu.pointer(gradWeight), gpu.pointer(gradBias));
+                boolean vec = length % 4 == 0 && gpu.aligned(x, dy, dx);
+                long perThread = vec ? FUSED_PER_THREAD : FUSED_PER_THREAD / 2;
+                long teams = CudaKit.BIG_BLOCK / teamSize(length, perThread);
+                long shared = grads ? 8 * teams * length : 0; // the teams' column sums
+                if (length <= perThread * CudaKit.BIG_BLOCK && shared <= gpu.info().sharedMemoryPerBlock() - 1024) {
+                    long blocks = fusedBlocks(gpu, rows, length, teams, grads);
+                    DevicePointer partials = grads ? s.floats(2 * length * blocks) : null;
+                    (vec ? Kernels.rowsBackwardFusedVec() : Kernels.rowsBackwardFused()).x(gpu.pointer(x))
+                            .dy(gpu.pointer(dy)).mean(gpu.pointer(saveMean)).rstd(gpu.pointer(saveRstd))
+                            .w(gpu.pointer(weight)).dx(gpu.pointer(dx)).rows(rows).L((int) length)
+                            .centered(layout.centered() ? 1 : 0).partials(partials)
+                            .launch(gpu.launcher(), blocks, (int) shared);
+                    if (grads) {
+                        gpu.finalizeSums(s, partials, length, blocks, out, true);
+                    }
+                    return;
                 }
-                if (gradWeight != null || gradBias != null) {
-                    long chunks = CudaKit.clamp(Math.max(CudaKit.ceilDiv(gpu.threadsToFill(), length),
-                            CudaKit.ceilDiv(rows, CudaKit.MAX_SERIAL)), 1, rows);
+                Kernels.rowsBackwardBlock().x(gpu.pointer(x)).dy(gpu.pointer(dy)).mean(gpu.pointer(saveMean))
+                        .rstd(gpu.pointer(saveRstd)).w(gpu.pointer(weight)).dx(gpu.pointer(dx)).rows(rows)
+                        .L(length).centered(layout.centered() ? 1 : 0).launch(gpu.launcher(), gpu.itemBlocks(rows));
+                if (grads) {
+                    // Chunks of rows: enough threads to fill the device, fewer where their partials
+                    // (16 bytes per column, written and read) would weigh over 1/32 of the 8 bytes per
+                    // value they stand for; at most MAX_SERIAL rows each.
+                    long chunks = CudaKit.clamp(Math.min(CudaKit.ceilDiv(gpu.threadsToFill(), length), rows / 64),
+                            CudaKit.ceilDiv(rows, CudaKit.MAX_SERIAL), rows);
                     DevicePointer partials = s.floats(2 * length * chunks);
                     Kernels.rowsParamGradsPartial().x(gpu.pointer(x)).dy(gpu.pointer(dy))
                             .mean(gpu.pointer(saveMean)).rstd(gpu.pointer(saveRstd)).rows(rows).L(length)
                             .chunks(chunks).partials(partials).launch(gpu.launcher(), gpu.grid(length * chunks));
-                    gpu.finalizeSums(s, partials, length, chunks,
-                            new Sums(gpu.pointer(gradWeight), gpu.pointer(gradBias)), true);
+                    gpu.finalizeSums(s, partials, length, chunks, out, true);
                 }
             }
+        }
+
+        /** Threads per row of rows_backward_fused: the least power of two ≥ 32 holding the row. */
+        private static long teamSize(long length, long perThread) {
+            long t = 32;
+            while (t * perThread < length) {
+                t *= 2;
+            }
+            return t;
+        }
+
+        /**
+         * Blocks of rows_backward_fused, by the launch model: each block in flight has its teams'
+         * rows of x and dy loaded (8 bytes per value), two blocks per SM at most (64 registers,
+         * 1024 threads), and each block adds 16 bytes per column of partials (written, then read by
+         * the finalize) when the parameter gradients are wanted.
+         */
+        private static long fusedBlocks(CudaKit gpu, long rows, long length, long teams, boolean grads) {
+            long resident = 2L * gpu.info().multiprocessors();
+            return gpu.model().bestBlocks(Math.min(CudaKit.ceilDiv(rows, teams), 16L * resident),
+                    b -> 12.0 * rows * length + (grads ? 16.0 * b * length : 0),
+                    b -> 8.0 * Math.min(b, resident) * teams * length);
         }
 
         /**

@@ -10,7 +10,6 @@ import dev.jnorm.norm.NormKind;
 import dev.jnorm.norm.NormSpec;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -18,17 +17,10 @@ import org.junit.jupiter.api.Test;
  * The byte side of the roofline without a GPU: every benchmark case of the emulated suites (which
  * take every kernel path on an H200's geometry) moves, as the emulator's traffic counter counts it
  * with parameters and scratch, at most 1.05× its floor bytes (the minimal bytes where the group fits
- * on chip). The paths issue 11 has not brought to the floor yet are listed with the ratio they
- * reach today, so that none gets worse while they wait; the list only shrinks.
+ * on chip), with no exceptions.
  */
 @Tag("emulator")
 class EmulatedTrafficTest {
-    /** Case key prefixes over 1.05× their floor today, with the ratio they must stay under. */
-    private static final Map<String, Double> NOT_YET = Map.ofEntries(
-            // LayerNorm/RMSNorm backward: dγ, dβ partials re-read x and dy
-            Map.entry("layer backward train", 3.03),
-            Map.entry("rms backward train", 3.02));
-
     @Test
     void everyCaseMovesAtMostItsFloorBytes() {
         assumeTrue(EmulatedDevice.unavailableReason() == null, EmulatedDevice.unavailableReason());
@@ -40,11 +32,9 @@ class EmulatedTrafficTest {
             for (BenchCase c : Suites.cases(norms, Suites.SUITES, Suites.Scale.EMULATED)) {
                 BenchResult r = benchmark.run(c, 1);
                 double ratio = (double) r.movedBytes().orElseThrow() / r.traffic().floorBytes();
-                double allowed = NOT_YET.entrySet().stream().filter(e -> c.key().startsWith(e.getKey()))
-                        .mapToDouble(Map.Entry::getValue).findFirst().orElse(ByteTable.FLOOR_SLACK);
                 table.append(String.format("%-50s %.3f%n", c.key(), ratio));
-                if (ratio > allowed) {
-                    over.add(String.format("%s moved %.3f× its floor, allowed %.2f×", c.key(), ratio, allowed));
+                if (ratio > ByteTable.FLOOR_SLACK) {
+                    over.add(String.format("%s moved %.3f× its floor, allowed %.2f×", c.key(), ratio, ByteTable.FLOOR_SLACK));
                 }
             }
         }

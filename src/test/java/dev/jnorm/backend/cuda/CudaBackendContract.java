@@ -133,7 +133,13 @@ abstract class CudaBackendContract {
                         layer(20000)),
                 NormCase.of("LayerNorm, the longest row an H200 block holds", Shape.of(1, 57856), true, layer(57856)),
                 NormCase.of("LayerNorm, rows split across blocks", Shape.of(1, 70001), true, layer(70001)),
+                NormCase.of("LayerNorm, backward teams over several steps a block (small device)", Shape.of(1000, 100),
+                        true, layer(100)),
+                NormCase.of("LayerNorm, backward by one team of 1024 threads a row", Shape.of(3, 8192), true,
+                        layer(8192)),
                 NormCase.of("RMSNorm", Shape.of(3, 33), true, rms(33)),
+                NormCase.of("RMSNorm, float4 backward teams over several steps (small device)", Shape.of(600, 200),
+                        true, rms(200)),
                 NormCase.of("RMSNorm", Shape.of(2, 2041), true, rms(2041)),
                 NormCase.of("RMSNorm, rows split across blocks", Shape.of(1, 70000), true, rms(70000)),
                 // rows: GroupNorm and InstanceNorm

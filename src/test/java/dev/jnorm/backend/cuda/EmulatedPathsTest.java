@@ -31,15 +31,27 @@ class EmulatedPathsTest {
     /** The kernels that ran for one forward of {@code layer} on a {@code shape} input. */
     private static Set<Kernel> forwardKernels(Geometry geometry, Shape shape,
                                               Function<CudaBackend, NormLayer<?>> layer) {
+        return kernels(geometry, shape, layer, false);
+    }
+
+    /** The kernels that ran for one forward, or for the backward after it, of {@code layer}. */
+    private static Set<Kernel> kernels(Geometry geometry, Shape shape, Function<CudaBackend, NormLayer<?>> layer,
+                                       boolean backward) {
         EmulatedDevice device = new EmulatedDevice(geometry);
         try (CudaBackend cuda = new CudaBackend(device);
              NormLayer<?> norm = layer.apply(cuda);
-             Tensor x = TestData.randn(cuda, 3, DType.FLOAT32, shape.dims())) {
+             Tensor x = TestData.randn(cuda, 3, DType.FLOAT32, shape.dims());
+             Tensor dy = TestData.randn(cuda, 4, DType.FLOAT32, shape.dims())) {
             Map<Kernel, MemoryTraffic> before = device.trafficByKernel();
             try (Tensor y = norm.forward(x)) {
+                if (backward) {
+                    before = device.trafficByKernel();
+                    norm.backward(dy).close();
+                }
+                Map<Kernel, MemoryTraffic> start = before;
                 Set<Kernel> ran = EnumSet.noneOf(Kernel.class);
                 device.trafficByKernel().forEach((k, t) -> {
-                    if (!t.equals(before.get(k))) {
+                    if (!t.equals(start.get(k))) {
                         ran.add(k);
                     }
                 });
@@ -70,6 +82,25 @@ class EmulatedPathsTest {
         assertEquals(SPLIT, forwardKernels(Geometry.H200, Shape.of(1, 57860), layerNorm(57860)));
         assertEquals(EnumSet.of(Kernel.ROWS_FORWARD_BLOCK), forwardKernels(Geometry.H200, Shape.of(2, 4, 5001),
                 b -> GroupNorm.builder(2, 4).build(b)), "a group of 10002 values, not a multiple of 4");
+    }
+
+    @Test
+    void rowsBackwardIsOnePassWhereTheTeamsColumnSumsFitInSharedMemory() {
+        Set<Kernel> fused = EnumSet.of(Kernel.ROWS_BACKWARD_FUSED_VEC, Kernel.SUMS_FINALIZE);
+        assertEquals(fused, kernels(Geometry.H200, Shape.of(64, 2048), layerNorm(2048), true));
+        assertEquals(fused, kernels(Geometry.H200, Shape.of(2, 8192), layerNorm(8192), true),
+                "one team of 1024 threads, 64 KiB of column sums: the opt-in attribute");
+        assertEquals(EnumSet.of(Kernel.ROWS_BACKWARD_FUSED, Kernel.SUMS_FINALIZE),
+                kernels(Geometry.SMALL, Shape.of(64, 1001), layerNorm(1001), true));
+        Set<Kernel> split = EnumSet.of(Kernel.ROWS_BACKWARD_BLOCK, Kernel.ROWS_PARAM_GRADS_PARTIAL,
+                Kernel.SUMS_FINALIZE);
+        assertEquals(split, kernels(Geometry.SMALL, Shape.of(4, 2048), layerNorm(2048), true),
+                "column sums of 64 KiB are more than a small device's 64 KiB less the static");
+        assertEquals(split, kernels(Geometry.H200, Shape.of(2, 8196), layerNorm(8196), true),
+                "more than 8 values for each of 1024 threads");
+        assertEquals(EnumSet.of(Kernel.ROWS_BACKWARD_FUSED_VEC), kernels(Geometry.SMALL, Shape.of(4, 2048),
+                b -> LayerNorm.builder(2048).elementwiseAffine(false).build(b), true),
+                "without parameters no column sums, so no shared memory");
     }
 
     @Test

@@ -19,6 +19,8 @@ import java.util.function.Predicate;
 public final class CudaKit {
     /** Threads per block of every kernel but the few declared {@code BIG_KERNEL}. */
     public static final int BLOCK = 256;
+    /** Threads per block of the kernels declared {@code BIG_KERNEL} or {@code BIG_SHARED_KERNEL}. */
+    public static final int BIG_BLOCK = 1024;
     /** Values of a (group, chunk) block of the statistics kernels: at least a block's worth... */
     private static final long MIN_CHUNK = 8192;
     /** ...and at most 256 per thread, so that no thread's own serial sum grows long (stats.cu). */
@@ -116,6 +118,11 @@ public final class CudaKit {
     }
 
     // ---- launch sizing ----
+
+    /** The time model the launch plans choose by where bytes trade against parallelism. */
+    public LaunchModel model() {
+        return LaunchModel.HOPPER;
+    }
 
     /** Blocks for a grid-stride kernel needing {@code needed} blocks: at most 32 per SM. */
     public long blocks(long needed) {
