@@ -2,16 +2,16 @@
 // contiguous row of L values.
 //
 // Forward. A row that fits on chip is read once and normalized from the on-chip copy (1 read, 1
-// write per element): rows_forward_warp keeps a row of up to 1024 values in one warp's registers
-// (32 per lane, many rows per block); rows_forward_block keeps a longer row in shared memory, one
-// block per row. Both reduce with Welford/Chan (block_reduce: warp butterflies, then warp 0).
-// Rows too long for shared memory are split across blocks by stats.cu and normalized by
-// rows_apply (2 reads, 1 write).
+// write per element): rows_forward_team keeps a row of up to 8192 values (4096 without float4) in a
+// team of threads' registers (many rows per 1024-thread block); rows_forward_block keeps a longer
+// row in shared memory, one block per row. Both reduce with Welford/Chan (warp butterflies, then
+// the warps in order). Rows too long for shared memory are split across blocks by stats.cu and
+// normalized by rows_apply (2 reads, 1 write).
 //
 // Backward for elementwise affine (LayerNorm, RMSNorm), per row with g = dy·w and
 // x̂ = (x − mean)·rstd: dx = rstd·(g − mean(g) − x̂·mean(g·x̂)), RMS rows without mean(g).
-// rows_backward_fused takes rows of up to 8192 values, a team of threads per row holding x and dy in
-// registers (1 read each), and sums dγ and dβ down the columns of its block's rows in the same pass.
+// rows_backward_fused takes the rows a team holds, x and dy in registers (1 read each), and sums dγ
+// and dβ down the columns of its block's rows in the same pass.
 // Longer rows: rows_backward_block reads x and dy twice, and rows_param_grads_partial sums dy·x̂ and
 // dy down each column over a chunk of rows, one thread per column. sums_finalize (stats.cu) adds the
 // blocks' or chunks' column sums into the gradients in order.
@@ -22,9 +22,6 @@
 // The _vec variants load float4; the host picks them when the row length is a multiple of 4 and
 // the pointers are 16-byte aligned.
 #include "common.cuh"
-
-#define WARP_ROW_MAX 1024
-#define PER_LANE (WARP_ROW_MAX / 32)
 
 // Mean and rstd of row r from its Welford statistics (RMS rows: rstd of the mean square, mean 0);
 // the calling thread stores them (and the variance) where asked.
@@ -40,56 +37,114 @@ __device__ __forceinline__ void row_moments(Welford acc, int centered, float eps
     }
 }
 
-// Element k of a lane's PER_LANE values: strided by 32 lanes, or by float4 groups of 4.
-template <bool VEC>
-__device__ __forceinline__ int lane_element(int lane, int k) {
-    return VEC ? (lane + 32 * (k >> 2)) * 4 + (k & 3) : lane + 32 * k;
-}
+// ---------------------------------------------------------------- teams: a row in registers
+
+// Rows of up to K·1024 values are held in registers by a team of T threads, the least power of two
+// ≥ 32 with T·K ≥ L, 1024/T teams to a block of BIG_BLOCK threads. Thread i of a team holds K values
+// of its row: float4 pairs (VEC, K = 8) at (i + T·(k/4))·4 + k%4, or lane-strided (K = 4: 8 would
+// spill in the backward at the 64 registers a 1024-thread block leaves) at i + T·k; its values are a
+// prefix of n slots. A team spans whole warps, so a warp butterfly stays in one row; the warps of a
+// team then publish their results in shared memory (double-buffered by step, one barrier per step)
+// and every thread merges its team's warps in warp order: the same bits in every thread.
+#define TEAM_VALUES_VEC 8
+#define TEAM_VALUES 4
 
 template <bool VEC>
-__device__ void rows_forward_warp_impl(In<float> x, Out<float> y, Affine a, Out<float> mean_out, Out<float> rstd_out,
-                                       Out<float> var_out, i64 rows, int L, float eps, int centered) {
-    const int lane = threadIdx.x & 31;
-    const i64 warps = (i64)gridDim.x * (blockDim.x >> 5);
-    for (i64 r = (i64)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5); r < rows; r += warps) {
-        auto xr = x + r * L;
-        float v[PER_LANE];
-        int n = 0;  // the lane's values in the row: a prefix of its slots
+struct Team {
+    static constexpr int K = VEC ? TEAM_VALUES_VEC : TEAM_VALUES;
+    int T;      // threads per row
+    int teams;  // rows per block and step
+    int team;   // this thread's team
+    int i;      // this thread's place in it
+    int n;      // this thread's values in a row (≤ K as T·K ≥ L)
+
+    __device__ explicit Team(int L) {
+        T = 32;
+        while (T * K < L) T *= 2;
+        teams = blockDim.x / T;
+        team = threadIdx.x / T;
+        i = threadIdx.x % T;
+        n = VEC ? 4 * ((L / 4 - i + T - 1) / T) : (L - i + T - 1) / T;
+    }
+
+    // The column of the thread's slot k.
+    __device__ int column(int k) const {
+        return VEC ? (i + T * (k >> 2)) * 4 + (k & 3) : i + T * k;
+    }
+
+    // The thread's n values of row p, all loads issued before any is used.
+    template <class P>
+    __device__ void load(P p, float (&v)[K]) const {
 #pragma unroll
-        for (int k = 0; k < PER_LANE; k++) {
-            int j = lane_element<VEC>(lane, k);
-            if (j < L) {
-                if (VEC && (k & 3) == 0) {
-                    float4 q = load4(xr, j);
-                    v[k] = q.x;
-                    v[k + 1] = q.y;
-                    v[k + 2] = q.z;
-                    v[k + 3] = q.w;
-                } else if (!VEC) {
-                    v[k] = xr[j];
-                }
-                n = k + 1;
-            }
-        }
-        Welford acc = warp_reduce(welford_of(v, n));
-        float mean, rstd;
-        row_moments(acc, centered, eps, mean, rstd, lane == 0, r, mean_out, rstd_out, var_out);
-        i64 fc = first_channel(a, r, L);
-        auto yr = y + r * L;
-#pragma unroll
-        for (int k = 0; k < PER_LANE; k += VEC ? 4 : 1) {
-            int j = lane_element<VEC>(lane, k);
-            if (j >= L) continue;
-            if (VEC) {  // L is a multiple of 4: all four are in the row
-                store4(
-                    yr, j,
-                    make_float4(affine(a, (v[k] - mean) * rstd, fc, j), affine(a, (v[k + 1] - mean) * rstd, fc, j + 1),
-                                affine(a, (v[k + 2] - mean) * rstd, fc, j + 2),
-                                affine(a, (v[k + 3] - mean) * rstd, fc, j + 3)));
+        for (int k = 0; k < K; k += VEC ? 4 : 1) {
+            if (k >= n) continue;
+            if (VEC) {
+                float4 q = load4(p, column(k));
+                v[k] = q.x, v[k + 1] = q.y, v[k + 2] = q.z, v[k + 3] = q.w;
             } else {
-                yr[j] = affine(a, (v[k] - mean) * rstd, fc, j);
+                v[k] = p[column(k)];
             }
         }
+    }
+
+    // The thread's n values into row p, float4 at a time with VEC.
+    template <class P>
+    __device__ void store(P p, const float (&v)[K]) const {
+#pragma unroll
+        for (int k = 0; k < K; k += VEC ? 4 : 1) {
+            if (k >= n) continue;
+            if (VEC) {
+                store4(p, column(k), make_float4(v[k], v[k + 1], v[k + 2], v[k + 3]));
+            } else {
+                p[column(k)] = v[k];
+            }
+        }
+    }
+
+    // The team's merge of the warps' results its warps published in `slot`.
+    template <class R, class S>
+    __device__ R merge_published(S slot) const {
+        R r = slot[team * T / 32];
+        for (int q = team * T / 32 + 1; q < (team + 1) * T / 32; q++) r = merge(r, slot[q]);
+        return r;
+    }
+
+    __device__ static Welford merge(Welford a, Welford b) {
+        return welford_merge(a, b);
+    }
+    __device__ static Sum2 merge(Sum2 a, Sum2 b) {
+        return sum2(a.a + b.a, a.b + b.b);
+    }
+};
+
+// Forward by teams: per step each team loads its row, Welford over the thread's values (one Chan
+// merge), the warp butterfly, the team's warps merged in order; then y from the registers.
+template <bool VEC>
+__device__ void rows_forward_team_impl(In<float> x, Out<float> y, Affine a, Out<float> mean_out, Out<float> rstd_out,
+                                       Out<float> var_out, i64 rows, int L, float eps, int centered) {
+    STATIC_SHARED(Welford, published, 2 * MAX_WARPS);  // each warp's row statistics, by step parity
+    const Team<VEC> t(L);
+    const int warp = threadIdx.x >> 5;
+    int step = 0;
+    for (i64 base = (i64)blockIdx.x * t.teams; base < rows; base += (i64)gridDim.x * t.teams, step++) {
+        const i64 r = base + t.team;
+        const bool active = r < rows;
+        float v[Team<VEC>::K];
+        if (active) t.load(x + r * L, v);
+        Welford acc = warp_reduce(active ? welford_of(v, t.n) : welford_empty());
+        auto slot = published + (step & 1) * MAX_WARPS;
+        if ((threadIdx.x & 31) == 0) slot[warp] = acc;
+        __syncthreads();
+        if (!active) continue;
+        float mean, rstd;
+        row_moments(t.template merge_published<Welford>(slot), centered, eps, mean, rstd, t.i == 0, r, mean_out,
+                    rstd_out, var_out);
+        i64 fc = first_channel(a, r, L);
+#pragma unroll
+        for (int k = 0; k < Team<VEC>::K; k++) {
+            if (k < t.n) v[k] = affine(a, (v[k] - mean) * rstd, fc, t.column(k));
+        }
+        t.store(y + r * L, v);
     }
 }
 
@@ -101,8 +156,8 @@ __device__ void rows_forward_warp_impl(In<float> x, Out<float> y, Affine a, Out<
         impl<VEC>(x, y, Affine{w, b, perChannel, C, S}, mean_out, rstd_out, var_out, rows, L, eps, centered);         \
     }
 
-ROWS_FORWARD_ENTRY(KERNEL, rows_forward_warp, rows_forward_warp_impl, false)
-ROWS_FORWARD_ENTRY(KERNEL, rows_forward_warp_vec, rows_forward_warp_impl, true)
+ROWS_FORWARD_ENTRY(BIG_KERNEL, rows_forward_team, rows_forward_team_impl, false)
+ROWS_FORWARD_ENTRY(BIG_KERNEL, rows_forward_team_vec, rows_forward_team_impl, true)
 
 template <bool VEC>
 __device__ void rows_forward_block_impl(In<float> x, Out<float> y, Affine a, Out<float> mean_out, Out<float> rstd_out,
@@ -191,135 +246,84 @@ KERNEL rows_backward_block(In<float> x, In<float> dy, In<float> mean, In<float> 
     }
 }
 
-// LayerNorm/RMSNorm backward with the parameter gradients in the same pass, for rows of up to
-// K·1024 values: x and dy read once (12 B per element, plus the column partials). A thread holds
-// K = FUSED_PER_THREAD values of x and of dy as float4 pairs, or half as many lane-strided (8 would
-// spill at the 64 registers a 1024-thread block leaves).
-// A row belongs to a team of T threads (the least power of two ≥ 32 with T·K ≥ L),
-// a block of 1024 threads holds 1024/T teams, and block b walks the rows of chunk b of gridDim.x,
-// team t taking rows t, t + teams, ... of the chunk, all teams a step at a time:
-// 1. each thread loads its K values of x and dy, all before any is used; sums g = dy·w and g·x̂ over them (warp
-// butterflies), and adds dy·x̂ and dy
-//    into its team's column sums in shared memory (its own slots, in row order);
-// 2. each warp leader publishes its sums (double-buffered by step, so one barrier per step), and
-//    every thread adds its team's warps in warp order: the row's Σ g and Σ g·x̂, the same bits in
-//    every thread of the team;
+// LayerNorm/RMSNorm backward by teams, with the parameter gradients in the same pass: x and dy read
+// once (12 B per element, plus the column partials). Block b walks the rows of chunk b of
+// gridDim.x, team t taking rows t, t + teams, ... of the chunk, all teams a step at a time:
+// 1. each thread loads its values of x and dy, all before any is used; sums g = dy·w and g·x̂ over
+//    them (warp butterflies), and adds dy·x̂ and dy into its team's column sums in shared memory (its
+//    own slots, in row order);
+// 2. the team's warps' sums merged in order: the row's Σ g and Σ g·x̂;
 // 3. dx = rstd·(g − mean(g) − x̂·mean(g·x̂)) from the registers.
 // At the end thread j adds the teams' column sums in team order and the block writes one float2 per
 // column at j·gridDim.x + b, for sums_finalize. Shared memory: 2·teams·L floats (≤ 64 KiB), none
 // without parameter gradients. The host chooses gridDim.x, trading partial bytes (16·L per block,
 // written and read) against blocks in flight.
-#define FUSED_PER_THREAD 8
-
-template <bool VEC>
-__device__ __forceinline__ int fused_column(int i, int T, int k) {
-    return VEC ? (i + T * (k >> 2)) * 4 + (k & 3) : i + T * k;
-}
-
 template <bool VEC>
 __device__ void rows_backward_fused_impl(In<float> x, In<float> dy, In<float> mean, In<float> rstd, In<float> w,
                                          Out<float> dx, i64 rows, int L, int centered, Out<float2> partials) {
     DYNAMIC_SHARED(float, columns);                 // Σ dy·x̂ of each team's columns, then Σ dy: [2][teams][L]
     STATIC_SHARED(Sum2, published, 2 * MAX_WARPS);  // each warp's row sums, by step parity
-    constexpr int K = VEC ? FUSED_PER_THREAD : FUSED_PER_THREAD / 2;
-    int T = 32;
-    while (T * K < L) T *= 2;
-    const int teams = blockDim.x / T;
-    const int team = threadIdx.x / T;
-    const int i = threadIdx.x % T;
+    constexpr int K = Team<VEC>::K;
+    const Team<VEC> t(L);
     const int warp = threadIdx.x >> 5;
-    const int lane = threadIdx.x & 31;
     const i64 r0 = chunk_begin(blockIdx.x, gridDim.x, rows, 1);
     const i64 r1 = chunk_begin(blockIdx.x + 1, gridDim.x, rows, 1);
-    // The thread's columns in a row are a prefix of its K slots: n of them.
-    const int n = VEC ? 4 * ((L / 4 - i + T - 1) / T) : (L - i + T - 1) / T;  // ≤ K as T·K ≥ L
-    auto gw = columns + team * L;                                             // the team's column sums
-    auto gb = columns + (teams + team) * L;
+    auto gw = columns + t.team * L;  // the team's column sums
+    auto gb = columns + (t.teams + t.team) * L;
     if (partials) {
 #pragma unroll
         for (int k = 0; k < K; k++) {
-            if (k < n) gw[fused_column<VEC>(i, T, k)] = gb[fused_column<VEC>(i, T, k)] = 0.f;
+            if (k < t.n) gw[t.column(k)] = gb[t.column(k)] = 0.f;
         }
     }
-    for (i64 base = r0, step = 0; base < r1; base += teams, step++) {
-        const i64 r = base + team;
+    int step = 0;
+    for (i64 base = r0; base < r1; base += t.teams, step++) {
+        const i64 r = base + t.team;
         const bool active = r < r1;
         float v[K];  // x, then x̂
         float d[K];  // dy, then g = dy·w
         Sum2 acc = sum2(0.f, 0.f);
-        float m = 0.f;
         float s = 0.f;
         if (active) {
-            auto xr = x + r * L;
-            auto dyr = dy + r * L;
-#pragma unroll
-            for (int k = 0; k < K; k += VEC ? 4 : 1) {
-                if (k >= n) continue;
-                int j = fused_column<VEC>(i, T, k);
-                if (VEC) {
-                    float4 a = load4(xr, j);
-                    float4 b = load4(dyr, j);
-                    v[k] = a.x, v[k + 1] = a.y, v[k + 2] = a.z, v[k + 3] = a.w;
-                    d[k] = b.x, d[k + 1] = b.y, d[k + 2] = b.z, d[k + 3] = b.w;
-                } else {
-                    v[k] = xr[j];
-                    d[k] = dyr[j];
-                }
-            }
-            m = centered ? mean[r] : 0.f;
+            t.load(x + r * L, v);
+            t.load(dy + r * L, d);
+            const float m = centered ? mean[r] : 0.f;
             s = rstd[r];
 #pragma unroll
             for (int k = 0; k < K; k++) {
-                int j = fused_column<VEC>(i, T, k);
-                if (k < n) {
-                    v[k] = (v[k] - m) * s;
-                    if (partials) {
-                        gw[j] += d[k] * v[k];
-                        gb[j] += d[k];
-                    }
-                    d[k] *= param_or(w, j, 1.f);  // g
-                    acc.a += d[k];
-                    acc.b += d[k] * v[k];
+                if (k >= t.n) continue;
+                int j = t.column(k);
+                v[k] = (v[k] - m) * s;
+                if (partials) {
+                    gw[j] += d[k] * v[k];
+                    gb[j] += d[k];
                 }
+                d[k] *= param_or(w, j, 1.f);
+                acc.a += d[k];
+                acc.b += d[k] * v[k];
             }
         }
         acc = warp_reduce(acc);
         auto slot = published + (step & 1) * MAX_WARPS;
-        if (lane == 0) slot[warp] = acc;
+        if ((threadIdx.x & 31) == 0) slot[warp] = acc;
         __syncthreads();
         if (!active) continue;
-        Sum2 row = sum2(0.f, 0.f);
-        for (int q = team * T / 32; q < (team + 1) * T / 32; q++) {
-            Sum2 part = slot[q];
-            row.a += part.a;
-            row.b += part.b;
-        }
+        const Sum2 row = t.template merge_published<Sum2>(slot);
         const float meanG = centered ? row.a / (float)L : 0.f;
         const float meanGX = row.b / (float)L;
-        auto dxr = dx + r * L;
 #pragma unroll
-        for (int k = 0; k < K; k += VEC ? 4 : 1) {
-            if (k >= n) continue;
-            int j = fused_column<VEC>(i, T, k);
-            float out[4];
-#pragma unroll
-            for (int u = 0; u < (VEC ? 4 : 1); u++) {
-                out[u] = s * (d[k + u] - meanG - v[k + u] * meanGX);
-            }
-            if (VEC) {
-                store4(dxr, j, make_float4(out[0], out[1], out[2], out[3]));
-            } else {
-                dxr[j] = out[0];
-            }
+        for (int k = 0; k < K; k++) {
+            if (k < t.n) d[k] = s * (d[k] - meanG - v[k] * meanGX);
         }
+        t.store(dx + r * L, d);
     }
     if (!partials) return;
     __syncthreads();  // after the last step's barrier this one only matters to a block without rows
     for (int j = threadIdx.x; j < L; j += blockDim.x) {
         Sum2 c = sum2(0.f, 0.f);
-        for (int t = 0; t < teams; t++) {
-            c.a += columns[t * L + j];
-            c.b += columns[(teams + t) * L + j];
+        for (int q = 0; q < t.teams; q++) {
+            c.a += columns[q * L + j];
+            c.b += columns[(t.teams + q) * L + j];
         }
         partials[(i64)j * gridDim.x + blockIdx.x] = make_float2(c.a, c.b);
     }

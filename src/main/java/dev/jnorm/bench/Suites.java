@@ -25,7 +25,7 @@ public final class Suites {
         /**
          * Small enough for the kernel emulator, large enough that parameters and statistics are a
          * few percent of the bytes, and together taking every kernel path on an H200's geometry:
-         * rows by warp, by block (with and without float4), by teams and split across blocks; BatchNorm by
+         * rows by teams of threads, by block (with and without float4) and split across blocks; BatchNorm by
          * segments and by columns (S = 1).
          */
         EMULATED
@@ -50,16 +50,17 @@ public final class Suites {
         CPU.put("instance", List.of(Shape.of(2, 16, 32, 32)));
         CPU.put("rows", List.of(Shape.of(64, 768), Shape.of(64, 1000)));
         CPU.put("weight", List.of(Shape.of(64, 64, 3, 3)));
-        // groups of 512 (warp), 4096 (block), 2·32768 > 57,856 (split)
+        // groups of 512 and 2048 (teams), 2·32768 > 57,856 (split)
         EMULATED.put("group", List.of(Shape.of(2, 64, 16, 16), Shape.of(2, 64, 32, 32), Shape.of(1, 64, 128, 256)));
         EMULATED.put("batch", List.of(Shape.of(8, 32, 32, 32), Shape.of(4096, 64)));
-        // S of 1024 (warp), 4098 (block, not a multiple of 4), 65,536 (split)
+        // S of 1024 (teams), 4098 (block, not a multiple of 4), 65,536 (split)
         EMULATED.put("instance", List.of(Shape.of(2, 32, 32, 32), Shape.of(2, 24, 2, 2049), Shape.of(1, 8, 256, 256)));
-        // rows of 768 and 1001 (forward by warp, with and without float4; backward by teams of 128 and
-        // of 256 threads), 2044 (forward by block; teams of 256), 65,536 (split); rows by block
-        // without float4 are InstanceNorm's 4098. The one-pass backward writes 16 bytes per column
-        // per block, worth its 40 to 80 blocks in flight only over a couple of thousand rows.
-        EMULATED.put("rows", List.of(Shape.of(2048, 768), Shape.of(3072, 1001), Shape.of(1536, 2044),
+        // rows of 768 and 1001 (by teams of 128 and 256 threads, with and without float4), 32,768
+        // (forward by block; backward split, x and dy being more than a block holds), 65,536 (split);
+        // rows by block without float4 are
+        // InstanceNorm's 4098. The one-pass backward writes 16 bytes per column per block, worth its
+        // 40 to 80 blocks in flight only over a couple of thousand rows.
+        EMULATED.put("rows", List.of(Shape.of(2048, 768), Shape.of(3072, 1001), Shape.of(64, 32768),
                 Shape.of(40, 65536)));
         EMULATED.put("weight", List.of(Shape.of(256, 64, 3, 3)));
     }

@@ -9,7 +9,8 @@ import dev.jnorm.norm.NormSpec;
  * <p>Minimal: forward reads x and writes y (2 values per element), backward reads x and dy and
  * writes dx (3); a reparameterization's backward also reads the gradient it adds to (4). The floor
  * is what an algorithm must move when a group does not fit on chip and x is read twice: forward 3,
- * backward 5 (a reduction pass, then the elementwise pass). Norms that need the whole batch's
+ * backward 5 (a reduction pass, then the elementwise pass). A group fits on chip when the values a
+ * pass must hold fit in one block's shared memory: x forward, x and dy backward. Norms that need the whole batch's
  * statistics before any output (BatchNorm in training, Batch-Instance, Switchable) always have the
  * two-pass floor.
  */
@@ -21,7 +22,7 @@ public record Traffic(long minimalBytes, long floorBytes) {
         boolean reparameterizes = spec.reparameterizes();
         long minimal = values * 4 * (c.forward() ? 2 : reparameterizes ? 4 : 3);
         boolean fits = !spec.batchStatisticsFirst(c.training()) && (reparameterizes || spec.elementwise(c.training())
-                || 4 * c.groupSize() <= sharedMemoryPerBlock);
+                || (c.forward() ? 4 : 8) * c.groupSize() <= sharedMemoryPerBlock);
         long floor = fits ? minimal : values * 4 * (c.forward() ? 3 : 5);
         return new Traffic(minimal, floor);
     }

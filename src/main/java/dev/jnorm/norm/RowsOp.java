@@ -24,10 +24,26 @@ import dev.jnorm.tensor.Tensor;
  * plan (rows.cu, stats.cu, channels.cu).
  */
 final class RowsOp {
-    /** The longest row a warp keeps in registers (rows.cu WARP_ROW_MAX). */
-    private static final int WARP_ROW_MAX = 1024;
-    /** Values of x and of dy one thread of rows_backward_fused_vec holds (rows.cu FUSED_PER_THREAD); half in rows_backward_fused. */
-    private static final long FUSED_PER_THREAD = 8;
+    /**
+     * The teams of rows.cu that hold a row in registers: {@code size} threads per row (the least power
+     * of two ≥ 32 holding it at 8 values a thread with float4, 4 without), {@code teams} rows per
+     * block of BIG_BLOCK threads.
+     */
+    private record Team(long size, long teams) {
+        /** The team for rows of {@code length}, or null when they are too long for a block's registers. */
+        static Team of(long length, boolean vec) {
+            long perThread = vec ? 8 : 4;
+            if (length > perThread * CudaKit.BIG_BLOCK) {
+                return null;
+            }
+            long size = 32;
+            while (size * perThread < length) {
+                size *= 2;
+            }
+            return new Team(size, CudaKit.BIG_BLOCK / size);
+        }
+    }
+
     /** Values per block of rows_apply (rows.cu APPLY_TILE). */
     private static final long APPLY_TILE = 4096;
 
@@ -98,9 +114,9 @@ final class RowsOp {
         }
 
         /**
-         * A row that fits in a warp's registers or a block's shared memory is read once (rows_forward_warp,
-         * rows_forward_block); a longer one is split across blocks for its statistics, then normalized
-         * (stats.cu, rows_apply).
+         * A row that fits in a team of threads' registers or a block's shared memory is read once
+         * (rows_forward_team, rows_forward_block); a longer one is split across blocks for its
+         * statistics, then normalized (stats.cu, rows_apply).
          */
         @Override
         public void launch(CudaKit gpu) {
@@ -109,17 +125,21 @@ final class RowsOp {
                 int perChannel = layout.affine() == RowsLayout.Affine.PER_CHANNEL ? 1 : 0;
                 long length = layout.length();
                 boolean vec = length % 4 == 0 && gpu.aligned(x, y);
-                if (length <= WARP_ROW_MAX || 4 * length <= gpu.info().sharedMemoryPerBlock() - 1024) {
-                    boolean warp = length <= WARP_ROW_MAX;
-                    Kernels.RowsForwardArgs launch = warp
-                            ? (vec ? Kernels.rowsForwardWarpVec() : Kernels.rowsForwardWarp())
+                Team team = Team.of(length, vec);
+                if (team != null || 4 * length <= gpu.info().sharedMemoryPerBlock() - 1024) {
+                    Kernels.RowsForwardArgs launch = team != null
+                            ? (vec ? Kernels.rowsForwardTeamVec() : Kernels.rowsForwardTeam())
                             : (vec ? Kernels.rowsForwardBlockVec() : Kernels.rowsForwardBlock());
                     launch.x(gpu.pointer(x)).y(gpu.pointer(y)).w(gpu.pointer(weight)).b(gpu.pointer(bias))
                             .perChannel(perChannel).C(layout.channels()).S(layout.spatial())
                             .meanOut(gpu.pointer(saveMean)).rstdOut(gpu.pointer(saveRstd)).varOut(var)
                             .rows(layout.rows()).L((int) length).eps((float) eps).centered(layout.centered() ? 1 : 0);
-                    if (warp) {
-                        launch.launch(gpu.launcher(), gpu.blocks(CudaKit.ceilDiv(layout.rows(), CudaKit.BLOCK / 32)), 0);
+                    if (team != null) {
+                        // Two of the 1024-thread blocks an SM holds at 64 registers, twice over, each
+                        // team walking rows grid-strided.
+                        long blocks = Math.min(CudaKit.ceilDiv(layout.rows(), team.teams()),
+                                4L * gpu.info().multiprocessors());
+                        launch.launch(gpu.launcher(), blocks, 0);
                     } else {
                         launch.launch(gpu.launcher(), gpu.itemBlocks(layout.rows()), (int) (4 * length));
                     }
@@ -220,11 +240,10 @@ final class RowsOp {
                 boolean grads = gradWeight != null || gradBias != null;
                 Sums out = new Sums(gpu.pointer(gradWeight), gpu.pointer(gradBias));
                 boolean vec = length % 4 == 0 && gpu.aligned(x, dy, dx);
-                long perThread = vec ? FUSED_PER_THREAD : FUSED_PER_THREAD / 2;
-                long teams = CudaKit.BIG_BLOCK / teamSize(length, perThread);
-                long shared = grads ? 8 * teams * length : 0; // the teams' column sums
-                if (length <= perThread * CudaKit.BIG_BLOCK && shared <= gpu.info().sharedMemoryPerBlock() - 1024) {
-                    long blocks = fusedBlocks(gpu, rows, length, teams, grads);
+                Team team = Team.of(length, vec);
+                long shared = team != null && grads ? 8 * team.teams() * length : 0; // the teams' column sums
+                if (team != null && shared <= gpu.info().sharedMemoryPerBlock() - 1024) {
+                    long blocks = fusedBlocks(gpu, rows, length, team.teams(), grads);
                     DevicePointer partials = grads ? s.floats(2 * length * blocks) : null;
                     (vec ? Kernels.rowsBackwardFusedVec() : Kernels.rowsBackwardFused()).x(gpu.pointer(x))
                             .dy(gpu.pointer(dy)).mean(gpu.pointer(saveMean)).rstd(gpu.pointer(saveRstd))
@@ -252,15 +271,6 @@ final class RowsOp {
                     gpu.finalizeSums(s, partials, length, chunks, out, true);
                 }
             }
-        }
-
-        /** Threads per row of rows_backward_fused: the least power of two ≥ 32 holding the row. */
-        private static long teamSize(long length, long perThread) {
-            long t = 32;
-            while (t * perThread < length) {
-                t *= 2;
-            }
-            return t;
         }
 
         /**

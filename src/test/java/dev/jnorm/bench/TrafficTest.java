@@ -20,6 +20,13 @@ class TrafficTest {
     }
 
     @Test
+    void backwardHoldsXAndDySoItsGroupsFitUpToHalfTheSize() {
+        Shape s = Shape.of(2, 320, 64, 64); // groups of 10 channels × 4096 = 160 KiB, x and dy 320 KiB
+        assertEquals(new Traffic(2 * 4 * s.numel(), 2 * 4 * s.numel()), of("group", "forward", "train", s, 32));
+        assertEquals(new Traffic(3 * 4 * s.numel(), 5 * 4 * s.numel()), of("group", "backward", "train", s, 32));
+    }
+
+    @Test
     void aGroupTooLargeForChipMustReadTheInputTwice() {
         Shape s = Shape.of(2, 256, 200, 304); // groups of 8 × 60800 values = 1.9 MB
         assertEquals(new Traffic(2 * 4 * s.numel(), 3 * 4 * s.numel()), of("group", "forward", "train", s, 32));

@@ -75,7 +75,7 @@ class EmulatedCudaTest extends EmulatedContract {
              Tensor x = TestData.randn(synced, 1, DType.FLOAT32, 2, 2, 3)) {
             device.failNextLaunch("CUDA_ERROR_ILLEGAL_ADDRESS");
             CudaException e = assertThrows(CudaException.class, () -> gn.forward(x));
-            assertEquals("rows forward of [2, 2, 3] on small GPU (emulated): kernel rows_forward_warp: a kernel failed "
+            assertEquals("rows forward of [2, 2, 3] on small GPU (emulated): kernel rows_forward_team: a kernel failed "
                     + "with CUDA_ERROR_ILLEGAL_ADDRESS", e.getMessage());
             assertTrue(e.sticky());
         }

@@ -68,9 +68,15 @@ class EmulatedPathsTest {
             Kernel.ROWS_APPLY);
 
     @Test
-    void rowsTakeTheWarpTheBlockOrTheSplitPathByTheDevicesSharedMemory() {
-        assertEquals(EnumSet.of(Kernel.ROWS_FORWARD_WARP_VEC), forwardKernels(Geometry.H200, Shape.of(4, 1024),
-                layerNorm(1024)));
+    void rowsTakeTheTeamTheBlockOrTheSplitPathByTheirLengthAndTheDevicesSharedMemory() {
+        assertEquals(EnumSet.of(Kernel.ROWS_FORWARD_TEAM_VEC), forwardKernels(Geometry.H200, Shape.of(4, 8192),
+                layerNorm(8192)), "8 values for each of 1024 threads");
+        assertEquals(EnumSet.of(Kernel.ROWS_FORWARD_TEAM), forwardKernels(Geometry.H200, Shape.of(4, 4095),
+                layerNorm(4095)), "4 values for each of 1024 threads without float4");
+        assertEquals(EnumSet.of(Kernel.ROWS_FORWARD_BLOCK), forwardKernels(Geometry.H200, Shape.of(4, 4097),
+                layerNorm(4097)));
+        assertEquals(EnumSet.of(Kernel.ROWS_FORWARD_BLOCK_VEC), forwardKernels(Geometry.H200, Shape.of(2, 8196),
+                layerNorm(8196)));
         assertEquals(EnumSet.of(Kernel.ROWS_FORWARD_BLOCK_VEC), forwardKernels(Geometry.H200, Shape.of(2, 12288),
                 layerNorm(12288)), "48 KiB of dynamic shared memory plus the static: the opt-in attribute");
         assertEquals(EnumSet.of(Kernel.ROWS_FORWARD_BLOCK_VEC), forwardKernels(Geometry.H200, Shape.of(1, 20000),
