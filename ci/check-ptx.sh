@@ -82,6 +82,19 @@ for item in $streaming; do
     fi
   done
 done
+# The elementwise passes divide only when a thread sets up its index cursors (common.cuh RowCursor:
+# 8 divisions each, fewer where they share a divisor), never per element: a division in their
+# BATCH-unrolled loop would add BATCH more per site, so more than 12 in a body fails.
+for item in channels:nc_apply channels:nc_apply_vec channels:nc_apply_backward channels:nc_apply_backward_vec rows:rows_apply; do
+  file="${item%%:*}.ptx"
+  kernel="${item#*:}"
+  divisions="$(awk -v k="$kernel" '$0 ~ "^\\.visible \\.entry " k "\\(" { on = 1 } on { print } on && /^}/ { exit }' "$committed/$file" \
+    | grep -cE '\b(div|rem)\.[su](32|64)' || true)"
+  if [ "$divisions" -gt 12 ]; then
+    echo "check-ptx: elementwise pass $kernel ($file) has $divisions integer divisions: one per element?" >&2
+    status=1
+  fi
+done
 for arch in sm_80 sm_90; do
   for ptx in "$committed"/*.ptx; do
     report="$(ptxas -arch="$arch" -O3 -v "$ptx" -o /dev/null 2>&1)"
@@ -95,5 +108,5 @@ for arch in sm_80 sm_90; do
     fi
   done
 done
-[ "$status" -eq 0 ] && echo "check-ptx: PTX fresh, ISA <= 8.0 and the lowest each file needs, launch bounds on every kernel, 128-bit accesses in the streaming kernels, no spills on sm_80 and sm_90"
+[ "$status" -eq 0 ] && echo "check-ptx: PTX fresh, ISA <= 8.0 and the lowest each file needs, launch bounds on every kernel, 128-bit accesses in the streaming kernels, no division per element in the elementwise passes, no spills on sm_80 and sm_90"
 exit "$status"

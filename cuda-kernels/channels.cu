@@ -17,29 +17,47 @@
 // them per thread in flight.
 #include "common.cuh"
 
-__device__ __forceinline__ i64 coefficient_index(i64 row, i64 C, int perSample) {
-    return perSample ? row : row % C;
+// The rows of the coefficients and of the center for the element a cursor is at: per channel,
+// c = (i / S) % C for both; per sample, q = i / S and q / centerDivisor. The cursor's modulus is C
+// or centerDivisor accordingly, so no element divides.
+struct NcRows {
+    i64 coefficient;
+    i64 center;
+};
+
+__device__ __forceinline__ RowCursor nc_cursor(i64 S, i64 C, i64 centerDivisor, int perSample) {
+    return RowCursor(grid_first(), grid_threads(), S, perSample ? centerDivisor : C);
 }
 
-KERNEL nc_apply(In<float> x, Out<float> y, In<float> A, In<float> M, i64 centerDivisor, In<float> D, i64 N, i64 C,
-                i64 S, int perSample) {
+__device__ __forceinline__ NcRows nc_rows(const RowCursor& k, int perSample) {
+    return perSample ? NcRows{k.row(), k.hi} : NcRows{k.lo, k.lo};
+}
+
+// Each thread's cursor follows the indices it visits, i0 + u·stride, from its first; the scalar
+// passes step one element at a time, the _vec ones a float4 (S a multiple of 4: the cursor counts
+// float4s, S/4 to a row). At 64 registers (STREAMING_KERNEL) all but nc_apply_backward_vec, whose
+// 32 values in flight would spill there, keep 32 warps per SM.
+STREAMING_KERNEL nc_apply(In<float> x, Out<float> y, In<float> A, In<float> M, i64 centerDivisor, In<float> D, i64 N,
+                          i64 C, i64 S, int perSample) {
     i64 total = N * C * S;
+    RowCursor k = nc_cursor(S, C, centerDivisor, perSample);
     GRID_STRIDE_BATCH(i0, stride, total) {
         float v[BATCH];
         load_strided(x, i0, stride, total, v);
 #pragma unroll
-        for (int u = 0; u < BATCH; u++) {
+        for (int u = 0; u < BATCH; u++, k.advance()) {
             i64 i = i0 + u * stride;
             if (i >= total) break;
-            i64 q = coefficient_index(i / S, C, perSample);
-            y[i] = A[q] * (v[u] - M[q / centerDivisor]) + param_or(D, q, 0.f);
+            NcRows q = nc_rows(k, perSample);
+            y[i] = A[q.coefficient] * (v[u] - M[q.center]) + param_or(D, q.coefficient, 0.f);
         }
     }
 }
 
-KERNEL nc_apply_vec(In<float> x, Out<float> y, In<float> A, In<float> M, i64 centerDivisor, In<float> D, i64 N, i64 C,
-                    i64 S, int perSample) {
+STREAMING_KERNEL nc_apply_vec(In<float> x, Out<float> y, In<float> A, In<float> M, i64 centerDivisor, In<float> D,
+                              i64 N, i64 C, i64 S, int perSample) {
     i64 total4 = N * C * S / 4;
+    RowCursor k = nc_cursor(S / 4, C, centerDivisor, perSample);
     GRID_STRIDE_BATCH(i0, stride, total4) {
         float4 v[BATCH];
 #pragma unroll
@@ -47,33 +65,34 @@ KERNEL nc_apply_vec(In<float> x, Out<float> y, In<float> A, In<float> M, i64 cen
             if (i0 + u * stride < total4) v[u] = load4(x, 4 * (i0 + u * stride));
         }
 #pragma unroll
-        for (int u = 0; u < BATCH; u++) {
+        for (int u = 0; u < BATCH; u++, k.advance()) {
             i64 i = i0 + u * stride;
             if (i >= total4) break;
-            i64 q = coefficient_index(i * 4 / S, C, perSample);
-            float a = A[q];
-            float m = M[q / centerDivisor];
-            float d = param_or(D, q, 0.f);
+            NcRows q = nc_rows(k, perSample);
+            float a = A[q.coefficient];
+            float m = M[q.center];
+            float d = param_or(D, q.coefficient, 0.f);
             store4(y, 4 * i,
                    make_float4(a * (v[u].x - m) + d, a * (v[u].y - m) + d, a * (v[u].z - m) + d, a * (v[u].w - m) + d));
         }
     }
 }
 
-KERNEL nc_apply_backward(In<float> dy, In<float> x, In<float> A, In<float> B, In<float> M, i64 centerDivisor,
-                         In<float> D, Out<float> dx, i64 N, i64 C, i64 S, int perSample) {
+STREAMING_KERNEL nc_apply_backward(In<float> dy, In<float> x, In<float> A, In<float> B, In<float> M, i64 centerDivisor,
+                                   In<float> D, Out<float> dx, i64 N, i64 C, i64 S, int perSample) {
     i64 total = N * C * S;
+    RowCursor k = nc_cursor(S, C, centerDivisor, perSample);
     GRID_STRIDE_BATCH(i0, stride, total) {
         float g[BATCH];
         float v[BATCH];
         load_strided(dy, i0, stride, total, g);
         load_strided(x, i0, stride, total, v);
 #pragma unroll
-        for (int u = 0; u < BATCH; u++) {
+        for (int u = 0; u < BATCH; u++, k.advance()) {
             i64 i = i0 + u * stride;
             if (i >= total) break;
-            i64 q = coefficient_index(i / S, C, perSample);
-            dx[i] = A[q] * g[u] + B[q] * (v[u] - M[q / centerDivisor]) + D[q];
+            NcRows q = nc_rows(k, perSample);
+            dx[i] = A[q.coefficient] * g[u] + B[q.coefficient] * (v[u] - M[q.center]) + D[q.coefficient];
         }
     }
 }
@@ -81,6 +100,7 @@ KERNEL nc_apply_backward(In<float> dy, In<float> x, In<float> A, In<float> B, In
 KERNEL nc_apply_backward_vec(In<float> dy, In<float> x, In<float> A, In<float> B, In<float> M, i64 centerDivisor,
                              In<float> D, Out<float> dx, i64 N, i64 C, i64 S, int perSample) {
     i64 total4 = N * C * S / 4;
+    RowCursor k = nc_cursor(S / 4, C, centerDivisor, perSample);
     GRID_STRIDE_BATCH(i0, stride, total4) {
         float4 g[BATCH];
         float4 v[BATCH];
@@ -92,14 +112,14 @@ KERNEL nc_apply_backward_vec(In<float> dy, In<float> x, In<float> A, In<float> B
             }
         }
 #pragma unroll
-        for (int u = 0; u < BATCH; u++) {
+        for (int u = 0; u < BATCH; u++, k.advance()) {
             i64 i = i0 + u * stride;
             if (i >= total4) break;
-            i64 q = coefficient_index(i * 4 / S, C, perSample);
-            float a = A[q];
-            float b = B[q];
-            float m = M[q / centerDivisor];
-            float d = D[q];
+            NcRows q = nc_rows(k, perSample);
+            float a = A[q.coefficient];
+            float b = B[q.coefficient];
+            float m = M[q.center];
+            float d = D[q.coefficient];
             store4(dx, 4 * i,
                    make_float4(a * g[u].x + b * (v[u].x - m) + d, a * g[u].y + b * (v[u].y - m) + d,
                                a * g[u].z + b * (v[u].z - m) + d, a * g[u].w + b * (v[u].w - m) + d));

@@ -40,12 +40,12 @@ __device__ __forceinline__ void row_moments(Welford acc, int centered, float eps
 // ---------------------------------------------------------------- teams: a row in registers
 
 // Rows of up to K·1024 values are held in registers by a team of T threads, the least power of two
-// ≥ 32 with T·K ≥ L, 1024/T teams to a block of BIG_BLOCK threads. Thread i of a team holds K values
-// of its row: float4 pairs (VEC, K = 8) at (i + T·(k/4))·4 + k%4, or lane-strided (K = 4: 8 would
-// spill in the backward at the 64 registers a 1024-thread block leaves) at i + T·k; its values are a
-// prefix of n slots. A team spans whole warps, so a warp butterfly stays in one row; the warps of a
-// team then publish their results in shared memory (double-buffered by step, one barrier per step)
-// and every thread merges its team's warps in warp order: the same bits in every thread.
+// ≥ 32 with T·K ≥ L, 1024/T teams to a block of BIG_BLOCK threads. Thread i of a team holds K
+// values of its row: float4 pairs (VEC, K = 8) at (i + T·(k/4))·4 + k%4, or lane-strided (K = 4: 8
+// spill at the 64 registers a 1024-thread block leaves) at i + T·k; its values are a prefix of n
+// slots. A team spans whole warps, so a warp butterfly stays in one row; the warps of a team then
+// publish their results in shared memory (double-buffered by step, one barrier per step) and every
+// thread merges its team's warps in warp order: the same bits in every thread.
 #define TEAM_VALUES_VEC 8
 #define TEAM_VALUES 4
 
@@ -125,6 +125,9 @@ __device__ void rows_forward_team_impl(In<float> x, Out<float> y, Affine a, Out<
     STATIC_SHARED(Welford, published, 2 * MAX_WARPS);  // each warp's row statistics, by step parity
     const Team<VEC> t(L);
     const int warp = threadIdx.x >> 5;
+    int offset[Team<VEC>::K];  // each slot's parameter index less the row's first channel, divided once
+#pragma unroll
+    for (int k = 0; k < Team<VEC>::K; k++) offset[k] = a.perChannel ? t.column(k) / (int)a.S : t.column(k);
     int step = 0;
     for (i64 base = (i64)blockIdx.x * t.teams; base < rows; base += (i64)gridDim.x * t.teams, step++) {
         const i64 r = base + t.team;
@@ -142,7 +145,7 @@ __device__ void rows_forward_team_impl(In<float> x, Out<float> y, Affine a, Out<
         i64 fc = first_channel(a, r, L);
 #pragma unroll
         for (int k = 0; k < Team<VEC>::K; k++) {
-            if (k < t.n) v[k] = affine(a, (v[k] - mean) * rstd, fc, t.column(k));
+            if (k < t.n) v[k] = affine_at(a, (v[k] - mean) * rstd, fc + offset[k]);
         }
         t.store(y + r * L, v);
     }
@@ -163,6 +166,9 @@ template <bool VEC>
 __device__ void rows_forward_block_impl(In<float> x, Out<float> y, Affine a, Out<float> mean_out, Out<float> rstd_out,
                                         Out<float> var_out, i64 rows, int L, float eps, int centered) {
     DYNAMIC_SHARED(float, cache);
+    // The thread's columns j, by 4 with VEC (then per-channel rows have S a multiple of 4, so a
+    // float4 stays in one channel), and their channel offsets j / S as a cursor: the same in every row.
+    const RowCursor columns(threadIdx.x * (VEC ? 4 : 1), blockDim.x * (VEC ? 4 : 1), a.perChannel ? a.S : L, 1);
     for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
         auto xr = x + r * L;
         Welford acc = welford_empty();
@@ -187,16 +193,26 @@ __device__ void rows_forward_block_impl(In<float> x, Out<float> y, Affine a, Out
         // Each thread reads back only the elements it cached itself: no barrier needed.
         i64 fc = first_channel(a, r, L);
         auto yr = y + r * L;
+        RowCursor k = columns;
         if (VEC) {
-            for (int j = threadIdx.x * 4; j < L; j += blockDim.x * 4) {
+            for (int j = threadIdx.x * 4; j < L; j += blockDim.x * 4, k.advance()) {
                 float4 q = shared_load4(cache, j);
-                store4(
-                    yr, j,
-                    make_float4(affine(a, (q.x - mean) * rstd, fc, j), affine(a, (q.y - mean) * rstd, fc, j + 1),
-                                affine(a, (q.z - mean) * rstd, fc, j + 2), affine(a, (q.w - mean) * rstd, fc, j + 3)));
+                if (a.perChannel) {
+                    i64 p = fc + k.hi;
+                    store4(yr, j,
+                           make_float4(affine_at(a, (q.x - mean) * rstd, p), affine_at(a, (q.y - mean) * rstd, p),
+                                       affine_at(a, (q.z - mean) * rstd, p), affine_at(a, (q.w - mean) * rstd, p)));
+                } else {
+                    store4(yr, j,
+                           make_float4(affine_at(a, (q.x - mean) * rstd, j), affine_at(a, (q.y - mean) * rstd, j + 1),
+                                       affine_at(a, (q.z - mean) * rstd, j + 2),
+                                       affine_at(a, (q.w - mean) * rstd, j + 3)));
+                }
             }
         } else {
-            for (int j = threadIdx.x; j < L; j += blockDim.x) yr[j] = affine(a, (cache[j] - mean) * rstd, fc, j);
+            for (int j = threadIdx.x; j < L; j += blockDim.x, k.advance()) {
+                yr[j] = affine_at(a, (cache[j] - mean) * rstd, a.perChannel ? fc + k.hi : j);
+            }
         }
     }
 }
@@ -204,22 +220,25 @@ __device__ void rows_forward_block_impl(In<float> x, Out<float> y, Affine a, Out
 ROWS_FORWARD_ENTRY(SHARED_KERNEL, rows_forward_block, rows_forward_block_impl, false)
 ROWS_FORWARD_ENTRY(SHARED_KERNEL, rows_forward_block_vec, rows_forward_block_impl, true)
 
-// Split path, after stats.cu: one block per tile of APPLY_TILE values of one row. mean is null for
-// RMS rows.
-#define APPLY_TILE 4096
-
-KERNEL rows_apply(In<float> x, Out<float> y, In<float> w, In<float> b, int perChannel, i64 C, i64 S, In<float> mean,
-                  In<float> rstd, i64 rows, i64 L) {
+// Split path, after stats.cu: y over the flat [rows, L], BATCH values in flight per thread, the row
+// and the parameter index of each value from cursors (the row r = i / L and column j = i % L; for
+// per-channel rows the channel (i / S) % C), so no value divides. mean is null for RMS rows.
+STREAMING_KERNEL rows_apply(In<float> x, Out<float> y, In<float> w, In<float> b, int perChannel, i64 C, i64 S,
+                            In<float> mean, In<float> rstd, i64 rows, i64 L) {
     Affine a{w, b, perChannel, C, S};
-    i64 tilesPerRow = (L + APPLY_TILE - 1) / APPLY_TILE;
-    for (i64 t = blockIdx.x; t < rows * tilesPerRow; t += gridDim.x) {
-        i64 r = t / tilesPerRow;
-        i64 j0 = (t % tilesPerRow) * APPLY_TILE;
-        i64 j1 = j0 + APPLY_TILE < L ? j0 + APPLY_TILE : L;
-        float m = mean ? mean[r] : 0.f;
-        float s = rstd[r];
-        i64 fc = first_channel(a, r, L);
-        for (i64 j = j0 + threadIdx.x; j < j1; j += blockDim.x) y[r * L + j] = affine(a, (x[r * L + j] - m) * s, fc, j);
+    const i64 total = rows * L;
+    RowCursor row(grid_first(), grid_threads(), L, 1);
+    RowCursor channel(grid_first(), grid_threads(), perChannel ? S : 1, perChannel ? C : 1);
+    GRID_STRIDE_BATCH(i0, stride, total) {
+        float v[BATCH];
+        load_strided(x, i0, stride, total, v);
+#pragma unroll
+        for (int u = 0; u < BATCH; u++, row.advance(), channel.advance()) {
+            i64 i = i0 + u * stride;
+            if (i >= total) break;
+            float m = mean ? mean[row.hi] : 0.f;
+            y[i] = affine_at(a, (v[u] - m) * rstd[row.hi], perChannel ? channel.lo : row.pos);
+        }
     }
 }
 
@@ -412,22 +431,22 @@ __device__ void group_backward_fused_impl(In<float> x, In<float> dy, In<float> m
         const i64 first = (r * cpg) % C;  // the row's first channel
         const i64 q0 = r * cpg;           // its first (n, c)
         for (int k = warp; k < cpg; k += warps) {
-            Sum2 acc = sum2(0.f, 0.f);
+            Sum2d acc = sum2d(0, 0);
             for (int j = k * S + lane; j < (k + 1) * S; j += 32) {
                 acc.a += ds[j];
                 acc.b += ds[j] * (xs[j] - m);
             }
             acc = warp_reduce(acc);
             if (lane == 0) {
-                chan[k] = acc.a;
-                chan[cpg + k] = acc.b;
-                sum_dy[q0 + k] = acc.a;
-                sum_dy_x[q0 + k] = acc.b;
+                chan[k] = (float)acc.a;
+                chan[cpg + k] = (float)acc.b;
+                sum_dy[q0 + k] = (float)acc.a;
+                sum_dy_x[q0 + k] = (float)acc.b;
             }
         }
         __syncthreads();
         if (warp == 0) {
-            Sum2 g = sum2(0.f, 0.f);
+            Sum2d g = sum2d(0, 0);
             for (int k = lane; k < cpg; k += 32) {
                 float wc = param_or(w, first + k, 1.f);
                 g.a += wc * chan[k];
@@ -435,8 +454,8 @@ __device__ void group_backward_fused_impl(In<float> x, In<float> dy, In<float> m
             }
             g = warp_reduce(g);
             if (lane == 0) {
-                coefficients[0] = -s * s * s * g.b / (float)L;
-                coefficients[1] = -s * g.a / (float)L;
+                coefficients[0] = -s * s * s * (float)g.b / (float)L;
+                coefficients[1] = -s * (float)g.a / (float)L;
             }
         }
         __syncthreads();

@@ -92,7 +92,7 @@ KERNEL segments_sums_partial(In<float> x, In<float> dy, In<float> center, i64 ce
         i64 k = item % chunks;
         float m = center[g / centerDivisor];
         i64 end = chunk_begin(k + 1, chunks, values, 1);
-        Sum2 acc = sum2(0.f, 0.f);
+        Sum2d acc = sum2d(0, 0);
         for (i64 pos = chunk_begin(k, chunks, values, 1); pos < end;) {
             i64 seg = pos / length;
             i64 stop = end < (seg + 1) * length ? end : (seg + 1) * length;
@@ -113,7 +113,7 @@ KERNEL segments_sums_partial(In<float> x, In<float> dy, In<float> center, i64 ce
             pos = stop;
         }
         acc = block_reduce(acc);
-        if (threadIdx.x == 0) partials[item] = make_float2(acc.a, acc.b);
+        if (threadIdx.x == 0) partials[item] = make_float2((float)acc.a, (float)acc.b);
     }
 }
 
@@ -123,7 +123,7 @@ KERNEL columns_sums_partial(In<float> x, In<float> dy, In<float> center, i64 N, 
         i64 c = t % C;
         i64 k = t / C;
         float m = center[c];
-        Sum2 acc = sum2(0.f, 0.f);
+        Sum2d acc = sum2d(0, 0);
         column_batches(x, dy, chunk_begin(k, chunks, N, 1), chunk_begin(k + 1, chunks, N, 1), C, S, c,
                        [&](const float(&v)[WELFORD_BATCH], const float(&d)[WELFORD_BATCH], int count) {
                            for (int u = 0; u < count; u++) {  // in order
@@ -131,7 +131,7 @@ KERNEL columns_sums_partial(In<float> x, In<float> dy, In<float> center, i64 N, 
                                acc.b += d[u] * (v[u] - m);
                            }
                        });
-        partials[c * chunks + k] = make_float2(acc.a, acc.b);
+        partials[c * chunks + k] = make_float2((float)acc.a, (float)acc.b);
     }
 }
 
@@ -158,8 +158,8 @@ __device__ __forceinline__ Welford64 merge_run(In<float2> partials, i64 row, i64
     return acc;
 }
 
-__device__ __forceinline__ Sum2 merge_run(In<float2> partials, i64 row, i64 parts, i64 lo, i64 hi) {
-    Sum2 acc = sum2(0.f, 0.f);
+__device__ __forceinline__ Sum2d merge_run(In<float2> partials, i64 row, i64 parts, i64 lo, i64 hi) {
+    Sum2d acc = sum2d(0, 0);
     for (i64 j = lo; j < hi; j++) {
         float2 p = partials[row * parts + j];
         acc.a += p.x;
@@ -211,8 +211,8 @@ KERNEL sums_merge_partials(In<float2> partials, i64 groups, i64 parts, Out<float
         i64 g = item / out;
         i64 first = item % out * MERGE_FAN_IN;
         i64 last = first + MERGE_FAN_IN < parts ? first + MERGE_FAN_IN : parts;
-        Sum2 s = warp_reduce(merge_run(partials, g, parts, lane_run_begin(first, last), lane_run_end(first, last)));
-        if ((threadIdx.x & 31) == 0) merged[item] = make_float2(s.a, s.b);
+        Sum2d s = warp_reduce(merge_run(partials, g, parts, lane_run_begin(first, last), lane_run_end(first, last)));
+        if ((threadIdx.x & 31) == 0) merged[item] = make_float2((float)s.a, (float)s.b);
     }
 }
 
@@ -246,11 +246,11 @@ KERNEL welford_finalize(In<float2> partials, i64 groups, i64 parts, i64 span, i6
 KERNEL sums_finalize(In<float2> partials, i64 groups, i64 parts, Out<float> out_a, Out<float> out_b, int accumulate) {
     bool byWarp = parts > MERGE_PER_LANE;
     GROUP_STRIDE(g, groups, byWarp) {
-        Sum2 s = byWarp ? warp_reduce(merge_run(partials, g, parts, lane_run_begin(0, parts), lane_run_end(0, parts)))
-                        : merge_run(partials, g, parts, 0, parts);
+        Sum2d s = byWarp ? warp_reduce(merge_run(partials, g, parts, lane_run_begin(0, parts), lane_run_end(0, parts)))
+                         : merge_run(partials, g, parts, 0, parts);
         if (!byWarp || (threadIdx.x & 31) == 0) {
-            if (out_a) out_a[g] = accumulate ? out_a[g] + s.a : s.a;
-            if (out_b) out_b[g] = accumulate ? out_b[g] + s.b : s.b;
+            if (out_a) out_a[g] = (float)(accumulate ? out_a[g] + s.a : s.a);
+            if (out_b) out_b[g] = (float)(accumulate ? out_b[g] + s.b : s.b);
         }
     }
 }

@@ -15,7 +15,7 @@ import java.util.stream.Stream;
  * time (Maven runs it as a single-file program: {@code java GenerateKernelLaunches.java
  * cuda-kernels OUT_DIR}).
  *
- * <p>Every {@code KERNEL}, {@code SHARED_KERNEL}, {@code BIG_KERNEL} or {@code BIG_SHARED_KERNEL} entry point of
+ * <p>Every {@code KERNEL}, {@code STREAMING_KERNEL}, {@code SHARED_KERNEL}, {@code BIG_KERNEL} or {@code BIG_SHARED_KERNEL} entry point of
  * {@code cuda-kernels/*.cu}, also those a function-like macro declares, becomes
  * <ul>
  *   <li>a constant of the enum {@code Kernel}: its C name, its file (PTX module), its block size
@@ -31,7 +31,7 @@ import java.util.stream.Stream;
 public final class GenerateKernelLaunches {
     private static final String PACKAGE = "dev.jnorm.backend.cuda.internal";
     private static final Pattern DECLARATION =
-            Pattern.compile("(?<![\\w])(BIG_SHARED_KERNEL|SHARED_KERNEL|BIG_KERNEL|KERNEL)\\s+(\\w+)\\s*\\(([^)]*)\\)");
+            Pattern.compile("(?<![\\w])(BIG_SHARED_KERNEL|SHARED_KERNEL|BIG_KERNEL|STREAMING_KERNEL|KERNEL)\\s+(\\w+)\\s*\\(([^)]*)\\)");
     private static final Pattern MACRO = Pattern.compile("(?m)^#define\\s+(\\w+)\\(([^)]*)\\)((?:[^\\n]*\\\\\\n)*[^\\n]*)");
     private static final Pattern BLOCK = Pattern.compile("(?m)^#define\\s+(KERNEL_BLOCK|BIG_BLOCK)\\s+(\\d+)");
 

@@ -37,7 +37,7 @@ public final class KernelTable {
             Map.entry("rows_forward_team_vec", new Stream(32, 16, "2 float4 of its team's row")),
             Map.entry("rows_forward_block", new Stream(32, 4, "8 values, then one Chan merge")),
             Map.entry("rows_forward_block_vec", new Stream(16, 16, "one float4, then one Chan merge")),
-            Map.entry("rows_apply", new Stream(4, 4, "one value per step")),
+            Map.entry("rows_apply", new Stream(16, 4, "4 values (GRID_STRIDE_BATCH)")),
             Map.entry("rows_backward_fused", new Stream(32, 4, "4 values of x and of dy of its team's row")),
             Map.entry("rows_backward_fused_vec", new Stream(64, 16, "2 float4 of x and of dy of its team's row")),
             Map.entry("rows_backward_block", new Stream(8, 4, "x and dy, one value each per step")),

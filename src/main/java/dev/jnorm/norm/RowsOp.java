@@ -26,13 +26,12 @@ import dev.jnorm.tensor.Tensor;
 final class RowsOp {
     /**
      * The teams of rows.cu that hold a row in registers: {@code size} threads per row (the least power
-     * of two ≥ 32 holding it at 8 values a thread with float4, 4 without), {@code teams} rows per
-     * block of BIG_BLOCK threads.
+     * of two ≥ 32 holding it at {@code perThread} values a thread: 8 with float4, 4 without),
+     * {@code teams} rows per block of BIG_BLOCK threads.
      */
     private record Team(long size, long teams) {
         /** The team for rows of {@code length}, or null when they are too long for a block's registers. */
-        static Team of(long length, boolean vec) {
-            long perThread = vec ? 8 : 4;
+        static Team of(long length, long perThread) {
             if (length > perThread * CudaKit.BIG_BLOCK) {
                 return null;
             }
@@ -43,9 +42,6 @@ final class RowsOp {
             return new Team(size, CudaKit.BIG_BLOCK / size);
         }
     }
-
-    /** Values per block of rows_apply (rows.cu APPLY_TILE). */
-    private static final long APPLY_TILE = 4096;
 
     private RowsOp() {
     }
@@ -124,8 +120,9 @@ final class RowsOp {
                 DevicePointer var = running != null ? s.floats(layout.rows()) : null;
                 int perChannel = layout.affine() == RowsLayout.Affine.PER_CHANNEL ? 1 : 0;
                 long length = layout.length();
-                boolean vec = length % 4 == 0 && gpu.aligned(x, y);
-                Team team = Team.of(length, vec);
+                // float4 where a row is a multiple of 4 and, per channel, so is a channel's run
+                boolean vec = length % 4 == 0 && (perChannel == 0 || layout.spatial() % 4 == 0) && gpu.aligned(x, y);
+                Team team = Team.of(length, vec ? 8 : 4);
                 if (team != null || 4 * length <= gpu.info().sharedMemoryPerBlock() - 1024) {
                     Kernels.RowsForwardArgs launch = team != null
                             ? (vec ? Kernels.rowsForwardTeamVec() : Kernels.rowsForwardTeam())
@@ -150,7 +147,7 @@ final class RowsOp {
                     Kernels.rowsApply().x(gpu.pointer(x)).y(gpu.pointer(y)).w(gpu.pointer(weight))
                             .b(gpu.pointer(bias)).perChannel(perChannel).C(layout.channels()).S(layout.spatial())
                             .mean(gpu.pointer(saveMean)).rstd(gpu.pointer(saveRstd)).rows(layout.rows()).L(length)
-                            .launch(gpu.launcher(), gpu.itemBlocks(layout.rows() * CudaKit.ceilDiv(length, APPLY_TILE)));
+                            .launch(gpu.launcher(), gpu.grid(layout.rows() * length));
                 }
                 if (running != null) {
                     long c = layout.channels();
@@ -240,7 +237,7 @@ final class RowsOp {
                 boolean grads = gradWeight != null || gradBias != null;
                 Sums out = new Sums(gpu.pointer(gradWeight), gpu.pointer(gradBias));
                 boolean vec = length % 4 == 0 && gpu.aligned(x, dy, dx);
-                Team team = Team.of(length, vec);
+                Team team = Team.of(length, vec ? 8 : 4);
                 long shared = team != null && grads ? 8 * team.teams() * length : 0; // the teams' column sums
                 if (team != null && shared <= gpu.info().sharedMemoryPerBlock() - 1024) {
                     long blocks = fusedBlocks(gpu, rows, length, team.teams(), grads);
