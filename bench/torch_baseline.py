@@ -86,7 +86,7 @@ def traffic(norm, direction, mode, shape, groups, shared):
     eval_batch = norm == "batch" and mode == "eval"
     group = {"batch": n * s, "instance": s, "group": c // max(groups, 1) * s, "layer": shape[-1], "rms": shape[-1],
              "weight": values // n}[norm]
-    fits = not (norm == "batch" and not eval_batch) and (weight or eval_batch or 4 * group <= shared)
+    fits = not (norm == "batch" and not eval_batch) and (weight or eval_batch or (4 if forward else 8) * group <= shared)
     return minimal, minimal if fits else values * 4 * (3 if forward else 5)
 
 

@@ -172,12 +172,15 @@ __device__ void rows_forward_block_impl(In<float> x, Out<float> y, Affine a, Out
     for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
         auto xr = x + r * L;
         Welford acc = welford_empty();
-        if (VEC) {
-            for (int j = threadIdx.x * 4; j < L; j += blockDim.x * 4) {
+        if (VEC) {  // two float4 per step, both loaded before either is used
+            for (int j = threadIdx.x * 4; j < L; j += 2 * blockDim.x * 4) {
+                int j2 = j + blockDim.x * 4;
                 float4 q = load4(xr, j);
+                float4 q2 = j2 < L ? load4(xr, j2) : q;
                 shared_store4(cache, j, q);
-                float v[4] = {q.x, q.y, q.z, q.w};
-                acc = welford_merge(acc, welford_of(v, 4));
+                if (j2 < L) shared_store4(cache, j2, q2);
+                float v[8] = {q.x, q.y, q.z, q.w, q2.x, q2.y, q2.z, q2.w};
+                acc = welford_merge(acc, welford_of(v, j2 < L ? 8 : 4));
             }
         } else {
             for (int j0 = threadIdx.x; j0 < L; j0 += WELFORD_BATCH * blockDim.x) {
@@ -217,30 +220,60 @@ __device__ void rows_forward_block_impl(In<float> x, Out<float> y, Affine a, Out
     }
 }
 
-ROWS_FORWARD_ENTRY(SHARED_KERNEL, rows_forward_block, rows_forward_block_impl, false)
-ROWS_FORWARD_ENTRY(SHARED_KERNEL, rows_forward_block_vec, rows_forward_block_impl, true)
+ROWS_FORWARD_ENTRY(BIG_SHARED_KERNEL, rows_forward_block, rows_forward_block_impl, false)
+ROWS_FORWARD_ENTRY(BIG_SHARED_KERNEL, rows_forward_block_vec, rows_forward_block_impl, true)
 
-// Split path, after stats.cu: y over the flat [rows, L], BATCH values in flight per thread, the row
-// and the parameter index of each value from cursors (the row r = i / L and column j = i % L; for
-// per-channel rows the channel (i / S) % C), so no value divides. mean is null for RMS rows.
-STREAMING_KERNEL rows_apply(In<float> x, Out<float> y, In<float> w, In<float> b, int perChannel, i64 C, i64 S,
-                            In<float> mean, In<float> rstd, i64 rows, i64 L) {
-    Affine a{w, b, perChannel, C, S};
-    const i64 total = rows * L;
-    RowCursor row(grid_first(), grid_threads(), L, 1);
-    RowCursor channel(grid_first(), grid_threads(), perChannel ? S : 1, perChannel ? C : 1);
+// Split path, after stats.cu: y over the flat [rows, L], BATCH values (or float4s) in flight per
+// thread, the row and the parameter index of each from cursors (the row r = i / L and column
+// j = i % L; for per-channel rows the channel (i / S) % C), so no value divides. The _vec variant
+// counts float4s: L, and S for per-channel rows, are multiples of 4, so a float4 stays in one
+// channel (its elementwise parameters are 4 consecutive columns). mean is null for RMS rows.
+template <bool VEC>
+__device__ void rows_apply_impl(In<float> x, Out<float> y, Affine a, In<float> mean, In<float> rstd, i64 rows, i64 L) {
+    constexpr int W = VEC ? 4 : 1;
+    const i64 total = rows * L / W;
+    RowCursor row(grid_first(), grid_threads(), L / W, 1);
+    RowCursor channel(grid_first(), grid_threads(), a.perChannel ? a.S / W : 1, a.perChannel ? a.C : 1);
     GRID_STRIDE_BATCH(i0, stride, total) {
-        float v[BATCH];
-        load_strided(x, i0, stride, total, v);
+        float v[BATCH * W];
+#pragma unroll
+        for (int u = 0; u < BATCH; u++) {
+            if (i0 + u * stride >= total) continue;
+            if (VEC) {
+                float4 q = load4(x, 4 * (i0 + u * stride));
+                v[W * u] = q.x, v[W * u + 1] = q.y, v[W * u + 2] = q.z, v[W * u + 3] = q.w;
+            } else {
+                v[u] = x[i0 + u * stride];
+            }
+        }
 #pragma unroll
         for (int u = 0; u < BATCH; u++, row.advance(), channel.advance()) {
             i64 i = i0 + u * stride;
             if (i >= total) break;
             float m = mean ? mean[row.hi] : 0.f;
-            y[i] = affine_at(a, (v[u] - m) * rstd[row.hi], perChannel ? channel.lo : row.pos);
+            float s = rstd[row.hi];
+            i64 p = a.perChannel ? channel.lo : row.pos * W;
+            float o[W];
+#pragma unroll
+            for (int e = 0; e < W; e++) o[e] = affine_at(a, (v[W * u + e] - m) * s, a.perChannel ? p : p + e);
+            if (VEC) {
+                store4(y, 4 * i, make_float4(o[0], o[1 % W], o[2 % W], o[3 % W]));
+            } else {
+                y[i] = o[0];
+            }
         }
     }
 }
+
+#define ROWS_APPLY_ENTRY(kind, name, VEC)                                                                        \
+    kind name(In<float> x, Out<float> y, In<float> w, In<float> b, int perChannel, i64 C, i64 S, In<float> mean, \
+              In<float> rstd, i64 rows, i64 L) {                                                                 \
+        rows_apply_impl<VEC>(x, y, Affine{w, b, perChannel, C, S}, mean, rstd, rows, L);                         \
+    }
+
+// The float4 variant keeps 16 values in flight: at 64 registers they would spill.
+ROWS_APPLY_ENTRY(STREAMING_KERNEL, rows_apply, false)
+ROWS_APPLY_ENTRY(KERNEL, rows_apply_vec, true)
 
 // ---------------------------------------------------------------- backward, elementwise affine
 

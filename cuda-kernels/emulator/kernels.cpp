@@ -28,6 +28,7 @@ const bool registered = [] {
     REGISTER(rows_forward_block)
     REGISTER(rows_forward_block_vec)
     REGISTER(rows_apply)
+    REGISTER(rows_apply_vec)
     REGISTER(rows_backward_fused)
     REGISTER(rows_backward_fused_vec)
     REGISTER(rows_backward_block)

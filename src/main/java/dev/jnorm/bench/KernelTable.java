@@ -1,5 +1,7 @@
 package dev.jnorm.bench;
 
+import dev.jnorm.backend.cuda.internal.KernelStreams;
+
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -8,7 +10,6 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 
 /**
  * The static side of the roofline, per kernel, on an H100/H200 (sm_90: 65,536 registers, 2048
@@ -23,33 +24,6 @@ public final class KernelTable {
     private static final int THREADS_PER_SM = 2048;
     private static final int BLOCKS_PER_SM = 32;
     private static final int REGISTER_UNIT = 256; // registers are allocated per warp in units of 256
-
-    /** Bytes a thread has in flight by construction, and the width of its accesses, for the streaming kernels. */
-    private record Stream(int bytesInFlight, int accessBytes, String how) {
-    }
-
-    private static final Map<String, Stream> STREAMING = Map.ofEntries(
-            Map.entry("nc_apply", new Stream(16, 4, "4 values (GRID_STRIDE_BATCH)")),
-            Map.entry("nc_apply_vec", new Stream(64, 16, "4 float4 (GRID_STRIDE_BATCH)")),
-            Map.entry("nc_apply_backward", new Stream(32, 4, "4 values of dy and of x")),
-            Map.entry("nc_apply_backward_vec", new Stream(128, 16, "4 float4 of dy and of x")),
-            Map.entry("rows_forward_team", new Stream(16, 4, "4 values of its team's row")),
-            Map.entry("rows_forward_team_vec", new Stream(32, 16, "2 float4 of its team's row")),
-            Map.entry("rows_forward_block", new Stream(32, 4, "8 values, then one Chan merge")),
-            Map.entry("rows_forward_block_vec", new Stream(16, 16, "one float4, then one Chan merge")),
-            Map.entry("rows_apply", new Stream(16, 4, "4 values (GRID_STRIDE_BATCH)")),
-            Map.entry("rows_backward_fused", new Stream(32, 4, "4 values of x and of dy of its team's row")),
-            Map.entry("rows_backward_fused_vec", new Stream(64, 16, "2 float4 of x and of dy of its team's row")),
-            Map.entry("rows_backward_block", new Stream(8, 4, "x and dy, one value each per step")),
-            Map.entry("rows_param_grads_partial", new Stream(64, 4, "x and dy of 8 rows, then their sums")),
-            Map.entry("group_backward_fused", new Stream(64, 4, "8 values of x and of dy")),
-            Map.entry("group_backward_fused_vec", new Stream(32, 16, "a float4 of x and of dy per step")),
-            Map.entry("segments_welford_partial", new Stream(32, 4, "8 values, then one Chan merge")),
-            Map.entry("segments_sums_partial", new Stream(64, 4, "8 values of x and of dy, then their sums")),
-            Map.entry("columns_welford_partial", new Stream(32, 4, "8 values, then one Chan merge")),
-            Map.entry("columns_sums_partial", new Stream(64, 4, "8 values of x and of dy, then their sums")),
-            Map.entry("weight_norm_forward", new Stream(4, 4, "one value per step")),
-            Map.entry("weight_norm_backward", new Stream(8, 4, "two values per step")));
 
     /** One kernel's row: its resources and what they allow. */
     record Row(String kernel, int registers, int staticShared, int blockThreads) {
@@ -66,8 +40,20 @@ public final class KernelTable {
     private KernelTable() {
     }
 
+    /** The kernel's resources, as resources.tsv gives them. */
+    static Row row(String kernel) {
+        return ROWS.stream().filter(r -> r.kernel().equals(kernel)).findFirst()
+                .orElseThrow(() -> new IllegalArgumentException("no kernel " + kernel + " in resources.tsv"));
+    }
+
+    private static final List<Row> ROWS = read();
+
     /** Every kernel of the committed PTX, as resources.tsv lists them. */
     static List<Row> rows() {
+        return ROWS;
+    }
+
+    private static List<Row> read() {
         List<Row> rows = new ArrayList<>();
         try (InputStream in = KernelTable.class.getResourceAsStream("/dev/jnorm/kernels/resources.tsv");
              BufferedReader r = new BufferedReader(new InputStreamReader(in, StandardCharsets.UTF_8))) {
@@ -81,7 +67,7 @@ public final class KernelTable {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        return rows;
+        return List.copyOf(rows);
     }
 
     /** The table of the streaming kernels, as docs/performance.md carries it. */
@@ -89,7 +75,7 @@ public final class KernelTable {
         StringBuilder s = new StringBuilder("| kernel | registers | block | warps/SM | access | in flight per thread | "
                 + "in flight per SM |\n| --- | ---: | ---: | ---: | ---: | --- | ---: |\n");
         for (Row row : rows()) {
-            Stream stream = STREAMING.get(row.kernel());
+            KernelStreams.Stream stream = KernelStreams.of(row.kernel());
             if (stream == null) {
                 continue;
             }

@@ -67,17 +67,24 @@ final class ChannelsOp {
             }
         }
 
-        /** Statistics (or the running ones), per-channel coefficients, then one elementwise pass. */
+        /**
+         * The batch statistics, per-channel coefficients, then one elementwise pass; in evaluation the
+         * coefficients kernel takes the running statistics itself (two launches).
+         */
         @Override
         public void launch(CudaKit gpu) {
             try (Scratch s = gpu.scratch()) {
                 DevicePointer a = s.floats(layout.c());
                 DevicePointer d = s.floats(layout.c());
-                batchOrRunningStatistics(gpu, s, layout, eps, batchStatistics, gpu.pointer(x), gpu.pointer(saveMean),
-                        gpu.pointer(saveRstd), running, factor);
-                Kernels.channelCoefficients().mean(gpu.pointer(saveMean)).rstd(gpu.pointer(saveRstd)).runningMean(null)
-                        .runningVar(null).eps((float) eps).w(gpu.pointer(weight)).b(gpu.pointer(bias)).C(layout.c())
-                        .A(a).D(d).launch(gpu.launcher(), gpu.grid(layout.c()));
+                if (batchStatistics) {
+                    gpu.channelStatistics(s, gpu.pointer(x), layout, new Statistics(eps, false, gpu.pointer(saveMean),
+                            null, gpu.pointer(saveRstd), running, factor));
+                }
+                Kernels.channelCoefficients().mean(gpu.pointer(saveMean)).rstd(gpu.pointer(saveRstd))
+                        .runningMean(batchStatistics ? null : gpu.pointer(running.mean()))
+                        .runningVar(batchStatistics ? null : gpu.pointer(running.var())).eps((float) eps)
+                        .w(gpu.pointer(weight)).b(gpu.pointer(bias)).C(layout.c()).A(a).D(d)
+                        .launch(gpu.launcher(), gpu.grid(layout.c()));
                 gpu.apply(x, y, layout, new Coefficients(a, null, d, gpu.pointer(saveMean), 1, false));
             }
         }

@@ -14,7 +14,9 @@ import dev.jnorm.backend.cuda.internal.CudaKit.Statistics;
 import dev.jnorm.backend.cuda.internal.CudaKit.Sums;
 import dev.jnorm.backend.cuda.internal.CudaKit;
 import dev.jnorm.backend.cuda.internal.DevicePointer;
+import dev.jnorm.backend.cuda.internal.KernelStreams;
 import dev.jnorm.backend.cuda.internal.Kernels;
+import dev.jnorm.backend.cuda.internal.LaunchModel;
 import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
 
@@ -123,7 +125,9 @@ final class RowsOp {
                 // float4 where a row is a multiple of 4 and, per channel, so is a channel's run
                 boolean vec = length % 4 == 0 && (perChannel == 0 || layout.spatial() % 4 == 0) && gpu.aligned(x, y);
                 Team team = Team.of(length, vec ? 8 : 4);
-                if (team != null || 4 * length <= gpu.info().sharedMemoryPerBlock() - 1024) {
+                boolean block = team == null && 4 * length <= gpu.info().sharedMemoryPerBlock() - 1024
+                        && !splitIsFaster(gpu, layout.rows(), length, vec);
+                if (team != null || block) {
                     Kernels.RowsForwardArgs launch = team != null
                             ? (vec ? Kernels.rowsForwardTeamVec() : Kernels.rowsForwardTeam())
                             : (vec ? Kernels.rowsForwardBlockVec() : Kernels.rowsForwardBlock());
@@ -144,10 +148,11 @@ final class RowsOp {
                     gpu.statistics(s, Segments.rows(gpu.pointer(x), layout.rows(), length),
                             new Statistics(eps, !layout.centered(), gpu.pointer(saveMean), var, gpu.pointer(saveRstd),
                                     null, 0));
-                    Kernels.rowsApply().x(gpu.pointer(x)).y(gpu.pointer(y)).w(gpu.pointer(weight))
-                            .b(gpu.pointer(bias)).perChannel(perChannel).C(layout.channels()).S(layout.spatial())
-                            .mean(gpu.pointer(saveMean)).rstd(gpu.pointer(saveRstd)).rows(layout.rows()).L(length)
-                            .launch(gpu.launcher(), gpu.grid(layout.rows() * length));
+                    (vec ? Kernels.rowsApplyVec() : Kernels.rowsApply()).x(gpu.pointer(x)).y(gpu.pointer(y))
+                            .w(gpu.pointer(weight)).b(gpu.pointer(bias)).perChannel(perChannel).C(layout.channels())
+                            .S(layout.spatial()).mean(gpu.pointer(saveMean)).rstd(gpu.pointer(saveRstd))
+                            .rows(layout.rows()).L(length)
+                            .launch(gpu.launcher(), gpu.grid(layout.rows() * length / (vec ? 4 : 1)), 0);
                 }
                 if (running != null) {
                     long c = layout.channels();
@@ -157,6 +162,27 @@ final class RowsOp {
                 }
             }
         }
+    }
+
+    /**
+     * Whether the split path (statistics across blocks, then rows_apply) is predicted to finish
+     * before one block per row holding it in shared memory (rows_forward_block), by the launch model:
+     * the block path moves 8 bytes a value against 12 but keeps only its resident blocks' loads in
+     * flight (one row a block, as many blocks an SM as its shared memory holds), so few long rows
+     * leave SMs idle; the split passes fill the device (32 warps an SM, as the kernel table shows).
+     */
+    static boolean splitIsFaster(CudaKit gpu, long rows, long length, boolean vec) {
+        LaunchModel m = gpu.model();
+        int sms = gpu.info().multiprocessors();
+        double bytes = 4.0 * rows * length;
+        long perSm = Math.max(1, Math.min(2, (gpu.info().sharedMemoryPerBlock() + 1024) / (4 * length + 2048)));
+        double block = m.seconds(2 * bytes, Math.min(rows, perSm * sms) * CudaKit.BIG_BLOCK
+                * KernelStreams.of(vec ? "rows_forward_block_vec" : "rows_forward_block").bytesInFlight());
+        double resident = 1024.0 * sms;
+        double split = m.seconds(bytes, resident * KernelStreams.of("segments_welford_partial").bytesInFlight())
+                + m.launch() + m.seconds(2 * bytes,
+                resident * KernelStreams.of(vec ? "rows_apply_vec" : "rows_apply").bytesInFlight());
+        return split < block;
     }
 
     /**

@@ -65,10 +65,10 @@ class EmulatedPathsTest {
     }
 
     private static final Set<Kernel> SPLIT = EnumSet.of(Kernel.SEGMENTS_WELFORD_PARTIAL, Kernel.WELFORD_FINALIZE,
-            Kernel.ROWS_APPLY);
+            Kernel.ROWS_APPLY_VEC);
 
     @Test
-    void rowsTakeTheTeamTheBlockOrTheSplitPathByTheirLengthAndTheDevicesSharedMemory() {
+    void rowsTakeTheTeamTheBlockOrTheSplitPathByLengthSharedMemoryAndPredictedTime() {
         assertEquals(EnumSet.of(Kernel.ROWS_FORWARD_TEAM_VEC), forwardKernels(Geometry.H200, Shape.of(4, 8192),
                 layerNorm(8192)), "8 values for each of 1024 threads");
         assertEquals(EnumSet.of(Kernel.ROWS_FORWARD_TEAM), forwardKernels(Geometry.H200, Shape.of(4, 4095),
@@ -81,10 +81,14 @@ class EmulatedPathsTest {
                 layerNorm(12288)), "48 KiB of dynamic shared memory plus the static: the opt-in attribute");
         assertEquals(EnumSet.of(Kernel.ROWS_FORWARD_BLOCK_VEC), forwardKernels(Geometry.H200, Shape.of(1, 20000),
                 layerNorm(20000)));
+        assertEquals(EnumSet.of(Kernel.SEGMENTS_WELFORD_PARTIAL, Kernel.WELFORD_FINALIZE, Kernel.ROWS_APPLY),
+                forwardKernels(Geometry.SMALL, Shape.of(1, 20001), layerNorm(20001)), "without float4");
         assertEquals(SPLIT, forwardKernels(Geometry.SMALL, Shape.of(1, 20000), layerNorm(20000)),
                 "80 KB is more than a small device's 64 KiB");
-        assertEquals(EnumSet.of(Kernel.ROWS_FORWARD_BLOCK_VEC), forwardKernels(Geometry.H200, Shape.of(1, 57856),
+        assertEquals(EnumSet.of(Kernel.ROWS_FORWARD_BLOCK_VEC), forwardKernels(Geometry.H200, Shape.of(64, 57856),
                 layerNorm(57856)), "the longest row an H200 block holds: 227 KiB less 1 KiB");
+        assertEquals(SPLIT, forwardKernels(Geometry.H200, Shape.of(16, 57856), layerNorm(57856)),
+                "16 rows busy 16 SMs: the split passes, which fill the device, are predicted faster");
         assertEquals(SPLIT, forwardKernels(Geometry.H200, Shape.of(1, 57860), layerNorm(57860)));
         assertEquals(EnumSet.of(Kernel.ROWS_FORWARD_BLOCK), forwardKernels(Geometry.H200, Shape.of(2, 4, 5001),
                 b -> GroupNorm.builder(2, 4).build(b)), "a group of 10002 values, not a multiple of 4");
