@@ -171,18 +171,29 @@ final class RowsOp {
      * flight (one row a block, as many blocks an SM as its shared memory holds), so few long rows
      * leave SMs idle; the split passes fill the device (32 warps an SM, as the kernel table shows).
      */
-    static boolean splitIsFaster(CudaKit gpu, long rows, long length, boolean vec) {
-        LaunchModel m = gpu.model();
-        int sms = gpu.info().multiprocessors();
+    private static boolean splitIsFaster(CudaKit gpu, long rows, long length, boolean vec) {
         double bytes = 4.0 * rows * length;
-        long perSm = Math.max(1, Math.min(2, (gpu.info().sharedMemoryPerBlock() + 1024) / (4 * length + 2048)));
-        double block = m.seconds(2 * bytes, Math.min(rows, perSm * sms) * CudaKit.BIG_BLOCK
-                * KernelStreams.of(vec ? "rows_forward_block_vec" : "rows_forward_block").bytesInFlight());
-        double resident = 1024.0 * sms;
-        double split = m.seconds(bytes, resident * KernelStreams.of("segments_welford_partial").bytesInFlight())
-                + m.launch() + m.seconds(2 * bytes,
-                resident * KernelStreams.of(vec ? "rows_apply_vec" : "rows_apply").bytesInFlight());
+        double block = pass(gpu, 2 * bytes, vec ? "rows_forward_block_vec" : "rows_forward_block",
+                onePassThreads(gpu, rows, 4 * length));
+        double split = pass(gpu, bytes, "segments_welford_partial", fullThreads(gpu)) + gpu.model().launch()
+                + pass(gpu, 2 * bytes, vec ? "rows_apply_vec" : "rows_apply", fullThreads(gpu));
         return split < block;
+    }
+
+    /** Predicted seconds of one pass of a streaming kernel moving {@code bytes} with {@code threads} resident. */
+    private static double pass(CudaKit gpu, double bytes, String kernel, double threads) {
+        return gpu.model().seconds(bytes, threads * KernelStreams.of(kernel).bytesInFlight());
+    }
+
+    /** Threads of a one-pass path resident: a 1024-thread block per row, as many an SM as shared memory holds (up to 2). */
+    private static double onePassThreads(CudaKit gpu, long rows, long sharedBytes) {
+        long perSm = Math.max(1, Math.min(2, (gpu.info().sharedMemoryPerBlock() + 1024) / (sharedBytes + 2048)));
+        return (double) Math.min(rows, perSm * gpu.info().multiprocessors()) * CudaKit.BIG_BLOCK;
+    }
+
+    /** Threads of a split pass resident: they fill the device, 32 warps an SM (as the kernel table shows). */
+    private static double fullThreads(CudaKit gpu) {
+        return 1024.0 * gpu.info().multiprocessors();
     }
 
     /**
@@ -311,8 +322,9 @@ final class RowsOp {
 
         /**
          * InstanceNorm and GroupNorm: rows are (n, group) of C/G channels. Where a row's x and dy fit
-         * in a block's shared memory, one fused pass (rows.cu group_backward_fused: 12 B per element);
-         * else the per-(n, c) sums, the coefficients and the elementwise pass (20 B).
+         * in a block's shared memory, one fused pass (rows.cu group_backward_fused: 12 B per element),
+         * unless the launch model predicts the split path faster (a few groups leave SMs idle); else
+         * the per-(n, c) sums, the coefficients and the elementwise pass (20 B).
          */
         private void groupBackward(CudaKit gpu, Scratch s) {
             long c = layout.channels();
@@ -323,8 +335,14 @@ final class RowsOp {
             long q = nc.n() * c;
             Sums sums = new Sums(s.floats(q), s.floats(q));
             long shared = 4 * (2 * layout.length() + 2 * perGroup);
-            if (shared <= gpu.info().sharedMemoryPerBlock() - 1024) { // the group on chip: x and dy read once
-                boolean vec = sp % 4 == 0 && gpu.aligned(x, dy, dx);
+            boolean vec = sp % 4 == 0 && gpu.aligned(x, dy, dx);
+            double bytes = 4.0 * layout.rows() * layout.length();
+            boolean onePass = shared <= gpu.info().sharedMemoryPerBlock() - 1024 // the group on chip: x and dy read once
+                    && pass(gpu, 3 * bytes, vec ? "group_backward_fused_vec" : "group_backward_fused",
+                    onePassThreads(gpu, layout.rows(), shared))
+                    <= pass(gpu, 2 * bytes, "segments_sums_partial", fullThreads(gpu)) + 2 * gpu.model().launch()
+                    + pass(gpu, 3 * bytes, vec ? "nc_apply_backward_vec" : "nc_apply_backward", fullThreads(gpu));
+            if (onePass) {
                 (vec ? Kernels.groupBackwardFusedVec() : Kernels.groupBackwardFused()).x(gpu.pointer(x))
                         .dy(gpu.pointer(dy)).mean(gpu.pointer(saveMean)).rstd(gpu.pointer(saveRstd))
                         .w(gpu.pointer(weight)).dx(gpu.pointer(dx)).rows(layout.rows()).C(c).cpg((int) perGroup)
