@@ -35,8 +35,9 @@ __device__ __forceinline__ NcRows nc_rows(const RowCursor& k, int perSample) {
 
 // Each thread's cursor follows the indices it visits, i0 + u·stride, from its first; the scalar
 // passes step one element at a time, the _vec ones a float4 (S a multiple of 4: the cursor counts
-// float4s, S/4 to a row). At 64 registers (STREAMING_KERNEL) all but nc_apply_backward_vec, whose
-// 32 values in flight would spill there, keep 32 warps per SM.
+// float4s, S/4 to a row; or, per channel, S = 1 with C a multiple of 4: a float4 is four channels
+// of one row, and the cursor counts them in fours). At 64 registers (STREAMING_KERNEL) all but nc_apply_backward_vec,
+// whose 32 values in flight would spill there, keep 32 warps per SM.
 STREAMING_KERNEL nc_apply(In<float> x, Out<float> y, In<float> A, In<float> M, i64 centerDivisor, In<float> D, i64 N,
                           i64 C, i64 S, int perSample) {
     i64 total = N * C * S;
@@ -57,7 +58,7 @@ STREAMING_KERNEL nc_apply(In<float> x, Out<float> y, In<float> A, In<float> M, i
 STREAMING_KERNEL nc_apply_vec(In<float> x, Out<float> y, In<float> A, In<float> M, i64 centerDivisor, In<float> D,
                               i64 N, i64 C, i64 S, int perSample) {
     i64 total4 = N * C * S / 4;
-    RowCursor k = nc_cursor(S / 4, C, centerDivisor, perSample);
+    RowCursor k = S == 1 ? nc_cursor(1, C / 4, centerDivisor, 0) : nc_cursor(S / 4, C, centerDivisor, perSample);
     GRID_STRIDE_BATCH(i0, stride, total4) {
         float4 v[BATCH];
 #pragma unroll
@@ -69,6 +70,15 @@ STREAMING_KERNEL nc_apply_vec(In<float> x, Out<float> y, In<float> A, In<float> 
             i64 i = i0 + u * stride;
             if (i >= total4) break;
             NcRows q = nc_rows(k, perSample);
+            if (S == 1) {  // four channels, 4·lo to 4·lo + 3
+                i64 c = 4 * q.coefficient;
+                store4(y, 4 * i,
+                       make_float4(A[c] * (v[u].x - M[c]) + param_or(D, c, 0.f),
+                                   A[c + 1] * (v[u].y - M[c + 1]) + param_or(D, c + 1, 0.f),
+                                   A[c + 2] * (v[u].z - M[c + 2]) + param_or(D, c + 2, 0.f),
+                                   A[c + 3] * (v[u].w - M[c + 3]) + param_or(D, c + 3, 0.f)));
+                continue;
+            }
             float a = A[q.coefficient];
             float m = M[q.center];
             float d = param_or(D, q.coefficient, 0.f);
@@ -100,7 +110,7 @@ STREAMING_KERNEL nc_apply_backward(In<float> dy, In<float> x, In<float> A, In<fl
 KERNEL nc_apply_backward_vec(In<float> dy, In<float> x, In<float> A, In<float> B, In<float> M, i64 centerDivisor,
                              In<float> D, Out<float> dx, i64 N, i64 C, i64 S, int perSample) {
     i64 total4 = N * C * S / 4;
-    RowCursor k = nc_cursor(S / 4, C, centerDivisor, perSample);
+    RowCursor k = S == 1 ? nc_cursor(1, C / 4, centerDivisor, 0) : nc_cursor(S / 4, C, centerDivisor, perSample);
     GRID_STRIDE_BATCH(i0, stride, total4) {
         float4 g[BATCH];
         float4 v[BATCH];
@@ -116,6 +126,15 @@ KERNEL nc_apply_backward_vec(In<float> dy, In<float> x, In<float> A, In<float> B
             i64 i = i0 + u * stride;
             if (i >= total4) break;
             NcRows q = nc_rows(k, perSample);
+            if (S == 1) {  // four channels, 4·lo to 4·lo + 3
+                i64 c = 4 * q.coefficient;
+                store4(dx, 4 * i,
+                       make_float4(A[c] * g[u].x + B[c] * (v[u].x - M[c]) + D[c],
+                                   A[c + 1] * g[u].y + B[c + 1] * (v[u].y - M[c + 1]) + D[c + 1],
+                                   A[c + 2] * g[u].z + B[c + 2] * (v[u].z - M[c + 2]) + D[c + 2],
+                                   A[c + 3] * g[u].w + B[c + 3] * (v[u].w - M[c + 3]) + D[c + 3]));
+                continue;
+            }
             float a = A[q.coefficient];
             float b = B[q.coefficient];
             float m = M[q.center];

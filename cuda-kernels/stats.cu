@@ -135,6 +135,90 @@ KERNEL columns_sums_partial(In<float> x, In<float> dy, In<float> center, i64 N, 
     }
 }
 
+// S = 1 (a [N, C] input) with C a multiple of 4 and 16-byte aligned rows: thread t takes the four
+// channels 4·(t % (C/4)) .. + 3 and chunk k = t / (C/4), loading a float4 from each of COLUMN_ROWS
+// rows before folding them in (a warp reads 512 contiguous bytes of each row; 64 B in flight a
+// thread, 128 B with dy). Each channel's partial is as the scalar kernel's layout has it.
+#define COLUMN_ROWS 4
+
+__device__ __forceinline__ float component(float4 q, int e) {
+    return e == 0 ? q.x : e == 1 ? q.y : e == 2 ? q.z : q.w;
+}
+
+// Loads row n0 + u's float4 at column 4·c4 for u < COLUMN_ROWS below n1, all before any is used;
+// returns how many rows.
+__device__ __forceinline__ int load_column_rows(In<float> p, i64 n0, i64 n1, i64 C, i64 c4, float4 (&q)[COLUMN_ROWS]) {
+    int rows = 0;
+#pragma unroll
+    for (int u = 0; u < COLUMN_ROWS; u++) {
+        if (n0 + u < n1) {
+            q[u] = load4(p, (n0 + u) * C + 4 * c4);
+            rows = u + 1;
+        }
+    }
+    return rows;
+}
+
+KERNEL columns_welford_partial_vec(In<float> x, i64 N, i64 C, i64 chunks, Out<float2> partials) {
+    const i64 C4 = C / 4;
+    GRID_STRIDE(t, C4 * chunks) {
+        i64 c4 = t % C4;
+        i64 k = t / C4;
+        Welford acc[4];
+#pragma unroll
+        for (int e = 0; e < 4; e++) acc[e] = welford_empty();
+        i64 n1 = chunk_begin(k + 1, chunks, N, 1);
+        for (i64 n0 = chunk_begin(k, chunks, N, 1); n0 < n1; n0 += COLUMN_ROWS) {
+            float4 q[COLUMN_ROWS];
+            int rows = load_column_rows(x, n0, n1, C, c4, q);
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                float v[COLUMN_ROWS];
+#pragma unroll
+                for (int u = 0; u < COLUMN_ROWS; u++) v[u] = component(q[u], e);
+                acc[e] = welford_merge(acc[e], welford_of(v, rows));
+            }
+        }
+#pragma unroll
+        for (int e = 0; e < 4; e++) partials[(4 * c4 + e) * chunks + k] = make_float2(acc[e].mean, acc[e].m2);
+    }
+}
+
+KERNEL columns_sums_partial_vec(In<float> x, In<float> dy, In<float> center, i64 N, i64 C, i64 chunks,
+                                Out<float2> partials) {
+    const i64 C4 = C / 4;
+    GRID_STRIDE(t, C4 * chunks) {
+        i64 c4 = t % C4;
+        i64 k = t / C4;
+        Sum2d acc[4];
+        float m[4];
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            acc[e] = sum2d(0, 0);
+            m[e] = center[4 * c4 + e];
+        }
+        i64 n1 = chunk_begin(k + 1, chunks, N, 1);
+        for (i64 n0 = chunk_begin(k, chunks, N, 1); n0 < n1; n0 += COLUMN_ROWS) {
+            float4 q[COLUMN_ROWS];
+            float4 g[COLUMN_ROWS];
+            int rows = load_column_rows(x, n0, n1, C, c4, q);
+            load_column_rows(dy, n0, n1, C, c4, g);
+            for (int u = 0; u < rows; u++) {  // in order
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    float d = component(g[u], e);
+                    acc[e].a += d;
+                    acc[e].b += d * (component(q[u], e) - m[e]);
+                }
+            }
+        }
+#pragma unroll
+        for (int e = 0; e < 4; e++) {
+            partials[(4 * c4 + e) * chunks + k] = make_float2((float)acc[e].a, (float)acc[e].b);
+        }
+    }
+}
+
 // ---------------------------------------------------------------- stage 2: the merge tree
 
 #define MERGE_PER_LANE 16

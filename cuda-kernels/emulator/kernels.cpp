@@ -17,10 +17,12 @@ namespace {
 const bool registered = [] {
     REGISTER(segments_welford_partial)
     REGISTER(columns_welford_partial)
+    REGISTER(columns_welford_partial_vec)
     REGISTER(welford_merge_partials)
     REGISTER(welford_finalize)
     REGISTER(segments_sums_partial)
     REGISTER(columns_sums_partial)
+    REGISTER(columns_sums_partial_vec)
     REGISTER(sums_merge_partials)
     REGISTER(sums_finalize)
     REGISTER(rows_forward_team)

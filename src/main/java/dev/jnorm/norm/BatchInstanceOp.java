@@ -96,7 +96,7 @@ final class BatchInstanceOp {
                             new Statistics(eps, false, gpu.pointer(saved.batchMean()), null,
                                     gpu.pointer(saved.batchRstd()), running, factor));
                 } else {
-                    ChannelsOp.batchOrRunningStatistics(gpu, s, layout, eps, false, gpu.pointer(x),
+                    ChannelsOp.batchOrRunningStatistics(gpu, s, layout, eps, false, x,
                             gpu.pointer(saved.batchMean()), gpu.pointer(saved.batchRstd()), running, factor);
                 }
                 DevicePointer a = s.floats(q);

@@ -77,7 +77,7 @@ final class ChannelsOp {
                 DevicePointer a = s.floats(layout.c());
                 DevicePointer d = s.floats(layout.c());
                 if (batchStatistics) {
-                    gpu.channelStatistics(s, gpu.pointer(x), layout, new Statistics(eps, false, gpu.pointer(saveMean),
+                    gpu.channelStatistics(s, x, layout, new Statistics(eps, false, gpu.pointer(saveMean),
                             null, gpu.pointer(saveRstd), running, factor));
                 }
                 Kernels.channelCoefficients().mean(gpu.pointer(saveMean)).rstd(gpu.pointer(saveRstd))
@@ -95,7 +95,7 @@ final class ChannelsOp {
      * statistics when given), or the running statistics'.
      */
     static void batchOrRunningStatistics(CudaKit gpu, Scratch s, NcsLayout l, double eps, boolean batchStatistics,
-                                         DevicePointer x, DevicePointer mean, DevicePointer rstd, RunningStats running,
+                                         Tensor x, DevicePointer mean, DevicePointer rstd, RunningStats running,
                                          double factor) {
         if (batchStatistics) {
             gpu.channelStatistics(s, x, l, new Statistics(eps, false, mean, null, rstd, running, factor));
@@ -152,7 +152,7 @@ final class ChannelsOp {
         public void launch(CudaKit gpu) {
             try (Scratch s = gpu.scratch()) {
                 Sums sums = new Sums(s.floats(layout.c()), s.floats(layout.c()));
-                gpu.channelSums(s, gpu.pointer(x), gpu.pointer(dy), gpu.pointer(saveMean), layout, sums);
+                gpu.channelSums(s, x, dy, gpu.pointer(saveMean), layout, sums);
                 DevicePointer a = s.floats(layout.c());
                 DevicePointer b = s.floats(layout.c());
                 DevicePointer d = s.floats(layout.c());

@@ -169,6 +169,10 @@ abstract class CudaBackendContract {
                 // channels: BatchNorm
                 NormCase.of("BatchNorm", Shape.of(2, 3), true, batch(3)),
                 NormCase.of("BatchNorm", Shape.of(17, 3), true, batch(3)),
+                NormCase.of("BatchNorm [N, C], four channels a float4", Shape.of(37, 8), true, batch(8)),
+                NormCase.of("BatchNorm [N, C], four channels a float4, many chunks", Shape.of(700, 12), true,
+                        batch(12)),
+                NormCase.of("BatchNorm [N, C], four channels a float4", Shape.of(37, 8), false, batch(8)),
                 NormCase.of("BatchNorm", Shape.of(1, 3, 2), true, batch(3)),
                 NormCase.of("BatchNorm, short spatial", Shape.of(3, 4, 31), true, batch(4)),
                 NormCase.of("BatchNorm, long spatial", Shape.of(2, 3, 33), true, batch(3)),
@@ -200,6 +204,7 @@ abstract class CudaBackendContract {
                 // misaligned inputs take the scalar paths
                 NormCase.of("LayerNorm", Shape.of(4, 32), true, layer(32)).misaligned(1),
                 NormCase.of("LayerNorm", Shape.of(2, 2048), true, layer(2048)).misaligned(3),
+                NormCase.of("BatchNorm [N, C]", Shape.of(9, 8), true, batch(8)).misaligned(1),
                 NormCase.of("GroupNorm", Shape.of(2, 4, 36), true, group(2, 4)).misaligned(3),
                 NormCase.of("InstanceNorm", Shape.of(2, 3, 36), true, instance(3, true, false)).misaligned(2),
                 NormCase.of("BatchNorm", Shape.of(2, 3, 36), true, batch(3)).misaligned(1),

@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import dev.jnorm.backend.cuda.internal.EmulatedDevice.Geometry;
 import dev.jnorm.backend.cuda.internal.EmulatedDevice;
 import dev.jnorm.backend.cuda.internal.Kernel;
+import dev.jnorm.norm.BatchNorm;
 import dev.jnorm.norm.GroupNorm;
 import dev.jnorm.norm.LayerNorm;
 import dev.jnorm.norm.NormLayer;
@@ -111,6 +112,19 @@ class EmulatedPathsTest {
         assertEquals(EnumSet.of(Kernel.ROWS_BACKWARD_FUSED_VEC), kernels(Geometry.SMALL, Shape.of(4, 2048),
                 b -> LayerNorm.builder(2048).elementwiseAffine(false).build(b), true),
                 "without parameters no column sums, so no shared memory");
+    }
+
+    @Test
+    void batchNormOfTwoDimensionalInputStreamsFourChannelsAFloat4() {
+        Function<CudaBackend, NormLayer<?>> bn = b -> BatchNorm.builder(64).build(b);
+        assertEquals(EnumSet.of(Kernel.COLUMNS_WELFORD_PARTIAL_VEC, Kernel.WELFORD_FINALIZE,
+                Kernel.CHANNEL_COEFFICIENTS, Kernel.NC_APPLY_VEC), kernels(Geometry.H200, Shape.of(512, 64), bn, false));
+        assertEquals(EnumSet.of(Kernel.COLUMNS_SUMS_PARTIAL_VEC, Kernel.SUMS_FINALIZE,
+                Kernel.CHANNEL_BACKWARD_COEFFICIENTS, Kernel.NC_APPLY_BACKWARD_VEC),
+                kernels(Geometry.H200, Shape.of(512, 64), bn, true));
+        assertEquals(EnumSet.of(Kernel.COLUMNS_WELFORD_PARTIAL, Kernel.WELFORD_FINALIZE, Kernel.CHANNEL_COEFFICIENTS,
+                Kernel.NC_APPLY), kernels(Geometry.H200, Shape.of(512, 66), b -> BatchNorm.builder(66).build(b), false),
+                "66 channels: not a multiple of 4");
     }
 
     @Test

@@ -224,16 +224,26 @@ public final class CudaKit {
     }
 
     /** Per-channel statistics of [N, C, S]: along S when S is long, else one thread per channel. */
-    public void channelStatistics(Scratch s, DevicePointer x, NcsLayout l, Statistics out) {
+    public void channelStatistics(Scratch s, Tensor x, NcsLayout l, Statistics out) {
         if (l.s() >= 32) {
-            statistics(s, Segments.channels(x, l), out);
+            statistics(s, Segments.channels(pointer(x), l), out);
             return;
         }
         long chunks = columnChunks(l);
         DevicePointer partials = s.floats(2 * l.c() * chunks);
-        Kernels.columnsWelfordPartial().x(x).N(l.n()).C(l.c()).S(l.s()).chunks(chunks).partials(partials)
-                .launch(launcher, grid(l.c() * chunks));
+        if (columnsVec(l, x)) {
+            Kernels.columnsWelfordPartialVec().x(pointer(x)).N(l.n()).C(l.c()).chunks(chunks).partials(partials)
+                    .launch(launcher, grid(l.c() / 4 * chunks));
+        } else {
+            Kernels.columnsWelfordPartial().x(pointer(x)).N(l.n()).C(l.c()).S(l.s()).chunks(chunks)
+                    .partials(partials).launch(launcher, grid(l.c() * chunks));
+        }
         finalizeStatistics(s, partials, l.c(), chunks, l.n(), l.s(), out);
+    }
+
+    /** The column kernels take four channels a thread by float4 where S = 1 and rows are 16-byte aligned. */
+    private boolean columnsVec(NcsLayout l, Tensor... tensors) {
+        return l.s() == 1 && l.c() % 4 == 0 && aligned(tensors);
     }
 
     /**
@@ -285,15 +295,20 @@ public final class CudaKit {
     }
 
     /** Per-channel sums of [N, C, S] about each channel's {@code mean}: along S when S is long, else by columns. */
-    public void channelSums(Scratch s, DevicePointer x, DevicePointer dy, DevicePointer mean, NcsLayout l, Sums out) {
+    public void channelSums(Scratch s, Tensor x, Tensor dy, DevicePointer mean, NcsLayout l, Sums out) {
         if (l.s() >= 32) {
-            sums(s, Segments.channels(x, l), dy, mean, 1, out);
+            sums(s, Segments.channels(pointer(x), l), pointer(dy), mean, 1, out);
             return;
         }
         long chunks = columnChunks(l);
         DevicePointer partials = s.floats(2 * l.c() * chunks);
-        Kernels.columnsSumsPartial().x(x).dy(dy).center(mean).N(l.n()).C(l.c()).S(l.s()).chunks(chunks)
-                .partials(partials).launch(launcher, grid(l.c() * chunks));
+        if (columnsVec(l, x, dy)) {
+            Kernels.columnsSumsPartialVec().x(pointer(x)).dy(pointer(dy)).center(mean).N(l.n()).C(l.c())
+                    .chunks(chunks).partials(partials).launch(launcher, grid(l.c() / 4 * chunks));
+        } else {
+            Kernels.columnsSumsPartial().x(pointer(x)).dy(pointer(dy)).center(mean).N(l.n()).C(l.c()).S(l.s())
+                    .chunks(chunks).partials(partials).launch(launcher, grid(l.c() * chunks));
+        }
         finalizeSums(s, partials, l.c(), chunks, out, false);
     }
 
@@ -327,9 +342,17 @@ public final class CudaKit {
                                long centerDivisor, boolean perSample) {
     }
 
+    /**
+     * Whether the elementwise passes can move float4: a float4 within one row (S a multiple of 4),
+     * or, with per-channel coefficients, four channels of one [N, C] row (S = 1, C a multiple of 4).
+     */
+    private static boolean elementwiseVec(NcsLayout l, Coefficients k) {
+        return l.s() % 4 == 0 || (l.s() == 1 && l.c() % 4 == 0 && !k.perSample());
+    }
+
     /** {@code y = A·(x − M) + D}. */
     public void apply(Tensor x, Tensor y, NcsLayout l, Coefficients k) {
-        boolean vec = l.s() % 4 == 0 && aligned(x, y);
+        boolean vec = elementwiseVec(l, k) && aligned(x, y);
         Kernels.NcApplyArgs launch = vec ? Kernels.ncApplyVec() : Kernels.ncApply();
         launch.x(pointer(x)).y(pointer(y)).A(k.a()).M(k.center()).centerDivisor(k.centerDivisor()).D(k.d()).N(l.n())
                 .C(l.c()).S(l.s()).perSample(k.perSample() ? 1 : 0);
@@ -338,7 +361,7 @@ public final class CudaKit {
 
     /** {@code dx = A·dy + B·(x − M) + D}. */
     public void applyBackward(Tensor dy, Tensor x, Tensor dx, NcsLayout l, Coefficients k) {
-        boolean vec = l.s() % 4 == 0 && aligned(dy, x, dx);
+        boolean vec = elementwiseVec(l, k) && aligned(dy, x, dx);
         Kernels.NcApplyBackwardArgs launch = vec ? Kernels.ncApplyBackwardVec() : Kernels.ncApplyBackward();
         launch.dy(pointer(dy)).x(pointer(x)).A(k.a()).B(k.b()).M(k.center()).centerDivisor(k.centerDivisor())
                 .D(k.d()).dx(pointer(dx)).N(l.n()).C(l.c()).S(l.s()).perSample(k.perSample() ? 1 : 0);

@@ -39,6 +39,8 @@ public final class KernelStreams {
             Map.entry("segments_sums_partial", new Stream(64, 4, 8, "8 values of x and of dy, then their sums")),
             Map.entry("columns_welford_partial", new Stream(32, 4, 4, "8 values, then one Chan merge")),
             Map.entry("columns_sums_partial", new Stream(64, 4, 8, "8 values of x and of dy, then their sums")),
+            Map.entry("columns_welford_partial_vec", new Stream(64, 16, 4, "a float4 of 4 rows, then 4 Chan merges")),
+            Map.entry("columns_sums_partial_vec", new Stream(128, 16, 8, "a float4 of x and of dy of 4 rows")),
             Map.entry("weight_norm_forward", new Stream(32, 4, 8, "8 values of its slice")),
             Map.entry("weight_norm_backward", new Stream(32, 4, 16, "8 values of dw (v as used)")));
 
