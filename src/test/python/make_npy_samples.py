@@ -17,6 +17,7 @@ def values(shape, dtype):
 os.makedirs(ROOT, exist_ok=True)
 for name, shape, dtype in [
     ("f4_2x3", (2, 3), "<f4"),
+    ("f2_2x3", (2, 3), "<f2"),
     ("f8_2x3", (2, 3), "<f8"),
     ("f4_vector_5", (5,), "<f4"),
     ("f8_scalar", (), "<f8"),

@@ -29,7 +29,7 @@ public final class NpyReader {
     }
 
     /**
-     * Reads a little-endian float32 or float64 {@code .npy} file in C order.
+     * Reads a little-endian float16, float32 or float64 {@code .npy} file in C order.
      *
      * @param path the file
      * @return its shape, dtype and values
@@ -91,7 +91,11 @@ public final class NpyReader {
         double[] values = new double[(int) numel];
         buf.position(dataStart);
         for (int i = 0; i < values.length; i++) {
-            values[i] = dtype == DType.FLOAT32 ? buf.getFloat() : buf.getDouble();
+            values[i] = switch (dtype) {
+                case FLOAT16 -> dtype.fromBits(buf.getShort());
+                case FLOAT32 -> buf.getFloat();
+                default -> buf.getDouble();
+            };
         }
         return new NpyArray(shape, dtype, values);
     }
@@ -115,11 +119,12 @@ public final class NpyReader {
 
     private static DType dtype(String name, String descr) {
         for (DType t : DType.values()) {
-            if (t.npyDescr().equals(descr)) {
+            if (descr.equals(t.npyDescr())) {
                 return t;
             }
         }
-        throw bad(name, "unsupported dtype '" + descr + "'; jnorm reads little-endian float32 (<f4) or float64 (<f8)");
+        throw bad(name, "unsupported dtype '" + descr + "'; jnorm reads little-endian float16 (<f2), float32 (<f4) or "
+                + "float64 (<f8)");
     }
 
     private static Shape shape(String name, String tuple) {

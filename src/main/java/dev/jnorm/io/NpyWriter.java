@@ -47,17 +47,18 @@ public final class NpyWriter {
         }
     }
 
+    /** The file's bytes; bfloat16, which NumPy lacks, is written as float32 (its values exactly). */
     static byte[] bytes(NpyArray array) {
-        byte[] header = header(array.shape(), array.dtype());
-        DType dtype = array.dtype();
+        DType dtype = array.dtype() == DType.BFLOAT16 ? DType.FLOAT32 : array.dtype();
+        byte[] header = header(array.shape(), dtype);
         ByteBuffer buf = ByteBuffer.allocate(header.length + array.values().length * dtype.bytes())
                 .order(ByteOrder.LITTLE_ENDIAN);
         buf.put(header);
         for (double v : array.values()) {
-            if (dtype == DType.FLOAT32) {
-                buf.putFloat((float) v);
-            } else {
-                buf.putDouble(v);
+            switch (dtype) {
+                case FLOAT16 -> buf.putShort(dtype.toBits(v));
+                case FLOAT32 -> buf.putFloat((float) v);
+                default -> buf.putDouble(v);
             }
         }
         return buf.array();

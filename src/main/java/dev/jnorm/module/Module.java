@@ -19,10 +19,11 @@ public abstract class Module implements AutoCloseable {
     private boolean closed;
 
     /**
-     * A module whose parameters and buffers live on {@code backend} in {@code dtype}.
+     * A module for inputs of {@code dtype} whose parameters and buffers live on {@code backend} in
+     * {@code dtype.parameterType()}: the same dtype, or float32 for 16-bit inputs.
      *
      * @param backend their backend
-     * @param dtype their dtype
+     * @param dtype the inputs' dtype
      */
     protected Module(Backend backend, DType dtype) {
         this.backend = backend;
@@ -39,7 +40,7 @@ public abstract class Module implements AutoCloseable {
     }
 
     /**
-     * The dtype of the parameters and buffers, which inputs must share.
+     * The dtype of the inputs; the parameters and buffers are in its {@link DType#parameterType()}.
      *
      * @return the dtype
      */
@@ -70,7 +71,7 @@ public abstract class Module implements AutoCloseable {
      * @return the parameter
      */
     protected Parameter addParameter(String name, Shape shape, double initial) {
-        Parameter p = new Parameter(name, backend, shape, dtype, initial);
+        Parameter p = new Parameter(name, backend, shape, dtype.parameterType(), initial);
         parameters.add(p);
         owned.add(p);
         return p;

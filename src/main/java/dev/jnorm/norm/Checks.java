@@ -1,5 +1,6 @@
 package dev.jnorm.norm;
 
+import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
 
@@ -26,8 +27,17 @@ final class Checks {
         }
     }
 
-    /** An optional tensor used with {@code x}: open, on the same backend, of the same dtype. */
+    /**
+     * An optional parameter or buffer used with {@code x}: open, on the same backend, of its
+     * {@link DType#parameterType()} (the input's own, or float32 for 16-bit input).
+     */
     static void companion(Tensor x, String name, Tensor t) {
+        DType expected = x.dtype().parameterType();
+        same(x, name, t, expected, expected == x.dtype() ? "the input's" : "the parameters' for " + x.dtype() + " input");
+    }
+
+    /** {@code t} is open, on {@code x}'s backend, in {@code dtype} (described as {@code whose}). */
+    private static void same(Tensor x, String name, Tensor t, DType dtype, String whose) {
         if (t == null) {
             return;
         }
@@ -38,8 +48,8 @@ final class Checks {
             throw fail(name + " is on the " + t.backend().name() + " backend, expected the input's "
                     + x.backend().name() + " backend");
         }
-        if (t.dtype() != x.dtype()) {
-            throw fail("expected " + name + " of dtype " + x.dtype() + " (the input's), got " + t.dtype());
+        if (t.dtype() != dtype) {
+            throw fail("expected " + name + " of dtype " + dtype + " (" + whose + "), got " + t.dtype());
         }
     }
 
@@ -100,7 +110,7 @@ final class Checks {
     /** A gradient of the output: open, of the output's shape, dtype and backend. */
     static void gradOutput(Tensor input, Tensor dy) {
         input(dy, "grad_output");
-        companion(input, "grad_output", dy);
+        same(input, "grad_output", dy, input.dtype(), "the input's");
         if (!dy.shape().equals(input.shape())) {
             throw fail("grad_output should have the output's shape " + input.shape() + ", got " + dy.shape());
         }

@@ -183,7 +183,7 @@ public final class Norms {
         Checks.elements("g", g, layout.c());
         try (Outputs out = new Outputs(v.backend(), v.dtype())) {
             Tensor w = out.empty(v.shape());
-            Tensor norm = out.empty(Shape.of(layout.c()));
+            Tensor norm = out.stats(Shape.of(layout.c()));
             if (!isEmpty(v, norm)) {
                 v.backend().run(new WeightNormOp.Forward(layout, v, g, w, norm));
             }
@@ -232,8 +232,8 @@ public final class Norms {
             Tensor y = out.empty(x.shape());
             Shape perChannel = Shape.of(layout.c());
             Shape perInstance = Shape.of(layout.n(), layout.c());
-            BatchInstanceStats saved = new BatchInstanceStats(out.empty(perChannel), out.empty(perChannel),
-                    out.empty(perInstance), out.empty(perInstance));
+            BatchInstanceStats saved = new BatchInstanceStats(out.stats(perChannel), out.stats(perChannel),
+                    out.stats(perInstance), out.stats(perInstance));
             run(x, new BatchInstanceOp.Forward(layout, eps, training, x, rho, affine.weight(), affine.bias(), y, saved,
                     running, momentum), saved.batchMean(), saved.batchRstd(), saved.instanceMean(),
                     saved.instanceRstd());
@@ -266,9 +266,9 @@ public final class Norms {
             Shape perInstance = Shape.of(layout.n(), layout.c());
             Shape perExample = Shape.of(layout.n());
             Shape perChannel = Shape.of(layout.c());
-            SwitchableStats saved = new SwitchableStats(out.empty(perInstance), out.empty(perInstance),
-                    out.empty(perInstance), out.empty(perInstance), out.empty(perExample), out.empty(perExample),
-                    out.empty(perChannel), out.empty(perChannel));
+            SwitchableStats saved = new SwitchableStats(out.stats(perInstance), out.stats(perInstance),
+                    out.stats(perInstance), out.stats(perInstance), out.stats(perExample), out.stats(perExample),
+                    out.stats(perChannel), out.stats(perChannel));
             run(x, new SwitchableOp.Forward(layout, eps, training, x, mixing.meanWeight(), mixing.varWeight(),
                     affine.weight(), affine.bias(), y, saved, running, momentum), saved.mean(), saved.rstd(),
                     saved.instanceMean(), saved.instanceVar(), saved.layerMean(), saved.layerVar(), saved.batchMean(),
@@ -329,8 +329,8 @@ public final class Norms {
                                        boolean batchStatistics, double momentum, double eps) {
         try (Outputs out = new Outputs(x.backend(), x.dtype())) {
             Tensor y = out.empty(x.shape());
-            Tensor mean = out.empty(Shape.of(layout.c()));
-            Tensor rstd = out.empty(Shape.of(layout.c()));
+            Tensor mean = out.stats(Shape.of(layout.c()));
+            Tensor rstd = out.stats(Shape.of(layout.c()));
             run(x, new ChannelsOp.Forward(layout, eps, batchStatistics, x, affine.weight(), affine.bias(), y, mean,
                     rstd, running, momentum), mean, rstd);
             out.keep();
@@ -343,8 +343,8 @@ public final class Norms {
                                    long parameterElements, RunningStats running, double momentum) {
         try (Outputs out = new Outputs(x.backend(), x.dtype())) {
             Tensor y = out.empty(x.shape());
-            Tensor mean = rows.centered() ? out.empty(statsShape) : null;
-            Tensor rstd = out.empty(statsShape);
+            Tensor mean = rows.centered() ? out.stats(statsShape) : null;
+            Tensor rstd = out.stats(statsShape);
             NormOp op = new RowsOp.Forward(rows, eps, x, affine.weight(), affine.bias(), y, mean, rstd, running,
                     momentum);
             if (rows.centered()) {

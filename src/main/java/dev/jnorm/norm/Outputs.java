@@ -21,9 +21,17 @@ final class Outputs implements AutoCloseable {
         this.dtype = dtype;
     }
 
-    /** A new tensor to be overwritten by the backend. */
+    /** A new tensor in the input's dtype, to be overwritten by the backend. */
     Tensor empty(Shape shape) {
-        Tensor t = backend.empty(shape, dtype);
+        return made(backend.empty(shape, dtype));
+    }
+
+    /** A new tensor for statistics (float32 for 16-bit input), to be overwritten by the backend. */
+    Tensor stats(Shape shape) {
+        return made(backend.empty(shape, dtype.parameterType()));
+    }
+
+    private Tensor made(Tensor t) {
         made.add(t);
         return t;
     }

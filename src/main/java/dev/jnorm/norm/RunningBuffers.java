@@ -16,7 +16,8 @@ final class RunningBuffers implements AutoCloseable {
     private long numBatchesTracked;
 
     RunningBuffers(Backend backend, long features, DType dtype, Double momentum) {
-        this.stats = new RunningStats(backend.allocate(Shape.of(features), dtype), backend.allocate(Shape.of(features), dtype));
+        this.stats = new RunningStats(backend.allocate(Shape.of(features), dtype.parameterType()),
+                backend.allocate(Shape.of(features), dtype.parameterType()));
         backend.fill(stats.var(), 1);
         this.momentum = momentum;
     }

@@ -5,7 +5,17 @@ public enum DType {
     /** IEEE 754 single precision: the GPU's storage type and the layers' default. */
     FLOAT32("float32", 4, "<f4", Math.ulp(1.0f)),
     /** IEEE 754 double precision: the CPU reference's. */
-    FLOAT64("float64", 8, "<f8", Math.ulp(1.0));
+    FLOAT64("float64", 8, "<f8", Math.ulp(1.0)),
+    /**
+     * IEEE 754 half precision, a storage type: statistics, parameters and running buffers of a
+     * 16-bit layer are float32 ({@link #parameterType()}).
+     */
+    FLOAT16("float16", 2, "<f2", 0x1p-10),
+    /**
+     * bfloat16 (float32's exponent, 7 fraction bits), a storage type as {@link #FLOAT16}. NumPy has
+     * no bfloat16: files hold it as float32 values that are bfloat16-representable.
+     */
+    BFLOAT16("bfloat16", 2, null, 0x1p-7);
 
     private final String label;
     private final int bytes;
@@ -22,16 +32,17 @@ public enum DType {
     /**
      * Bytes per element.
      *
-     * @return 4 or 8
+     * @return 2, 4 or 8
      */
     public int bytes() {
         return bytes;
     }
 
     /**
-     * NumPy's little-endian type string, {@code <f4} or {@code <f8}.
+     * NumPy's little-endian type string: {@code <f2}, {@code <f4} or {@code <f8}; null for bfloat16,
+     * which NumPy lacks.
      *
-     * @return the type string
+     * @return the type string, or null
      */
     public String npyDescr() {
         return npyDescr;
@@ -53,7 +64,51 @@ public enum DType {
      * @return the nearest value of this type
      */
     public double round(double value) {
-        return this == FLOAT32 ? (float) value : value;
+        return switch (this) {
+            case FLOAT32 -> (float) value;
+            case FLOAT64 -> value;
+            case FLOAT16 -> Float16.toDouble(Float16.fromDouble(value));
+            case BFLOAT16 -> BFloat16.toDouble(BFloat16.fromDouble(value));
+        };
+    }
+
+    /**
+     * Whether this is a 16-bit storage type.
+     *
+     * @return true for float16 and bfloat16
+     */
+    public boolean sixteenBit() {
+        return bytes == 2;
+    }
+
+    /**
+     * The dtype of a layer's parameters, statistics and buffers for inputs of this dtype: float32 for
+     * the 16-bit storage types (as PyTorch's autocast, cuDNN and Apex keep them), else this.
+     *
+     * @return the parameter dtype
+     */
+    public DType parameterType() {
+        return sixteenBit() ? FLOAT32 : this;
+    }
+
+    /**
+     * The bit pattern of {@code value} rounded to this 16-bit type.
+     *
+     * @param value a value
+     * @return its pattern
+     */
+    public short toBits(double value) {
+        return this == FLOAT16 ? Float16.fromDouble(value) : BFloat16.fromDouble(value);
+    }
+
+    /**
+     * The value of a bit pattern of this 16-bit type.
+     *
+     * @param bits a pattern
+     * @return its value
+     */
+    public double fromBits(short bits) {
+        return this == FLOAT16 ? Float16.toDouble(bits) : BFloat16.toDouble(bits);
     }
 
     @Override

@@ -39,6 +39,7 @@ class NpyTest {
     @ParameterizedTest
     @CsvSource({
         "f4_2x3, FLOAT32, 2x3",
+        "f2_2x3, FLOAT16, 2x3",
         "f8_2x3, FLOAT64, 2x3",
         "f4_vector_5, FLOAT32, 5",
         "f8_scalar, FLOAT64, ''",
@@ -60,6 +61,14 @@ class NpyTest {
     }
 
     @Test
+    void bfloat16IsWrittenAsFloat32HoldingItsValues() {
+        NpyArray a = new NpyArray(Shape.of(2), DType.BFLOAT16, new double[] {1.0078125, -3.0});
+        NpyArray b = NpyReader.parse("bf16", NpyWriter.bytes(a));
+        assertEquals(DType.FLOAT32, b.dtype());
+        assertArrayEquals(a.values(), b.values());
+    }
+
+    @Test
     void writtenFilesReadBackWithA64ByteAlignedHeader(@TempDir Path dir) throws IOException {
         NpyArray a = new NpyArray(Shape.of(3, 1, 2), DType.FLOAT64, new double[] {1, -2, 3.5, Math.PI, 0, -0.0});
         Path file = dir.resolve("a.npy");
@@ -73,8 +82,8 @@ class NpyTest {
 
     @ParameterizedTest
     @CsvSource(delimiter = '|', value = {
-        "big_endian_f8|unsupported dtype '>f8'; jnorm reads little-endian float32 (<f4) or float64 (<f8)",
-        "int64_3|unsupported dtype '<i8'; jnorm reads little-endian float32 (<f4) or float64 (<f8)",
+        "big_endian_f8|unsupported dtype '>f8'; jnorm reads little-endian float16 (<f2), float32 (<f4) or float64 (<f8)",
+        "int64_3|unsupported dtype '<i8'; jnorm reads little-endian float16 (<f2), float32 (<f4) or float64 (<f8)",
         "fortran_f8_2x3|Fortran-ordered arrays are not supported; save in C order",
         "truncated_f8_2x3|truncated: shape [2, 3] needs 48 bytes of data, found 43",
     })

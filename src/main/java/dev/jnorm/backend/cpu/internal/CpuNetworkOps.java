@@ -28,6 +28,10 @@ public final class CpuNetworkOps implements NetworkOps {
             String opB = transposeB ? "T" : "N";
             int lda = transposeA ? m : k;
             int ldb = transposeB ? k : n;
+            if (c.dtype().sixteenBit()) {
+                throw new IllegalArgumentException("the CPU training stack computes in float32 or float64, not "
+                        + c.dtype() + ": 16-bit activations are for the norm layers (and the GPU)");
+            }
             if (c.floatStorage() != null) {
                 BLAS.sgemm(opB, opA, n, m, k, alpha, b.floatStorage(), b.storageOffset(), ldb, a.floatStorage(),
                         a.storageOffset(), lda, beta, c.floatStorage(), c.storageOffset(), n);

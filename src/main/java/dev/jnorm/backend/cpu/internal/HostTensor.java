@@ -7,27 +7,34 @@ import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
 import java.util.Arrays;
 
-/** A tensor in a Java array: {@code float[]} for float32, {@code double[]} for float64. */
+/**
+ * A tensor in a Java array: {@code float[]} for float32, {@code double[]} for float64, and the 16-bit
+ * patterns in {@code short[]} for float16 and bfloat16 (rounded once, to nearest even, on store).
+ */
 public final class HostTensor extends Tensor {
     private final CpuBackend backend;
     private final float[] floats;
     private final double[] doubles;
+    private final short[] halves;
     private final int offset;
 
-    private HostTensor(CpuBackend backend, Shape shape, DType dtype, float[] floats, double[] doubles, int offset,
-                       Tensor base) {
+    private HostTensor(CpuBackend backend, Shape shape, DType dtype, float[] floats, double[] doubles,
+                       short[] halves, int offset, Tensor base) {
         super(shape, dtype, base);
         this.backend = backend;
         this.floats = floats;
         this.doubles = doubles;
+        this.halves = halves;
         this.offset = offset;
     }
 
     public static HostTensor zeros(CpuBackend backend, Shape shape, DType dtype) {
         int n = hostLength(shape.numel());
-        return dtype == DType.FLOAT32
-                ? new HostTensor(backend, shape, dtype, new float[n], null, 0, null)
-                : new HostTensor(backend, shape, dtype, null, new double[n], 0, null);
+        return switch (dtype) {
+            case FLOAT32 -> new HostTensor(backend, shape, dtype, new float[n], null, null, 0, null);
+            case FLOAT64 -> new HostTensor(backend, shape, dtype, null, new double[n], null, 0, null);
+            case FLOAT16, BFLOAT16 -> new HostTensor(backend, shape, dtype, null, null, new short[n], 0, null);
+        };
     }
 
     @Override
@@ -37,7 +44,7 @@ public final class HostTensor extends Tensor {
 
     @Override
     protected Tensor createView(long offset, Shape shape) {
-        return new HostTensor(backend, shape, dtype(), floats, doubles, this.offset + (int) offset, this);
+        return new HostTensor(backend, shape, dtype(), floats, doubles, halves, this.offset + (int) offset, this);
     }
 
     private int length() {
@@ -52,7 +59,7 @@ public final class HostTensor extends Tensor {
         }
         float[] out = new float[length()];
         for (int i = 0; i < out.length; i++) {
-            out[i] = (float) doubles[offset + i];
+            out[i] = (float) get(i);
         }
         return out;
     }
@@ -65,7 +72,7 @@ public final class HostTensor extends Tensor {
         }
         double[] out = new double[length()];
         for (int i = 0; i < out.length; i++) {
-            out[i] = floats[offset + i];
+            out[i] = get(i);
         }
         return out;
     }
@@ -78,7 +85,7 @@ public final class HostTensor extends Tensor {
             System.arraycopy(values, 0, floats, offset, values.length);
         } else {
             for (int i = 0; i < values.length; i++) {
-                doubles[offset + i] = values[i];
+                set(i, values[i]);
             }
         }
     }
@@ -91,30 +98,36 @@ public final class HostTensor extends Tensor {
             System.arraycopy(values, 0, doubles, offset, values.length);
         } else {
             for (int i = 0; i < values.length; i++) {
-                floats[offset + i] = (float) values[i];
+                set(i, values[i]);
             }
         }
     }
 
     /** Element {@code i} of this tensor. */
     double get(int i) {
-        return floats != null ? floats[offset + i] : doubles[offset + i];
+        if (floats != null) {
+            return floats[offset + i];
+        }
+        return doubles != null ? doubles[offset + i] : dtype().fromBits(halves[offset + i]);
     }
 
     /** Sets element {@code i}, rounded to this tensor's dtype. */
     void set(int i, double value) {
         if (floats != null) {
             floats[offset + i] = (float) value;
-        } else {
+        } else if (doubles != null) {
             doubles[offset + i] = value;
+        } else {
+            halves[offset + i] = dtype().toBits(value);
         }
     }
 
-    /** The float32 storage (null for float64) and where this tensor starts in it. */
+    /** The float32 storage (null for the other dtypes) and where this tensor starts in it. */
     float[] floatStorage() {
         return floats;
     }
 
+    /** The float64 storage (null for the other dtypes). */
     double[] doubleStorage() {
         return doubles;
     }
@@ -127,8 +140,10 @@ public final class HostTensor extends Tensor {
     void copyRange(HostTensor src, int from, int at, int length) {
         if (floats != null) {
             System.arraycopy(src.floats, src.offset + from, floats, offset + at, length);
-        } else {
+        } else if (doubles != null) {
             System.arraycopy(src.doubles, src.offset + from, doubles, offset + at, length);
+        } else {
+            System.arraycopy(src.halves, src.offset + from, halves, offset + at, length);
         }
     }
 
@@ -140,7 +155,7 @@ public final class HostTensor extends Tensor {
             }
         } else {
             for (int i = 0; i < length; i++) {
-                doubles[offset + at + i] += src.doubles[src.offset + from + i];
+                set(at + i, get(at + i) + src.get(from + i));
             }
         }
     }
@@ -150,8 +165,10 @@ public final class HostTensor extends Tensor {
         requireOpen();
         if (floats != null) {
             Arrays.fill(floats, offset, offset + length(), (float) value);
-        } else {
+        } else if (doubles != null) {
             Arrays.fill(doubles, offset, offset + length(), value);
+        } else {
+            Arrays.fill(halves, offset, offset + length(), dtype().toBits(value));
         }
     }
 

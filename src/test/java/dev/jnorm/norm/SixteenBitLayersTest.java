@@ -1,0 +1,89 @@
+package dev.jnorm.norm;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.jnorm.backend.Backend;
+import dev.jnorm.backend.cpu.CpuBackend;
+import dev.jnorm.module.Parameter;
+import dev.jnorm.tensor.DType;
+import dev.jnorm.tensor.Shape;
+import dev.jnorm.tensor.Tensor;
+import dev.jnorm.testing.Close;
+import dev.jnorm.testing.TestData;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Every norm with float16 and bfloat16 storage on the CPU: inputs, outputs and input gradients in the
+ * 16-bit type, parameters, statistics and their gradients in float32. The forward is the float64
+ * computation on the same rounded inputs, rounded once: bit for bit. The backward reads the float32
+ * statistics the forward saved, so its input gradient is held to DESIGN's 16-bit tolerance. (eps is set:
+ * RMSNorm's default is the input dtype's machine epsilon, as PyTorch's.)
+ */
+class SixteenBitLayersTest {
+    private static final Backend CPU = new CpuBackend();
+    private static final Shape SHAPE = Shape.of(3, 4, 5, 6);
+
+    static Stream<Arguments> cases() {
+        return Stream.of(DType.FLOAT16, DType.BFLOAT16).flatMap(t -> java.util.Arrays.stream(NormKind.values())
+                .filter(s -> !s.reparameterizes()).map(s -> Arguments.of(s.commandName(), t)));
+    }
+
+    private static NormLayer<?> layer(String norm, DType dtype) {
+        NormLayer<?> layer = NormRegistry.named(norm).build(CPU, SHAPE, NormConfig.defaults().groups(2).eps(1e-5), dtype);
+        long seed = 100;
+        for (Parameter p : layer.parameters()) { // float32 values, the same in both layers
+            double[] v = TestData.uniform(seed++, (int) p.value().numel(), 0.5, 1.5);
+            for (int i = 0; i < v.length; i++) {
+                v[i] = (float) v[i];
+            }
+            p.value().copyFrom(v);
+        }
+        return layer;
+    }
+
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("cases")
+    void forwardIsTheFloat64ResultOnTheRoundedInputsRoundedOnce(String norm, DType dtype) {
+        double[] x = TestData.randn(1, (int) SHAPE.numel());
+        for (int i = 0; i < x.length; i++) {
+            x[i] = dtype.round(3 * x[i] + 2);
+        }
+        double[] dy = TestData.randn(2, x.length);
+        for (int i = 0; i < dy.length; i++) {
+            dy[i] = dtype.round(dy[i]);
+        }
+        try (NormLayer<?> half = layer(norm, dtype);
+             NormLayer<?> exact = layer(norm, DType.FLOAT64);
+             Tensor xh = TestData.tensor(CPU, dtype, x, SHAPE.dims());
+             Tensor xd = TestData.tensor(CPU, DType.FLOAT64, x, SHAPE.dims());
+             Tensor dyh = TestData.tensor(CPU, dtype, dy, SHAPE.dims());
+             Tensor dyd = TestData.tensor(CPU, DType.FLOAT64, dy, SHAPE.dims());
+             Tensor yh = half.forward(xh);
+             Tensor yd = exact.forward(xd)) {
+            assertEquals(dtype, yh.dtype());
+            for (Parameter p : half.parameters()) {
+                assertEquals(DType.FLOAT32, p.value().dtype(), p.name());
+            }
+            double[] got = yh.toDoubleArray();
+            double[] want = yd.toDoubleArray();
+            for (int i = 0; i < want.length; i++) {
+                assertEquals(dtype.round(want[i]), got[i], norm + " y[" + i + "]");
+            }
+            try (Tensor dxh = half.backward(dyh); Tensor dxd = exact.backward(dyd)) {
+                assertEquals(dtype, dxh.dtype());
+                double atol = dtype == DType.FLOAT16 ? 1e-3 : 1e-2;
+                double rtol = dtype == DType.FLOAT16 ? 1e-3 : 1.6e-2;
+                Close.assertClose(dxd.toDoubleArray(), dxh.toDoubleArray(), atol, rtol, norm + " grad_input");
+                List<Parameter> ps = half.parameters();
+                for (int k = 0; k < ps.size(); k++) {
+                    Close.assertClose(exact.parameters().get(k).grad().toDoubleArray(),
+                            ps.get(k).grad().toDoubleArray(), atol, rtol, norm + " grad_" + ps.get(k).name());
+                }
+            }
+        }
+    }
+}
