@@ -9,7 +9,8 @@ statistics. GoldenFixtureTest replays every case through `jnorm run` and compare
 PyTorch has no RMSNorm before 2.4, no Batch-Instance and no Switchable norm: those references are
 written out here from their definitions (DESIGN.md section 2) on top of PyTorch's autograd.
 Float32 cases are computed in float64 from the float32 inputs, then rounded, so that they pin the
-CPU reference (float64 inside) to within an ulp.
+CPU reference (float64 inside) to within an ulp; float16 cases likewise, with their parameters and
+statistics in float32.
 
 Run with Debian's PyTorch: python3 src/test/python/make_golden.py   (PyTorch 1.13, NumPy 1.24)
 """
@@ -39,14 +40,18 @@ class Case:
         self.args.extend(str(t) for t in tokens)
 
     def input(self, option, name, tensor):
-        """Saves an input file (rounded to the case's dtype) and returns it as float64."""
-        array = tensor.detach().numpy().astype(self.dtype)
+        """Saves an input file (rounded to the case's dtype) and returns it as float64. A float16 case
+        stores only its data (x, dy) in float16: parameters and running statistics stay float32."""
+        data = option in ("--input", "--grad-output")
+        dtype = np.float32 if self.dtype == np.float16 and not data else self.dtype
+        array = tensor.detach().numpy().astype(dtype)
         np.save(os.path.join(self.dir, name + ".npy"), array)
         self.arg(option, name + ".npy")
         return torch.from_numpy(array.astype(np.float64))
 
     def expect(self, name, tensor):
-        array = tensor.detach().numpy().astype(self.dtype)
+        data = name in ("output", "grad_input")
+        array = tensor.detach().numpy().astype(np.float32 if self.dtype == np.float16 and not data else self.dtype)
         np.save(os.path.join(self.dir, "expected", name + ".npy"), array)
 
     def close(self):
@@ -96,8 +101,8 @@ def per_channel(t, x):
 
 # ---------------------------------------------------------------- BatchNorm
 
-def batch_cases():
-    for name, shape, mode, momentum, nbt, affine, track, dtype in [
+def batch_cases(entries=None):
+    for name, shape, mode, momentum, nbt, affine, track, dtype in entries or [
         ("batch_2d_train", (3, 4, 5, 2), "train", 0.1, None, True, True, np.float64),
         ("batch_1d_train_cumulative", (6, 3), "train", None, 2, True, True, np.float64),
         ("batch_1d_seq_train_momentum_0_3", (4, 3, 7), "train", 0.3, None, True, True, np.float64),
@@ -166,8 +171,8 @@ def instance_cases():
 
 # ---------------------------------------------------------------- GroupNorm
 
-def group_cases():
-    for name, shape, groups, affine, eps, dtype in [
+def group_cases(entries=None):
+    for name, shape, groups, affine, eps, dtype in entries or [
         ("group_2d_g3", (2, 6, 5, 3), 3, True, 1e-5, np.float64),
         ("group_1d_g1", (3, 4, 7), 1, True, 1e-5, np.float64),
         ("group_g_equals_c", (2, 5, 3, 3), 5, True, 1e-3, np.float64),
@@ -210,8 +215,8 @@ def layer_cases():
 
 # ---------------------------------------------------------------- RMSNorm (PyTorch 2.4's formula)
 
-def rms_cases():
-    for name, shape, k, eps, dtype in [
+def rms_cases(entries=None):
+    for name, shape, k, eps, dtype in entries or [
         ("rms_last_dim_default_eps", (3, 4, 5), 1, None, np.float64),
         ("rms_two_dims_eps", (2, 3, 6), 2, 1e-6, np.float64),
         ("rms_float32_default_eps", (4, 9), None, None, np.float32),
@@ -343,9 +348,19 @@ def switchable_cases():
                  ["--mode", mode, "--momentum", momentum], extra_inputs=running)
 
 
+def float16_cases():
+    """float16 storage (x, dy and the output and input gradient in float16; the rest float32),
+    computed by PyTorch in float64 on the rounded inputs. After the others, with a seed of their own,
+    so that adding them changed no other case."""
+    torch.manual_seed(20261201)
+    batch_cases([("batch_2d_train_float16", (4, 3, 5, 5), "train", 0.1, None, True, True, np.float16)])
+    group_cases([("group_2d_float16", (2, 6, 4, 4), 3, True, 1e-5, np.float16)])
+    rms_cases([("rms_float16_default_eps", (4, 9), None, None, np.float16)])
+
+
 if __name__ == "__main__":
     shutil.rmtree(ROOT, ignore_errors=True)
     for make in (batch_cases, instance_cases, group_cases, layer_cases, rms_cases, weight_cases,
-                 batch_instance_cases, switchable_cases):
+                 batch_instance_cases, switchable_cases, float16_cases):
         make()
     print("wrote", len(os.listdir(ROOT)), "cases to", os.path.normpath(ROOT))

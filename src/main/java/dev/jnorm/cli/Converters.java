@@ -2,6 +2,7 @@ package dev.jnorm.cli;
 
 import dev.jnorm.norm.NormRegistry;
 import dev.jnorm.norm.NormSpec;
+import dev.jnorm.tensor.DType;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.TypeConversionException;
 
@@ -14,6 +15,18 @@ final class Converters {
     static final class BadValue extends TypeConversionException {
         BadValue(String message) {
             super(message);
+        }
+    }
+
+    /** A 16-bit storage type: float16 or bfloat16. */
+    static final class Storage implements ITypeConverter<DType> {
+        @Override
+        public DType convert(String name) {
+            return switch (name) {
+                case "float16" -> DType.FLOAT16;
+                case "bfloat16" -> DType.BFLOAT16;
+                default -> throw new BadValue("--storage must be float16 or bfloat16; got '" + name + "'");
+            };
         }
     }
 

@@ -14,6 +14,7 @@ import dev.jnorm.io.NpyReader;
 import dev.jnorm.io.NpyWriter;
 import dev.jnorm.module.Parameter;
 import dev.jnorm.norm.NormConfig;
+import dev.jnorm.norm.NormKind;
 import dev.jnorm.norm.NormLayer;
 import dev.jnorm.norm.NormRegistry;
 import dev.jnorm.norm.NormSpec;
@@ -43,8 +44,10 @@ import picocli.CommandLine.Option;
         headerHeading = "%n", header = "Runs one normalization on .npy files.",
         descriptionHeading = "%n",
         description = {
-            "Reads little-endian float32 or float64 .npy files in C order; runs the forward pass, and the",
-            "backward pass when --grad-output is given. Writes to --out, in the input's dtype:",
+            "Reads little-endian float16, float32 or float64 .npy files in C order; runs the forward pass,",
+            "and the backward pass when --grad-output is given. Writes to --out, output.npy and",
+            "grad_input.npy in the input's dtype (float16 storage, or --storage), the rest in the dtype of",
+            "the parameters (float32 for 16-bit storage, else the input's):",
             "  output.npy",
             "  grad_input.npy and grad_<param>.npy for each learnable parameter (grad_weight, grad_bias,",
             "    grad_g, grad_rho, grad_mean_weight, grad_var_weight), with --grad-output",
@@ -75,6 +78,12 @@ final class RunCommand implements Callable<Integer> {
 
     @Mixin
     BackendOptions device;
+
+    @Option(names = "--storage", paramLabel = "float16|bfloat16", converter = Converters.Storage.class,
+            description = "Round the input (and grad-output) to 16-bit storage and compute with it, statistics "
+                    + "and parameters in float32; the files written hold the 16-bit values as float32 (NumPy "
+                    + "has no bfloat16). Default: the input file's dtype.")
+    DType storage;
 
     @Option(names = "--mode", paramLabel = "train|eval", defaultValue = "train",
             description = "train: batch statistics, running statistics updated; eval: running statistics "
@@ -147,13 +156,21 @@ final class RunCommand implements Callable<Integer> {
     public Integer call() {
         checkOptions();
         boolean training = mode.equals("train");
-        NpyArray x = NpyReader.read(input);
+        NpyArray file = NpyReader.read(input);
+        NpyArray x = storage == null ? file : file.as(storage);
         NpyArray dy = gradOutput == null ? null : NpyReader.read(gradOutput);
+        if (dy != null && storage != null) {
+            dy = dy.as(storage);
+        }
         Map<String, NpyArray> results;
         try (Backend compute = device.open()) {
             results = norm.reparameterizes() ? runWeightNorm(compute, x, dy) : runLayer(compute, x, dy, training);
         }
-        results.replaceAll((name, array) -> array.as(x.dtype()));
+        // The data in the storage dtype (with --storage, its values in the input file's dtype, float32
+        // for a float16 file), the rest in the parameters' dtype.
+        DType dataFile = storage == null ? x.dtype() : file.dtype().sixteenBit() ? DType.FLOAT32 : file.dtype();
+        results.replaceAll((name, array) -> name.equals("output") || name.equals("grad_input")
+                ? array.as(x.dtype()).as(dataFile) : array.as(x.dtype().parameterType()));
         write(results);
         return 0;
     }
@@ -209,15 +226,31 @@ final class RunCommand implements Callable<Integer> {
 
     // ---- the norms that normalize an input ----
 
-    /** The dtype to compute in: the input's, or float32 on a backend without float64 (CUDA). */
+    /**
+     * The dtype to compute in: the input's, or float32 on a backend without it (CUDA has neither
+     * float64 nor, yet, 16-bit kernels: a 16-bit input is then computed with float32 storage and its
+     * outputs rounded to 16 bits, which the command says on stderr).
+     */
     private static DType computeType(Backend compute, NpyArray x) {
-        return compute.supports(x.dtype()) ? x.dtype() : DType.FLOAT32;
+        if (compute.supports(x.dtype())) {
+            return x.dtype();
+        }
+        if (x.dtype().sixteenBit()) {
+            System.err.println("note: the " + compute.name() + " backend has no " + x.dtype() + " kernels yet: "
+                    + "computing with float32 storage, outputs rounded to " + x.dtype());
+        }
+        return DType.FLOAT32;
     }
 
     private Map<String, NpyArray> runLayer(Backend compute, NpyArray x, NpyArray dy, boolean training) {
         Map<String, NpyArray> results = new LinkedHashMap<>();
         DType dtype = computeType(compute, x);
-        try (NormLayer<?> layer = norm.build(compute, x.shape(), config(x.shape()), dtype);
+        NormConfig config = config(x.shape());
+        if (dtype != x.dtype() && config.eps().isEmpty() && norm == NormKind.RMS) {
+            // RMSNorm's default eps is the input's machine epsilon: the file's, not the compute dtype's
+            config = config.eps(x.dtype().machineEpsilon());
+        }
+        try (NormLayer<?> layer = norm.build(compute, x.shape(), config, dtype);
              Tensor xt = x.toTensor(compute, dtype)) {
             loadParameters(layer);
             layer.setTraining(training);

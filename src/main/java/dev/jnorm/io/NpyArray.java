@@ -36,9 +36,9 @@ public record NpyArray(Shape shape, DType dtype, double[] values) {
     }
 
     /**
-     * The same values labelled {@code dtype}: exact from float32 to float64, rounding the other way.
+     * The same values labelled {@code dtype}: exact to a wider dtype, rounded once to a narrower one.
      *
-     * @param dtype float32 or float64
+     * @param dtype the dtype
      * @return the array in {@code dtype}
      */
     public NpyArray as(DType dtype) {

@@ -112,6 +112,54 @@ class RunCommandTest {
     }
 
     @Test
+    void float16FilesGiveFloat16DataAndFloat32StatisticsAndGradients() {
+        double[] values = TestData.randn(5, 60);
+        for (int i = 0; i < values.length; i++) {
+            values[i] = DType.FLOAT16.round(2 * values[i] + 1);
+        }
+        Path x16 = dir.resolve("x16.npy");
+        NpyWriter.write(x16, new NpyArray(Shape.of(4, 3, 5), DType.FLOAT16, values));
+        CliRun run = CliRun.of("run", "--norm", "layer", "--normalized-dims", "1", "--input", x16.toString(),
+                "--grad-output", x16.toString(), "--backend", "cpu", "--out", out.toString());
+        assertEquals(0, run.status(), run.err());
+        NpyArray y = NpyReader.read(out.resolve("output.npy"));
+        assertEquals(DType.FLOAT16, y.dtype());
+        assertEquals(DType.FLOAT16, NpyReader.read(out.resolve("grad_input.npy")).dtype());
+        assertEquals(DType.FLOAT32, NpyReader.read(out.resolve("saved_rstd.npy")).dtype());
+        assertEquals(DType.FLOAT32, NpyReader.read(out.resolve("grad_weight.npy")).dtype());
+        // the first row's output: the float64 layer norm of the rounded values, rounded once
+        double mean = 0;
+        double square = 0;
+        for (int j = 0; j < 5; j++) {
+            mean += values[j] / 5;
+        }
+        for (int j = 0; j < 5; j++) {
+            square += (values[j] - mean) * (values[j] - mean) / 5;
+        }
+        for (int j = 0; j < 5; j++) {
+            assertEquals(DType.FLOAT16.round((values[j] - mean) / Math.sqrt(square + 1e-5)), y.values()[j]);
+        }
+    }
+
+    @Test
+    void bfloat16StorageWritesFloat32FilesOfBfloat16Values() {
+        assertBadInput("--storage must be float16 or bfloat16; got 'int8'",
+                "run", "--norm", "batch", "--storage", "int8", "--input", path("x"));
+        Path x32 = dir.resolve("x32.npy");
+        NpyWriter.write(x32, new NpyArray(Shape.of(4, 3, 5), DType.FLOAT32, TestData.randn(3, 60)));
+        CliRun run = CliRun.of("run", "--norm", "group", "--groups", "3", "--storage", "bfloat16", "--input",
+                x32.toString(), "--grad-output", x32.toString(), "--backend", "cpu", "--out", out.toString());
+        assertEquals(0, run.status(), run.err());
+        for (String file : List.of("output.npy", "grad_input.npy")) {
+            NpyArray a = NpyReader.read(out.resolve(file));
+            assertEquals(DType.FLOAT32, a.dtype(), file);
+            for (double v : a.values()) {
+                assertEquals(DType.BFLOAT16.round(v), v, file + ": bfloat16-representable");
+            }
+        }
+    }
+
+    @Test
     void outputsKeepTheInputsDtypeAndRunningStatisticsAreWrittenInTrainModeOnly() throws IOException {
         Path x32 = dir.resolve("x32.npy");
         NpyWriter.write(x32, new NpyArray(Shape.of(4, 3, 5), DType.FLOAT32, TestData.randn(3, 60)));
