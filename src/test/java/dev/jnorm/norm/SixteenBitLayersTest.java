@@ -1,6 +1,7 @@
 package dev.jnorm.norm;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.jnorm.backend.Backend;
 import dev.jnorm.backend.cpu.CpuBackend;
@@ -10,8 +11,10 @@ import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
 import dev.jnorm.testing.Close;
 import dev.jnorm.testing.TestData;
+import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -43,6 +46,60 @@ class SixteenBitLayersTest {
             p.value().copyFrom(v);
         }
         return layer;
+    }
+
+    /** The float16 output of GroupNorm(2, 4) on x with weight w, and the float64 one on the same values. */
+    private static double[][] groupNorm(double[] x, double w) {
+        try (GroupNorm half = GroupNorm.builder(2, 4).dtype(DType.FLOAT16).build(CPU);
+             GroupNorm exact = GroupNorm.builder(2, 4).dtype(DType.FLOAT64).build(CPU);
+             Tensor xh = TestData.tensor(CPU, DType.FLOAT16, x, 2, 4, 8);
+             Tensor xd = TestData.tensor(CPU, DType.FLOAT64, x, 2, 4, 8)) {
+            CPU.fill(half.weight().value(), w);
+            CPU.fill(exact.weight().value(), w);
+            try (Tensor yh = half.forward(xh); Tensor yd = exact.forward(xd)) {
+                assertTrue(Arrays.stream(half.lastForward().rstd().toDoubleArray()).allMatch(Double::isFinite),
+                        "float32 statistics stay finite");
+                return new double[][] {yh.toDoubleArray(), yd.toDoubleArray()};
+            }
+        }
+    }
+
+    @Test
+    void weightNormKeepsASixteenBitWeightAsFloat32MasterWeights() {
+        double[] values = TestData.randn(4, 12);
+        for (int i = 0; i < values.length; i++) {
+            values[i] = DType.FLOAT16.round(values[i]);
+        }
+        try (Tensor weight = TestData.tensor(CPU, DType.FLOAT16, values, 4, 3);
+             WeightNorm wn = WeightNorm.builder().dim(0).build(weight);
+             Tensor w = wn.forward();
+             Tensor dw = TestData.tensor(CPU, DType.FLOAT32, TestData.randn(5, 12), 4, 3)) {
+            assertEquals(DType.FLOAT32, wn.v().value().dtype());
+            assertEquals(DType.FLOAT32, w.dtype());
+            Close.assertClose(values, w.toDoubleArray(), 1e-6, 1e-6, "w starts as the weight given");
+            wn.backward(dw);
+            assertEquals(DType.FLOAT32, wn.v().grad().dtype());
+        }
+    }
+
+    @Test
+    void theCasesSixteenBitDataBreakComeOutAsTheRoundedFloat64Result() {
+        double[] x = TestData.randn(3, 64);
+        double[] near = new double[64]; // values near float16's largest: their variance (~1e9) is not a float16
+        double[] offset = new double[64]; // a mean of 1000, where float16's ulp is 0.5
+        for (int i = 0; i < 64; i++) {
+            near[i] = DType.FLOAT16.round(30000 * x[i]);
+            offset[i] = DType.FLOAT16.round(1000 + 4 * x[i]);
+            x[i] = DType.FLOAT16.round(x[i]);
+        }
+        double[][] saturated = groupNorm(x, 1e5); // float32 weight: outputs past 65504
+        for (double[][] r : List.of(groupNorm(near, 1), groupNorm(offset, 1), saturated)) {
+            for (int i = 0; i < r[1].length; i++) {
+                assertEquals(DType.FLOAT16.round(r[1][i]), r[0][i], "y[" + i + "]");
+            }
+        }
+        assertTrue(Arrays.stream(saturated[0]).anyMatch(Double::isInfinite), "the output saturates to infinity");
+        assertTrue(Arrays.stream(saturated[0]).noneMatch(Double::isNaN), "and never to NaN");
     }
 
     @ParameterizedTest(name = "{0} {1}")
