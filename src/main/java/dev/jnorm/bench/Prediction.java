@@ -77,7 +77,14 @@ public record Prediction(BenchCase c, int launches, double jnormMicros, double t
         return out;
     }
 
-    /** The launches of one forward or backward of the case, as the launch plans make them. */
+    /** The launches of one forward or backward of the case on an H100/H200, as the launch plans make them. */
+    static List<LaunchRecorder.Launch> launches(BenchCase c) {
+        LaunchRecorder device = new LaunchRecorder(LaunchRecorder.HOPPER);
+        try (CudaBackend backend = new CudaBackend(device)) {
+            return record(backend, device, c);
+        }
+    }
+
     private static List<LaunchRecorder.Launch> record(CudaBackend backend, LaunchRecorder device, BenchCase c) {
         NormSpec spec = c.spec();
         try (Tensor x = backend.allocate(c.shape(), DType.FLOAT32);

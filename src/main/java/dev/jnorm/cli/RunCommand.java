@@ -363,7 +363,7 @@ final class RunCommand implements Callable<Integer> {
                 results.put("output", NpyArray.of(w));
             }
             if (dw != null) {
-                try (Tensor dwt = dw.toTensor(compute, vt.dtype())) {
+                try (Tensor dwt = dw.toTensor(compute, layer.v().value().dtype())) { // v's: float32 for 16-bit v
                     layer.backward(dwt);
                 }
                 results.put("grad_input", NpyArray.of(layer.v().grad()));

@@ -168,13 +168,13 @@ final class RowsOp {
      * Whether the split path (statistics across blocks, then rows_apply) is predicted to finish
      * before one block per row holding it in shared memory (rows_forward_block), by the launch model:
      * the block path moves 8 bytes a value against 12 but keeps only its resident blocks' loads in
-     * flight (one row a block, as many blocks an SM as its shared memory holds), so few long rows
+     * flight (one row a block, one block an SM), so few long rows
      * leave SMs idle; the split passes fill the device (32 warps an SM, as the kernel table shows).
      */
     private static boolean splitIsFaster(CudaKit gpu, long rows, long length, boolean vec) {
         double bytes = 4.0 * rows * length;
         double block = pass(gpu, 2 * bytes, vec ? "rows_forward_block_vec" : "rows_forward_block",
-                onePassThreads(gpu, rows, 4 * length));
+                onePassThreads(gpu, rows));
         double split = pass(gpu, bytes, "segments_welford_partial", fullThreads(gpu)) + gpu.model().launch()
                 + pass(gpu, 2 * bytes, vec ? "rows_apply_vec" : "rows_apply", fullThreads(gpu));
         return split < block;
@@ -185,10 +185,9 @@ final class RowsOp {
         return gpu.model().seconds(bytes, threads * KernelStreams.of(kernel).bytesInFlight());
     }
 
-    /** Threads of a one-pass path resident: a 1024-thread block per row, as many an SM as shared memory holds (up to 2). */
-    private static double onePassThreads(CudaKit gpu, long rows, long sharedBytes) {
-        long perSm = Math.max(1, Math.min(2, (gpu.info().sharedMemoryPerBlock() + 1024) / (sharedBytes + 2048)));
-        return (double) Math.min(rows, perSm * gpu.info().multiprocessors()) * CudaKit.BIG_BLOCK;
+    /** Threads of a one-pass path resident: a 1024-thread block per row, one an SM (at 52–64 registers). */
+    private static double onePassThreads(CudaKit gpu, long rows) {
+        return (double) Math.min(rows, gpu.info().multiprocessors()) * CudaKit.BIG_BLOCK;
     }
 
     /** Threads of a split pass resident: they fill the device, 32 warps an SM (as the kernel table shows). */
@@ -309,14 +308,17 @@ final class RowsOp {
 
         /**
          * Blocks of rows_backward_fused, by the launch model: each block in flight has its teams'
-         * rows of x and dy loaded (8 bytes per value), two blocks per SM at most (64 registers,
-         * 1024 threads), and each block adds 16 bytes per column of partials (written, then read by
-         * the finalize) when the parameter gradients are wanted.
+         * rows of x and dy loaded (8 bytes per value), one block per SM (1024 threads at 64 registers
+         * fill its register file), and each block adds 16 bytes per column of partials (written, then
+         * read by the finalize) when the parameter gradients are wanted. At least enough blocks that
+         * no team adds more than MAX_SERIAL rows into its fp32 column sums (the sums across blocks
+         * are added in double by the finalize).
          */
         private static long fusedBlocks(CudaKit gpu, long rows, long length, long teams, boolean grads) {
-            long resident = 2L * gpu.info().multiprocessors();
-            return gpu.model().bestBlocks(Math.min(CudaKit.ceilDiv(rows, teams), 16L * resident),
-                    b -> 12.0 * rows * length + (grads ? 16.0 * b * length : 0),
+            long resident = gpu.info().multiprocessors();
+            long least = CudaKit.ceilDiv(rows, teams * CudaKit.MAX_SERIAL);
+            long most = Math.max(least, Math.min(CudaKit.ceilDiv(rows, teams), 16L * resident));
+            return gpu.model().bestBlocks(least, most, b -> 12.0 * rows * length + (grads ? 16.0 * b * length : 0),
                     b -> 8.0 * Math.min(b, resident) * teams * length);
         }
 
@@ -339,7 +341,7 @@ final class RowsOp {
             double bytes = 4.0 * layout.rows() * layout.length();
             boolean onePass = shared <= gpu.info().sharedMemoryPerBlock() - 1024 // the group on chip: x and dy read once
                     && pass(gpu, 3 * bytes, vec ? "group_backward_fused_vec" : "group_backward_fused",
-                    onePassThreads(gpu, layout.rows(), shared))
+                    onePassThreads(gpu, layout.rows()))
                     <= pass(gpu, 2 * bytes, "segments_sums_partial", fullThreads(gpu)) + 2 * gpu.model().launch()
                     + pass(gpu, 3 * bytes, vec ? "nc_apply_backward_vec" : "nc_apply_backward", fullThreads(gpu));
             if (onePass) {

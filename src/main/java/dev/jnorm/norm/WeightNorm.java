@@ -12,7 +12,9 @@ import java.util.OptionalInt;
  * {@code w = g·v/‖v‖}, the norm over every dim but {@code dim}, so that the direction {@code v}
  * and the magnitude {@code g} are learned apart. {@code g} has PyTorch's keepdim shape (size 1 but
  * along {@code dim}; a scalar when {@code dim} is null) and starts at {@code ‖v‖}, so the initial
- * {@code w} is the weight given.
+ * {@code w} is the weight given. A 16-bit weight is kept as float32 master weights ({@code v},
+ * {@code g}, {@code w} and the gradient passed to {@link #backward} in float32), as mixed-precision
+ * training keeps weights.
  */
 public final class WeightNorm extends Module {
     private final Integer dim;

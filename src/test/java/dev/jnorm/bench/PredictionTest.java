@@ -29,6 +29,15 @@ class PredictionTest {
     }
 
     @Test
+    void noTeamOfTheOnePassBackwardAddsMoreThan256RowsIntoItsFloat32ColumnSums() {
+        // [65536, 8192]: one team of 1024 threads a block; the launch model alone would pick ~40 blocks
+        LaunchRecorder.Launch fused = Prediction.launches(new BenchCase("layer", "backward", "train",
+                Shape.of(65536, 8192), 0, 1)).get(0);
+        assertEquals("rows_backward_fused_vec", fused.kernel().entry());
+        assertTrue(fused.grid() >= 65536 / 256, "blocks " + fused.grid());
+    }
+
+    @Test
     void aOnePassBackwardIsPredictedAheadOfPyTorchsTwoPassesByItsBytes() {
         Prediction p = of("layer", "backward", "train", Shape.of(4096, 4096), 0);
         // 12 B and a little against 20 B: the ratio is under 20/12 and well over 1

@@ -29,17 +29,17 @@ public record LaunchModel(double bandwidth, double latency, double launch) {
     }
 
     /**
-     * The number of blocks in [1, {@code most}] that minimizes the time of a pass whose block count
-     * sets both its bytes and its loads in flight (the first minimum, so fewer blocks on a tie).
+     * The number of blocks in [{@code least}, {@code most}] that minimizes the time of a pass whose
+     * block count sets both its bytes and its loads in flight (the first minimum, so fewer blocks on
+     * a tie).
      *
      * @param bytes    bytes moved with {@code blocks} blocks
      * @param inFlight bytes in flight with {@code blocks} blocks
      */
-    public long bestBlocks(long most, LongToDoubleFunction bytes,
-                           LongToDoubleFunction inFlight) {
-        long best = 1;
+    public long bestBlocks(long least, long most, LongToDoubleFunction bytes, LongToDoubleFunction inFlight) {
+        long best = least;
         double bestSeconds = Double.POSITIVE_INFINITY;
-        for (long b = 1; b <= most; b++) {
+        for (long b = least; b <= most; b++) {
             double t = seconds(bytes.applyAsDouble(b), inFlight.applyAsDouble(b));
             if (t < bestSeconds) {
                 best = b;
