@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch's side of `./jnorm bench`: the same norms, shapes, dtype (float32) and timing method,
+"""PyTorch's side of `./jnorm bench`: the same norms, shapes, dtypes and timing method,
 written in the same JSON schema, so that `./jnorm bench --compare torch.json` can put them side
 by side.
 
@@ -10,9 +10,12 @@ forward is not re-timed. Backward ("torch-aten"): the ATen backward op called di
 exists (native_batch_norm_backward, native_layer_norm_backward, native_group_norm_backward).
 RMSNorm needs PyTorch 2.4 (torch.nn.functional.rms_norm); Batch-Instance and Switchable have no
 PyTorch op and are left out. The copy bandwidth is measured in the same run, as jnorm does.
+--dtype float16,bfloat16 times 16-bit input with float32 weight, bias and running statistics (mixed
+precision, as jnorm's 16-bit layers keep them); where an op refuses mixed dtypes, the parameters
+take the input's dtype and the row says so ("params": the dtype used).
 
 Usage: python3 bench/torch_baseline.py [--suite group,batch,...] [--norm ...] [--runs 25]
-                                        [--out torch.json] [--device cuda]
+                                        [--dtype float32,float16,bfloat16] [--out torch.json] [--device cuda]
 On a machine without CUDA it runs on the CPU over jnorm's small CPU shapes (--device cpu).
 """
 import argparse
@@ -72,8 +75,8 @@ class Timer:
         return times[len(times) // 2], times[0]
 
 
-def traffic(norm, direction, mode, shape, groups, shared):
-    """Minimal bytes and the two-pass floor, as jnorm's Traffic computes them."""
+def traffic(norm, direction, mode, shape, groups, shared, dtype="float32"):
+    """Minimal bytes and the two-pass floor, as jnorm's Traffic computes them (bytes per value of the dtype)."""
     values = 1
     for d in shape:
         values *= d
@@ -82,12 +85,13 @@ def traffic(norm, direction, mode, shape, groups, shared):
     s = values // (n * c)
     forward = direction == "forward"
     weight = norm == "weight"
-    minimal = values * 4 * (2 if forward else 4 if weight else 3)
+    size = 4 if dtype == "float32" else 2
+    minimal = values * size * (2 if forward else 4 if weight else 3)
     eval_batch = norm == "batch" and mode == "eval"
     group = {"batch": n * s, "instance": s, "group": c // max(groups, 1) * s, "layer": shape[-1], "rms": shape[-1],
              "weight": values // n}[norm]
     fits = not (norm == "batch" and not eval_batch) and (weight or eval_batch or (4 if forward else 8) * group <= shared)
-    return minimal, minimal if fits else values * 4 * (3 if forward else 5)
+    return minimal, minimal if fits else values * size * (3 if forward else 5)
 
 
 def cases(norms, suites, gpu):
@@ -103,22 +107,25 @@ def cases(norms, suites, gpu):
                 yield norm, "forward", "eval", shape, groups
 
 
-def operations(norm, mode, shape, groups, device):
-    """(forward fn, eager backward fn, ATen backward fn or None) for one case."""
+def operations(norm, mode, shape, groups, device, dtype=torch.float32, pdtype=torch.float32):
+    """(forward fn, eager backward fn, ATen backward fn or None) for one case: data in dtype,
+    parameters and running statistics in pdtype."""
     g = torch.Generator(device="cpu").manual_seed(0)
-    x = (torch.rand(shape, generator=g) * 4 - 2).to(device)
-    dy = (torch.rand(shape, generator=g) * 4 - 2).to(device)
+    x = (torch.rand(shape, generator=g) * 4 - 2).to(device, dtype)
+    dy = (torch.rand(shape, generator=g) * 4 - 2).to(device, dtype)
     c = shape[1] if len(shape) > 1 else shape[0]
     eps = 1e-5
     if norm == "weight":
-        v = x.clone().requires_grad_()
+        v = x.to(pdtype).requires_grad_()  # a 16-bit weight is kept in float32, as jnorm keeps it
+        dy = dy.to(pdtype)
         gnorm = torch.norm_except_dim(v.detach(), 2, 0).requires_grad_()
         forward = lambda: torch._weight_norm(v, gnorm, 0)
         leaves = [v, gnorm]
     else:
-        w = torch.ones(c if norm not in ("layer", "rms") else shape[-1], device=device, requires_grad=True)
+        w = torch.ones(c if norm not in ("layer", "rms") else shape[-1], device=device, dtype=pdtype,
+                       requires_grad=True)
         b = torch.zeros_like(w).requires_grad_()
-        rm, rv = torch.zeros(c, device=device), torch.ones(c, device=device)
+        rm, rv = torch.zeros(c, device=device, dtype=pdtype), torch.ones(c, device=device, dtype=pdtype)
         if norm == "batch":
             forward = lambda: F.batch_norm(x_, rm, rv, w, b, mode == "train", 0.1, eps)
         elif norm == "instance":
@@ -135,12 +142,12 @@ def operations(norm, mode, shape, groups, device):
         leaves = [x_, w] + ([b] if norm != "rms" else [])
     y = forward()
     eager = lambda: torch.autograd.grad(y, leaves, dy, retain_graph=True)
-    aten = aten_backward(norm, x, dy, shape, groups, c, eps, device)
+    aten = aten_backward(norm, x, dy, shape, groups, c, eps, device, pdtype)
     return (lambda: forward()), eager, aten
 
 
-def aten_backward(norm, x, dy, shape, groups, c, eps, device):
-    w = torch.ones(c if norm != "layer" else shape[-1], device=device)
+def aten_backward(norm, x, dy, shape, groups, c, eps, device, pdtype=torch.float32):
+    w = torch.ones(c if norm != "layer" else shape[-1], device=device, dtype=pdtype)
     b = torch.zeros_like(w)
     mask = [True, True, True]
     if norm == "batch":
@@ -171,6 +178,7 @@ def main():
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--out", default="torch.json")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--dtype", default="float32", help="float32, float16, bfloat16 (comma-separated) or all")
     a = p.parse_args()
     if a.runs < 20:
         sys.exit("--runs must be at least 20")
@@ -183,15 +191,22 @@ def main():
     copy = copy_tbps(timer, device, a.runs)
     name = torch.cuda.get_device_name(device) if gpu else "CPU"
     print(f"PyTorch {torch.__version__} on {name}: copy bandwidth {copy:.3f} TB/s", file=sys.stderr)
+    dtypes = ["float32", "float16", "bfloat16"] if a.dtype == "all" else a.dtype.split(",")
     rows = []
-    todo = list(cases(norms, suites, gpu))
-    for i, (norm, direction, mode, shape, groups) in enumerate(todo):
-        print(f"[{i + 1}/{len(todo)}] {norm} {direction} {mode} {list(shape)}", file=sys.stderr)
-        ops = operations(norm, mode, shape, groups, device)
+    todo = [(t,) + case for t in dtypes for case in cases(norms, suites, gpu)]
+    for i, (dtype, norm, direction, mode, shape, groups) in enumerate(todo):
+        print(f"[{i + 1}/{len(todo)}] {norm} {direction} {mode} {list(shape)} {dtype}", file=sys.stderr)
+        data = getattr(torch, dtype)
+        pdtype = torch.float32 if dtype != "float64" else data
+        try:
+            ops = operations(norm, mode, shape, groups, device, data, pdtype)
+        except RuntimeError:  # an op without mixed-dtype support: parameters in the input's dtype
+            pdtype = data
+            ops = operations(norm, mode, shape, groups, device, data, pdtype)
         if ops is None:
             continue
         forward, eager, aten = ops
-        minimal, floor = traffic(norm, direction, mode, shape, groups, shared)
+        minimal, floor = traffic(norm, direction, mode, shape, groups, shared, dtype)
         timed = [("torch-eager", forward if direction == "forward" else eager)]
         if direction == "backward" and aten is not None:
             timed.append(("torch-aten", aten))
@@ -201,7 +216,8 @@ def main():
             tbps = minimal / (us * 1e-6) / 1e12
             ftbps = floor / (us * 1e-6) / 1e12
             rows.append({"impl": impl, "norm": norm, "direction": direction, "mode": mode, "shape": list(shape),
-                         "groups": groups, "dtype": "float32", "us": round(us, 3), "min_us": round(best, 3),
+                         "groups": groups, "dtype": dtype, "params": str(pdtype).replace("torch.", ""),
+                         "us": round(us, 3), "min_us": round(best, 3),
                          "minimal_bytes": minimal, "floor_bytes": floor, "tbps": round(tbps, 3),
                          "pct_copy": round(100 * tbps / copy, 3), "floor_tbps": round(ftbps, 3),
                          "floor_pct_copy": round(100 * ftbps / copy, 3), "runs": a.runs})

@@ -3,14 +3,22 @@ package dev.jnorm.bench;
 import dev.jnorm.norm.NormConfig;
 import dev.jnorm.norm.NormRegistry;
 import dev.jnorm.norm.NormSpec;
+import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
 
 /**
  * One benchmark row: a norm (as {@code jnorm run --norm} names it), a direction (forward or
- * backward), a mode (train or eval) and a shape; {@code groups} for GroupNorm, {@code normalizedDims}
+ * backward), a mode (train or eval), a shape and the storage dtype of its data (float32, float16 or
+ * bfloat16; parameters and statistics float32); {@code groups} for GroupNorm, {@code normalizedDims}
  * for LayerNorm and RMSNorm (0 where the norm has no such setting).
  */
-public record BenchCase(String norm, String direction, String mode, Shape shape, long groups, int normalizedDims) {
+public record BenchCase(String norm, String direction, String mode, Shape shape, long groups, int normalizedDims,
+                        DType dtype) {
+
+    /** A float32 case. */
+    public BenchCase(String norm, String direction, String mode, Shape shape, long groups, int normalizedDims) {
+        this(norm, direction, mode, shape, groups, normalizedDims, DType.FLOAT32);
+    }
 
     /** The case's norm in the {@link NormRegistry}. */
     public NormSpec spec() {
@@ -43,8 +51,8 @@ public record BenchCase(String norm, String direction, String mode, Shape shape,
         return spec().groupSize(shape, config());
     }
 
-    /** The key rows from different implementations are matched on. */
+    /** The key rows from different implementations are matched on (the dtype named unless float32). */
     public String key() {
-        return norm + " " + direction + " " + mode + " " + shape;
+        return norm + " " + direction + " " + mode + " " + shape + (dtype == DType.FLOAT32 ? "" : " " + dtype);
     }
 }

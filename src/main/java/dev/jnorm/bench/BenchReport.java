@@ -84,7 +84,9 @@ public record BenchReport(Map<String, Object> header, List<Map<String, Object>> 
 
     /** The key a row is matched on across implementations: norm, direction, mode, shape. */
     static String key(Map<String, Object> row) {
-        return row.get("norm") + " " + row.get("direction") + " " + row.get("mode") + " " + shape(row);
+        Object dtype = row.getOrDefault("dtype", "float32");
+        return row.get("norm") + " " + row.get("direction") + " " + row.get("mode") + " " + shape(row)
+                + ("float32".equals(dtype) ? "" : " " + dtype);
     }
 
     /** A numeric field of a row. */

@@ -44,7 +44,7 @@ public record BenchResult(BenchCase benchCase, double micros, double minMicros, 
         }
         m.put("shape", dims);
         m.put("groups", c.groups());
-        m.put("dtype", "float32");
+        m.put("dtype", c.dtype().toString());
         m.put("us", round(micros));
         m.put("min_us", round(minMicros));
         m.put("minimal_bytes", traffic.minimalBytes());

@@ -15,7 +15,7 @@ import java.util.Map;
 import java.util.OptionalLong;
 
 /**
- * Runs benchmark cases on one backend in float32: warm-up runs, then {@code runs} timed runs each
+ * Runs benchmark cases on one backend in their storage dtype: warm-up runs, then {@code runs} timed runs each
  * started from a cold cache, reporting the median (and the fastest).
  */
 public final class Benchmark {
@@ -54,9 +54,9 @@ public final class Benchmark {
     }
 
     private Measured timeLayer(BenchCase c) {
-        try (NormLayer<?> layer = c.spec().build(backend, c.shape(), c.config(), DType.FLOAT32);
-             Tensor x = pattern(c.shape(), 1);
-             Tensor dy = pattern(c.shape(), 2)) {
+        try (NormLayer<?> layer = c.spec().build(backend, c.shape(), c.config(), c.dtype());
+             Tensor x = pattern(c.shape(), c.dtype(), 1);
+             Tensor dy = pattern(c.shape(), c.dtype(), 2)) {
             layer.setTraining(c.training());
             if (c.forward()) {
                 return times(() -> layer.forward(x).close());
@@ -67,8 +67,8 @@ public final class Benchmark {
     }
 
     private Measured timeWeightNorm(BenchCase c) {
-        try (Tensor v = pattern(c.shape(), 1);
-             Tensor dw = pattern(c.shape(), 2);
+        try (Tensor v = pattern(c.shape(), c.dtype(), 1);
+             Tensor dw = pattern(c.shape(), c.dtype().parameterType(), 2); // a 16-bit weight's gradient is float32
              WeightNorm wn = WeightNorm.builder().dim(0).build(v)) {
             if (c.forward()) {
                 return times(() -> wn.forward().close());
@@ -110,9 +110,9 @@ public final class Benchmark {
                 .sum()), kernels);
     }
 
-    /** Values spread over (−2, 2) from a hash of the index, written in chunks. */
-    private Tensor pattern(Shape shape, long seed) {
-        Tensor t = backend.empty(shape, DType.FLOAT32);
+    /** Values spread over (−2, 2) from a hash of the index, written in chunks (rounded to {@code dtype}). */
+    private Tensor pattern(Shape shape, DType dtype, long seed) {
+        Tensor t = backend.empty(shape, dtype);
         for (long start = 0; start < shape.numel(); start += FILL_CHUNK) {
             int n = (int) Math.min(FILL_CHUNK, shape.numel() - start);
             float[] values = new float[n];

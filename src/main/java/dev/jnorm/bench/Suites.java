@@ -1,6 +1,7 @@
 package dev.jnorm.bench;
 
 import dev.jnorm.norm.NormSpec;
+import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -68,8 +69,13 @@ public final class Suites {
     private Suites() {
     }
 
-    /** The cases for the chosen norms and suites, on the shapes of {@code scale}. */
+    /** The float32 cases for the chosen norms and suites, on the shapes of {@code scale}. */
     public static List<BenchCase> cases(List<NormSpec> norms, List<String> suites, Scale scale) {
+        return cases(norms, suites, scale, List.of(DType.FLOAT32));
+    }
+
+    /** The cases for the chosen norms and suites, on the shapes of {@code scale}, in each storage dtype. */
+    public static List<BenchCase> cases(List<NormSpec> norms, List<String> suites, Scale scale, List<DType> dtypes) {
         Map<String, List<Shape>> shapes = switch (scale) {
             case GPU -> GPU;
             case CPU -> CPU;
@@ -83,13 +89,15 @@ public final class Suites {
             String name = norm.commandName();
             boolean grouped = norm.settings().contains(NormSpec.Setting.GROUPS);
             int dims = norm.settings().contains(NormSpec.Setting.NORMALIZED_DIMS) ? 1 : 0;
-            for (Shape shape : shapes.get(norm.suite())) {
-                long groups = grouped ? Math.min(GROUPS, shape.dim(1)) : 0;
-                cases.add(new BenchCase(name, "forward", "train", shape, groups, dims));
-                cases.add(new BenchCase(name, "backward", "train", shape, groups, dims));
-                // where evaluation is a different kernel (elementwise, on running statistics), time it too
-                if (norm.batchStatisticsFirst(true) && norm.elementwise(false)) {
-                    cases.add(new BenchCase(name, "forward", "eval", shape, groups, dims));
+            for (DType dtype : dtypes) {
+                for (Shape shape : shapes.get(norm.suite())) {
+                    long groups = grouped ? Math.min(GROUPS, shape.dim(1)) : 0;
+                    cases.add(new BenchCase(name, "forward", "train", shape, groups, dims, dtype));
+                    cases.add(new BenchCase(name, "backward", "train", shape, groups, dims, dtype));
+                    // where evaluation is a different kernel (elementwise, on running statistics), time it too
+                    if (norm.batchStatisticsFirst(true) && norm.elementwise(false)) {
+                        cases.add(new BenchCase(name, "forward", "eval", shape, groups, dims, dtype));
+                    }
                 }
             }
         }

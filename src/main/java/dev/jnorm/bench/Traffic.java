@@ -3,8 +3,9 @@ package dev.jnorm.bench;
 import dev.jnorm.norm.NormSpec;
 
 /**
- * The DRAM bytes a benchmark must move, the denominator of its bandwidth (float32, parameters and
- * statistics left out as negligible).
+ * The DRAM bytes a benchmark must move, the denominator of its bandwidth, in the case's storage
+ * dtype (4 bytes a value for float32, 2 for float16 and bfloat16; parameters and statistics left
+ * out as negligible). Whether a group fits on chip is counted as the kernels cache it, in float32.
  *
  * <p>Minimal: forward reads x and writes y (2 values per element), backward reads x and dy and
  * writes dx (3); a reparameterization's backward also reads the gradient it adds to (4). The floor
@@ -19,11 +20,12 @@ public record Traffic(long minimalBytes, long floorBytes) {
     public static Traffic of(BenchCase c, long sharedMemoryPerBlock) {
         NormSpec spec = c.spec();
         long values = c.shape().numel();
+        long bytes = c.dtype().bytes(); // per value of the data, as stored
         boolean reparameterizes = spec.reparameterizes();
-        long minimal = values * 4 * (c.forward() ? 2 : reparameterizes ? 4 : 3);
+        long minimal = values * bytes * (c.forward() ? 2 : reparameterizes ? 4 : 3);
         boolean fits = !spec.batchStatisticsFirst(c.training()) && (reparameterizes || spec.elementwise(c.training())
                 || (c.forward() ? 4 : 8) * c.groupSize() <= sharedMemoryPerBlock);
-        long floor = fits ? minimal : values * 4 * (c.forward() ? 3 : 5);
+        long floor = fits ? minimal : values * bytes * (c.forward() ? 3 : 5);
         return new Traffic(minimal, floor);
     }
 }

@@ -11,6 +11,7 @@ import dev.jnorm.bench.Comparison;
 import dev.jnorm.bench.Stopwatch;
 import dev.jnorm.bench.Suites;
 import dev.jnorm.norm.NormRegistry;
+import dev.jnorm.tensor.DType;
 import dev.jnorm.norm.NormSpec;
 import java.io.IOException;
 import java.io.PrintWriter;
@@ -45,6 +46,8 @@ import picocli.CommandLine.Spec;
             "bench.csv to --out. Without a usable GPU it times the CPU backend on small shapes, and says so."},
         optionListHeading = "%nOptions:%n")
 final class BenchCommand implements Callable<Integer> {
+    /** The storage dtypes the suites run in. */
+    private static final List<DType> STORAGE = List.of(DType.FLOAT32, DType.FLOAT16, DType.BFLOAT16);
 
     @Spec
     CommandSpec spec;
@@ -52,6 +55,11 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--suite", paramLabel = "SUITE", split = ",", defaultValue = "all",
             description = "group, batch, instance, rows, weight or all (default: ${DEFAULT-VALUE}).")
     List<String> suites;
+
+    @Option(names = "--dtype", paramLabel = "DTYPE", split = ",", defaultValue = "all",
+            description = "float32, float16, bfloat16 or all (default: ${DEFAULT-VALUE}: those the backend holds, "
+                    + "saying which it skips). 16-bit cases keep parameters and statistics in float32.")
+    List<String> dtypes;
 
     @Option(names = "--norm", paramLabel = "NORM", split = ",", defaultValue = "all",
             completionCandidates = NormRegistry.Names.class,
@@ -136,8 +144,17 @@ final class BenchCommand implements Callable<Integer> {
             long copyBytes = gpu ? Math.min(1L << 30, ((CudaBackend) b).info().totalMemory() / 8) : 64L << 20;
             double copyTbps = Benchmark.copyTbps(b, stopwatch, copyBytes, runs);
             stdout.printf("%s: copy bandwidth %.3f TB/s (read + written)%n", b.description(), copyTbps);
+            List<DType> chosenDtypes = new ArrayList<>();
+            for (String name : choose("--dtype", dtypes, STORAGE.stream().map(DType::toString).toList())) {
+                DType t = STORAGE.stream().filter(d -> d.toString().equals(name)).findFirst().orElseThrow();
+                if (b.supports(t)) {
+                    chosenDtypes.add(t);
+                } else {
+                    err.println("the " + b.name() + " backend has no " + t + " kernels yet: " + t + " cases skipped");
+                }
+            }
             List<BenchCase> cases = Suites.cases(chosenNorms, chosenSuites,
-                    gpu ? Suites.Scale.GPU : emulated ? Suites.Scale.EMULATED : Suites.Scale.CPU);
+                    gpu ? Suites.Scale.GPU : emulated ? Suites.Scale.EMULATED : Suites.Scale.CPU, chosenDtypes);
             Benchmark benchmark = new Benchmark(b, stopwatch, warmup, runs, shared);
             List<BenchResult> done = new ArrayList<>();
             try (ProgressBar progress = Progress.start(err, "bench", cases.size())) {
@@ -171,14 +188,15 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private static void printTable(PrintWriter out, List<BenchResult> results) {
-        out.printf("%-15s %-8s %-5s %-22s %10s %14s %7s %7s %7s %12s%n", "norm", "pass", "mode", "shape", "us",
-                "minimal bytes", "TB/s", "%copy", "%floor", "moved/floor");
+        out.printf("%-15s %-8s %-5s %-22s %-8s %10s %14s %7s %7s %7s %12s%n", "norm", "pass", "mode", "shape",
+                "dtype", "us", "minimal bytes", "TB/s", "%copy", "%floor", "moved/floor");
         for (BenchResult r : results) {
             BenchCase c = r.benchCase();
             String moved = r.movedBytes().isPresent()
                     ? String.format("%.3f", (double) r.movedBytes().getAsLong() / r.traffic().floorBytes()) : "-";
-            out.printf("%-15s %-8s %-5s %-22s %10.1f %14d %7.3f %6.1f%% %6.1f%% %12s%n", c.norm(), c.direction(),
-                    c.mode(), Arrays.toString(c.shape().dims()), r.micros(), r.traffic().minimalBytes(), r.tbps(),
+            out.printf("%-15s %-8s %-5s %-22s %-8s %10.1f %14d %7.3f %6.1f%% %6.1f%% %12s%n", c.norm(),
+                    c.direction(), c.mode(), Arrays.toString(c.shape().dims()), c.dtype(), r.micros(),
+                    r.traffic().minimalBytes(), r.tbps(),
                     r.percentOfCopy(), r.floorPercentOfCopy(), moved);
         }
     }

@@ -33,17 +33,20 @@ class BenchCommandTest {
         assertTrue(output.out().contains("copy bandwidth"), output.out());
         Map<String, Object> report = new ObjectMapper().readValue(dir.resolve("bench.json").toFile(), Map.class);
         List<Map<String, Object>> rows = (List<Map<String, Object>>) report.get("rows");
-        assertEquals(4, rows.size(), "layer forward and backward on two row shapes");
+        assertEquals(12, rows.size(), "layer forward and backward on two row shapes, in three dtypes");
+        assertEquals(List.of("float32", "float16", "bfloat16"),
+                rows.stream().map(r -> r.get("dtype")).distinct().toList(), "every dtype the CPU backend holds");
         for (Map<String, Object> row : rows) {
             long numel = ((List<?>) row.get("shape")).stream().mapToLong(d -> ((Number) d).longValue())
                     .reduce(1, (a, b) -> a * b);
-            long perValue = row.get("direction").equals("forward") ? 8 : 12;
-            assertEquals(perValue * numel, ((Number) row.get("minimal_bytes")).longValue());
+            long perValue = (row.get("direction").equals("forward") ? 2 : 3)
+                    * (row.get("dtype").equals("float32") ? 4 : 2);
+            assertEquals(perValue * numel, ((Number) row.get("minimal_bytes")).longValue(), row.toString());
             assertTrue(((Number) row.get("us")).doubleValue() > 0);
             assertEquals(20, row.get("runs"));
         }
         List<String> csv = Files.readAllLines(dir.resolve("bench.csv"));
-        assertEquals(5, csv.size());
+        assertEquals(13, csv.size());
         assertTrue(csv.get(0).startsWith("impl,norm,direction,mode,shape,"), csv.get(0));
     }
 
@@ -53,6 +56,8 @@ class BenchCommandTest {
         CliRun output = run("bench", "--backend", "emulated", "--suite", "weight", "--norm", "weight", "--runs", "1",
                 "--warmup", "0", "--out", dir.toString(), "--markdown", dir.resolve("bytes.md").toString());
         assertTrue(output.err().contains("emulated: the kernels run on the CPU emulator"), output.err());
+        assertTrue(output.err().contains("the cuda backend has no float16 kernels yet: float16 cases skipped"),
+                output.err());
         assertTrue(output.out().contains("H200 (emulated)"), output.out());
         List<String> csv = Files.readAllLines(dir.resolve("bench.csv"));
         assertTrue(csv.get(0).contains(",moved_bytes,kernels,"), csv.get(0));
@@ -72,8 +77,8 @@ class BenchCommandTest {
     @Test
     @SuppressWarnings("unchecked")
     void comparesWithPyTorchRowsOfTheSameCases(@TempDir Path dir) throws IOException {
-        run("bench", "--backend", "cpu", "--suite", "rows", "--norm", "rms", "--runs", "20", "--warmup", "1",
-                "--out", dir.toString());
+        run("bench", "--backend", "cpu", "--suite", "rows", "--norm", "rms", "--dtype", "float32", "--runs", "20",
+                "--warmup", "1", "--out", dir.toString());
         Map<String, Object> report = new ObjectMapper().readValue(dir.resolve("bench.json").toFile(), Map.class);
         for (Map<String, Object> row : (List<Map<String, Object>>) report.get("rows")) {
             row.put("impl", "torch-eager");
