@@ -2,7 +2,7 @@
 // GroupNorm backward, Batch-Instance and Switchable share, on an [N, C, S] tensor.
 //
 // Every norm here ends in one elementwise pass with per-row coefficients, q = (n, c) or q = c:
-//   forward   nc_apply           y  = A_q·(x − M_q) + D_q
+//   forward   nc_apply           y  = A_q·(x − M_q) + D_q   (M may be null: 0)
 //   backward  nc_apply_backward  dx = A_q·dy + B_q·(x − M_q) + D_q
 // Centering on M (the mean the statistics were taken about) keeps large offsets from cancelling.
 // The coefficients come from small kernels over the statistics (one thread per channel or per
@@ -50,7 +50,7 @@ STREAMING_KERNEL nc_apply(In<float> x, Out<float> y, In<float> A, In<float> M, i
             i64 i = i0 + u * stride;
             if (i >= total) break;
             NcRows q = nc_rows(k, perSample);
-            y[i] = A[q.coefficient] * (v[u] - M[q.center]) + param_or(D, q.coefficient, 0.f);
+            y[i] = A[q.coefficient] * (v[u] - param_or(M, q.center, 0.f)) + param_or(D, q.coefficient, 0.f);
         }
     }
 }
@@ -73,14 +73,14 @@ STREAMING_KERNEL nc_apply_vec(In<float> x, Out<float> y, In<float> A, In<float> 
             if (S == 1) {  // four channels, 4·lo to 4·lo + 3
                 i64 c = 4 * q.coefficient;
                 store4(y, 4 * i,
-                       make_float4(A[c] * (v[u].x - M[c]) + param_or(D, c, 0.f),
-                                   A[c + 1] * (v[u].y - M[c + 1]) + param_or(D, c + 1, 0.f),
-                                   A[c + 2] * (v[u].z - M[c + 2]) + param_or(D, c + 2, 0.f),
-                                   A[c + 3] * (v[u].w - M[c + 3]) + param_or(D, c + 3, 0.f)));
+                       make_float4(A[c] * (v[u].x - param_or(M, c, 0.f)) + param_or(D, c, 0.f),
+                                   A[c + 1] * (v[u].y - param_or(M, c + 1, 0.f)) + param_or(D, c + 1, 0.f),
+                                   A[c + 2] * (v[u].z - param_or(M, c + 2, 0.f)) + param_or(D, c + 2, 0.f),
+                                   A[c + 3] * (v[u].w - param_or(M, c + 3, 0.f)) + param_or(D, c + 3, 0.f)));
                 continue;
             }
             float a = A[q.coefficient];
-            float m = M[q.center];
+            float m = param_or(M, q.center, 0.f);
             float d = param_or(D, q.coefficient, 0.f);
             store4(y, 4 * i,
                    make_float4(a * (v[u].x - m) + d, a * (v[u].y - m) + d, a * (v[u].z - m) + d, a * (v[u].w - m) + d));

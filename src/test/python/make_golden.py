@@ -358,9 +358,32 @@ def float16_cases():
     rms_cases([("rms_float16_default_eps", (4, 9), None, None, np.float16)])
 
 
+def frozen_cases():
+    """FrozenBatchNorm by torchvision's FrozenBatchNorm2d formula (scale = w·rsqrt(rv + eps),
+    y = x·scale + (b − rm·scale)), the four tensors fixed: the input's gradient only. After the
+    others, with a seed of its own."""
+    torch.manual_seed(20261202)
+    for name, shape, mode, eps, dtype in [
+        ("frozen_batch_2d", (3, 4, 5, 2), "train", 1e-5, np.float64),
+        ("frozen_batch_1d_eval_eps", (6, 3), "eval", 1e-3, np.float64),
+        ("frozen_batch_3d_float32", (2, 3, 2, 3, 2), "train", 1e-5, np.float32),
+    ]:
+        c = shape[1]
+        fixed = [("--weight", "weight", rand(c)), ("--bias", "bias", rand(c)),
+                 ("--running-mean", "running_mean", rand(c)),
+                 ("--running-var", "running_var", torch.rand(c, dtype=torch.float64) + 0.5)]
+
+        def forward(x, p, eps=eps):
+            scale = p["weight"] * (p["running_var"] + eps).rsqrt()
+            shift = p["bias"] - p["running_mean"] * scale
+            return x * per_channel(scale, x) + per_channel(shift, x), {}
+
+        run_case(name, "frozen-batch", shape, forward, (), ["--mode", mode, "--eps", eps], dtype, extra_inputs=fixed)
+
+
 if __name__ == "__main__":
     shutil.rmtree(ROOT, ignore_errors=True)
     for make in (batch_cases, instance_cases, group_cases, layer_cases, rms_cases, weight_cases,
-                 batch_instance_cases, switchable_cases, float16_cases):
+                 batch_instance_cases, switchable_cases, float16_cases, frozen_cases):
         make()
     print("wrote", len(os.listdir(ROOT)), "cases to", os.path.normpath(ROOT))

@@ -13,6 +13,7 @@ import dev.jnorm.io.NpyArray;
 import dev.jnorm.io.NpyReader;
 import dev.jnorm.io.NpyWriter;
 import dev.jnorm.module.Parameter;
+import dev.jnorm.norm.FrozenBatchNorm;
 import dev.jnorm.norm.NormConfig;
 import dev.jnorm.norm.NormKind;
 import dev.jnorm.norm.NormLayer;
@@ -184,17 +185,22 @@ final class RunCommand implements Callable<Integer> {
         requireSetting("--affine", affine, AFFINE);
         requireSetting("--momentum", momentum, MOMENTUM);
         requireSetting("--track-running-stats", trackRunningStats, RUNNING_STATISTICS);
-        requireSetting("--running-mean", runningMean, RUNNING_STATISTICS);
-        requireSetting("--running-var", runningVar, RUNNING_STATISTICS);
+        require("--running-mean", runningMean, givenOr(RUNNING_STATISTICS, "running_mean"));
+        require("--running-var", runningVar, givenOr(RUNNING_STATISTICS, "running_var"));
         requireSetting("--num-batches-tracked", numBatchesTracked, RUNNING_STATISTICS);
         requireSetting("--groups", groups, GROUPS);
         requireSetting("--normalized-dims", normalizedDims, NORMALIZED_DIMS);
         requireSetting("--dim", dim, DIM);
         parameterFiles().forEach((name, file) -> require("--" + name.replace('_', '-'), file,
-                spec -> spec.parameters().contains(name)));
+                spec -> spec.parameters().contains(name) || spec.fixedTensors().contains(name)));
         if (norm.settings().contains(GROUPS) && groups == null) {
             throw new IllegalArgumentException("--norm " + norm.commandName() + " needs --groups G");
         }
+    }
+
+    /** The norms with the setting, or given the fixed tensor (FrozenBatchNorm's running statistics). */
+    private static Predicate<NormSpec> givenOr(NormSpec.Setting setting, String tensor) {
+        return spec -> spec.settings().contains(setting) || spec.fixedTensors().contains(tensor);
     }
 
     private void requireSetting(String option, Object value, NormSpec.Setting setting) {
@@ -257,7 +263,7 @@ final class RunCommand implements Callable<Integer> {
             try (Tensor y = layer.forward(xt)) {
                 results.put("output", NpyArray.of(y));
             }
-            if (training) {
+            if (training && !norm.elementwise(true)) { // the statistics it took of the input
                 layer.lastForward().savedStatistics().forEach((name, t) -> results.put("saved_" + name, NpyArray.of(t)));
                 if (layer instanceof RunningStatsNorm<?> r && r.runningMean() != null) {
                     results.put("running_mean", NpyArray.of(r.runningMean()));
@@ -307,6 +313,12 @@ final class RunCommand implements Callable<Integer> {
 
     private void loadParameters(NormLayer<?> layer) {
         Map<String, Path> files = parameterFiles();
+        if (layer instanceof FrozenBatchNorm f) {
+            load(files.remove("weight"), f.weight(), "weight");
+            load(files.remove("bias"), f.bias(), "bias");
+            load(runningMean, f.runningMean(), "running_mean");
+            load(runningVar, f.runningVar(), "running_var");
+        }
         for (Parameter p : layer.parameters()) {
             load(files.remove(p.name()), p.value(), p.name());
         }

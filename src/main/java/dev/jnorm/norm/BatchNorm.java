@@ -9,7 +9,7 @@ import dev.jnorm.tensor.Tensor;
  * {@code y = (x − E[x])/sqrt(Var[x] + eps)·γ + β}, one mean and biased variance per channel over
  * N and the spatial dims in training; in evaluation, the running statistics when tracked.
  * Training updates {@code running = (1 − momentum)·running + momentum·batch} with the unbiased
- * variance.
+ * variance. {@link #freeze()} makes a trained layer a {@link FrozenBatchNorm}.
  */
 public final class BatchNorm extends RunningStatsNorm<BatchNorm> {
 
@@ -40,6 +40,32 @@ public final class BatchNorm extends RunningStatsNorm<BatchNorm> {
     protected Tensor backwardThrough(ForwardResult forward, Tensor dy) {
         NormOutput f = (NormOutput) forward;
         return f.backward(dy, values(weight(), bias()), grads(weight(), bias()));
+    }
+
+    /**
+     * This layer's evaluation, fixed: a {@link FrozenBatchNorm} with copies of its weight and bias (1
+     * and 0 without affine), running statistics and eps, on the same backend and dtype. This layer
+     * is left as it is.
+     *
+     * @return the frozen layer, the caller's to close
+     * @throws IllegalStateException when this layer tracks no running statistics
+     */
+    public FrozenBatchNorm freeze() {
+        requireOpen();
+        if (runningMean() == null) {
+            throw new IllegalStateException("freeze() needs running statistics, which this BatchNorm does not track "
+                    + "(trackRunningStats(false))");
+        }
+        FrozenBatchNorm frozen = FrozenBatchNorm.builder(numFeatures()).eps(eps()).dtype(dtype()).build(backend());
+        if (weight() != null) {
+            backend().copy(weight().value(), frozen.weight());
+        }
+        if (bias() != null) {
+            backend().copy(bias().value(), frozen.bias());
+        }
+        backend().copy(runningMean(), frozen.runningMean());
+        backend().copy(runningVar(), frozen.runningVar());
+        return frozen;
     }
 
     @Override

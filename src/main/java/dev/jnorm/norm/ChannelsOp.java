@@ -151,6 +151,16 @@ final class ChannelsOp {
         @Override
         public void launch(CudaKit gpu) {
             try (Scratch s = gpu.scratch()) {
+                if (!batchStatistics && gradWeight == null && gradBias == null) {
+                    // constant statistics and no parameter gradients (FrozenBatchNorm): dx = rstd·w·dy,
+                    // one pass over dy, no sums
+                    DevicePointer a = s.floats(layout.c());
+                    Kernels.channelCoefficients().mean(gpu.pointer(saveMean)).rstd(gpu.pointer(saveRstd))
+                            .runningMean(null).runningVar(null).eps(0f).w(gpu.pointer(weight)).b(null).C(layout.c())
+                            .A(a).D(s.floats(layout.c())).launch(gpu.launcher(), gpu.grid(layout.c()));
+                    gpu.apply(dy, dx, layout, new Coefficients(a, null, null, null, 1, false));
+                    return;
+                }
                 Sums sums = new Sums(s.floats(layout.c()), s.floats(layout.c()));
                 gpu.channelSums(s, x, dy, gpu.pointer(saveMean), layout, sums);
                 DevicePointer a = s.floats(layout.c());

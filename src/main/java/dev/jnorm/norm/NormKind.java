@@ -25,6 +25,16 @@ public enum NormKind implements NormSpec {
     BATCH("batch", "BatchNorm: per channel, over the batch and the spatial dims", running(), Set.of("weight", "bias"),
             "batch", true, Statistics.BATCH_IN_TRAINING, (s, c) -> s.dim(0) * spatial(s),
             (b, in, c, t) -> running(BatchNorm.builder(channels(in)), c).dtype(t).build(b)),
+    /** FrozenBatchNorm. */
+    FROZEN_BATCH("frozen-batch", "FrozenBatchNorm: BatchNorm's evaluation with a fixed weight, bias and running "
+            + "statistics, in every mode", EnumSet.of(EPS), Set.of(), "batch", true, Statistics.FIXED,
+            (s, c) -> s.dim(0) * spatial(s),
+            (b, in, c, t) -> FrozenBatchNorm.builder(channels(in)).eps(c.eps().orElse(1e-5)).dtype(t).build(b)) {
+        @Override
+        public Set<String> fixedTensors() {
+            return Set.of("weight", "bias", "running_mean", "running_var");
+        }
+    },
     /** LayerNorm. */
     LAYER("layer", "LayerNorm: per leading index, over the trailing dims (--normalized-dims)",
             EnumSet.of(EPS, AFFINE, NORMALIZED_DIMS), Set.of("weight", "bias"), "rows", true, Statistics.INPUT,
@@ -77,6 +87,8 @@ public enum NormKind implements NormSpec {
         BATCH_ALWAYS,
         /** Of each group of the input alone. */
         INPUT,
+        /** None: fixed ones, given (FrozenBatchNorm). */
+        FIXED,
         /** None: a reparameterization. */
         NONE
     }
@@ -151,7 +163,7 @@ public enum NormKind implements NormSpec {
 
     @Override
     public boolean elementwise(boolean training) {
-        return statistics == Statistics.BATCH_IN_TRAINING && !training;
+        return statistics == Statistics.FIXED || statistics == Statistics.BATCH_IN_TRAINING && !training;
     }
 
     @Override

@@ -59,6 +59,17 @@ public interface NormSpec {
     Set<String> parameters();
 
     /**
+     * The fixed tensors it is given rather than learns, by the names of their files
+     * ({@code --weight} for {@code weight}, {@code --running-mean} for {@code running_mean}...): none
+     * but for FrozenBatchNorm's.
+     *
+     * @return their names
+     */
+    default Set<String> fixedTensors() {
+        return Set.of();
+    }
+
+    /**
      * The benchmark's shape suite it runs on ({@code group}, {@code batch}, {@code instance}, {@code rows}, {@code weight}).
      *
      * @return the suite's name

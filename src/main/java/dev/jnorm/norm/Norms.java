@@ -46,6 +46,27 @@ public final class Norms {
     }
 
     /**
+     * FrozenBatchNorm over {@code [N, C, *]} (torchvision's): BatchNorm's evaluation with fixed
+     * statistics and affine, {@code y = (x − runningMean)/sqrt(runningVar + eps)·weight + bias}, in
+     * every mode; its backward gives the input's gradient only.
+     *
+     * @param x the input
+     * @param weight the per-channel weight (null: 1)
+     * @param bias the per-channel bias (null: 0)
+     * @param runningMean the per-channel mean, not updated
+     * @param runningVar the per-channel variance, not updated
+     * @param eps added to the variance before the square root
+     * @return the output, with what its backward needs
+     */
+    public static NormOutput frozenBatchNorm(Tensor x, Tensor weight, Tensor bias, Tensor runningMean,
+                                             Tensor runningVar, double eps) {
+        Affine affine = new Affine(weight, bias);
+        RunningStats running = new RunningStats(runningMean, runningVar);
+        NcsLayout layout = checkPerChannel(x, affine, running, 2, null, false, 0, eps, null, null);
+        return channels(x, layout, affine, running, false, 0, eps);
+    }
+
+    /**
      * InstanceNorm over {@code [N, C, *spatial]}: each (n, c) normalized over its spatial values when
      * {@code useInputStats}, else with the per-channel running statistics. With running statistics
      * and input statistics, the running statistics take the per-(n, c) statistics averaged over n.

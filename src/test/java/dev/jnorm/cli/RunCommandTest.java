@@ -80,7 +80,7 @@ class RunCommandTest {
         assertBadInput("--groups applies to group, not to --norm batch",
                 "run", "--norm", "batch", "--groups", "2", "--input", path("x"));
         // center is the test-only norm the test class path adds as a service (dev.jnorm.testnorm)
-        assertBadInput("--norm must be one of batch, layer, instance, group, rms, weight, batch-instance, "
+        assertBadInput("--norm must be one of batch, frozen-batch, layer, instance, group, rms, weight, batch-instance, "
                 + "switchable, center; got 'batchy'", "run", "--norm", "batchy", "--input", path("x"));
         assertBadInput("--mode must be train or eval; got 'test'",
                 "run", "--norm", "batch", "--mode", "test", "--input", path("x"));
