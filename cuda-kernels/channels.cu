@@ -5,13 +5,14 @@
 //   forward   nc_apply           y  = A_q·(x − M_q) + D_q   (M may be null: 0)
 //   backward  nc_apply_backward  dx = A_q·dy + B_q·(x − M_q) + D_q
 // Centering on M (the mean the statistics were taken about) keeps large offsets from cancelling.
-// The coefficients come from small kernels over the statistics (one thread per channel or per
-// (n, c), looping over the other index in a fixed order): channel_coefficients for BatchNorm
-// (batch statistics, or running ones folded into a scale and centered shift in eval),
-// channel_backward_coefficients for BatchNorm, group_backward_coefficients for InstanceNorm and
-// GroupNorm groups too large for rows.cu's fused backward (from per-(n, c) sums Σ dy and
-// Σ dy·(x − mean) made by stats.cu), nc_param_grads for their weight and bias gradients (from
-// those sums, or from the fused kernel's). The statistics themselves come from stats.cu.
+// The coefficients come from small kernels over the statistics (one thread per channel or per (n,
+// c), looping over the other index in a fixed order): channel_coefficients for BatchNorm (batch
+// statistics, or running ones folded into a scale and centered shift in eval),
+// channel_backward_coefficients for BatchNorm, mean_only_backward_coefficients for mean-only
+// BatchNorm, group_backward_coefficients for InstanceNorm and GroupNorm groups too large for
+// rows.cu's fused backward (from per-(n, c) sums Σ dy and Σ dy·(x − mean) made by stats.cu),
+// nc_param_grads for their weight and bias gradients (from those sums, or from the fused kernel's).
+// The statistics themselves come from stats.cu.
 // Elementwise passes: 1 read (forward) or 2 reads (backward) and 1 write per element; _vec
 // variants move float4 when S is a multiple of 4 and the pointers are 16-byte aligned, BATCH of
 // them per thread in flight.
@@ -159,6 +160,16 @@ KERNEL channel_coefficients(Out<float> mean, Out<float> rstd, In<float> running_
             A[c] = rstd[c] * param_or(w, c, 1.f);
             D[c] = param_or(b, c, 0.f);
         }
+    }
+}
+
+// Mean-only BatchNorm (y = x − mean + b) backward from per-channel Σ dy over `count` = N·S values:
+// dx = dy + D with D = −Σ dy/count when the batch's mean was used, else 0; the bias gradient, where
+// wanted, adds Σ dy.
+KERNEL mean_only_backward_coefficients(In<float> sum_dy, i64 C, i64 count, int batch, Out<float> D, Out<float> grad_b) {
+    GRID_STRIDE(c, C) {
+        D[c] = batch ? -sum_dy[c] / (float)count : 0.f;
+        if (grad_b) grad_b[c] += sum_dy[c];
     }
 }
 

@@ -189,11 +189,12 @@ __device__ __forceinline__ int load_strided(P p, i64 j0, i64 step, i64 stop, flo
     return n;
 }
 
-// running = (1 − factor)·running + factor·batch, for the mean and the (unbiased) variance.
+// running = (1 − factor)·running + factor·batch, for the mean and the (unbiased) variance (when
+// kept: mean-only BatchNorm keeps no running variance).
 __device__ __forceinline__ void running_blend(Out<float> running_mean, Out<float> running_var, i64 i, float mean,
                                               float unbiasedVar, float factor) {
     running_mean[i] = (1.f - factor) * running_mean[i] + factor * mean;
-    running_var[i] = (1.f - factor) * running_var[i] + factor * unbiasedVar;
+    if (running_var) running_var[i] = (1.f - factor) * running_var[i] + factor * unbiasedVar;
 }
 
 // Butterfly over the warp; each pair merges (lower lane, upper lane), so all lanes agree bitwise.

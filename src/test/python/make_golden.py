@@ -381,9 +381,42 @@ def frozen_cases():
         run_case(name, "frozen-batch", shape, forward, (), ["--mode", mode, "--eps", eps], dtype, extra_inputs=fixed)
 
 
+def mean_only_cases():
+    """Mean-only BatchNorm, hand-written (PyTorch has none): y = x − μ + β, μ the batch's per-channel
+    mean in training (running_mean updated with the momentum), the running mean in evaluation;
+    autograd gives the gradients. After the others, with a seed of its own."""
+    torch.manual_seed(20261203)
+    for name, shape, mode, momentum, affine, dtype in [
+        ("mean_only_batch_2d_train", (3, 4, 5, 2), "train", 0.1, True, np.float64),
+        ("mean_only_batch_1d_eval", (6, 3), "eval", 0.1, True, np.float64),
+        ("mean_only_batch_no_affine_momentum_0_3", (4, 3, 7), "train", 0.3, False, np.float64),
+        ("mean_only_batch_3d_float32", (2, 3, 2, 3, 2), "train", 0.1, True, np.float32),
+    ]:
+        c = shape[1]
+        training = mode == "train"
+        params = [("--bias", "bias", rand(c))] if affine else []
+        running = [("--running-mean", "running_mean", rand(c))]
+        options = ["--mode", mode, "--momentum", momentum, "--affine", str(affine).lower()]
+
+        def forward(x, p, training=training, momentum=momentum):
+            dims = [0] + list(range(2, x.dim()))
+            rm = p["running_mean"].clone()
+            mean = x.mean(dims) if training else rm
+            y = x - per_channel(mean, x)
+            if "bias" in p:
+                y = y + per_channel(p["bias"], x)
+            extra = {}
+            if training:
+                extra["saved_mean"] = mean.detach()
+                extra["running_mean"] = (1 - momentum) * rm + momentum * mean.detach()
+            return y, extra
+
+        run_case(name, "mean-only-batch", shape, forward, params, options, dtype, extra_inputs=running)
+
+
 if __name__ == "__main__":
     shutil.rmtree(ROOT, ignore_errors=True)
     for make in (batch_cases, instance_cases, group_cases, layer_cases, rms_cases, weight_cases,
-                 batch_instance_cases, switchable_cases, float16_cases, frozen_cases):
+                 batch_instance_cases, switchable_cases, float16_cases, frozen_cases, mean_only_cases):
         make()
     print("wrote", len(os.listdir(ROOT)), "cases to", os.path.normpath(ROOT))

@@ -14,6 +14,7 @@ import dev.jnorm.io.NpyReader;
 import dev.jnorm.io.NpyWriter;
 import dev.jnorm.module.Parameter;
 import dev.jnorm.norm.FrozenBatchNorm;
+import dev.jnorm.norm.MeanOnlyBatchNorm;
 import dev.jnorm.norm.NormConfig;
 import dev.jnorm.norm.NormKind;
 import dev.jnorm.norm.NormLayer;
@@ -269,6 +270,9 @@ final class RunCommand implements Callable<Integer> {
                     results.put("running_mean", NpyArray.of(r.runningMean()));
                     results.put("running_var", NpyArray.of(r.runningVar()));
                 }
+                if (layer instanceof MeanOnlyBatchNorm m && m.runningMean() != null) {
+                    results.put("running_mean", NpyArray.of(m.runningMean()));
+                }
             }
             if (dy != null) {
                 try (Tensor dyt = dy.toTensor(compute, dtype);
@@ -313,6 +317,23 @@ final class RunCommand implements Callable<Integer> {
 
     private void loadParameters(NormLayer<?> layer) {
         Map<String, Path> files = parameterFiles();
+        if (layer instanceof MeanOnlyBatchNorm m) {
+            if (runningVar != null) {
+                throw new IllegalArgumentException("--running-var was given, but --norm mean-only-batch keeps no "
+                        + "running variance");
+            }
+            if (m.runningMean() == null) {
+                if (runningMean != null || numBatchesTracked != null) {
+                    throw new IllegalArgumentException("--running-mean and --num-batches-tracked need a running mean, "
+                            + "which is not tracked (--track-running-stats false)");
+                }
+            } else {
+                load(runningMean, m.runningMean(), "running_mean");
+                if (numBatchesTracked != null) {
+                    m.setNumBatchesTracked(numBatchesTracked);
+                }
+            }
+        }
         if (layer instanceof FrozenBatchNorm f) {
             load(files.remove("weight"), f.weight(), "weight");
             load(files.remove("bias"), f.bias(), "bias");

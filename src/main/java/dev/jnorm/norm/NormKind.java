@@ -35,6 +35,21 @@ public enum NormKind implements NormSpec {
             return Set.of("weight", "bias", "running_mean", "running_var");
         }
     },
+    /** Mean-only BatchNorm. */
+    MEAN_ONLY_BATCH("mean-only-batch", "Mean-only BatchNorm: x less the batch's per-channel mean, plus a bias; no "
+            + "weight, no division (WeightNorm's companion)", EnumSet.of(MOMENTUM, RUNNING_STATISTICS, AFFINE),
+            Set.of("bias"), "batch", true, Statistics.BATCH_IN_TRAINING, (s, c) -> s.dim(0) * spatial(s),
+            (b, in, c, t) -> {
+                MeanOnlyBatchNorm.Builder m = MeanOnlyBatchNorm.builder(channels(in)).dtype(t);
+                if (c.isCumulativeAverage()) {
+                    m.cumulativeAverage();
+                } else {
+                    c.momentum().ifPresent(m::momentum);
+                }
+                c.affine().ifPresent(m::affine);
+                c.trackRunningStats().ifPresent(m::trackRunningStats);
+                return m.build(b);
+            }),
     /** LayerNorm. */
     LAYER("layer", "LayerNorm: per leading index, over the trailing dims (--normalized-dims)",
             EnumSet.of(EPS, AFFINE, NORMALIZED_DIMS), Set.of("weight", "bias"), "rows", true, Statistics.INPUT,

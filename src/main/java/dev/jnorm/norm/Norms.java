@@ -46,6 +46,44 @@ public final class Norms {
     }
 
     /**
+     * Mean-only BatchNorm over {@code [N, C, *]} (Salimans &amp; Kingma 2016, for WeightNorm's
+     * layers): {@code y = x − μ_c + bias_c}, μ the batch's per-channel mean over N and the spatial
+     * dims in training (updating {@code runningMean}, if given, by {@code momentum}), else
+     * {@code runningMean}. No weight, no variance, no division.
+     *
+     * @param x the input
+     * @param bias the per-channel bias (null: 0)
+     * @param runningMean the running mean, updated in place, or null when not tracked
+     * @param training normalize with the batch's mean
+     * @param momentum the weight of this batch in the running mean
+     * @return the output, with what its backward needs
+     */
+    public static MeanOnlyOutput meanOnlyBatchNorm(Tensor x, Tensor bias, Tensor runningMean, boolean training,
+                                                   double momentum) {
+        Checks.input(x, "input");
+        Checks.companion(x, "running_mean", runningMean);
+        Checks.companion(x, "bias", bias);
+        Checks.rank(x.shape(), 2, 5);
+        if (training) {
+            Checks.moreThanOneValuePerChannel(x.shape());
+        } else if (runningMean == null) {
+            throw Checks.fail("running_mean must be defined in evaluation mode");
+        }
+        long c = x.shape().dim(1);
+        Checks.elements("running_mean", runningMean, c);
+        Checks.elements("bias", bias, c);
+        Checks.momentum(momentum);
+        NcsLayout layout = NcsLayout.of(x.shape());
+        try (Outputs out = new Outputs(x.backend(), x.dtype())) {
+            Tensor y = out.empty(x.shape());
+            Tensor mean = out.stats(Shape.of(c));
+            run(x, new MeanOnlyOp.Forward(layout, training, x, bias, y, mean, runningMean, momentum), mean);
+            out.keep();
+            return new MeanOnlyOutput(x, y, mean, layout, training);
+        }
+    }
+
+    /**
      * FrozenBatchNorm over {@code [N, C, *]} (torchvision's): BatchNorm's evaluation with fixed
      * statistics and affine, {@code y = (x − runningMean)/sqrt(runningVar + eps)·weight + bias}, in
      * every mode; its backward gives the input's gradient only.

@@ -82,6 +82,11 @@ public final class CudaKit {
     }
 
     /** Copies {@code bytes} on the device, in stream order. */
+    /** Sets {@code count} floats from {@code p} to {@code value}, in stream order. */
+    public void fill(DevicePointer p, float value, long count) {
+        device.fill32(p, Float.floatToRawIntBits(value), count);
+    }
+
     public void copy(DevicePointer destination, DevicePointer source, long bytes) {
         device.copy(destination, source, bytes);
     }
