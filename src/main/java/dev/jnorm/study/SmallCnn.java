@@ -3,6 +3,7 @@ package dev.jnorm.study;
 import dev.jnorm.backend.Backend;
 import dev.jnorm.module.Layer;
 import dev.jnorm.nn.Conv2d;
+import dev.jnorm.nn.WeightNormConv2d;
 import dev.jnorm.nn.GlobalAvgPool;
 import dev.jnorm.nn.Init;
 import dev.jnorm.nn.Linear;
@@ -10,6 +11,7 @@ import dev.jnorm.nn.MaxPool2d;
 import dev.jnorm.nn.Relu;
 import dev.jnorm.nn.Sequential;
 import dev.jnorm.norm.NormConfig;
+import dev.jnorm.norm.NormKind;
 import dev.jnorm.norm.NormRegistry;
 import dev.jnorm.norm.NormSpec;
 import dev.jnorm.tensor.DType;
@@ -29,9 +31,15 @@ final class SmallCnn {
     private SmallCnn() {
     }
 
-    /** The network with the norm named {@code normName} after each convolution, or none for {@link SmallBatchStudy#NO_NORM}. */
+    /**
+     * The network with the norm named {@code normName} after each convolution, or none for
+     * {@link SmallBatchStudy#NO_NORM}; for {@link SmallBatchStudy#WEIGHT_MEAN_ONLY}, weight-normalized
+     * convolutions each followed by mean-only BatchNorm.
+     */
     static Sequential build(String normName, Backend backend, long seed) {
-        NormSpec norm = normName.equals(SmallBatchStudy.NO_NORM) ? null : NormRegistry.named(normName);
+        boolean weightNormed = normName.equals(SmallBatchStudy.WEIGHT_MEAN_ONLY);
+        NormSpec norm = normName.equals(SmallBatchStudy.NO_NORM) ? null
+                : NormRegistry.named(weightNormed ? NormKind.MEAN_ONLY_BATCH.commandName() : normName);
         Init init = new Init(seed);
         DType f32 = DType.FLOAT32;
         List<Layer> layers = new ArrayList<>();
@@ -39,7 +47,8 @@ final class SmallCnn {
         int size = 28;
         for (int block = 0; block < CHANNELS.length; block++) {
             int out = CHANNELS[block];
-            layers.add(new Conv2d(backend, f32, in, out, 3, norm == null, init));
+            layers.add(weightNormed ? new WeightNormConv2d(backend, f32, in, out, 3, false, init)
+                    : new Conv2d(backend, f32, in, out, 3, norm == null, init));
             if (norm != null) {
                 layers.add(norm.build(backend, Shape.of(1, out, size, size), config(out), f32));
             }

@@ -35,6 +35,8 @@ class NetworkGradientTest {
                         (Function<Init, Layer>) init -> new Conv2d(CPU, F64, 3, 2, 1, false, init)),
                 Arguments.of("Conv2d 5x5", Shape.of(1, 1, 6, 7),
                         (Function<Init, Layer>) init -> new Conv2d(CPU, F64, 1, 2, 5, true, init)),
+                Arguments.of("WeightNormConv2d 3x3 with bias (gradients of v, g and the bias)", Shape.of(2, 2, 5, 4),
+                        (Function<Init, Layer>) init -> new WeightNormConv2d(CPU, F64, 2, 3, 3, true, init)),
                 Arguments.of("Linear", Shape.of(4, 5), (Function<Init, Layer>) init -> new Linear(CPU, F64, 5, 3, init)),
                 Arguments.of("MaxPool2d, odd sizes", Shape.of(2, 3, 5, 6),
                         (Function<Init, Layer>) init -> new MaxPool2d(CPU, F64)),

@@ -26,7 +26,7 @@ class SmallBatchStudyTest {
      * under 0.8 of the first 10's.
      */
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"group", "batch", "batch-instance", "switchable", "none"})
+    @ValueSource(strings = {"group", "batch", "batch-instance", "switchable", "weight+mean-only", "none"})
     void aShortTrainingRunLowersTheLoss(String norm) {
         ImageSet data = ImageSet.synthetic(640, 1);
         int[] inOrder = IntStream.range(0, data.size()).toArray();
