@@ -414,9 +414,44 @@ def mean_only_cases():
         run_case(name, "mean-only-batch", shape, forward, params, options, dtype, extra_inputs=running)
 
 
+def ghost_cases():
+    """Ghost BatchNorm, hand-written (PyTorch has none): F.batch_norm on each virtual batch of
+    consecutive examples in order, the running statistics updated by each; evaluation is BatchNorm's.
+    After the others, with a seed of its own."""
+    torch.manual_seed(20261204)
+    for name, shape, vbs, mode, momentum in [
+        ("ghost_batch_2d_uneven", (7, 3, 2, 2), 3, "train", 0.1),
+        ("ghost_batch_1d_cumulative", (6, 4), 2, "train", None),
+        ("ghost_batch_eval", (5, 3, 4), 2, "eval", 0.1),
+    ]:
+        c = shape[1]
+        params = [("--weight", "weight", rand(c)), ("--bias", "bias", rand(c))]
+        running = [("--running-mean", "running_mean", rand(c)),
+                   ("--running-var", "running_var", torch.rand(c, dtype=torch.float64) + 0.5)]
+        options = ["--mode", mode, "--momentum", "none" if momentum is None else momentum,
+                   "--virtual-batch-size", vbs]
+
+        def forward(x, p, vbs=vbs, training=mode == "train", momentum=momentum):
+            rm, rv = p["running_mean"].clone(), p["running_var"].clone()
+            if not training:
+                return F.batch_norm(x, rm, rv, p["weight"], p["bias"], False, 0.0, 1e-5), {}
+            ys, means, rstds = [], [], []
+            for k, part in enumerate(torch.split(x, vbs)):
+                factor = momentum if momentum is not None else 1.0 / (k + 1)
+                ys.append(F.batch_norm(part, rm, rv, p["weight"], p["bias"], True, factor, 1e-5))
+                m, r = saved_channels(part.detach(), 1e-5)
+                means.append(m)
+                rstds.append(r)
+            return torch.cat(ys), {"saved_mean": torch.stack(means), "saved_rstd": torch.stack(rstds),
+                                   "running_mean": rm, "running_var": rv}
+
+        run_case(name, "ghost-batch", shape, forward, params, options, extra_inputs=running)
+
+
 if __name__ == "__main__":
     shutil.rmtree(ROOT, ignore_errors=True)
     for make in (batch_cases, instance_cases, group_cases, layer_cases, rms_cases, weight_cases,
-                 batch_instance_cases, switchable_cases, float16_cases, frozen_cases, mean_only_cases):
+                 batch_instance_cases, switchable_cases, float16_cases, frozen_cases, mean_only_cases,
+                 ghost_cases):
         make()
     print("wrote", len(os.listdir(ROOT)), "cases to", os.path.normpath(ROOT))

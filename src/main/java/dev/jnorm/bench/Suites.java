@@ -15,7 +15,7 @@ import java.util.Map;
  */
 public final class Suites {
     /** The suites, by name; each norm names its own ({@link NormSpec#suite()}). */
-    public static final List<String> SUITES = List.of("group", "batch", "instance", "rows", "weight");
+    public static final List<String> SUITES = List.of("group", "batch", "instance", "rows", "weight", "ghost");
 
     /** Which shapes: the design's, for a GPU; small ones, for the CPU; or those that take every kernel path on the emulator. */
     public enum Scale {
@@ -46,11 +46,14 @@ public final class Suites {
         GPU.put("rows", List.of(Shape.of(4096, 768), Shape.of(4096, 1024), Shape.of(4096, 2048), Shape.of(4096, 4096),
                 Shape.of(4096, 8192), Shape.of(8192, 1600), Shape.of(4096, 1000), Shape.of(4096, 2041)));
         GPU.put("weight", List.of(Shape.of(512, 512, 3, 3), Shape.of(256, 256, 3, 3), Shape.of(4096, 1024)));
+        // Ghost BatchNorm's virtual batches of 32: a large batch split, each split large enough to stream
+        GPU.put("ghost", List.of(Shape.of(256, 64, 56, 56), Shape.of(128, 256, 28, 28)));
         CPU.put("group", List.of(Shape.of(2, 64, 32, 32), Shape.of(4, 32, 16, 16)));
         CPU.put("batch", List.of(Shape.of(16, 32, 32, 32), Shape.of(512, 64)));
         CPU.put("instance", List.of(Shape.of(2, 16, 32, 32)));
         CPU.put("rows", List.of(Shape.of(64, 768), Shape.of(64, 1000)));
         CPU.put("weight", List.of(Shape.of(64, 64, 3, 3)));
+        CPU.put("ghost", List.of(Shape.of(64, 16, 8, 8)));
         // groups of 512 and 2048 (teams), 2·32768 > 57,856 (split)
         EMULATED.put("group", List.of(Shape.of(2, 64, 16, 16), Shape.of(2, 64, 32, 32), Shape.of(1, 64, 128, 256)));
         EMULATED.put("batch", List.of(Shape.of(8, 32, 32, 32), Shape.of(4096, 64)));
@@ -64,6 +67,8 @@ public final class Suites {
         EMULATED.put("rows", List.of(Shape.of(2048, 768), Shape.of(3072, 1001), Shape.of(64, 32768),
                 Shape.of(40, 65536)));
         EMULATED.put("weight", List.of(Shape.of(256, 64, 3, 3)));
+        // two virtual batches of 32 and one of 16 examples
+        EMULATED.put("ghost", List.of(Shape.of(80, 32, 16, 16)));
     }
 
     private Suites() {

@@ -53,7 +53,7 @@ final class BenchCommand implements Callable<Integer> {
     CommandSpec spec;
 
     @Option(names = "--suite", paramLabel = "SUITE", split = ",", defaultValue = "all",
-            description = "group, batch, instance, rows, weight or all (default: ${DEFAULT-VALUE}).")
+            description = "group, batch, instance, rows, weight, ghost or all (default: ${DEFAULT-VALUE}).")
     List<String> suites;
 
     @Option(names = "--dtype", paramLabel = "DTYPE", split = ",", defaultValue = "all",

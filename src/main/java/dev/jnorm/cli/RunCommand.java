@@ -7,6 +7,7 @@ import static dev.jnorm.norm.NormSpec.Setting.GROUPS;
 import static dev.jnorm.norm.NormSpec.Setting.MOMENTUM;
 import static dev.jnorm.norm.NormSpec.Setting.NORMALIZED_DIMS;
 import static dev.jnorm.norm.NormSpec.Setting.RUNNING_STATISTICS;
+import static dev.jnorm.norm.NormSpec.Setting.VIRTUAL_BATCH_SIZE;
 
 import dev.jnorm.backend.Backend;
 import dev.jnorm.io.NpyArray;
@@ -110,6 +111,10 @@ final class RunCommand implements Callable<Integer> {
                     + "but the first).")
     Integer normalizedDims;
 
+    @Option(names = "--virtual-batch-size", paramLabel = "B",
+            description = "Ghost BatchNorm's virtual batches: B consecutive examples each (default 32).")
+    Long virtualBatchSize;
+
     @Option(names = "--affine", paramLabel = "true|false", arity = "1",
             description = "Learn a weight and bias (default: the norm's own, as PyTorch's).")
     Boolean affine;
@@ -192,6 +197,7 @@ final class RunCommand implements Callable<Integer> {
         requireSetting("--groups", groups, GROUPS);
         requireSetting("--normalized-dims", normalizedDims, NORMALIZED_DIMS);
         requireSetting("--dim", dim, DIM);
+        requireSetting("--virtual-batch-size", virtualBatchSize, VIRTUAL_BATCH_SIZE);
         parameterFiles().forEach((name, file) -> require("--" + name.replace('_', '-'), file,
                 spec -> spec.parameters().contains(name) || spec.fixedTensors().contains(name)));
         if (norm.settings().contains(GROUPS) && groups == null) {
@@ -304,6 +310,12 @@ final class RunCommand implements Callable<Integer> {
         }
         if (groups != null) {
             c = c.groups(groups);
+        }
+        if (virtualBatchSize != null) {
+            if (virtualBatchSize < 1) {
+                throw new IllegalArgumentException("--virtual-batch-size must be positive, got " + virtualBatchSize);
+            }
+            c = c.virtualBatchSize(virtualBatchSize);
         }
         if (normalizedDims != null) {
             if (normalizedDims < 0 || normalizedDims > shape.rank()) {

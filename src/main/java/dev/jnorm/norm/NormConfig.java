@@ -11,7 +11,7 @@ import java.util.OptionalLong;
  * ({@link NormSpec#settings()}) is ignored by it; the command line refuses it instead.
  */
 public final class NormConfig {
-    private static final NormConfig DEFAULTS = new NormConfig(null, null, false, null, null, null, null);
+    private static final NormConfig DEFAULTS = new NormConfig(null, null, false, null, null, null, null, null);
 
     private final Double eps;
     private final Double momentum;
@@ -20,9 +20,11 @@ public final class NormConfig {
     private final Boolean trackRunningStats;
     private final Long groups;
     private final Integer normalizedDims;
+    private final Long virtualBatchSize;
 
     private NormConfig(Double eps, Double momentum, boolean cumulativeAverage, Boolean affine, Boolean trackRunningStats,
-                       Long groups, Integer normalizedDims) {
+                       Long groups, Integer normalizedDims, Long virtualBatchSize) {
+        this.virtualBatchSize = virtualBatchSize;
         this.eps = eps;
         this.momentum = momentum;
         this.cumulativeAverage = cumulativeAverage;
@@ -48,7 +50,8 @@ public final class NormConfig {
      * @return a copy with it
      */
     public NormConfig eps(double eps) {
-        return new NormConfig(eps, momentum, cumulativeAverage, affine, trackRunningStats, groups, normalizedDims);
+        return new NormConfig(eps, momentum, cumulativeAverage, affine, trackRunningStats, groups, normalizedDims,
+                virtualBatchSize);
     }
 
     /**
@@ -58,7 +61,7 @@ public final class NormConfig {
      * @return a copy with it, and no cumulative average
      */
     public NormConfig momentum(double momentum) {
-        return new NormConfig(eps, momentum, false, affine, trackRunningStats, groups, normalizedDims);
+        return new NormConfig(eps, momentum, false, affine, trackRunningStats, groups, normalizedDims, virtualBatchSize);
     }
 
     /**
@@ -67,7 +70,7 @@ public final class NormConfig {
      * @return a copy with it, and no momentum
      */
     public NormConfig cumulativeAverage() {
-        return new NormConfig(eps, null, true, affine, trackRunningStats, groups, normalizedDims);
+        return new NormConfig(eps, null, true, affine, trackRunningStats, groups, normalizedDims, virtualBatchSize);
     }
 
     /**
@@ -77,7 +80,8 @@ public final class NormConfig {
      * @return a copy with it
      */
     public NormConfig affine(boolean affine) {
-        return new NormConfig(eps, momentum, cumulativeAverage, affine, trackRunningStats, groups, normalizedDims);
+        return new NormConfig(eps, momentum, cumulativeAverage, affine, trackRunningStats, groups, normalizedDims,
+                virtualBatchSize);
     }
 
     /**
@@ -87,7 +91,7 @@ public final class NormConfig {
      * @return a copy with it
      */
     public NormConfig trackRunningStats(boolean track) {
-        return new NormConfig(eps, momentum, cumulativeAverage, affine, track, groups, normalizedDims);
+        return new NormConfig(eps, momentum, cumulativeAverage, affine, track, groups, normalizedDims, virtualBatchSize);
     }
 
     /**
@@ -97,7 +101,8 @@ public final class NormConfig {
      * @return a copy with it
      */
     public NormConfig groups(long groups) {
-        return new NormConfig(eps, momentum, cumulativeAverage, affine, trackRunningStats, groups, normalizedDims);
+        return new NormConfig(eps, momentum, cumulativeAverage, affine, trackRunningStats, groups, normalizedDims,
+                virtualBatchSize);
     }
 
     /**
@@ -107,7 +112,7 @@ public final class NormConfig {
      * @return a copy with it
      */
     public NormConfig normalizedDims(int dims) {
-        return new NormConfig(eps, momentum, cumulativeAverage, affine, trackRunningStats, groups, dims);
+        return new NormConfig(eps, momentum, cumulativeAverage, affine, trackRunningStats, groups, dims, virtualBatchSize);
     }
 
     /**
@@ -171,5 +176,25 @@ public final class NormConfig {
      */
     public OptionalInt normalizedDims() {
         return normalizedDims == null ? OptionalInt.empty() : OptionalInt.of(normalizedDims);
+    }
+
+    /**
+     * With the examples of each virtual batch (Ghost BatchNorm).
+     *
+     * @param size a positive count
+     * @return the configuration with it
+     */
+    public NormConfig virtualBatchSize(long size) {
+        return new NormConfig(eps, momentum, cumulativeAverage, affine, trackRunningStats, groups, normalizedDims,
+                size);
+    }
+
+    /**
+     * The virtual batch size set.
+     *
+     * @return it, if set
+     */
+    public OptionalLong virtualBatchSize() {
+        return virtualBatchSize == null ? OptionalLong.empty() : OptionalLong.of(virtualBatchSize);
     }
 }

@@ -7,6 +7,7 @@ import static dev.jnorm.norm.NormSpec.Setting.GROUPS;
 import static dev.jnorm.norm.NormSpec.Setting.MOMENTUM;
 import static dev.jnorm.norm.NormSpec.Setting.NORMALIZED_DIMS;
 import static dev.jnorm.norm.NormSpec.Setting.RUNNING_STATISTICS;
+import static dev.jnorm.norm.NormSpec.Setting.VIRTUAL_BATCH_SIZE;
 
 import dev.jnorm.backend.Backend;
 import dev.jnorm.tensor.DType;
@@ -35,6 +36,12 @@ public enum NormKind implements NormSpec {
             return Set.of("weight", "bias", "running_mean", "running_var");
         }
     },
+    /** Ghost BatchNorm. */
+    GHOST_BATCH("ghost-batch", "Ghost BatchNorm: BatchNorm on each virtual batch of --virtual-batch-size examples "
+            + "(default 32)", ghost(), Set.of("weight", "bias"), "ghost", true, Statistics.BATCH_IN_TRAINING,
+            (s, c) -> Math.min(s.dim(0), c.virtualBatchSize().orElse(32)) * spatial(s),
+            (b, in, c, t) -> running(GhostBatchNorm.builder(channels(in), c.virtualBatchSize().orElse(32)), c)
+                    .dtype(t).build(b)),
     /** Mean-only BatchNorm. */
     MEAN_ONLY_BATCH("mean-only-batch", "Mean-only BatchNorm: x less the batch's per-channel mean, plus a bias; no "
             + "weight, no division (WeightNorm's companion)", EnumSet.of(MOMENTUM, RUNNING_STATISTICS, AFFINE),
@@ -92,6 +99,11 @@ public enum NormKind implements NormSpec {
     /** The settings of the norms configured like BatchNorm. */
     private static Set<Setting> running() {
         return EnumSet.of(EPS, MOMENTUM, RUNNING_STATISTICS, AFFINE);
+    }
+
+    /** BatchNorm's settings and the virtual batch size. */
+    private static Set<Setting> ghost() {
+        return EnumSet.of(EPS, MOMENTUM, RUNNING_STATISTICS, AFFINE, VIRTUAL_BATCH_SIZE);
     }
 
     /** Which statistics a norm takes of its input. */

@@ -27,7 +27,9 @@ public interface NormSpec {
         /** How many trailing dims are normalized. */
         NORMALIZED_DIMS,
         /** The dim a weight's norm keeps. */
-        DIM
+        DIM,
+        /** The examples of each virtual batch (Ghost BatchNorm). */
+        VIRTUAL_BATCH_SIZE
     }
 
     /**

@@ -8,6 +8,8 @@ import dev.jnorm.backend.RunningStats;
 import dev.jnorm.backend.SwitchableStats;
 import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.Consumer;
 
 /**
@@ -43,6 +45,51 @@ public final class Norms {
         NcsLayout layout = checkPerChannel(x, affine, running, 2, training ? Checks::moreThanOneValuePerChannel : null,
                 training, momentum, eps, null, null);
         return channels(x, layout, affine, running, training, momentum, eps);
+    }
+
+    /**
+     * Ghost BatchNorm over {@code [N, C, *]} (Hoffer et al. 2017): in training, BatchNorm on each
+     * virtual batch of {@code virtualBatchSize} consecutive examples (the last may be smaller), each
+     * with its own statistics, the running statistics updated once per virtual batch, in order, by
+     * {@code factors[k]}; in evaluation, BatchNorm's with the running statistics.
+     *
+     * @param x the input
+     * @param affine the per-channel weight and bias (either may be null: 1 and 0)
+     * @param running the running statistics, updated in place, or null when not tracked
+     * @param training normalize each virtual batch with its statistics
+     * @param virtualBatchSize the examples of each virtual batch
+     * @param factors the update factor of each virtual batch (in training with running statistics)
+     * @param eps added to the variance before the square root
+     * @return the output, with what its backward needs
+     */
+    public static GhostOutput ghostBatchNorm(Tensor x, Affine affine, RunningStats running, boolean training,
+                                             long virtualBatchSize, double[] factors, double eps) {
+        if (virtualBatchSize < 1) {
+            throw Checks.fail("virtual_batch_size must be positive, got " + virtualBatchSize);
+        }
+        long size = training ? virtualBatchSize : Long.MAX_VALUE;
+        NcsLayout layout = checkPerChannel(x, affine, running, 2, training ? shape -> {
+            for (long n = shape.dim(0); n > 0; n -= virtualBatchSize) { // every virtual batch, as its own batch
+                long[] dims = shape.dims();
+                dims[0] = Math.min(n, virtualBatchSize);
+                Checks.moreThanOneValuePerChannel(Shape.of(dims));
+            }
+        } : null, training, 0, eps, null, null);
+        long c = layout.c();
+        long batches = training ? (layout.n() + virtualBatchSize - 1) / virtualBatchSize : 1;
+        try (Outputs out = new Outputs(x.backend(), x.dtype())) {
+            Tensor y = out.empty(x.shape());
+            Tensor mean = out.stats(Shape.of(batches, c));
+            Tensor rstd = out.stats(Shape.of(batches, c));
+            List<NormOp> ops = new ArrayList<>();
+            GhostOutput.forEachBatch(layout, size, (k, part, at, shape) -> ops.add(new ChannelsOp.Forward(part, eps,
+                    training, x.view(at, shape), affine.weight(), affine.bias(), y.view(at, shape),
+                    mean.view(k * c, Shape.of(c)), rstd.view(k * c, Shape.of(c)), running,
+                    training && running != null ? factors[k] : 0)));
+            run(x, new ChunkedOp("ghost batch forward", x.shape(), ops), mean, rstd);
+            out.keep();
+            return new GhostOutput(x, y, mean, rstd, layout, size, training);
+        }
     }
 
     /**

@@ -80,12 +80,12 @@ class RunCommandTest {
         assertBadInput("--groups applies to group, not to --norm batch",
                 "run", "--norm", "batch", "--groups", "2", "--input", path("x"));
         // center is the test-only norm the test class path adds as a service (dev.jnorm.testnorm)
-        assertBadInput("--norm must be one of batch, frozen-batch, mean-only-batch, layer, instance, group, rms, "
-                + "weight, batch-instance, switchable, center; got 'batchy'", "run", "--norm", "batchy", "--input", path("x"));
+        assertBadInput("--norm must be one of batch, frozen-batch, ghost-batch, mean-only-batch, layer, instance, "
+                + "group, rms, weight, batch-instance, switchable, center; got 'batchy'", "run", "--norm", "batchy", "--input", path("x"));
         assertBadInput("--running-var was given, but --norm mean-only-batch keeps no running variance",
                 "run", "--norm", "mean-only-batch", "--running-var", path("w4"), "--input", path("x"));
-        assertBadInput("--weight applies to batch, frozen-batch, layer, instance, group, rms, batch-instance and "
-                + "switchable, not to --norm mean-only-batch",
+        assertBadInput("--weight applies to batch, frozen-batch, ghost-batch, layer, instance, group, rms, "
+                + "batch-instance and switchable, not to --norm mean-only-batch",
                 "run", "--norm", "mean-only-batch", "--weight", path("w4"), "--input", path("x"));
         assertBadInput("--mode must be train or eval; got 'test'",
                 "run", "--norm", "batch", "--mode", "test", "--input", path("x"));

@@ -28,6 +28,8 @@ class GradientCheckTest {
                 layer("BatchNorm eval, untracked", Shape.of(2, 3, 4), false,
                         b -> BatchNorm.builder(3).trackRunningStats(false).dtype(F64).build(b)),
                 layer("FrozenBatchNorm", Shape.of(3, 5, 7), true, b -> FrozenBatchNorm.builder(5).dtype(F64).build(b)),
+                layer("Ghost BatchNorm, virtual batches of 2 and 1 of 5 examples", Shape.of(5, 3, 4), true,
+                        b -> GhostBatchNorm.builder(3, 2).dtype(F64).build(b)),
                 layer("Mean-only BatchNorm train", Shape.of(3, 5, 7), true,
                         b -> MeanOnlyBatchNorm.builder(5).dtype(F64).build(b)),
                 layer("Mean-only BatchNorm eval", Shape.of(2, 3, 4), false,
