@@ -8,7 +8,7 @@
 // The coefficients come from small kernels over the statistics (one thread per channel or per (n,
 // c), looping over the other index in a fixed order): channel_coefficients for BatchNorm (batch
 // statistics, or running ones folded into a scale and centered shift in eval),
-// channel_backward_coefficients for BatchNorm, mean_only_backward_coefficients for mean-only
+// channel_backward_coefficients for BatchNorm, mean_only_bias_grad for mean-only
 // BatchNorm, group_backward_coefficients for InstanceNorm and GroupNorm groups too large for
 // rows.cu's fused backward (from per-(n, c) sums Σ dy and Σ dy·(x − mean) made by stats.cu),
 // nc_param_grads for their weight and bias gradients (from those sums, or from the fused kernel's).
@@ -163,14 +163,10 @@ KERNEL channel_coefficients(Out<float> mean, Out<float> rstd, In<float> running_
     }
 }
 
-// Mean-only BatchNorm (y = x − mean + b) backward from per-channel Σ dy over `count` = N·S values:
-// dx = dy + D with D = −Σ dy/count when the batch's mean was used, else 0; the bias gradient, where
-// wanted, adds Σ dy.
-KERNEL mean_only_backward_coefficients(In<float> sum_dy, i64 C, i64 count, int batch, Out<float> D, Out<float> grad_b) {
-    GRID_STRIDE(c, C) {
-        D[c] = batch ? -sum_dy[c] / (float)count : 0.f;
-        if (grad_b) grad_b[c] += sum_dy[c];
-    }
+// Mean-only BatchNorm (y = x − mean + b): its bias gradient adds Σ dy = mean(dy)·count per channel
+// (the mean taken by stats.cu over the `count` = N·S values; dx = dy − mean(dy) is nc_apply's).
+KERNEL mean_only_bias_grad(In<float> mean_dy, i64 C, i64 count, Out<float> grad_b) {
+    GRID_STRIDE(c, C) grad_b[c] += mean_dy[c] * (float)count;
 }
 
 // BatchNorm backward from per-channel Σ dy and Σ dy·(x − mean) over `count` = N·S values:

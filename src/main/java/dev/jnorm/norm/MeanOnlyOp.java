@@ -9,7 +9,6 @@ import dev.jnorm.backend.cuda.internal.CudaKit;
 import dev.jnorm.backend.cuda.internal.CudaKit.Coefficients;
 import dev.jnorm.backend.cuda.internal.CudaKit.Scratch;
 import dev.jnorm.backend.cuda.internal.CudaKit.Statistics;
-import dev.jnorm.backend.cuda.internal.CudaKit.Sums;
 import dev.jnorm.backend.cuda.internal.DevicePointer;
 import dev.jnorm.backend.cuda.internal.Kernels;
 import dev.jnorm.tensor.Shape;
@@ -120,20 +119,25 @@ final class MeanOnlyOp {
             cpu.accumulate(gradBias, sum);
         }
 
+        /**
+         * One pass over dy for its per-channel mean (stats.cu), then dx = dy − mean(dy) (nc_apply with
+         * the mean as its center; dy itself in eval): 12 B per element, x not read.
+         */
         @Override
         public void launch(CudaKit gpu) {
             try (Scratch s = gpu.scratch()) {
                 long c = layout.c();
-                DevicePointer d = null;
+                DevicePointer meanDy = null;
                 if (batchStatistics || gradBias != null) {
-                    Sums sums = new Sums(s.floats(c), s.floats(c));
-                    gpu.channelSums(s, x, dy, gpu.pointer(saveMean), layout, sums);
-                    d = s.floats(c);
-                    Kernels.meanOnlyBackwardCoefficients().sumDy(sums.dy()).C(c).count(layout.n() * layout.s())
-                            .batch(batchStatistics ? 1 : 0).D(d).gradB(gpu.pointer(gradBias))
-                            .launch(gpu.launcher(), gpu.grid(c));
+                    meanDy = s.floats(c);
+                    gpu.channelStatistics(s, dy, layout, Statistics.of(0, meanDy, null, null));
+                    if (gradBias != null) {
+                        Kernels.meanOnlyBiasGrad().meanDy(meanDy).C(c).count(layout.n() * layout.s())
+                                .gradB(gpu.pointer(gradBias)).launch(gpu.launcher(), gpu.grid(c));
+                    }
                 }
-                gpu.apply(dy, dx, layout, new Coefficients(ones(gpu, s, c), null, d, null, 1, false));
+                gpu.apply(dy, dx, layout, new Coefficients(ones(gpu, s, c), null, null,
+                        batchStatistics ? meanDy : null, 1, false));
             }
         }
     }
