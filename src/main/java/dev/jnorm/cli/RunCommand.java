@@ -15,13 +15,12 @@ import dev.jnorm.io.NpyReader;
 import dev.jnorm.io.NpyWriter;
 import dev.jnorm.module.Parameter;
 import dev.jnorm.norm.FrozenBatchNorm;
-import dev.jnorm.norm.MeanOnlyBatchNorm;
 import dev.jnorm.norm.NormConfig;
 import dev.jnorm.norm.NormKind;
 import dev.jnorm.norm.NormLayer;
 import dev.jnorm.norm.NormRegistry;
 import dev.jnorm.norm.NormSpec;
-import dev.jnorm.norm.RunningStatsNorm;
+import dev.jnorm.norm.TracksRunningStatistics;
 import dev.jnorm.norm.WeightNorm;
 import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
@@ -272,12 +271,11 @@ final class RunCommand implements Callable<Integer> {
             }
             if (training && !norm.elementwise(true)) { // the statistics it took of the input
                 layer.lastForward().savedStatistics().forEach((name, t) -> results.put("saved_" + name, NpyArray.of(t)));
-                if (layer instanceof RunningStatsNorm<?> r && r.runningMean() != null) {
+                if (layer instanceof TracksRunningStatistics r && r.runningMean() != null) {
                     results.put("running_mean", NpyArray.of(r.runningMean()));
-                    results.put("running_var", NpyArray.of(r.runningVar()));
-                }
-                if (layer instanceof MeanOnlyBatchNorm m && m.runningMean() != null) {
-                    results.put("running_mean", NpyArray.of(m.runningMean()));
+                    if (r.keepsVariance()) {
+                        results.put("running_var", NpyArray.of(r.runningVar()));
+                    }
                 }
             }
             if (dy != null) {
@@ -329,23 +327,6 @@ final class RunCommand implements Callable<Integer> {
 
     private void loadParameters(NormLayer<?> layer) {
         Map<String, Path> files = parameterFiles();
-        if (layer instanceof MeanOnlyBatchNorm m) {
-            if (runningVar != null) {
-                throw new IllegalArgumentException("--running-var was given, but --norm mean-only-batch keeps no "
-                        + "running variance");
-            }
-            if (m.runningMean() == null) {
-                if (runningMean != null || numBatchesTracked != null) {
-                    throw new IllegalArgumentException("--running-mean and --num-batches-tracked need a running mean, "
-                            + "which is not tracked (--track-running-stats false)");
-                }
-            } else {
-                load(runningMean, m.runningMean(), "running_mean");
-                if (numBatchesTracked != null) {
-                    m.setNumBatchesTracked(numBatchesTracked);
-                }
-            }
-        }
         if (layer instanceof FrozenBatchNorm f) {
             load(files.remove("weight"), f.weight(), "weight");
             load(files.remove("bias"), f.bias(), "bias");
@@ -361,16 +342,26 @@ final class RunCommand implements Callable<Integer> {
                         + name + " (--affine false)");
             }
         });
-        if (layer instanceof RunningStatsNorm<?> r) {
+        if (layer instanceof TracksRunningStatistics r) {
+            boolean variance = r.keepsVariance();
+            if (runningVar != null && !variance) {
+                throw new IllegalArgumentException("--running-var was given, but --norm " + norm.commandName()
+                        + " keeps no running variance");
+            }
             if (r.runningMean() == null) {
                 if (runningMean != null || runningVar != null || numBatchesTracked != null) {
-                    throw new IllegalArgumentException("--running-mean, --running-var and --num-batches-tracked need "
-                            + "running statistics, which are not tracked (--track-running-stats false)");
+                    throw new IllegalArgumentException(variance
+                            ? "--running-mean, --running-var and --num-batches-tracked need running statistics, which "
+                            + "are not tracked (--track-running-stats false)"
+                            : "--running-mean and --num-batches-tracked need a running mean, which is not tracked "
+                            + "(--track-running-stats false)");
                 }
                 return;
             }
             load(runningMean, r.runningMean(), "running_mean");
-            load(runningVar, r.runningVar(), "running_var");
+            if (variance) {
+                load(runningVar, r.runningVar(), "running_var");
+            }
             if (numBatchesTracked != null) {
                 r.setNumBatchesTracked(numBatchesTracked);
             }

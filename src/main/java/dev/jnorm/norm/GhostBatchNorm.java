@@ -45,7 +45,7 @@ public final class GhostBatchNorm extends RunningStatsNorm<GhostBatchNorm> {
         int batches = (int) Math.max(1, (n + virtualBatchSize - 1) / virtualBatchSize);
         double[] factors = new double[batches]; // the running statistics' factor for each virtual batch, in order
         for (int k = 0; k < batches; k++) {
-            factors[k] = cumulativeAverage() ? 1.0 / (numBatchesTracked() + k + 1) : momentum().orElse(0);
+            factors[k] = factor(k);
         }
         GhostOutput out = Norms.ghostBatchNorm(x, values(weight(), bias()), running(), training, virtualBatchSize,
                 factors, eps());

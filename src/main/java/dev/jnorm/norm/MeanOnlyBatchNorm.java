@@ -14,19 +14,16 @@ import dev.jnorm.tensor.Tensor;
  * momentum null). Paired with {@link WeightNorm} on the preceding layer's weight, it stands in for
  * BatchNorm's scale.
  */
-public final class MeanOnlyBatchNorm extends NormLayer<MeanOnlyBatchNorm> {
+public final class MeanOnlyBatchNorm extends NormLayer<MeanOnlyBatchNorm> implements TracksRunningStatistics {
     private final long numFeatures;
-    private final Double momentum;
     private final Parameter bias;
-    private final Tensor runningMean;
-    private long numBatchesTracked;
+    private final RunningBuffers running; // the mean only
 
     private MeanOnlyBatchNorm(Backend backend, Builder b) {
         super(backend, b.dtype);
         this.numFeatures = b.numFeatures;
-        this.momentum = b.momentum;
         this.bias = b.affine ? addParameter("bias", Shape.of(b.numFeatures), 0) : null;
-        this.runningMean = b.track ? own(backend.allocate(Shape.of(b.numFeatures), b.dtype.parameterType())) : null;
+        this.running = b.track ? own(new RunningBuffers(backend, b.numFeatures, b.dtype, b.momentum, false)) : null;
     }
 
     /**
@@ -42,11 +39,11 @@ public final class MeanOnlyBatchNorm extends NormLayer<MeanOnlyBatchNorm> {
     @Override
     public Tensor forward(Tensor x) {
         checkInput(x);
-        boolean batch = isTraining() || runningMean == null;
-        double factor = momentum != null ? momentum : 1.0 / (numBatchesTracked + 1);
-        MeanOnlyOutput out = Norms.meanOnlyBatchNorm(x, valueOf(bias), runningMean, batch, factor);
-        if (batch && runningMean != null) {
-            numBatchesTracked++;
+        boolean batch = isTraining() || running == null;
+        MeanOnlyOutput out = Norms.meanOnlyBatchNorm(x, valueOf(bias), runningMean(), batch,
+                running == null ? 0 : running.nextFactor());
+        if (batch && running != null) {
+            running.countBatch();
         }
         return remember(out).output();
     }
@@ -71,26 +68,33 @@ public final class MeanOnlyBatchNorm extends NormLayer<MeanOnlyBatchNorm> {
         return bias;
     }
 
-    /** @return the running mean, or null when not tracked */
+    @Override
     public Tensor runningMean() {
-        return runningMean;
+        return running == null ? null : running.stats.mean();
     }
 
-    /** @return the batches the running mean has taken */
+    /** None: mean-only BatchNorm keeps no running variance. */
+    @Override
+    public Tensor runningVar() {
+        return null;
+    }
+
+    @Override
+    public boolean keepsVariance() {
+        return false;
+    }
+
+    @Override
     public long numBatchesTracked() {
-        return numBatchesTracked;
+        return running == null ? 0 : running.numBatchesTracked();
     }
 
-    /**
-     * Sets the count of batches tracked (the cumulative average's denominator).
-     *
-     * @param count a non-negative count
-     */
+    @Override
     public void setNumBatchesTracked(long count) {
-        if (count < 0) {
-            throw Checks.fail("num_batches_tracked must be non-negative, got " + count);
+        if (running == null) {
+            throw new IllegalStateException("this layer does not track running statistics");
         }
-        numBatchesTracked = count;
+        running.setNumBatchesTracked(count);
     }
 
     /** Options of mean-only BatchNorm: momentum 0.1, a bias, a tracked running mean, float32. */

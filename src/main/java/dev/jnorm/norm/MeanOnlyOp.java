@@ -50,11 +50,7 @@ final class MeanOnlyOp {
                     mean[k] = Moments.mean(xs, k * spatial, spatial, (int) layout.n(), c * spatial);
                 }
                 if (runningMean != null) {
-                    double[] rm = cpu.read(runningMean);
-                    for (int k = 0; k < c; k++) {
-                        rm[k] = (1 - factor) * rm[k] + factor * mean[k];
-                    }
-                    cpu.write(runningMean, rm);
+                    cpu.updateRunning(new RunningStats(runningMean, null), factor, mean, null, layout.n() * spatial);
                 }
             } else {
                 mean = cpu.read(runningMean);

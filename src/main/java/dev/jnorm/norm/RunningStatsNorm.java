@@ -13,7 +13,8 @@ import java.util.OptionalDouble;
  * affine (weight 1, bias 0), and optional running statistics (mean 0, variance 1) updated by
  * momentum or cumulative average. BatchNorm, InstanceNorm, BatchInstanceNorm, SwitchableNorm.
  */
-public abstract class RunningStatsNorm<L extends RunningStatsNorm<L>> extends NormLayer<L> {
+public abstract class RunningStatsNorm<L extends RunningStatsNorm<L>> extends NormLayer<L>
+        implements TracksRunningStatistics {
     private final long numFeatures;
     private final double eps;
     private final Parameter weight;
@@ -93,6 +94,7 @@ public abstract class RunningStatsNorm<L extends RunningStatsNorm<L>> extends No
      *
      * @return the running mean {@code [C]}
      */
+    @Override
     public Tensor runningMean() {
         return running == null ? null : running.stats.mean();
     }
@@ -102,6 +104,7 @@ public abstract class RunningStatsNorm<L extends RunningStatsNorm<L>> extends No
      *
      * @return the running variance {@code [C]}
      */
+    @Override
     public Tensor runningVar() {
         return running == null ? null : running.stats.var();
     }
@@ -111,6 +114,7 @@ public abstract class RunningStatsNorm<L extends RunningStatsNorm<L>> extends No
      *
      * @return the number of batches
      */
+    @Override
     public long numBatchesTracked() {
         return running == null ? 0 : running.numBatchesTracked();
     }
@@ -121,6 +125,7 @@ public abstract class RunningStatsNorm<L extends RunningStatsNorm<L>> extends No
      * @param count the number of batches
      * @throws IllegalStateException when running statistics are not tracked
      */
+    @Override
     public void setNumBatchesTracked(long count) {
         if (running == null) {
             throw new IllegalStateException("this layer does not track running statistics");
@@ -163,7 +168,18 @@ public abstract class RunningStatsNorm<L extends RunningStatsNorm<L>> extends No
      * @return the factor, 0 without running statistics
      */
     protected double nextFactor() {
-        return running == null ? 0 : running.nextFactor();
+        return factor(0);
+    }
+
+    /**
+     * The update factor of the batch {@code ahead} batches after the next, the count unchanged in
+     * between (Ghost BatchNorm's virtual batches, counted after the forward).
+     *
+     * @param ahead how many batches later
+     * @return the factor, 0 without running statistics
+     */
+    protected double factor(long ahead) {
+        return running == null ? 0 : running.factor(ahead);
     }
 
     /**

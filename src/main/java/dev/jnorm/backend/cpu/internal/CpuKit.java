@@ -129,16 +129,24 @@ public final class CpuKit {
         return new ChannelSums(sumDy, sumDyXhat);
     }
 
-    /** {@code running = (1 − f)·running + f·batch}, with the variance made unbiased over {@code count} values. */
+    /**
+     * {@code running = (1 − f)·running + f·batch}, with the variance made unbiased over {@code count}
+     * values; the mean only where the running statistics keep no variance (mean-only BatchNorm).
+     */
     public void updateRunning(RunningStats running, double factor, double[] mean, double[] var, long count) {
         double[] rm = read(running.mean());
-        double[] rv = read(running.var());
-        double unbias = (double) count / (count - 1);
         for (int c = 0; c < rm.length; c++) {
             rm[c] = (1 - factor) * rm[c] + factor * mean[c];
-            rv[c] = (1 - factor) * rv[c] + factor * var[c] * unbias;
         }
         write(running.mean(), rm);
+        if (running.var() == null) {
+            return;
+        }
+        double[] rv = read(running.var());
+        double unbias = (double) count / (count - 1);
+        for (int c = 0; c < rv.length; c++) {
+            rv[c] = (1 - factor) * rv[c] + factor * var[c] * unbias;
+        }
         write(running.var(), rv);
     }
 
