@@ -48,6 +48,35 @@ public final class GroupNorm extends NormLayer<GroupNorm> {
     }
 
     /**
+     * A builder for {@code numChannels} channels with the usual group count: min(32, C), lowered until
+     * it divides C (the ConvGNBlock pattern of GroupNorm's paper and of detection code: 32 groups
+     * where C allows, 16 channels of 48, 5 of 5, one group of a prime C over 32).
+     *
+     * @param numChannels C, positive
+     * @return a builder with that group count
+     */
+    public static Builder forChannels(long numChannels) {
+        if (numChannels <= 0) {
+            throw Checks.fail("num_channels must be positive, got " + numChannels);
+        }
+        return new Builder(defaultGroups(numChannels), numChannels);
+    }
+
+    /**
+     * The group count {@link #forChannels} takes: the largest divisor of C that is at most 32.
+     *
+     * @param numChannels C, positive
+     * @return G
+     */
+    public static long defaultGroups(long numChannels) {
+        long g = Math.min(32, numChannels);
+        while (numChannels % g != 0) {
+            g--;
+        }
+        return g;
+    }
+
+    /**
      * The number of groups G.
      *
      * @return G
