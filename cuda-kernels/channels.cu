@@ -8,7 +8,8 @@
 // The coefficients come from small kernels over the statistics (one thread per channel or per (n,
 // c), looping over the other index in a fixed order): channel_coefficients for BatchNorm (batch
 // statistics, or running ones folded into a scale and centered shift in eval),
-// channel_backward_coefficients for BatchNorm, mean_only_bias_grad for mean-only
+// channel_backward_coefficients for BatchNorm (and Batch Renormalization's, given its r and d),
+// renorm_coefficients for Batch Renormalization's forward, mean_only_bias_grad for mean-only
 // BatchNorm, group_backward_coefficients for InstanceNorm and GroupNorm groups too large for
 // rows.cu's fused backward (from per-(n, c) sums Σ dy and Σ dy·(x − mean) made by stats.cu),
 // nc_param_grads for their weight and bias gradients (from those sums, or from the fused kernel's).
@@ -171,17 +172,47 @@ KERNEL mean_only_bias_grad(In<float> mean_dy, i64 C, i64 count, Out<float> grad_
 
 // BatchNorm backward from per-channel Σ dy and Σ dy·(x − mean) over `count` = N·S values:
 // dx = A·dy + B·(x − mean) + D; with batch statistics B and D carry the gradient through them.
-KERNEL channel_backward_coefficients(In<float> sum_dy, In<float> sum_dy_x, In<float> rstd, In<float> w, i64 C,
-                                     i64 count, int batch, Out<float> A, Out<float> B, Out<float> D, Out<float> grad_w,
-                                     Out<float> grad_b) {
+// Batch Renormalization (y = w·(r·x̂ + d) + b, r and d constants) passes its r and d: the gradient
+// is BatchNorm's with the weight w·r, and grad_w takes Σ dy·(r·x̂ + d). Without them r = 1, d = 0.
+KERNEL channel_backward_coefficients(In<float> sum_dy, In<float> sum_dy_x, In<float> rstd, In<float> w,
+                                     In<float> renorm_r, In<float> renorm_d, i64 C, i64 count, int batch, Out<float> A,
+                                     Out<float> B, Out<float> D, Out<float> grad_w, Out<float> grad_b) {
     GRID_STRIDE(c, C) {
         float r = rstd[c];
-        float wc = param_or(w, c, 1.f);
+        float scale = param_or(renorm_r, c, 1.f);
+        float wc = param_or(w, c, 1.f) * scale;
         A[c] = r * wc;
         B[c] = batch ? -r * r * r * wc * sum_dy_x[c] / (float)count : 0.f;
         D[c] = batch ? -r * wc * sum_dy[c] / (float)count : 0.f;
-        if (grad_w) grad_w[c] += r * sum_dy_x[c];
+        if (grad_w) grad_w[c] += scale * r * sum_dy_x[c] + param_or(renorm_d, c, 0.f) * sum_dy[c];
         if (grad_b) grad_b[c] += sum_dy[c];
+    }
+}
+
+// x clipped to [lo, hi]; NaN stays NaN (fminf/fmaxf would drop it).
+__device__ __forceinline__ float clip(float x, float lo, float hi) {
+    return x < lo ? lo : (x > hi ? hi : x);
+}
+
+// Batch Renormalization forward (Ioffe, 2017), after stats.cu's batch mean, biased variance and
+// rstd, with σ = sqrt(running_var + eps) the running statistics' deviation:
+//   r = clip(sqrt(var + eps)/σ, 1/rmax, rmax), d = clip((mean − running_mean)/σ, −dmax, dmax),
+//   y = w·(r·(x − mean)·rstd + d) + b, so A = rstd·r·w and D = w·d + b about the mean;
+// r and d are saved for the backward, which treats them as constants. Then the running statistics
+// take the batch's (the unbiased variance over `count` values), as BatchNorm's do.
+KERNEL renorm_coefficients(In<float> mean, In<float> var, In<float> rstd, Out<float> running_mean,
+                           Out<float> running_var, float eps, float rmax, float dmax, In<float> w, In<float> b, i64 C,
+                           i64 count, float factor, Out<float> r_out, Out<float> d_out, Out<float> A, Out<float> D) {
+    GRID_STRIDE(c, C) {
+        float sigma = sqrtf(running_var[c] + eps);
+        float r = clip(sqrtf(var[c] + eps) / sigma, 1.f / rmax, rmax);
+        float d = clip((mean[c] - running_mean[c]) / sigma, -dmax, dmax);
+        r_out[c] = r;
+        d_out[c] = d;
+        float wc = param_or(w, c, 1.f);
+        A[c] = rstd[c] * r * wc;
+        D[c] = wc * d + param_or(b, c, 0.f);
+        running_blend(running_mean, running_var, c, mean[c], var[c] * ((float)count / (float)(count - 1)), factor);
     }
 }
 

@@ -41,6 +41,7 @@ const bool registered = [] {
     REGISTER(nc_apply_backward_vec)
     REGISTER(channel_coefficients)
     REGISTER(channel_backward_coefficients)
+    REGISTER(renorm_coefficients)
     REGISTER(mean_only_bias_grad)
     REGISTER(group_backward_coefficients)
     REGISTER(nc_param_grads)

@@ -448,10 +448,59 @@ def ghost_cases():
         run_case(name, "ghost-batch", shape, forward, params, options, extra_inputs=running)
 
 
+def renorm_cases():
+    """Batch Renormalization, hand-written (PyTorch has none; Ioffe 2017, Algorithm 1): with the batch's
+    mean and σ_B = sqrt(biased var + eps) and σ = sqrt(running_var + eps),
+    r = clip(σ_B/σ, 1/rmax, rmax) and d = clip((μ_B − running_mean)/σ, −dmax, dmax), detached,
+    y = w·(r·(x − μ_B)/σ_B + d) + b; the running statistics updated as BatchNorm's; evaluation is
+    BatchNorm's. After the others, with a seed of its own."""
+    torch.manual_seed(20261205)
+    for name, shape, mode, momentum, rmax, dmax, dtype in [
+        ("batch_renorm_2d_clipped", (4, 3, 3, 3), "train", 0.1, 1.5, 0.5, np.float64),
+        ("batch_renorm_1d_unclipped_cumulative", (8, 4), "train", None, 100.0, 100.0, np.float64),
+        ("batch_renorm_3d_defaults_float32", (2, 3, 2, 3, 2), "train", 0.1, None, None, np.float32),
+        ("batch_renorm_eval", (5, 3, 4), "eval", 0.1, 2.0, 1.0, np.float64),
+    ]:
+        c = shape[1]
+        params = [("--weight", "weight", rand(c)), ("--bias", "bias", rand(c))]
+        # running statistics far enough from the batch's that the clipping binds in the clipped case
+        running = [("--running-mean", "running_mean", 2 * rand(c)),
+                   ("--running-var", "running_var", 4 * torch.rand(c, dtype=torch.float64) + 0.1)]
+        options = ["--mode", mode, "--momentum", "none" if momentum is None else momentum]
+        if rmax is not None:
+            options += ["--rmax", rmax, "--dmax", dmax]
+        r_max = 3.0 if rmax is None else rmax
+        d_max = 5.0 if dmax is None else dmax
+
+        def forward(x, p, training=mode == "train", momentum=momentum, r_max=r_max, d_max=d_max):
+            eps = 1e-5
+            rm, rv = p["running_mean"].clone(), p["running_var"].clone()
+            if not training:
+                return F.batch_norm(x, rm, rv, p["weight"], p["bias"], False, 0.0, eps), {}
+            dims = [0] + list(range(2, x.dim()))
+            mean = x.mean(dims)
+            var = x.var(dims, unbiased=False)
+            sigma_b = torch.sqrt(var + eps)
+            sigma = torch.sqrt(rv + eps)
+            r = torch.clamp(sigma_b / sigma, 1 / r_max, r_max).detach()
+            d = torch.clamp((mean - rm) / sigma, -d_max, d_max).detach()
+            xhat = (x - per_channel(mean, x)) / per_channel(sigma_b, x)
+            y = per_channel(p["weight"], x) * (xhat * per_channel(r, x) + per_channel(d, x)) \
+                + per_channel(p["bias"], x)
+            f = momentum if momentum is not None else 1.0
+            n = x.numel() // c
+            running_mean = (1 - f) * rm + f * mean.detach()
+            running_var = (1 - f) * rv + f * var.detach() * n / (n - 1)
+            return y, {"saved_mean": mean.detach(), "saved_rstd": 1 / sigma_b.detach(), "saved_r": r, "saved_d": d,
+                       "running_mean": running_mean, "running_var": running_var}
+
+        run_case(name, "batch-renorm", shape, forward, params, options, dtype, extra_inputs=running)
+
+
 if __name__ == "__main__":
     shutil.rmtree(ROOT, ignore_errors=True)
     for make in (batch_cases, instance_cases, group_cases, layer_cases, rms_cases, weight_cases,
                  batch_instance_cases, switchable_cases, float16_cases, frozen_cases, mean_only_cases,
-                 ghost_cases):
+                 ghost_cases, renorm_cases):
         make()
     print("wrote", len(os.listdir(ROOT)), "cases to", os.path.normpath(ROOT))

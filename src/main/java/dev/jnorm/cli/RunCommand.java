@@ -7,6 +7,7 @@ import static dev.jnorm.norm.NormSpec.Setting.GROUPS;
 import static dev.jnorm.norm.NormSpec.Setting.MOMENTUM;
 import static dev.jnorm.norm.NormSpec.Setting.NORMALIZED_DIMS;
 import static dev.jnorm.norm.NormSpec.Setting.RUNNING_STATISTICS;
+import static dev.jnorm.norm.NormSpec.Setting.RENORM_CLIPPING;
 import static dev.jnorm.norm.NormSpec.Setting.VIRTUAL_BATCH_SIZE;
 
 import dev.jnorm.backend.Backend;
@@ -114,6 +115,14 @@ final class RunCommand implements Callable<Integer> {
             description = "Ghost BatchNorm's virtual batches: B consecutive examples each (default 32).")
     Long virtualBatchSize;
 
+    @Option(names = "--rmax", paramLabel = "R",
+            description = "Batch Renormalization: r is clipped to [1/R, R] (at least 1; default 3).")
+    Double rmax;
+
+    @Option(names = "--dmax", paramLabel = "D",
+            description = "Batch Renormalization: d is clipped to [-D, D] (non-negative; default 5).")
+    Double dmax;
+
     @Option(names = "--affine", paramLabel = "true|false", arity = "1",
             description = "Learn a weight and bias (default: the norm's own, as PyTorch's).")
     Boolean affine;
@@ -197,6 +206,8 @@ final class RunCommand implements Callable<Integer> {
         requireSetting("--normalized-dims", normalizedDims, NORMALIZED_DIMS);
         requireSetting("--dim", dim, DIM);
         requireSetting("--virtual-batch-size", virtualBatchSize, VIRTUAL_BATCH_SIZE);
+        requireSetting("--rmax", rmax, RENORM_CLIPPING);
+        requireSetting("--dmax", dmax, RENORM_CLIPPING);
         parameterFiles().forEach((name, file) -> require("--" + name.replace('_', '-'), file,
                 spec -> spec.parameters().contains(name) || spec.fixedTensors().contains(name)));
         if (norm.settings().contains(GROUPS) && groups == null) {
@@ -314,6 +325,12 @@ final class RunCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("--virtual-batch-size must be positive, got " + virtualBatchSize);
             }
             c = c.virtualBatchSize(virtualBatchSize);
+        }
+        if (rmax != null) {
+            c = c.rmax(rmax);
+        }
+        if (dmax != null) {
+            c = c.dmax(dmax);
         }
         if (normalizedDims != null) {
             if (normalizedDims < 0 || normalizedDims > shape.rank()) {

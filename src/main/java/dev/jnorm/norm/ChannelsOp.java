@@ -107,12 +107,26 @@ final class ChannelsOp {
     }
 
     /**
+     * Batch Renormalization's per-channel {@code r} and {@code d} ({@code [C]}), constants of its
+     * backward: its output is {@code w·(r·x̂ + d) + b}.
+     */
+    record Renorm(Tensor r, Tensor d) {
+    }
+
+    /**
      * The gradient of {@link Forward}. With batch statistics
      * {@code dx = rstd·(g − mean(g) − x̂·mean(g·x̂))} over each channel ({@code g = dy·weight}); with
-     * running statistics, which are constants, {@code dx = rstd·g}.
+     * running statistics, which are constants, {@code dx = rstd·g}. With {@code renorm} (Batch
+     * Renormalization's; null for BatchNorm) {@code g = dy·weight·r} and the weight's gradient is
+     * {@code Σ dy·(r·x̂ + d)}.
      */
     record Backward(NcsLayout layout, boolean batchStatistics, Tensor x, Tensor dy, Tensor saveMean, Tensor saveRstd,
-                    Tensor weight, Tensor dx, Tensor gradWeight, Tensor gradBias) implements NormOp {
+                    Tensor weight, Renorm renorm, Tensor dx, Tensor gradWeight, Tensor gradBias) implements NormOp {
+        Backward(NcsLayout layout, boolean batchStatistics, Tensor x, Tensor dy, Tensor saveMean, Tensor saveRstd,
+                 Tensor weight, Tensor dx, Tensor gradWeight, Tensor gradBias) {
+            this(layout, batchStatistics, x, dy, saveMean, saveRstd, weight, null, dx, gradWeight, gradBias);
+        }
+
         @Override
         public String name() {
             return "channels backward";
@@ -130,20 +144,28 @@ final class ChannelsOp {
             double[] mean = cpu.read(saveMean);
             double[] rstd = cpu.read(saveRstd);
             double[] w = cpu.read(weight);
+            double[] r = renorm == null ? null : cpu.read(renorm.r());
+            double[] d = renorm == null ? null : cpu.read(renorm.d());
             CpuKit.ChannelSums sums = CpuKit.channelSums(layout, xs, dys, mean, rstd);
             double count = layout.n() * layout.s();
             double[] dxs = new double[xs.length];
             CpuKit.forEachElementByChannel(layout, xs.length, (i, c) -> {
-                double g = dys[i] * CpuKit.param(w, c);
+                double scale = CpuKit.param(w, c) * (r == null ? 1 : r[c]);
                 if (batchStatistics) {
                     double xhat = (xs[i] - mean[c]) * rstd[c];
-                    dxs[i] = rstd[c] * (g - CpuKit.param(w, c) * (sums.dy()[c] + xhat * sums.dyXhat()[c]) / count);
+                    dxs[i] = rstd[c] * scale * (dys[i] - (sums.dy()[c] + xhat * sums.dyXhat()[c]) / count);
                 } else {
-                    dxs[i] = rstd[c] * g;
+                    dxs[i] = rstd[c] * scale * dys[i];
                 }
             });
             cpu.write(dx, dxs);
-            cpu.accumulate(gradWeight, sums.dyXhat());
+            double[] gradW = sums.dyXhat();
+            if (renorm != null) {
+                for (int c = 0; c < gradW.length; c++) {
+                    gradW[c] = r[c] * gradW[c] + d[c] * sums.dy()[c];
+                }
+            }
+            cpu.accumulate(gradWeight, gradW);
             cpu.accumulate(gradBias, sums.dy());
         }
 
@@ -167,7 +189,8 @@ final class ChannelsOp {
                 DevicePointer b = s.floats(layout.c());
                 DevicePointer d = s.floats(layout.c());
                 Kernels.channelBackwardCoefficients().sumDy(sums.dy()).sumDyX(sums.dyX()).rstd(gpu.pointer(saveRstd))
-                        .w(gpu.pointer(weight)).C(layout.c()).count(layout.n() * layout.s())
+                        .w(gpu.pointer(weight)).renormR(renorm == null ? null : gpu.pointer(renorm.r()))
+                        .renormD(renorm == null ? null : gpu.pointer(renorm.d())).C(layout.c()).count(layout.n() * layout.s())
                         .batch(batchStatistics ? 1 : 0).A(a).B(b).D(d).gradW(gpu.pointer(gradWeight))
                         .gradB(gpu.pointer(gradBias)).launch(gpu.launcher(), gpu.grid(layout.c()));
                 gpu.applyBackward(dy, x, dx, layout, new Coefficients(a, b, d, gpu.pointer(saveMean), 1, false));

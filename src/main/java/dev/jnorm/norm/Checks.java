@@ -97,6 +97,16 @@ final class Checks {
         }
     }
 
+    /** Batch Renormalization's bounds: r in [1/rmax, rmax] needs rmax ≥ 1, d in [−dmax, dmax] needs dmax ≥ 0. */
+    static void renormClipping(double rmax, double dmax) {
+        if (!(rmax >= 1)) {
+            throw fail("rmax must be at least 1, got " + rmax);
+        }
+        if (!(dmax >= 0)) {
+            throw fail("dmax must be non-negative, got " + dmax);
+        }
+    }
+
     /** Running mean and variance come as a pair, and evaluation with running statistics needs them. */
     static void runningPair(Tensor runningMean, Tensor runningVar, boolean useInputStatistics) {
         if ((runningMean == null) != (runningVar == null)) {

@@ -14,11 +14,16 @@ public final class GhostBatchNorm extends RunningStatsNorm<GhostBatchNorm> {
     private final long virtualBatchSize;
 
     private GhostBatchNorm(Backend backend, Builder<GhostBatchNorm> builder, long virtualBatchSize) {
-        super(backend, builder);
+        super(backend, checked(builder, virtualBatchSize));
+        this.virtualBatchSize = virtualBatchSize;
+    }
+
+    /** The builder, once the virtual batch size is found valid: before anything is allocated. */
+    private static Builder<GhostBatchNorm> checked(Builder<GhostBatchNorm> builder, long virtualBatchSize) {
         if (virtualBatchSize < 1) {
             throw Checks.fail("virtual_batch_size must be positive, got " + virtualBatchSize);
         }
-        this.virtualBatchSize = virtualBatchSize;
+        return builder;
     }
 
     /**

@@ -11,27 +11,36 @@ import java.util.OptionalLong;
  * ({@link NormSpec#settings()}) is ignored by it; the command line refuses it instead.
  */
 public final class NormConfig {
-    private static final NormConfig DEFAULTS = new NormConfig(null, null, false, null, null, null, null, null);
+    private static final NormConfig DEFAULTS = new NormConfig();
 
-    private final Double eps;
-    private final Double momentum;
-    private final boolean cumulativeAverage;
-    private final Boolean affine;
-    private final Boolean trackRunningStats;
-    private final Long groups;
-    private final Integer normalizedDims;
-    private final Long virtualBatchSize;
+    private Double eps;
+    private Double momentum;
+    private boolean cumulativeAverage;
+    private Boolean affine;
+    private Boolean trackRunningStats;
+    private Long groups;
+    private Integer normalizedDims;
+    private Long virtualBatchSize;
+    private Double rmax;
+    private Double dmax;
 
-    private NormConfig(Double eps, Double momentum, boolean cumulativeAverage, Boolean affine, Boolean trackRunningStats,
-                       Long groups, Integer normalizedDims, Long virtualBatchSize) {
-        this.virtualBatchSize = virtualBatchSize;
-        this.eps = eps;
-        this.momentum = momentum;
-        this.cumulativeAverage = cumulativeAverage;
-        this.affine = affine;
-        this.trackRunningStats = trackRunningStats;
-        this.groups = groups;
-        this.normalizedDims = normalizedDims;
+    private NormConfig() {
+    }
+
+    /** A copy to change: configurations are immutable, each setter returns a changed copy. */
+    private NormConfig copy() {
+        NormConfig c = new NormConfig();
+        c.eps = eps;
+        c.momentum = momentum;
+        c.cumulativeAverage = cumulativeAverage;
+        c.affine = affine;
+        c.trackRunningStats = trackRunningStats;
+        c.groups = groups;
+        c.normalizedDims = normalizedDims;
+        c.virtualBatchSize = virtualBatchSize;
+        c.rmax = rmax;
+        c.dmax = dmax;
+        return c;
     }
 
     /**
@@ -50,8 +59,9 @@ public final class NormConfig {
      * @return a copy with it
      */
     public NormConfig eps(double eps) {
-        return new NormConfig(eps, momentum, cumulativeAverage, affine, trackRunningStats, groups, normalizedDims,
-                virtualBatchSize);
+        NormConfig c = copy();
+        c.eps = eps;
+        return c;
     }
 
     /**
@@ -61,7 +71,10 @@ public final class NormConfig {
      * @return a copy with it, and no cumulative average
      */
     public NormConfig momentum(double momentum) {
-        return new NormConfig(eps, momentum, false, affine, trackRunningStats, groups, normalizedDims, virtualBatchSize);
+        NormConfig c = copy();
+        c.momentum = momentum;
+        c.cumulativeAverage = false;
+        return c;
     }
 
     /**
@@ -70,7 +83,10 @@ public final class NormConfig {
      * @return a copy with it, and no momentum
      */
     public NormConfig cumulativeAverage() {
-        return new NormConfig(eps, null, true, affine, trackRunningStats, groups, normalizedDims, virtualBatchSize);
+        NormConfig c = copy();
+        c.momentum = null;
+        c.cumulativeAverage = true;
+        return c;
     }
 
     /**
@@ -80,8 +96,9 @@ public final class NormConfig {
      * @return a copy with it
      */
     public NormConfig affine(boolean affine) {
-        return new NormConfig(eps, momentum, cumulativeAverage, affine, trackRunningStats, groups, normalizedDims,
-                virtualBatchSize);
+        NormConfig c = copy();
+        c.affine = affine;
+        return c;
     }
 
     /**
@@ -91,7 +108,9 @@ public final class NormConfig {
      * @return a copy with it
      */
     public NormConfig trackRunningStats(boolean track) {
-        return new NormConfig(eps, momentum, cumulativeAverage, affine, track, groups, normalizedDims, virtualBatchSize);
+        NormConfig c = copy();
+        c.trackRunningStats = track;
+        return c;
     }
 
     /**
@@ -101,8 +120,9 @@ public final class NormConfig {
      * @return a copy with it
      */
     public NormConfig groups(long groups) {
-        return new NormConfig(eps, momentum, cumulativeAverage, affine, trackRunningStats, groups, normalizedDims,
-                virtualBatchSize);
+        NormConfig c = copy();
+        c.groups = groups;
+        return c;
     }
 
     /**
@@ -112,7 +132,9 @@ public final class NormConfig {
      * @return a copy with it
      */
     public NormConfig normalizedDims(int dims) {
-        return new NormConfig(eps, momentum, cumulativeAverage, affine, trackRunningStats, groups, dims, virtualBatchSize);
+        NormConfig c = copy();
+        c.normalizedDims = dims;
+        return c;
     }
 
     /**
@@ -185,8 +207,9 @@ public final class NormConfig {
      * @return the configuration with it
      */
     public NormConfig virtualBatchSize(long size) {
-        return new NormConfig(eps, momentum, cumulativeAverage, affine, trackRunningStats, groups, normalizedDims,
-                size);
+        NormConfig c = copy();
+        c.virtualBatchSize = size;
+        return c;
     }
 
     /**
@@ -196,5 +219,47 @@ public final class NormConfig {
      */
     public OptionalLong virtualBatchSize() {
         return virtualBatchSize == null ? OptionalLong.empty() : OptionalLong.of(virtualBatchSize);
+    }
+
+    /**
+     * With Batch Renormalization's bound on r, clipped to [1/rmax, rmax].
+     *
+     * @param rmax at least 1
+     * @return a copy with it
+     */
+    public NormConfig rmax(double rmax) {
+        NormConfig c = copy();
+        c.rmax = rmax;
+        return c;
+    }
+
+    /**
+     * With Batch Renormalization's bound on d, clipped to [−dmax, dmax].
+     *
+     * @param dmax non-negative
+     * @return a copy with it
+     */
+    public NormConfig dmax(double dmax) {
+        NormConfig c = copy();
+        c.dmax = dmax;
+        return c;
+    }
+
+    /**
+     * r's bound set.
+     *
+     * @return rmax, if set
+     */
+    public OptionalDouble rmax() {
+        return rmax == null ? OptionalDouble.empty() : OptionalDouble.of(rmax);
+    }
+
+    /**
+     * d's bound set.
+     *
+     * @return dmax, if set
+     */
+    public OptionalDouble dmax() {
+        return dmax == null ? OptionalDouble.empty() : OptionalDouble.of(dmax);
     }
 }

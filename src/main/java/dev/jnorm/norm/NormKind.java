@@ -6,6 +6,7 @@ import static dev.jnorm.norm.NormSpec.Setting.EPS;
 import static dev.jnorm.norm.NormSpec.Setting.GROUPS;
 import static dev.jnorm.norm.NormSpec.Setting.MOMENTUM;
 import static dev.jnorm.norm.NormSpec.Setting.NORMALIZED_DIMS;
+import static dev.jnorm.norm.NormSpec.Setting.RENORM_CLIPPING;
 import static dev.jnorm.norm.NormSpec.Setting.RUNNING_STATISTICS;
 import static dev.jnorm.norm.NormSpec.Setting.VIRTUAL_BATCH_SIZE;
 
@@ -42,6 +43,13 @@ public enum NormKind implements NormSpec {
             (s, c) -> Math.min(s.dim(0), c.virtualBatchSize().orElse(32)) * spatial(s),
             (b, in, c, t) -> running(GhostBatchNorm.builder(channels(in), c.virtualBatchSize().orElse(32)), c)
                     .dtype(t).build(b)),
+    /** Batch Renormalization. */
+    BATCH_RENORM("batch-renorm", "Batch Renormalization: BatchNorm corrected towards the running statistics by r and "
+            + "d, clipped by --rmax (default 3) and --dmax (default 5)",
+            EnumSet.of(EPS, MOMENTUM, RUNNING_STATISTICS, AFFINE, RENORM_CLIPPING), Set.of("weight", "bias"), "batch",
+            true, Statistics.BATCH_IN_TRAINING, (s, c) -> s.dim(0) * spatial(s),
+            (b, in, c, t) -> running(BatchRenorm.builder(channels(in), c.rmax().orElse(BatchRenorm.DEFAULT_RMAX),
+                    c.dmax().orElse(BatchRenorm.DEFAULT_DMAX)), c).dtype(t).build(b)),
     /** Mean-only BatchNorm. */
     MEAN_ONLY_BATCH("mean-only-batch", "Mean-only BatchNorm: x less the batch's per-channel mean, plus a bias; no "
             + "weight, no division (WeightNorm's companion)", EnumSet.of(MOMENTUM, RUNNING_STATISTICS, AFFINE),

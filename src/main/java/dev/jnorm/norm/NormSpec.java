@@ -29,7 +29,9 @@ public interface NormSpec {
         /** The dim a weight's norm keeps. */
         DIM,
         /** The examples of each virtual batch (Ghost BatchNorm). */
-        VIRTUAL_BATCH_SIZE
+        VIRTUAL_BATCH_SIZE,
+        /** The bounds on r and d (Batch Renormalization). */
+        RENORM_CLIPPING
     }
 
     /**

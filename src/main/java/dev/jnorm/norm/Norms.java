@@ -131,6 +131,50 @@ public final class Norms {
     }
 
     /**
+     * Batch Renormalization over {@code [N, C, *]} (see {@link BatchRenorm}): in training, with the
+     * batch's μ_B, σ_B and the running μ, σ = sqrt(running_var + eps),
+     * {@code y = w·(r·(x − μ_B)/σ_B + d) + b} with {@code r = clip(σ_B/σ, 1/rmax, rmax)} and
+     * {@code d = clip((μ_B − μ)/σ, −dmax, dmax)}, then the running statistics updated as BatchNorm's;
+     * in evaluation, BatchNorm's.
+     *
+     * @param x the input
+     * @param affine the per-channel weight and bias (either may be null: 1 and 0)
+     * @param running the running statistics, read before and updated in place by training; required
+     * @param training normalize with the batch's statistics, corrected
+     * @param momentum the weight of this batch in the running statistics
+     * @param eps added to the variances before the square root
+     * @param rmax r's bound, at least 1
+     * @param dmax d's bound, non-negative
+     * @return the output, with what its backward needs
+     */
+    public static RenormOutput batchRenorm(Tensor x, Affine affine, RunningStats running, boolean training,
+                                           double momentum, double eps, double rmax, double dmax) {
+        NcsLayout layout = checkPerChannel(x, affine, running, 2, training ? Checks::moreThanOneValuePerChannel : null,
+                training, momentum, eps, () -> {
+                    if (running == null || running.mean() == null || running.var() == null) {
+                        throw Checks.fail("Batch Renormalization needs running_mean and running_var");
+                    }
+                }, () -> Checks.renormClipping(rmax, dmax));
+        if (!training) {
+            NormOutput eval = channels(x, layout, affine, running, false, momentum, eps);
+            return new RenormOutput(x, eval.output(), new RenormOutput.Saved(eval.mean(), eval.rstd(), null, null),
+                    layout, false);
+        }
+        try (Outputs out = new Outputs(x.backend(), x.dtype())) {
+            Tensor y = out.empty(x.shape());
+            Shape c = Shape.of(layout.c());
+            Tensor mean = out.stats(c);
+            Tensor rstd = out.stats(c);
+            Tensor r = out.stats(c);
+            Tensor d = out.stats(c);
+            run(x, new RenormOp.Forward(layout, eps, rmax, dmax, x, affine.weight(), affine.bias(), y, mean, rstd, r,
+                    d, running, momentum), mean, rstd, r, d);
+            out.keep();
+            return new RenormOutput(x, y, new RenormOutput.Saved(mean, rstd, r, d), layout, true);
+        }
+    }
+
+    /**
      * FrozenBatchNorm over {@code [N, C, *]} (torchvision's): BatchNorm's evaluation with fixed
      * statistics and affine, {@code y = (x − runningMean)/sqrt(runningVar + eps)·weight + bias}, in
      * every mode; its backward gives the input's gradient only.

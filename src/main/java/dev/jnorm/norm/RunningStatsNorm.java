@@ -281,6 +281,11 @@ public abstract class RunningStatsNorm<L extends RunningStatsNorm<L>> extends No
             return this;
         }
 
+        /** Whether the layer will keep running statistics. */
+        boolean tracksRunningStats() {
+            return trackRunningStats;
+        }
+
         /**
          * The layer, its parameters and buffers on {@code backend}.
          *

@@ -80,11 +80,12 @@ class RunCommandTest {
         assertBadInput("--groups applies to group, not to --norm batch",
                 "run", "--norm", "batch", "--groups", "2", "--input", path("x"));
         // center is the test-only norm the test class path adds as a service (dev.jnorm.testnorm)
-        assertBadInput("--norm must be one of batch, frozen-batch, ghost-batch, mean-only-batch, layer, instance, "
+        assertBadInput("--norm must be one of batch, frozen-batch, ghost-batch, batch-renorm, mean-only-batch, layer, "
+                + "instance, "
                 + "group, rms, weight, batch-instance, switchable, center; got 'batchy'", "run", "--norm", "batchy", "--input", path("x"));
         assertBadInput("--running-var was given, but --norm mean-only-batch keeps no running variance",
                 "run", "--norm", "mean-only-batch", "--running-var", path("w4"), "--input", path("x"));
-        assertBadInput("--weight applies to batch, frozen-batch, ghost-batch, layer, instance, group, rms, "
+        assertBadInput("--weight applies to batch, frozen-batch, ghost-batch, batch-renorm, layer, instance, group, rms, "
                 + "batch-instance and switchable, not to --norm mean-only-batch",
                 "run", "--norm", "mean-only-batch", "--weight", path("w4"), "--input", path("x"));
         assertBadInput("--mode must be train or eval; got 'test'",
@@ -97,6 +98,14 @@ class RunCommandTest {
                 "run", "--norm", "instance", "--weight", path("w4"), "--input", path("x"));
         assertBadInput("--normalized-dims must be between 1 and the input's rank 3, got 4",
                 "run", "--norm", "layer", "--normalized-dims", "4", "--input", path("x"));
+        assertBadInput("--rmax applies to batch-renorm, not to --norm batch",
+                "run", "--norm", "batch", "--rmax", "2", "--input", path("x"));
+        assertBadInput("rmax must be at least 1, got 0.5",
+                "run", "--norm", "batch-renorm", "--rmax", "0.5", "--input", path("x"));
+        assertBadInput("dmax must be non-negative, got -2.0",
+                "run", "--norm", "batch-renorm", "--dmax", "-2", "--input", path("x"));
+        assertBadInput("Batch Renormalization needs running statistics (track_running_stats=True)",
+                "run", "--norm", "batch-renorm", "--track-running-stats", "false", "--input", path("x"));
         assertBadInput("--momentum must be a number or none; got 'fast'",
                 "run", "--norm", "batch", "--momentum", "fast", "--input", path("x"));
     }
