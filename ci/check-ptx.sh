@@ -76,7 +76,9 @@ for item in $streaming; do
   body="$(awk -v k="$kernel" '$0 ~ "^\\.visible \\.entry " k "\\(" { on = 1 } on { print } on && /^}/ { exit }' "$committed/$file")"
   [ -n "$body" ] || { echo "check-ptx: no kernel $kernel in $file" >&2; status=1; continue; }
   for op in 'ld\.global(\.nc)?\.v4' 'st\.global\.v4'; do
-    if ! echo "$body" | grep -Eq "$op"; then
+    # a here-string, not a pipe: grep -q leaving early would kill echo with SIGPIPE, and pipefail
+    # would turn a found access into a failure (it did, now and then)
+    if ! grep -Eq "$op" <<< "$body"; then
       echo "check-ptx: streaming kernel $kernel ($file) has no 128-bit ${op%%\\*} access" >&2
       status=1
     fi
@@ -101,7 +103,7 @@ for arch in sm_80 sm_90; do
     echo "$report" | awk -v arch="$arch" '
       /Compiling entry function/ { match($0, /'\''[^'\'']+'\''/); name = substr($0, RSTART + 1, RLENGTH - 2) }
       /Used [0-9]+ registers/ { match($0, /Used [0-9]+ registers/); printf "%s %-32s %s\n", arch, name, substr($0, RSTART, RLENGTH) }'
-    if echo "$report" | grep -Eq '[1-9][0-9]* bytes spill (stores|loads)'; then
+    if grep -Eq '[1-9][0-9]* bytes spill (stores|loads)' <<< "$report"; then
       echo "check-ptx: $(basename "$ptx") spills registers on $arch:" >&2
       echo "$report" | grep -B3 -E '[1-9][0-9]* bytes spill' >&2
       status=1
