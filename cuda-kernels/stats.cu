@@ -338,3 +338,48 @@ KERNEL sums_finalize(In<float2> partials, i64 groups, i64 parts, Out<float> out_
         }
     }
 }
+
+// ---------------------------------------------------------------- across ranks (SyncBatchNorm)
+//
+// Each rank's per-channel statistics or sums, gathered in rank order by the StatsReducer, are
+// combined by one thread per channel looping over the ranks in rank order, in double: bitwise the
+// same on every rank, whatever order the ranks arrived in.
+
+// Statistics gathered as [ranks, 1 + 2C] (a rank's count of values per channel, its C means, its C
+// biased variances), merged by Chan's formula (a rank of no values adds nothing). Writes the mean
+// and rstd of the union, and updates the running statistics (when given) with its unbiased variance
+// over all `total` values.
+KERNEL rank_welford_merge(In<float> gathered, i64 ranks, i64 C, float eps, i64 total, float factor, Out<float> mean,
+                          Out<float> rstd, Out<float> running_mean, Out<float> running_var) {
+    i64 width = 1 + 2 * C;
+    GRID_STRIDE(c, C) {
+        double n = 0.0;
+        double m = 0.0;
+        double m2 = 0.0;
+        for (i64 k = 0; k < ranks; k++) {
+            double nk = gathered[k * width];
+            if (nk == 0.0) continue;
+            double t = n + nk;
+            double d = (double)gathered[k * width + 1 + c] - m;
+            m += d * nk / t;
+            m2 += (double)gathered[k * width + 1 + C + c] * nk + d * d * n * nk / t;
+            n = t;
+        }
+        float var = (float)(m2 / n);
+        mean[c] = (float)m;
+        rstd[c] = rsqrtf(var + eps);
+        if (running_mean) {
+            running_blend(running_mean, running_var, c, (float)m, var * ((float)total / (float)(total - 1)), factor);
+        }
+    }
+}
+
+// Σ over the ranks of each of `width` values gathered as [ranks, width] (SyncBatchNorm's backward:
+// each rank's Σ dy and Σ dy·(x − mean) per channel).
+KERNEL rank_sums(In<float> gathered, i64 ranks, i64 width, Out<float> out) {
+    GRID_STRIDE(j, width) {
+        double s = 0.0;
+        for (i64 k = 0; k < ranks; k++) s += gathered[k * width + j];
+        out[j] = (float)s;
+    }
+}

@@ -42,6 +42,8 @@ const bool registered = [] {
     REGISTER(channel_coefficients)
     REGISTER(channel_backward_coefficients)
     REGISTER(renorm_coefficients)
+    REGISTER(rank_welford_merge)
+    REGISTER(rank_sums)
     REGISTER(mean_only_bias_grad)
     REGISTER(group_backward_coefficients)
     REGISTER(nc_param_grads)

@@ -497,10 +497,40 @@ def renorm_cases():
         run_case(name, "batch-renorm", shape, forward, params, options, dtype, extra_inputs=running)
 
 
+def sync_cases():
+    """SyncBatchNorm with --ranks K: F.batch_norm on the whole batch (what K ranks' synchronized
+    statistics must give), the parameter gradients being the ranks' added. Batches that K does not
+    divide (local batches of unequal sizes), momentum and a cumulative average. After the others, with
+    a seed of its own."""
+    torch.manual_seed(20261206)
+    for name, shape, ranks, mode, momentum, dtype in [
+        ("sync_batch_2_ranks_2d", (5, 3, 2, 3), 2, "train", 0.1, np.float64),
+        ("sync_batch_3_ranks_1d_cumulative", (7, 4), 3, "train", None, np.float64),
+        ("sync_batch_4_ranks_3d_float32", (6, 3, 2, 2, 2), 4, "train", 0.3, np.float32),
+        ("sync_batch_4_ranks_eval", (5, 3, 4), 4, "eval", 0.1, np.float64),
+    ]:
+        c = shape[1]
+        params = [("--weight", "weight", rand(c)), ("--bias", "bias", rand(c))]
+        running = [("--running-mean", "running_mean", rand(c)),
+                   ("--running-var", "running_var", torch.rand(c, dtype=torch.float64) + 0.5)]
+        options = ["--mode", mode, "--momentum", "none" if momentum is None else momentum, "--ranks", ranks]
+
+        def forward(x, p, training=mode == "train", momentum=momentum):
+            rm, rv = p["running_mean"].clone(), p["running_var"].clone()
+            y = F.batch_norm(x, rm, rv, p["weight"], p["bias"], training,
+                             1.0 if momentum is None else momentum, 1e-5)
+            if not training:
+                return y, {}
+            mean, rstd = saved_channels(x.detach(), 1e-5)
+            return y, {"saved_mean": mean, "saved_rstd": rstd, "running_mean": rm, "running_var": rv}
+
+        run_case(name, "sync-batch", shape, forward, params, options, dtype, extra_inputs=running)
+
+
 if __name__ == "__main__":
     shutil.rmtree(ROOT, ignore_errors=True)
     for make in (batch_cases, instance_cases, group_cases, layer_cases, rms_cases, weight_cases,
                  batch_instance_cases, switchable_cases, float16_cases, frozen_cases, mean_only_cases,
-                 ghost_cases, renorm_cases):
+                 ghost_cases, renorm_cases, sync_cases):
         make()
     print("wrote", len(os.listdir(ROOT)), "cases to", os.path.normpath(ROOT))

@@ -6,8 +6,9 @@ import static dev.jnorm.norm.NormSpec.Setting.EPS;
 import static dev.jnorm.norm.NormSpec.Setting.GROUPS;
 import static dev.jnorm.norm.NormSpec.Setting.MOMENTUM;
 import static dev.jnorm.norm.NormSpec.Setting.NORMALIZED_DIMS;
-import static dev.jnorm.norm.NormSpec.Setting.RUNNING_STATISTICS;
+import static dev.jnorm.norm.NormSpec.Setting.RANKS;
 import static dev.jnorm.norm.NormSpec.Setting.RENORM_CLIPPING;
+import static dev.jnorm.norm.NormSpec.Setting.RUNNING_STATISTICS;
 import static dev.jnorm.norm.NormSpec.Setting.VIRTUAL_BATCH_SIZE;
 
 import dev.jnorm.backend.Backend;
@@ -16,11 +17,13 @@ import dev.jnorm.io.NpyReader;
 import dev.jnorm.io.NpyWriter;
 import dev.jnorm.module.Parameter;
 import dev.jnorm.norm.FrozenBatchNorm;
+import dev.jnorm.norm.InProcessReducer;
 import dev.jnorm.norm.NormConfig;
 import dev.jnorm.norm.NormKind;
 import dev.jnorm.norm.NormLayer;
 import dev.jnorm.norm.NormRegistry;
 import dev.jnorm.norm.NormSpec;
+import dev.jnorm.norm.StatsReducer;
 import dev.jnorm.norm.TracksRunningStatistics;
 import dev.jnorm.norm.WeightNorm;
 import dev.jnorm.tensor.DType;
@@ -30,10 +33,15 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.function.Predicate;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -57,8 +65,10 @@ import picocli.CommandLine.Option;
             "  saved_mean.npy and saved_rstd.npy in train mode: the statistics that normalized the input, one",
             "    per group (per channel, per (example, channel), per leading index, ...; a norm without a",
             "    mean saves none); a norm with two kinds of statistics adds saved_instance_mean.npy and",
-            "    saved_instance_rstd.npy",
+            "    saved_instance_rstd.npy; Batch Renormalization adds saved_r.npy and saved_d.npy",
             "  running_mean.npy and running_var.npy in train mode when running statistics are tracked",
+            "With --ranks K (sync-batch), output and grad_input are the K ranks' concatenated, the parameter",
+            "gradients the ranks' added, the statistics rank 0's (every rank's are the same).",
             "Nothing is written unless the whole run succeeds. Bad input: exit status 2 and a one-line",
             "message on stderr."},
         optionListHeading = "%nOptions:%n")
@@ -114,6 +124,12 @@ final class RunCommand implements Callable<Integer> {
     @Option(names = "--virtual-batch-size", paramLabel = "B",
             description = "Ghost BatchNorm's virtual batches: B consecutive examples each (default 32).")
     Long virtualBatchSize;
+
+    @Option(names = "--ranks", paramLabel = "K",
+            description = "SyncBatchNorm: split the batch into K contiguous local batches whose sizes differ by at "
+                    + "most one, one rank each (threads of this process), their statistics reduced together "
+                    + "(default 1).")
+    Integer ranks;
 
     @Option(names = "--rmax", paramLabel = "R",
             description = "Batch Renormalization: r is clipped to [1/R, R] (at least 1; default 3).")
@@ -206,6 +222,7 @@ final class RunCommand implements Callable<Integer> {
         requireSetting("--normalized-dims", normalizedDims, NORMALIZED_DIMS);
         requireSetting("--dim", dim, DIM);
         requireSetting("--virtual-batch-size", virtualBatchSize, VIRTUAL_BATCH_SIZE);
+        requireSetting("--ranks", ranks, RANKS);
         requireSetting("--rmax", rmax, RENORM_CLIPPING);
         requireSetting("--dmax", dmax, RENORM_CLIPPING);
         parameterFiles().forEach((name, file) -> require("--" + name.replace('_', '-'), file,
@@ -266,13 +283,100 @@ final class RunCommand implements Callable<Integer> {
     }
 
     private Map<String, NpyArray> runLayer(Backend compute, NpyArray x, NpyArray dy, boolean training) {
-        Map<String, NpyArray> results = new LinkedHashMap<>();
         DType dtype = computeType(compute, x);
         NormConfig config = config(x.shape());
         if (dtype != x.dtype() && config.eps().isEmpty() && norm == NormKind.RMS) {
             // RMSNorm's default eps is the input's machine epsilon: the file's, not the compute dtype's
             config = config.eps(x.dtype().machineEpsilon());
         }
+        if (ranks == null) {
+            return runLayer(compute, x, dy, training, config, dtype);
+        }
+        long n = x.shape().rank() >= 1 ? x.shape().dim(0) : 0;
+        if (ranks < 1 || ranks > n) {
+            throw new IllegalArgumentException("ranks must be between 1 and the batch size " + n + ", got " + ranks);
+        }
+        return runRanks(compute, x, dy, training, config, dtype);
+    }
+
+    /**
+     * The layer on K ranks, threads of this process that meet in an {@link InProcessReducer}: rank k
+     * takes the k-th of K contiguous local batches (the first N mod K one example larger). The output
+     * and input gradient are the ranks' concatenated, the parameter gradients added over the ranks
+     * (what data parallelism's gradient reduction gives), the statistics and running statistics rank
+     * 0's (every rank's are the same). A rank's error is reported; ranks fail alike on the union's.
+     */
+    private Map<String, NpyArray> runRanks(Backend compute, NpyArray x, NpyArray dy, boolean training,
+                                           NormConfig config, DType dtype) {
+        int k = ranks;
+        long n = x.shape().dim(0);
+        List<StatsReducer> group = InProcessReducer.group(k);
+        ExecutorService pool = Executors.newFixedThreadPool(k);
+        try {
+            List<Future<Map<String, NpyArray>>> futures = new ArrayList<>();
+            long first = 0;
+            for (int r = 0; r < k; r++) {
+                long size = n / k + (r < n % k ? 1 : 0);
+                long at = first;
+                StatsReducer end = group.get(r);
+                futures.add(pool.submit(() -> {
+                    try {
+                        return runLayer(compute, x.rows(at, size), dy == null ? null : dy.rows(at, size), training,
+                                config.reducer(end), dtype);
+                    } catch (RuntimeException e) {
+                        end.close(); // the others would wait for this rank forever
+                        throw e;
+                    }
+                }));
+                first += size;
+            }
+            List<Map<String, NpyArray>> parts = new ArrayList<>();
+            RuntimeException failure = null;
+            for (Future<Map<String, NpyArray>> f : futures) {
+                try {
+                    parts.add(f.get());
+                } catch (ExecutionException e) {
+                    // the first rank's own error, before any "a rank left the group" it caused
+                    if (failure == null || failure instanceof IllegalStateException) {
+                        failure = e.getCause() instanceof RuntimeException re ? re
+                                : new IllegalStateException(e.getCause());
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted while the ranks ran", e);
+                }
+            }
+            if (failure != null) {
+                throw failure;
+            }
+            Map<String, NpyArray> results = new LinkedHashMap<>(parts.get(0));
+            for (String name : List.of("output", "grad_input")) {
+                if (results.containsKey(name)) {
+                    results.put(name, NpyArray.concatenate(parts.stream().map(p -> p.get(name)).toList()));
+                }
+            }
+            results.replaceAll((name, a) -> !name.startsWith("grad_") || name.equals("grad_input") ? a
+                    : sum(parts.stream().map(p -> p.get(name)).toList()));
+            return results;
+        } finally {
+            pool.shutdownNow();
+            group.forEach(StatsReducer::close);
+        }
+    }
+
+    private static NpyArray sum(List<NpyArray> parts) {
+        double[] s = new double[parts.get(0).values().length];
+        for (NpyArray p : parts) {
+            for (int i = 0; i < s.length; i++) {
+                s[i] += p.values()[i];
+            }
+        }
+        return new NpyArray(parts.get(0).shape(), parts.get(0).dtype(), s);
+    }
+
+    private Map<String, NpyArray> runLayer(Backend compute, NpyArray x, NpyArray dy, boolean training,
+                                           NormConfig config, DType dtype) {
+        Map<String, NpyArray> results = new LinkedHashMap<>();
         try (NormLayer<?> layer = norm.build(compute, x.shape(), config, dtype);
              Tensor xt = x.toTensor(compute, dtype)) {
             loadParameters(layer);

@@ -64,4 +64,32 @@ public record NpyArray(Shape shape, DType dtype, double[] values) {
         t.copyFrom(values);
         return t;
     }
+
+    /**
+     * The examples {@code first .. first + count} along the first dim (a rank's local batch).
+     *
+     * @param first the first index along dim 0
+     * @param count how many
+     * @return them, as an array of their own
+     */
+    public NpyArray rows(long first, long count) {
+        long per = shape.rank() == 0 || shape.dim(0) == 0 ? 0 : shape.numel() / shape.dim(0);
+        long[] dims = shape.dims();
+        dims[0] = count;
+        return new NpyArray(Shape.of(dims), dtype,
+                java.util.Arrays.copyOfRange(values, (int) (first * per), (int) ((first + count) * per)));
+    }
+
+    /**
+     * Arrays of the same trailing shape and dtype, one after another along the first dim.
+     *
+     * @param parts at least one array
+     * @return their concatenation
+     */
+    public static NpyArray concatenate(java.util.List<NpyArray> parts) {
+        long[] dims = parts.get(0).shape().dims();
+        dims[0] = parts.stream().mapToLong(p -> p.shape().dim(0)).sum();
+        double[] all = parts.stream().flatMapToDouble(p -> java.util.Arrays.stream(p.values())).toArray();
+        return new NpyArray(Shape.of(dims), parts.get(0).dtype(), all);
+    }
 }

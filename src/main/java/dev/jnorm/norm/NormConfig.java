@@ -23,6 +23,7 @@ public final class NormConfig {
     private Long virtualBatchSize;
     private Double rmax;
     private Double dmax;
+    private StatsReducer reducer;
 
     private NormConfig() {
     }
@@ -40,6 +41,7 @@ public final class NormConfig {
         c.virtualBatchSize = virtualBatchSize;
         c.rmax = rmax;
         c.dmax = dmax;
+        c.reducer = reducer;
         return c;
     }
 
@@ -261,5 +263,26 @@ public final class NormConfig {
      */
     public OptionalDouble dmax() {
         return dmax == null ? OptionalDouble.empty() : OptionalDouble.of(dmax);
+    }
+
+    /**
+     * On this rank of a group ({@link SyncBatchNorm}): the layer reduces its statistics through it.
+     *
+     * @param reducer this rank's end of the group; the layer does not close it
+     * @return a copy with it
+     */
+    public NormConfig reducer(StatsReducer reducer) {
+        NormConfig c = copy();
+        c.reducer = reducer;
+        return c;
+    }
+
+    /**
+     * The group's end set.
+     *
+     * @return it, if set
+     */
+    public Optional<StatsReducer> reducer() {
+        return Optional.ofNullable(reducer);
     }
 }

@@ -6,6 +6,7 @@ import static dev.jnorm.norm.NormSpec.Setting.EPS;
 import static dev.jnorm.norm.NormSpec.Setting.GROUPS;
 import static dev.jnorm.norm.NormSpec.Setting.MOMENTUM;
 import static dev.jnorm.norm.NormSpec.Setting.NORMALIZED_DIMS;
+import static dev.jnorm.norm.NormSpec.Setting.RANKS;
 import static dev.jnorm.norm.NormSpec.Setting.RENORM_CLIPPING;
 import static dev.jnorm.norm.NormSpec.Setting.RUNNING_STATISTICS;
 import static dev.jnorm.norm.NormSpec.Setting.VIRTUAL_BATCH_SIZE;
@@ -43,6 +44,12 @@ public enum NormKind implements NormSpec {
             (s, c) -> Math.min(s.dim(0), c.virtualBatchSize().orElse(32)) * spatial(s),
             (b, in, c, t) -> running(GhostBatchNorm.builder(channels(in), c.virtualBatchSize().orElse(32)), c)
                     .dtype(t).build(b)),
+    /** SyncBatchNorm. */
+    SYNC_BATCH("sync-batch", "SyncBatchNorm: BatchNorm with the statistics of all --ranks ranks' batches together",
+            EnumSet.of(EPS, MOMENTUM, RUNNING_STATISTICS, AFFINE, RANKS), Set.of("weight", "bias"), "batch", true,
+            Statistics.BATCH_IN_TRAINING, (s, c) -> s.dim(0) * spatial(s),
+            (b, in, c, t) -> running(SyncBatchNorm.builder(channels(in),
+                    c.reducer().orElseGet(() -> InProcessReducer.group(1).get(0))), c).dtype(t).build(b)),
     /** Batch Renormalization. */
     BATCH_RENORM("batch-renorm", "Batch Renormalization: BatchNorm corrected towards the running statistics by r and "
             + "d, clipped by --rmax (default 3) and --dmax (default 5)",

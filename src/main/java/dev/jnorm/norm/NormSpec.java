@@ -31,7 +31,9 @@ public interface NormSpec {
         /** The examples of each virtual batch (Ghost BatchNorm). */
         VIRTUAL_BATCH_SIZE,
         /** The bounds on r and d (Batch Renormalization). */
-        RENORM_CLIPPING
+        RENORM_CLIPPING,
+        /** Ranks that reduce their statistics together ({@link NormConfig#reducer}; SyncBatchNorm). */
+        RANKS
     }
 
     /**

@@ -131,6 +131,70 @@ public final class Norms {
     }
 
     /**
+     * SyncBatchNorm over {@code [N, C, *]} on one rank of {@code reducer}'s group (see
+     * {@link SyncBatchNorm}): in training, BatchNorm with the statistics of the union of all ranks'
+     * batches, merged by Chan's formula in rank order, and the running statistics (every rank's
+     * alike) updated with them; every rank of the group must call it, a rank with N = 0 too. In
+     * evaluation, BatchNorm's on this rank alone.
+     *
+     * @param x this rank's part of the batch
+     * @param affine the per-channel weight and bias (either may be null: 1 and 0)
+     * @param running the running statistics, updated in place, or null when not tracked
+     * @param training normalize with the union's statistics
+     * @param momentum the weight of this batch in the running statistics
+     * @param eps added to the variance before the square root
+     * @param reducer this rank's end of the group
+     * @return the output, with what its backward needs
+     */
+    public static SyncOutput syncBatchNorm(Tensor x, Affine affine, RunningStats running, boolean training,
+                                           double momentum, double eps, StatsReducer reducer) {
+        if (reducer == null) {
+            throw Checks.fail("reducer must not be null");
+        }
+        NcsLayout layout = checkPerChannel(x, affine, running, 2, null, training || running == null, momentum, eps,
+                null, null);
+        if (!training) {
+            NormOutput local = batchNorm(x, affine, running, running == null, momentum, eps);
+            return new SyncOutput(x, local.output(), local.mean(), local.rstd(), layout, running == null, null,
+                    layout.n() * layout.s());
+        }
+        long c = layout.c();
+        try (Outputs out = new Outputs(x.backend(), x.dtype());
+             Tensor local = x.backend().empty(Shape.of(1 + 2 * c), x.dtype().parameterType())) {
+            if (x.numel() > 0) {
+                x.backend().run(new SyncOp.LocalStatistics(layout, eps, x, local));
+            } else {
+                x.backend().fill(local, 0);
+            }
+            try (Tensor gathered = reducer.allGather(local)) {
+                long total = layout.n() * layout.s();
+                if (reducer.ranks() > 1) { // the ranks' counts, on the host
+                    double[] g = gathered.toDoubleArray();
+                    total = 0;
+                    for (int k = 0; k < reducer.ranks(); k++) {
+                        total += (long) g[k * (int) (1 + 2 * c)];
+                    }
+                }
+                long[] dims = x.shape().dims();
+                dims[0] = layout.s() == 0 ? 0 : total / layout.s();
+                Checks.moreThanOneValuePerChannel(Shape.of(dims)); // the union's, on every rank alike
+                Tensor y = out.empty(x.shape());
+                Tensor mean = out.stats(Shape.of(c));
+                Tensor rstd = out.stats(Shape.of(c));
+                if (total == 0) { // no rank has values: as BatchNorm on an empty batch, running statistics unchanged
+                    isEmpty(x, mean, rstd);
+                    out.keep();
+                    return new SyncOutput(x, y, mean, rstd, layout, true, reducer, 0);
+                }
+                x.backend().run(new SyncOp.Normalize(layout, eps, gathered, reducer.ranks(), total, x,
+                        affine.weight(), affine.bias(), y, mean, rstd, running, momentum));
+                out.keep();
+                return new SyncOutput(x, y, mean, rstd, layout, true, reducer, total);
+            }
+        }
+    }
+
+    /**
      * Batch Renormalization over {@code [N, C, *]} (see {@link BatchRenorm}): in training, with the
      * batch's μ_B, σ_B and the running μ, σ = sqrt(running_var + eps),
      * {@code y = w·(r·(x − μ_B)/σ_B + d) + b} with {@code r = clip(σ_B/σ, 1/rmax, rmax)} and

@@ -188,7 +188,17 @@ public abstract class RunningStatsNorm<L extends RunningStatsNorm<L>> extends No
      * @param x the input of the forward
      */
     protected void countBatch(Tensor x) {
-        if (isTraining() && running != null && x.numel() > 0) {
+        if (x.numel() > 0) {
+            countBatch();
+        }
+    }
+
+    /**
+     * After a successful training forward that updated the running statistics, counts the batch,
+     * whatever this layer's own part of it (SyncBatchNorm's rank with no examples updates them too).
+     */
+    protected void countBatch() {
+        if (isTraining() && running != null) {
             running.countBatch();
         }
     }

@@ -80,12 +80,13 @@ class RunCommandTest {
         assertBadInput("--groups applies to group, not to --norm batch",
                 "run", "--norm", "batch", "--groups", "2", "--input", path("x"));
         // center is the test-only norm the test class path adds as a service (dev.jnorm.testnorm)
-        assertBadInput("--norm must be one of batch, frozen-batch, ghost-batch, batch-renorm, mean-only-batch, layer, "
-                + "instance, "
+        assertBadInput("--norm must be one of batch, frozen-batch, ghost-batch, sync-batch, batch-renorm, mean-only-batch, "
+                + "layer, instance, "
                 + "group, rms, weight, batch-instance, switchable, center; got 'batchy'", "run", "--norm", "batchy", "--input", path("x"));
         assertBadInput("--running-var was given, but --norm mean-only-batch keeps no running variance",
                 "run", "--norm", "mean-only-batch", "--running-var", path("w4"), "--input", path("x"));
-        assertBadInput("--weight applies to batch, frozen-batch, ghost-batch, batch-renorm, layer, instance, group, rms, "
+        assertBadInput("--weight applies to batch, frozen-batch, ghost-batch, sync-batch, batch-renorm, layer, instance, "
+                + "group, rms, "
                 + "batch-instance and switchable, not to --norm mean-only-batch",
                 "run", "--norm", "mean-only-batch", "--weight", path("w4"), "--input", path("x"));
         assertBadInput("--mode must be train or eval; got 'test'",
@@ -98,6 +99,17 @@ class RunCommandTest {
                 "run", "--norm", "instance", "--weight", path("w4"), "--input", path("x"));
         assertBadInput("--normalized-dims must be between 1 and the input's rank 3, got 4",
                 "run", "--norm", "layer", "--normalized-dims", "4", "--input", path("x"));
+        assertBadInput("ranks must be between 1 and the batch size 2, got 3",
+                "run", "--norm", "sync-batch", "--ranks", "3", "--input", path("x"));
+        assertBadInput("ranks must be between 1 and the batch size 2, got 0",
+                "run", "--norm", "sync-batch", "--ranks", "0", "--input", path("x"));
+        assertBadInput("--ranks applies to sync-batch, not to --norm batch",
+                "run", "--norm", "batch", "--ranks", "2", "--input", path("x"));
+        // one rank of one example: the union has one value per channel, as BatchNorm would refuse
+        assertBadInput("Expected more than 1 value per channel when training, got input size [1, 4]",
+                "run", "--norm", "sync-batch", "--ranks", "1", "--input", path("x14"));
+        assertBadInput("weight should contain 3 elements not 4",
+                "run", "--norm", "sync-batch", "--ranks", "2", "--input", path("x"), "--weight", path("w4"));
         assertBadInput("--rmax applies to batch-renorm, not to --norm batch",
                 "run", "--norm", "batch", "--rmax", "2", "--input", path("x"));
         assertBadInput("rmax must be at least 1, got 0.5",

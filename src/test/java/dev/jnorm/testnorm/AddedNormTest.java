@@ -61,7 +61,7 @@ class AddedNormTest {
         CliRun eps = CliRun.of("run", "--norm", "center", "--backend", "cpu", "--input", dir.resolve("x.npy").toString(),
                 "--eps", "0.1", "--out", dir.resolve("not").toString());
         assertEquals(2, eps.status());
-        assertEquals("--eps applies to batch, frozen-batch, ghost-batch, batch-renorm, layer, instance, group, rms, "
+        assertEquals("--eps applies to batch, frozen-batch, ghost-batch, sync-batch, batch-renorm, layer, instance, group, rms, "
                 + "batch-instance and "
                 + "switchable, "
                 + "not to --norm center" + System.lineSeparator(), eps.err());

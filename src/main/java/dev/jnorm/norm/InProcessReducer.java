@@ -1,0 +1,139 @@
+package dev.jnorm.norm;
+
+import dev.jnorm.tensor.Shape;
+import dev.jnorm.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A group of ranks that are threads of one JVM, on any backend (each rank's tensors may even be on
+ * a backend of its own): each {@link StatsReducer#allGather} copies the ranks' parts through the
+ * host in rank order. Deterministic. What the tests, {@code jnorm run --ranks} and the study use, and
+ * what one-host multi-GPU users can use, a thread per GPU.
+ *
+ * <pre>{@code
+ * List<StatsReducer> ranks = InProcessReducer.group(4);   // one end per thread
+ * // thread k: SyncBatchNorm bn = SyncBatchNorm.builder(64, ranks.get(k)).build(backend);
+ * }</pre>
+ */
+public final class InProcessReducer {
+    private final int ranks;
+    private final double[][] parts;
+    private final Object lock = new Object();
+    private int arrived;
+    private long generation;
+    private boolean closed;
+
+    private InProcessReducer(int ranks) {
+        this.ranks = ranks;
+        this.parts = new double[ranks][];
+    }
+
+    /**
+     * A group of {@code ranks} ends, one for each rank's thread.
+     *
+     * @param ranks the group's size, at least 1
+     * @return its ends, by rank
+     */
+    public static List<StatsReducer> group(int ranks) {
+        if (ranks < 1) {
+            throw Checks.fail("ranks must be positive, got " + ranks);
+        }
+        InProcessReducer group = new InProcessReducer(ranks);
+        List<StatsReducer> ends = new ArrayList<>();
+        for (int k = 0; k < ranks; k++) {
+            ends.add(group.new End(k));
+        }
+        return List.copyOf(ends);
+    }
+
+    /**
+     * Waits until every rank has arrived (a barrier), or fails once the group is closed: a rank that
+     * left will never arrive.
+     */
+    private void await() {
+        synchronized (lock) {
+            if (closed) {
+                throw new IllegalStateException("the group is closed: a rank left it");
+            }
+            long mine = generation;
+            if (++arrived == ranks) {
+                arrived = 0;
+                generation++;
+                lock.notifyAll();
+                return;
+            }
+            while (mine == generation && !closed) {
+                try {
+                    lock.wait();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    closed = true; // the others would wait for this rank forever
+                    lock.notifyAll();
+                    throw new IllegalStateException("interrupted while waiting for the other ranks", e);
+                }
+            }
+            if (mine == generation) {
+                throw new IllegalStateException("a rank left the group before all ranks met");
+            }
+        }
+    }
+
+    private void close() {
+        synchronized (lock) {
+            closed = true;
+            lock.notifyAll();
+        }
+    }
+
+    private final class End implements StatsReducer {
+        private final int rank;
+
+        End(int rank) {
+            this.rank = rank;
+        }
+
+        @Override
+        public int rank() {
+            return rank;
+        }
+
+        @Override
+        public int ranks() {
+            return ranks;
+        }
+
+        @Override
+        public Tensor allGather(Tensor local) {
+            Checks.input(local, "local");
+            long[] dims = new long[local.shape().rank() + 1];
+            dims[0] = ranks;
+            System.arraycopy(local.shape().dims(), 0, dims, 1, local.shape().rank());
+            Tensor out = local.backend().empty(Shape.of(dims), local.dtype());
+            if (ranks == 1) { // no one to meet: a copy on the device, no trip through the host
+                local.backend().copy(local, out);
+                return out;
+            }
+            parts[rank] = local.toDoubleArray();
+            await(); // every part is in
+            int n = parts[rank].length;
+            double[] all = new double[ranks * n];
+            for (int k = 0; k < ranks; k++) {
+                if (parts[k].length != n) {
+                    await(); // let the others read before failing, so that all fail alike
+                    throw new IllegalArgumentException("rank " + k + " gathered " + parts[k].length
+                            + " values, rank " + rank + " " + n);
+                }
+                System.arraycopy(parts[k], 0, all, k * n, n);
+            }
+            await(); // every rank has read: the parts may be overwritten by the next gather
+            out.copyFrom(all);
+            return out;
+        }
+
+        @Override
+        public void close() {
+            InProcessReducer.this.close();
+        }
+    }
+}
