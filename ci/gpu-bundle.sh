@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the bundle that ci/gpu-check.sh runs on a GPU runner without a JDK: a jlink Java runtime,
-# jnorm.jar, the test classes, JUnit's console launcher, PyTorch's baseline script and a copy of
+# jnorm.jar, the test classes, JUnit's console launcher, NCCL's JNI bindings, PyTorch's baseline script and a copy of
 # gpu-check.sh (so the bundle alone is enough). Needs a JDK 17 (jlink, jar) and Maven here.
 # Usage: ci/gpu-bundle.sh [OUT_DIR] (default target/gpu-bundle). At most 64 MiB, the most a GPU
 # runner's call carries.
@@ -22,6 +22,19 @@ cp target/jnorm.jar "$out/lib/"
 mvn -q -B dependency:copy -Dartifact="org.junit.platform:junit-platform-console-standalone:$console_version" \
   -DoutputDirectory="$out/lib"
 mv "$out/lib/junit-platform-console-standalone-$console_version.jar" "$out/lib/junit-console.jar"
+# NCCL's JNI bindings for NcclGpuTest (JavaCPP's, for linux-x86_64): only their two libraries and
+# JavaCPP's own, not the presets' whole natives jar; NCCL and CUDA 12's runtime come from the runner
+# (gpu-check.sh looks in PyTorch's packages for them).
+cuda_presets="$(sed -n 's:.*<javacpp.cuda.version>\(.*\)</javacpp.cuda.version>.*:\1:p' "$root/pom.xml")"
+natives="$(mktemp -d)"
+mvn -q -B dependency:copy -Dartifact="org.bytedeco:cuda:$cuda_presets:jar:linux-x86_64" -DoutputDirectory="$natives"
+mvn -q -B dependency:copy -Dartifact="org.bytedeco:javacpp:${cuda_presets##*-}:jar:linux-x86_64" \
+  -DoutputDirectory="$natives"
+(cd "$natives" && mkdir x && cd x \
+  && unzip -q ../cuda-*.jar 'org/bytedeco/cuda/linux-x86_64/libjninccl.so' 'org/bytedeco/cuda/linux-x86_64/libjnicudart.so' \
+  && unzip -q ../javacpp-*.jar 'org/bytedeco/javacpp/linux-x86_64/*' \
+  && "$jdk/bin/jar" cf "$out/lib/nccl-natives.jar" .)
+rm -rf "$natives"
 "$jdk/bin/jlink" --add-modules "$modules" --strip-debug --no-man-pages --no-header-files --compress=2 \
   --output "$out/runtime"
 cp "$root/bench/torch_baseline.py" "$out/bench/"

@@ -100,7 +100,13 @@ else
   record "bundle size" "passed" 0 "$((size / 1024)) MiB"
 fi
 java="$bundle/runtime/bin/java"
-classpath="$bundle/lib/jnorm.jar:$bundle/lib/jnorm-tests.jar"
+classpath="$bundle/lib/jnorm.jar:$bundle/lib/jnorm-tests.jar:$bundle/lib/nccl-natives.jar"
+# NCCL (libnccl.so.2) and CUDA 12's runtime for NcclGpuTest, where PyTorch's packages bring them
+# (nvidia/nccl/lib, nvidia/cuda_runtime/lib); without them that test skips itself, saying why.
+nvidia_libs="$(python3 -c 'import glob, os, site
+print(":".join(d for b in site.getsitepackages() for n in ("nccl", "cuda_runtime")
+               for d in glob.glob(os.path.join(b, "nvidia", n, "lib"))))' 2>/dev/null || true)"
+[ -z "$nvidia_libs" ] || export LD_LIBRARY_PATH="$nvidia_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 commit="$(cat "$bundle/commit" 2>/dev/null || echo unknown)"
 suite=("$java" -jar "$bundle/lib/junit-console.jar" execute --class-path "$classpath" --select-package dev.jnorm
   --include-tag gpu --disable-banner --details=summary)

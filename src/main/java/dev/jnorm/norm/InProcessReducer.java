@@ -1,6 +1,5 @@
 package dev.jnorm.norm;
 
-import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
@@ -106,10 +105,7 @@ public final class InProcessReducer {
         @Override
         public Tensor allGather(Tensor local) {
             Checks.input(local, "local");
-            long[] dims = new long[local.shape().rank() + 1];
-            dims[0] = ranks;
-            System.arraycopy(local.shape().dims(), 0, dims, 1, local.shape().rank());
-            Tensor out = local.backend().empty(Shape.of(dims), local.dtype());
+            Tensor out = local.backend().empty(gathered(local.shape()), local.dtype());
             if (ranks == 1) { // no one to meet: a copy on the device, no trip through the host
                 local.backend().copy(local, out);
                 return out;

@@ -1,5 +1,6 @@
 package dev.jnorm.norm;
 
+import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
 
 /**
@@ -38,6 +39,19 @@ public interface StatsReducer extends AutoCloseable {
      * @throws IllegalStateException when the group was closed or a rank left it
      */
     Tensor allGather(Tensor local);
+
+    /**
+     * The shape {@link #allGather} gives for parts of {@code local}'s shape: {@code [ranks, *local]}.
+     *
+     * @param local the shape of each rank's part
+     * @return the gathered shape
+     */
+    default Shape gathered(Shape local) {
+        long[] dims = new long[local.rank() + 1];
+        dims[0] = ranks();
+        System.arraycopy(local.dims(), 0, dims, 1, local.rank());
+        return Shape.of(dims);
+    }
 
     /** Leaves the group; ranks waiting in {@link #allGather} fail instead of waiting forever. Idempotent. */
     @Override

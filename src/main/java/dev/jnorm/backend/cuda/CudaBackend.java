@@ -101,6 +101,17 @@ public final class CudaBackend implements Backend {
         return new CudaBackend(JCudaDevice.open(0), syncEachLaunch);
     }
 
+    /**
+     * The backend on CUDA device {@code ordinal} (one GPU per rank of a data-parallel job, say).
+     *
+     * @param ordinal the device's index, from 0
+     * @return the backend
+     * @throws CudaUnavailableException saying why there is none
+     */
+    public static CudaBackend open(int ordinal) {
+        return new CudaBackend(JCudaDevice.open(ordinal), Boolean.getBoolean(SYNC_PROPERTY));
+    }
+
     @Override
     public String name() {
         return "cuda";
@@ -404,6 +415,22 @@ public final class CudaBackend implements Backend {
             poisonedBy = wrapped;
         }
         return wrapped;
+    }
+
+    /**
+     * Runs a collective of another library (NCCL) on this backend's device: the context current,
+     * every kernel queued so far finished first, errors reported as this backend's.
+     */
+    synchronized void collective(String operation, Shape shape, Runnable body) {
+        guard(operation, shape, () -> {
+            device.synchronize();
+            body.run();
+        });
+    }
+
+    /** True when this backend runs on a CUDA device (not on the kernel emulator). */
+    boolean onCudaDevice() {
+        return device instanceof dev.jnorm.backend.cuda.internal.JCudaDevice;
     }
 
     /** Returns a tensor's memory; may run on the cleaner's thread, so makes the context current first. */

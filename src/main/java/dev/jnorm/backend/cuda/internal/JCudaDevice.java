@@ -286,6 +286,41 @@ public final class JCudaDevice implements GpuDevice {
         return ((Address) p).pointer;
     }
 
+    /**
+     * The device address {@code p} stands for, as a number, for libraries other than JCuda (NCCL
+     * through JavaCPP). JCuda keeps it in protected fields, read here by reflection.
+     *
+     * @param p a pointer of this device
+     * @return its address
+     * @throws IllegalArgumentException for a pointer of another device (the emulator's)
+     */
+    public static long address(DevicePointer p) {
+        if (!(p instanceof Address a)) {
+            throw new IllegalArgumentException("not a pointer into a CUDA device's memory: " + p);
+        }
+        try {
+            return (long) AddressFields.NATIVE.invoke(a.pointer) + (long) AddressFields.OFFSET.invoke(a.pointer);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("reading a JCuda pointer's address", e);
+        }
+    }
+
+    /** JCuda's accessors of a pointer's address and offset, opened once. */
+    private static final class AddressFields {
+        static final java.lang.reflect.Method NATIVE = open(jcuda.NativePointerObject.class, "getNativePointer");
+        static final java.lang.reflect.Method OFFSET = open(jcuda.Pointer.class, "getByteOffset");
+
+        private static java.lang.reflect.Method open(Class<?> type, String name) {
+            try {
+                java.lang.reflect.Method m = type.getDeclaredMethod(name);
+                m.setAccessible(true);
+                return m;
+            } catch (ReflectiveOperationException e) {
+                throw new IllegalStateException("JCuda's " + type.getName() + "." + name + " is not there", e);
+            }
+        }
+    }
+
     private void check(int result, String operation) {
         if (result != CUDA_SUCCESS) {
             String error = CUresult.stringFor(result);
