@@ -73,6 +73,13 @@ final class StudyCommand implements Runnable {
                 + "(an hour or two on 2 CPU cores).")
         boolean full;
 
+        @Option(names = "--ranks", paramLabel = "K", defaultValue = "1",
+                description = "Simulate K devices, data-parallel: each a replica of the network on batch/K of every "
+                        + "batch, gradients averaged; BatchNorm's statistics are then per device, SyncBatchNorm's "
+                        + "the whole batch's (default ${DEFAULT-VALUE}; with K > 1 the default norms are batch, "
+                        + "sync-batch and group).")
+        int ranks;
+
         @Option(names = "--lr", paramLabel = "RATE", defaultValue = "0.05",
                 description = "Learning rate at batch 32, scaled linearly for the others (default: ${DEFAULT-VALUE}).")
         double learningRate;
@@ -101,26 +108,23 @@ final class StudyCommand implements Runnable {
         public Integer call() {
             PrintWriter stdout = spec.commandLine().getOut();
             PrintWriter err = spec.commandLine().getErr();
-            SmallBatchStudy.Settings settings = new SmallBatchStudy.Settings(
-                    norms != null ? norms : full ? SmallBatchStudy.NORMS : SmallBatchStudy.DEFAULT_NORMS,
-                    batchSizes, epochs != null ? epochs : full ? 2 : 1,
-                    trainImages != null ? trainImages : full ? 20000 : 5000,
-                    valImages != null ? valImages : full ? 10000 : 2000, seed, learningRate, 0.9, 5e-4);
-            for (int b : settings.batchSizes()) {
-                if (b < 1) {
-                    throw new IllegalArgumentException("--batch-sizes must be positive, got " + b);
-                }
-            }
+            List<String> chosen = norms != null ? norms : full ? SmallBatchStudy.NORMS
+                    : ranks > 1 ? SmallBatchStudy.DEVICE_NORMS : SmallBatchStudy.DEFAULT_NORMS;
+            SmallBatchStudy.Settings settings = new SmallBatchStudy.Settings(chosen, batchSizes,
+                    epochs != null ? epochs : full ? 2 : 1, trainImages != null ? trainImages : full ? 20000 : 5000,
+                    valImages != null ? valImages : full ? 10000 : 2000, seed, learningRate, 0.9, 5e-4, ranks);
             ImageSet[] sets = load(settings);
             String source = synthetic ? "synthetic" : "Fashion-MNIST";
             try (Backend b = Backend.named(backend)) {
-                stdout.printf("Training on %s images: %d training and %d validation, %d epoch(s), on the %s%n", source,
-                        sets[0].size(), sets[1].size(), settings.epochs(), b.description());
+                stdout.printf("Training on %s images: %d training and %d validation, %d epoch(s), on the %s%s%n",
+                        source, sets[0].size(), sets[1].size(), settings.epochs(), b.description(), ranks > 1
+                                ? String.format(", as %d simulated devices of batch/%d examples each", ranks, ranks)
+                                : "");
                 List<SmallBatchStudy.Result> results;
                 try (BarPerRun progress = new BarPerRun(err)) {
                     results = SmallBatchStudy.run(b, sets[0], sets[1], settings, progress);
                 }
-                stdout.print(table(results, source));
+                stdout.print(table(results, source, ranks));
                 write(results, source);
                 stdout.println("wrote " + out.resolve("results.csv") + " and " + out.resolve("validation-error.png"));
             }
@@ -144,14 +148,14 @@ final class StudyCommand implements Runnable {
             return new ImageSet[] {sets[0].first(s.trainImages()), sets[1].first(s.valImages())};
         }
 
-        static String table(List<SmallBatchStudy.Result> results, String source) {
+        static String table(List<SmallBatchStudy.Result> results, String source, int ranks) {
             TreeSet<Integer> batches = new TreeSet<>(java.util.Comparator.reverseOrder());
             results.forEach(r -> batches.add(r.batchSize()));
             StringBuilder s = new StringBuilder();
             SmallBatchStudy.Result first = results.get(0);
             s.append(String.format(Locale.ROOT, "%nValidation error (%%) on %d %s images held out, after %d epoch(s) on "
-                    + "%d training images, by batch size:%n", first.valImages(), source, first.epochs(),
-                    first.trainImages()));
+                    + "%d training images, by %s:%n", first.valImages(), source, first.epochs(), first.trainImages(),
+                    ranks > 1 ? "global batch size (" + ranks + " devices, batch/" + ranks + " each)" : "batch size"));
             s.append(String.format("%-16s", "norm"));
             batches.forEach(b -> s.append(String.format("%8d", b)));
             s.append('\n');
@@ -169,11 +173,11 @@ final class StudyCommand implements Runnable {
 
         private void write(List<SmallBatchStudy.Result> results, String source) {
             StringBuilder csv = new StringBuilder("norm,batch_size,epochs,train_images,val_images,learning_rate,"
-                    + "train_loss,val_error_pct,train_seconds,train_images_per_second\n");
+                    + "train_loss,val_error_pct,train_seconds,train_images_per_second,devices\n");
             for (SmallBatchStudy.Result r : results) {
-                csv.append(String.format(Locale.ROOT, "%s,%d,%d,%d,%d,%.6f,%.5f,%.3f,%.2f,%.1f%n", r.norm(),
+                csv.append(String.format(Locale.ROOT, "%s,%d,%d,%d,%d,%.6f,%.5f,%.3f,%.2f,%.1f,%d%n", r.norm(),
                         r.batchSize(), r.epochs(), r.trainImages(), r.valImages(), r.learningRate(), r.trainLoss(),
-                        r.valErrorPercent(), r.trainSeconds(), r.imagesPerSecond()));
+                        r.valErrorPercent(), r.trainSeconds(), r.imagesPerSecond(), ranks));
             }
             try {
                 Files.createDirectories(out);
@@ -181,8 +185,8 @@ final class StudyCommand implements Runnable {
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
-            StudyPlot.write(out.resolve("validation-error.png"), results,
-                    "Validation error vs batch size, " + source);
+            StudyPlot.write(out.resolve("validation-error.png"), results, "Validation error vs "
+                    + (ranks > 1 ? "global batch size on " + ranks + " devices, " : "batch size, ") + source);
         }
     }
 

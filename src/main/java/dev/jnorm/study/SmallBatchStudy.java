@@ -2,9 +2,6 @@ package dev.jnorm.study;
 
 import dev.jnorm.backend.Backend;
 import dev.jnorm.nn.Sequential;
-import dev.jnorm.nn.Sgd;
-import dev.jnorm.nn.SoftmaxCrossEntropy;
-import dev.jnorm.norm.BatchInstanceNorm;
 import dev.jnorm.norm.NormKind;
 import dev.jnorm.norm.NormRegistry;
 import dev.jnorm.norm.NormSpec;
@@ -45,9 +42,40 @@ public final class SmallBatchStudy {
     public static final List<String> DEFAULT_NORMS =
             List.of(NormKind.BATCH.commandName(), NormKind.GROUP.commandName());
 
-    /** What to train, on how much data, and how. */
+    /**
+     * What a study of devices trains unless told ({@code --ranks}): BatchNorm per device,
+     * SyncBatchNorm across them, and GroupNorm, which needs neither (the seeds' segmentation advice).
+     */
+    public static final List<String> DEVICE_NORMS = List.of(NormKind.BATCH.commandName(),
+            NormKind.SYNC_BATCH.commandName(), NormKind.GROUP.commandName());
+
+    /**
+     * What to train, on how much data, and how; {@code ranks} simulated devices (threads) each take
+     * 1/ranks of every batch, data-parallel ({@link DataParallel}; 1 for ordinary training).
+     */
     public record Settings(List<String> norms, List<Integer> batchSizes, int epochs, int trainImages, int valImages,
-                           long seed, double baseLearningRate, double momentum, double weightDecay) {
+                           long seed, double baseLearningRate, double momentum, double weightDecay, int ranks) {
+        public Settings {
+            if (ranks < 1) {
+                throw new IllegalArgumentException("--ranks must be positive, got " + ranks);
+            }
+            for (int b : batchSizes) {
+                if (b < 1) {
+                    throw new IllegalArgumentException("--batch-sizes must be positive, got " + b);
+                }
+                if (b % ranks != 0) {
+                    throw new IllegalArgumentException("--batch-sizes must be multiples of --ranks " + ranks
+                            + " (each device takes batch/ranks examples), got " + b);
+                }
+            }
+        }
+
+        /** Ordinary training, on one device. */
+        public Settings(List<String> norms, List<Integer> batchSizes, int epochs, int trainImages, int valImages,
+                        long seed, double baseLearningRate, double momentum, double weightDecay) {
+            this(norms, batchSizes, epochs, trainImages, valImages, seed, baseLearningRate, momentum, weightDecay, 1);
+        }
+
         public double learningRate(int batchSize) {
             return baseLearningRate * batchSize / 32.0;
         }
@@ -93,53 +121,28 @@ public final class SmallBatchStudy {
     private static Result train(Backend backend, String norm, int batchSize, ImageSet train, ImageSet val, Settings s,
                                 Progress progress) {
         long start = System.nanoTime();
-        String run = norm + " @ " + batchSize;
+        String run = norm + " @ " + batchSize + (s.ranks() > 1 ? " on " + s.ranks() + " devices" : "");
         int steps = train.size() / batchSize;
         long total = (long) s.epochs() * steps * batchSize;
         double epochLoss = 0;
-        try (Sequential net = SmallCnn.build(norm, backend, s.seed());
-             SoftmaxCrossEntropy loss = new SoftmaxCrossEntropy();
-             Sgd sgd = new Sgd(net.parameters(), s.learningRate(batchSize), s.momentum(), s.weightDecay())) {
-            List<BatchInstanceNorm> rhoLayers = rhoLayers(net);
+        try (DataParallel devices = new DataParallel(norm, backend, s.seed(), s.ranks(), s.learningRate(batchSize),
+                s.momentum(), s.weightDecay())) {
             long done = 0;
             for (int epoch = 0; epoch < s.epochs(); epoch++) {
                 int[] order = permutation(train.size(), s.seed() + epoch);
                 epochLoss = 0;
                 for (int step = 0; step < steps; step++) {
-                    double l = step(net, loss, sgd, rhoLayers, backend, train, order, step * batchSize, batchSize);
+                    double l = devices.step(train, order, step * batchSize, batchSize);
                     epochLoss += l / steps;
                     done += batchSize;
                     progress.step(run, done, total, l, done / ((System.nanoTime() - start) / 1e9));
                 }
             }
             double trainSeconds = (System.nanoTime() - start) / 1e9;
-            double error = validationError(net, backend, val);
+            double error = validationError(devices.first(), backend, val);
             return new Result(norm, batchSize, s.epochs(), steps * batchSize, val.size(), s.learningRate(batchSize),
                     epochLoss, error, trainSeconds);
         }
-    }
-
-    /** The layers whose ρ is clamped after each step. */
-    static List<BatchInstanceNorm> rhoLayers(Sequential net) {
-        return net.layers().stream().filter(BatchInstanceNorm.class::isInstance).map(BatchInstanceNorm.class::cast)
-                .toList();
-    }
-
-    /** One SGD step on images {@code order[from .. from+count)}; ρ clamped to [0, 1] after it. Returns the loss. */
-    static double step(Sequential net, SoftmaxCrossEntropy loss, Sgd sgd, List<BatchInstanceNorm> rhoLayers,
-                       Backend backend, ImageSet data, int[] order, int from, int count) {
-        double l;
-        try (Tensor x = images(backend, data, order, from, count);
-             Tensor y = labels(backend, data, order, from, count);
-             Tensor logits = net.forward(x)) {
-            l = loss.forward(logits, y);
-            try (Tensor g = loss.backward(); Tensor dx = net.backward(g)) {
-                sgd.step();
-            }
-        }
-        sgd.zeroGrad();
-        rhoLayers.forEach(BatchInstanceNorm::clampRho);
-        return l;
     }
 
     /** The fraction (in percent) of {@code val} the network gets wrong, in evaluation mode. */
@@ -169,7 +172,7 @@ public final class SmallBatchStudy {
         return 100.0 * wrong / val.size();
     }
 
-    private static Tensor images(Backend backend, ImageSet data, int[] order, int from, int count) {
+    static Tensor images(Backend backend, ImageSet data, int[] order, int from, int count) {
         int pixels = data.height() * data.width();
         float[] batch = new float[count * pixels];
         for (int i = 0; i < count; i++) {
@@ -178,7 +181,7 @@ public final class SmallBatchStudy {
         return backend.upload(batch, Shape.of(count, 1, data.height(), data.width()));
     }
 
-    private static Tensor labels(Backend backend, ImageSet data, int[] order, int from, int count) {
+    static Tensor labels(Backend backend, ImageSet data, int[] order, int from, int count) {
         float[] y = new float[count];
         for (int i = 0; i < count; i++) {
             y[i] = data.labels()[order[from + i]];

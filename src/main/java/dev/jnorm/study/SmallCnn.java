@@ -13,11 +13,13 @@ import dev.jnorm.nn.Sequential;
 import dev.jnorm.norm.NormConfig;
 import dev.jnorm.norm.NormKind;
 import dev.jnorm.norm.NormRegistry;
+import dev.jnorm.norm.StatsReducer;
 import dev.jnorm.norm.NormSpec;
 import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.IntFunction;
 
 /**
  * The study's network for 28×28 grayscale images: three blocks of 3×3 convolution, norm, ReLU
@@ -27,6 +29,8 @@ import java.util.List;
  */
 final class SmallCnn {
     private static final int[] CHANNELS = {16, 32, 64};
+    /** The norm layers of the network, one per block. */
+    static final int NORM_LAYERS = CHANNELS.length;
 
     private SmallCnn() {
     }
@@ -37,6 +41,14 @@ final class SmallCnn {
      * convolutions each followed by mean-only BatchNorm.
      */
     static Sequential build(String normName, Backend backend, long seed) {
+        return build(normName, backend, seed, null);
+    }
+
+    /**
+     * As {@link #build(String, Backend, long)}, the norm layer of block b on rank {@code reducers(b)}
+     * of its group where the norm reduces across ranks (SyncBatchNorm; others ignore it).
+     */
+    static Sequential build(String normName, Backend backend, long seed, IntFunction<StatsReducer> reducers) {
         boolean weightNormed = normName.equals(SmallBatchStudy.WEIGHT_MEAN_ONLY);
         NormSpec norm = normName.equals(SmallBatchStudy.NO_NORM) ? null
                 : NormRegistry.named(weightNormed ? NormKind.MEAN_ONLY_BATCH.commandName() : normName);
@@ -50,7 +62,8 @@ final class SmallCnn {
             layers.add(weightNormed ? new WeightNormConv2d(backend, f32, in, out, 3, false, init)
                     : new Conv2d(backend, f32, in, out, 3, norm == null, init));
             if (norm != null) {
-                layers.add(norm.build(backend, Shape.of(1, out, size, size), config(out), f32));
+                NormConfig config = reducers == null ? config(out) : config(out).reducer(reducers.apply(block));
+                layers.add(norm.build(backend, Shape.of(1, out, size, size), config, f32));
             }
             layers.add(new Relu(backend, f32));
             if (block < CHANNELS.length - 1) {

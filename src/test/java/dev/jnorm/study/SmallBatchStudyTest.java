@@ -7,8 +7,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.jnorm.backend.Backend;
 import dev.jnorm.nn.Sequential;
-import dev.jnorm.nn.Sgd;
-import dev.jnorm.nn.SoftmaxCrossEntropy;
 import dev.jnorm.norm.BatchInstanceNorm;
 import dev.jnorm.tensor.Tensor;
 import java.util.Arrays;
@@ -23,7 +21,7 @@ class SmallBatchStudyTest {
 
     /**
      * Training lowers the loss: with the study's own step, the mean over the last 10 of 80 steps is
-     * under 0.8 of the first 10's.
+     * under 0.8 of the first 10's; ρ stays clamped to [0, 1].
      */
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"group", "batch", "batch-instance", "switchable", "weight+mean-only", "none"})
@@ -31,22 +29,58 @@ class SmallBatchStudyTest {
         ImageSet data = ImageSet.synthetic(640, 1);
         int[] inOrder = IntStream.range(0, data.size()).toArray();
         double[] losses = new double[80];
-        try (Sequential net = SmallCnn.build(norm, CPU, 7);
-             SoftmaxCrossEntropy loss = new SoftmaxCrossEntropy();
-             Sgd sgd = new Sgd(net.parameters(), 0.05, 0.9, 5e-4)) {
-            List<BatchInstanceNorm> rhoLayers = SmallBatchStudy.rhoLayers(net);
+        try (DataParallel net = new DataParallel(norm, CPU, 7, 1, 0.05, 0.9, 5e-4)) {
             for (int step = 0; step < losses.length; step++) {
-                losses[step] = SmallBatchStudy.step(net, loss, sgd, rhoLayers, CPU, data, inOrder, step * 8, 8);
+                losses[step] = net.step(data, inOrder, step * 8, 8);
             }
-            for (BatchInstanceNorm bin : rhoLayers) {
-                for (double r : bin.rho().value().toDoubleArray()) {
-                    assertTrue(r >= 0 && r <= 1, "rho clamped to [0, 1] after each step, got " + r);
-                }
-            }
+            net.first().layers().stream().filter(BatchInstanceNorm.class::isInstance)
+                    .map(BatchInstanceNorm.class::cast).forEach(bin -> {
+                        for (double r : bin.rho().value().toDoubleArray()) {
+                            assertTrue(r >= 0 && r <= 1, "rho clamped to [0, 1] after each step, got " + r);
+                        }
+                    });
         }
         double first = Arrays.stream(losses, 0, 10).average().orElseThrow();
         double last = Arrays.stream(losses, 70, 80).average().orElseThrow();
         assertTrue(last < 0.8 * first, norm + ": loss went from " + first + " to " + last);
+    }
+
+    /** The parameters of rank 0's replica after {@code steps} steps of {@code batch} images. */
+    private static double[] trainedParameters(String norm, int ranks, int steps, int batch) {
+        ImageSet data = ImageSet.synthetic(steps * batch, 3);
+        int[] inOrder = IntStream.range(0, data.size()).toArray();
+        try (DataParallel devices = new DataParallel(norm, CPU, 11, ranks, 0.05, 0.9, 5e-4)) {
+            for (int step = 0; step < steps; step++) {
+                devices.step(data, inOrder, step * batch, batch);
+            }
+            return devices.first().parameters().stream().flatMapToDouble(p -> Arrays.stream(p.value().toDoubleArray()))
+                    .toArray();
+        }
+    }
+
+    /**
+     * Data parallelism with SyncBatchNorm is BatchNorm on the whole batch: the synchronized
+     * statistics, and the averaged gradients of the ranks' mean losses, are the whole batch's, so 2
+     * and 4 devices train the same weights as one (to float32 rounding). Per-device BatchNorm does not:
+     * its statistics are each device's.
+     */
+    @Test
+    void syncBatchNormOnDevicesTrainsAsBatchNormOnOne() {
+        double[] one = trainedParameters("batch", 1, 4, 8);
+        for (int ranks : new int[] {2, 4}) {
+            double[] synced = trainedParameters("sync-batch", ranks, 4, 8);
+            double worst = 0;
+            for (int i = 0; i < one.length; i++) {
+                worst = Math.max(worst, Math.abs(one[i] - synced[i]));
+            }
+            assertTrue(worst < 1e-4, ranks + " devices: largest difference " + worst);
+        }
+        double[] perDevice = trainedParameters("batch", 4, 4, 8);
+        double worst = 0;
+        for (int i = 0; i < one.length; i++) {
+            worst = Math.max(worst, Math.abs(one[i] - perDevice[i]));
+        }
+        assertTrue(worst > 1e-3, "per-device BatchNorm (2 examples a device) trains other weights: " + worst);
     }
 
     @Test

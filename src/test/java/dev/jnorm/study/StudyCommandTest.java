@@ -30,12 +30,31 @@ class StudyCommandTest {
         assertTrue(run.err().contains("images/s"), "a progress bar with the speed");
         List<String> csv = Files.readAllLines(dir.resolve("results.csv"));
         assertEquals("norm,batch_size,epochs,train_images,val_images,learning_rate,train_loss,val_error_pct,"
-                + "train_seconds,train_images_per_second", csv.get(0));
+                + "train_seconds,train_images_per_second,devices", csv.get(0));
         assertEquals(7, csv.size(), "three norms at two batch sizes");
         assertTrue(csv.get(1).startsWith("batch,8,1,48,30,0.012500,"), csv.get(1));
         BufferedImage png = ImageIO.read(dir.resolve("validation-error.png").toFile());
         assertNotNull(png);
         assertEquals(900, png.getWidth());
+    }
+
+    @Test
+    void ranksSimulateDevicesAndDefaultToPerDeviceAndSynchronizedBatchNormAndGroupNorm(@TempDir Path dir)
+            throws IOException {
+        CliRun run = CliRun.of("study", "small-batch", "--synthetic", "--ranks", "2", "--batch-sizes", "8,4",
+                "--train-images", "32", "--val-images", "20", "--backend", "cpu", "--out", dir.toString());
+        assertEquals(0, run.status(), run.err());
+        assertTrue(run.out().contains("as 2 simulated devices of batch/2 examples each"), run.out());
+        assertTrue(run.out().contains("by global batch size (2 devices, batch/2 each)"), run.out());
+        List<String> csv = Files.readAllLines(dir.resolve("results.csv"));
+        assertEquals(List.of("batch", "batch", "sync-batch", "sync-batch", "group", "group"),
+                csv.subList(1, csv.size()).stream().map(l -> l.split(",")[0]).toList());
+        assertTrue(csv.get(1).endsWith(",2"), csv.get(1));
+        CliRun odd = CliRun.of("study", "small-batch", "--synthetic", "--ranks", "3", "--batch-sizes", "8",
+                "--backend", "cpu", "--out", dir.resolve("odd").toString());
+        assertEquals(2, odd.status());
+        assertEquals("--batch-sizes must be multiples of --ranks 3 (each device takes batch/ranks examples), got 8",
+                odd.err().strip());
     }
 
     @Test

@@ -2,11 +2,15 @@ package dev.jnorm.backend.cuda;
 
 import static dev.jnorm.backend.cuda.NormCase.batch;
 import static dev.jnorm.backend.cuda.NormCase.batchInstance;
+import static dev.jnorm.backend.cuda.NormCase.ghost;
 import static dev.jnorm.backend.cuda.NormCase.group;
 import static dev.jnorm.backend.cuda.NormCase.instance;
 import static dev.jnorm.backend.cuda.NormCase.layer;
+import static dev.jnorm.backend.cuda.NormCase.meanOnly;
+import static dev.jnorm.backend.cuda.NormCase.renorm;
 import static dev.jnorm.backend.cuda.NormCase.rms;
 import static dev.jnorm.backend.cuda.NormCase.switchable;
+import static dev.jnorm.backend.cuda.NormCase.sync;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -181,6 +185,16 @@ abstract class CudaBackendContract {
                 NormCase.of("BatchNorm, float4", Shape.of(2, 3, 36), true, batch(3)),
                 NormCase.of("BatchNorm", Shape.of(3, 4, 31), false, batch(4)),
                 NormCase.of("BatchNorm", Shape.of(2, 3, 33), false, batch(3)),
+                // BatchNorm's variants
+                NormCase.of("BatchRenorm, clipped", Shape.of(3, 4, 31), true, renorm(4)),
+                NormCase.of("BatchRenorm [N, C]", Shape.of(37, 8), true, renorm(8)),
+                NormCase.of("BatchRenorm", Shape.of(3, 4, 31), false, renorm(4)),
+                NormCase.of("SyncBatchNorm, one rank", Shape.of(3, 4, 31), true, sync(4)),
+                NormCase.of("SyncBatchNorm, one rank, [N, C]", Shape.of(37, 8), true, sync(8)),
+                NormCase.of("SyncBatchNorm, one rank", Shape.of(2, 3, 33), false, sync(3)),
+                NormCase.of("GhostBatchNorm, uneven virtual batches", Shape.of(5, 3, 33), true, ghost(3, 2)),
+                NormCase.of("MeanOnlyBatchNorm", Shape.of(3, 4, 31), true, meanOnly(4)),
+                NormCase.of("MeanOnlyBatchNorm", Shape.of(3, 4, 31), false, meanOnly(4)),
                 // WeightNorm
                 NormCase.weight("WeightNorm dim 0", Shape.of(5, 3, 3), 0),
                 NormCase.weight("WeightNorm dim 1", Shape.of(5, 3, 3), 1),

@@ -3,18 +3,21 @@ package dev.jnorm.backend.cuda;
 import dev.jnorm.backend.Backend;
 import dev.jnorm.module.Parameter;
 import dev.jnorm.norm.BatchInstanceNorm;
-import dev.jnorm.norm.BatchInstanceOutput;
 import dev.jnorm.norm.BatchNorm;
+import dev.jnorm.norm.BatchRenorm;
+import dev.jnorm.norm.GhostBatchNorm;
+import dev.jnorm.norm.InProcessReducer;
+import dev.jnorm.norm.MeanOnlyBatchNorm;
 import dev.jnorm.norm.ForwardResult;
 import dev.jnorm.norm.GroupNorm;
 import dev.jnorm.norm.InstanceNorm;
 import dev.jnorm.norm.LayerNorm;
 import dev.jnorm.norm.NormLayer;
-import dev.jnorm.norm.NormOutput;
 import dev.jnorm.norm.RMSNorm;
 import dev.jnorm.norm.RunningStatsNorm;
 import dev.jnorm.norm.SwitchableNorm;
-import dev.jnorm.norm.SwitchableOutput;
+import dev.jnorm.norm.SyncBatchNorm;
+import dev.jnorm.norm.TracksRunningStatistics;
 import dev.jnorm.norm.WeightNorm;
 import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
@@ -94,29 +97,19 @@ record NormCase(String name, Shape shape, boolean training, int offset,
             for (Parameter p : layer.parameters()) {
                 out.put("grad_" + p.name(), p.grad().toDoubleArray());
             }
-            if (layer instanceof RunningStatsNorm<?> r && r.runningMean() != null) {
+            if (layer instanceof TracksRunningStatistics r && r.runningMean() != null) {
                 out.put("running_mean", r.runningMean().toDoubleArray());
-                out.put("running_var", r.runningVar().toDoubleArray());
+                if (r.keepsVariance()) {
+                    out.put("running_var", r.runningVar().toDoubleArray());
+                }
             }
         }
         return out;
     }
 
+    /** Every statistic the forward saved (the mean and rstd, Batch Renormalization's r and d, ...). */
     private static void saved(ForwardResult forward, Map<String, double[]> out) {
-        if (forward instanceof NormOutput o) {
-            if (o.mean() != null) {
-                out.put("saved_mean", o.mean().toDoubleArray());
-            }
-            out.put("saved_rstd", o.rstd().toDoubleArray());
-        } else if (forward instanceof BatchInstanceOutput o) {
-            out.put("saved_batch_mean", o.statistics().batchMean().toDoubleArray());
-            out.put("saved_batch_rstd", o.statistics().batchRstd().toDoubleArray());
-            out.put("saved_instance_mean", o.statistics().instanceMean().toDoubleArray());
-            out.put("saved_instance_rstd", o.statistics().instanceRstd().toDoubleArray());
-        } else if (forward instanceof SwitchableOutput o) {
-            out.put("saved_mean", o.statistics().mean().toDoubleArray());
-            out.put("saved_rstd", o.statistics().rstd().toDoubleArray());
-        }
+        forward.savedStatistics().forEach((name, t) -> out.put("saved_" + name, t.toDoubleArray()));
     }
 
     private Map<String, double[]> runWeightNorm(Backend backend, DType dtype) {
@@ -143,6 +136,23 @@ record NormCase(String name, Shape shape, boolean training, int offset,
 
     static BiFunction<Backend, DType, NormLayer<?>> batch(long c) {
         return (b, t) -> BatchNorm.builder(c).dtype(t).build(b);
+    }
+
+    static BiFunction<Backend, DType, NormLayer<?>> renorm(long c) {
+        return (b, t) -> BatchRenorm.builder(c, 1.2, 0.1).dtype(t).build(b); // bounds that bind on these data
+    }
+
+    static BiFunction<Backend, DType, NormLayer<?>> ghost(long c, long virtualBatchSize) {
+        return (b, t) -> GhostBatchNorm.builder(c, virtualBatchSize).dtype(t).build(b);
+    }
+
+    static BiFunction<Backend, DType, NormLayer<?>> meanOnly(long c) {
+        return (b, t) -> MeanOnlyBatchNorm.builder(c).dtype(t).build(b);
+    }
+
+    /** SyncBatchNorm on a group of one rank: its own kernels (the rank merge and sums), BatchNorm's results. */
+    static BiFunction<Backend, DType, NormLayer<?>> sync(long c) {
+        return (b, t) -> SyncBatchNorm.builder(c, InProcessReducer.group(1).get(0)).dtype(t).build(b);
     }
 
     static BiFunction<Backend, DType, NormLayer<?>> instance(long c, boolean affine, boolean track) {
