@@ -85,7 +85,7 @@ def traffic(norm, direction, mode, shape, groups, shared, dtype="float32"):
     s = values // (n * c)
     forward = direction == "forward"
     weight = norm == "weight"
-    size = 4 if dtype == "float32" else 2
+    size = 4 if dtype == "float32" or weight else 2  # a 16-bit weight is reparameterized in float32
     minimal = values * size * (2 if forward else 4 if weight else 3)
     eval_batch = norm == "batch" and mode == "eval"
     group = {"batch": n * s, "instance": s, "group": c // max(groups, 1) * s, "layer": shape[-1], "rms": shape[-1],

@@ -488,6 +488,27 @@ JNIEXPORT void JNICALL Java_dev_jnorm_backend_cuda_internal_EmulatedDevice_downl
     env->SetFloatArrayRegion(dst, offset, count, reinterpret_cast<const jfloat*>((uintptr_t)address));
 }
 
+JNIEXPORT void JNICALL Java_dev_jnorm_backend_cuda_internal_EmulatedDevice_fill16(JNIEnv* env, jclass, jlong address,
+                                                                                  jshort bits, jlong count) {
+    if (!host_range(env, address, 2 * count, "fill")) return;
+    uint16_t* p = reinterpret_cast<uint16_t*>((uintptr_t)address);
+    for (jlong i = 0; i < count; i++) p[i] = (uint16_t)bits;
+}
+
+JNIEXPORT void JNICALL Java_dev_jnorm_backend_cuda_internal_EmulatedDevice_upload16(JNIEnv* env, jclass, jlong address,
+                                                                                    jshortArray src, jint offset,
+                                                                                    jint count) {
+    if (!host_range(env, address, 2L * count, "upload")) return;
+    env->GetShortArrayRegion(src, offset, count, reinterpret_cast<jshort*>((uintptr_t)address));
+}
+
+JNIEXPORT void JNICALL Java_dev_jnorm_backend_cuda_internal_EmulatedDevice_download16(JNIEnv* env, jclass,
+                                                                                      jlong address, jshortArray dst,
+                                                                                      jint offset, jint count) {
+    if (!host_range(env, address, 2L * count, "download")) return;
+    env->SetShortArrayRegion(dst, offset, count, reinterpret_cast<const jshort*>((uintptr_t)address));
+}
+
 JNIEXPORT void JNICALL Java_dev_jnorm_backend_cuda_internal_EmulatedDevice_copy(JNIEnv* env, jclass, jlong dst,
                                                                                 jlong src, jlong bytes) {
     if (!host_range(env, dst, bytes, "copy") || !host_range(env, src, bytes, "copy")) return;

@@ -3,6 +3,7 @@
 #define JNORM_EMULATOR 1
 
 #include "../channels.cu"
+#include "../convert.cu"
 #include "../composite.cu"
 #include "../nn.cu"
 #include "../rows.cu"
@@ -42,6 +43,10 @@ const bool registered = [] {
     REGISTER(channel_coefficients)
     REGISTER(channel_backward_coefficients)
     REGISTER(renorm_coefficients)
+    REGISTER(widen_f16)
+    REGISTER(widen_bf16)
+    REGISTER(narrow_f16)
+    REGISTER(narrow_bf16)
     REGISTER(rank_welford_merge)
     REGISTER(rank_sums)
     REGISTER(mean_only_bias_grad)

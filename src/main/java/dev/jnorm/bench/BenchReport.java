@@ -84,9 +84,13 @@ public record BenchReport(Map<String, Object> header, List<Map<String, Object>> 
 
     /** The key a row is matched on across implementations: norm, direction, mode, shape. */
     static String key(Map<String, Object> row) {
+        return row.get("norm") + " " + row.get("direction") + " " + row.get("mode") + " " + shapeAndDtype(row);
+    }
+
+    /** The row's shape, and its storage dtype where not float32. */
+    static String shapeAndDtype(Map<String, Object> row) {
         Object dtype = row.getOrDefault("dtype", "float32");
-        return row.get("norm") + " " + row.get("direction") + " " + row.get("mode") + " " + shape(row)
-                + ("float32".equals(dtype) ? "" : " " + dtype);
+        return shape(row) + ("float32".equals(dtype) ? "" : " " + dtype);
     }
 
     /** A numeric field of a row. */

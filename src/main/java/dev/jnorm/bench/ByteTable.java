@@ -34,7 +34,7 @@ public final class ByteTable {
                     .reduce(1, (a, b) -> a * b);
             double ratio = moved.doubleValue() / number(row, "floor_bytes");
             s.append(String.format("| %s | %s | %s | %s | %s | %.0f | %.0f | %.2f | %.3f%s |%n", row.get("norm"),
-                    row.get("direction"), row.get("mode"), BenchReport.shape(row),
+                    row.get("direction"), row.get("mode"), BenchReport.shapeAndDtype(row),
                     String.valueOf(row.get("kernels")).replace("+", ", "), number(row, "minimal_bytes") / elements,
                     number(row, "floor_bytes") / elements, moved.doubleValue() / elements, ratio,
                     ratio > FLOOR_SLACK ? " **over**" : ""));

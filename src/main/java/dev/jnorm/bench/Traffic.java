@@ -20,8 +20,9 @@ public record Traffic(long minimalBytes, long floorBytes) {
     public static Traffic of(BenchCase c, long sharedMemoryPerBlock) {
         NormSpec spec = c.spec();
         long values = c.shape().numel();
-        long bytes = c.dtype().bytes(); // per value of the data, as stored
         boolean reparameterizes = spec.reparameterizes();
+        // per value of the data, as stored; a 16-bit weight is reparameterized as float32 master weights
+        long bytes = (reparameterizes ? c.dtype().parameterType() : c.dtype()).bytes();
         long minimal = values * bytes * (c.forward() ? 2 : reparameterizes ? 4 : 3);
         boolean fits = !spec.batchStatisticsFirst(c.training()) && (reparameterizes || spec.elementwise(c.training())
                 || (c.forward() ? 4 : 8) * c.groupSize() <= sharedMemoryPerBlock);

@@ -266,20 +266,9 @@ final class RunCommand implements Callable<Integer> {
 
     // ---- the norms that normalize an input ----
 
-    /**
-     * The dtype to compute in: the input's, or float32 on a backend without it (CUDA has neither
-     * float64 nor, yet, 16-bit kernels: a 16-bit input is then computed with float32 storage and its
-     * outputs rounded to 16 bits, which the command says on stderr).
-     */
+    /** The dtype to compute in: the input's, or float32 on a backend without it (CUDA has no float64). */
     private static DType computeType(Backend compute, NpyArray x) {
-        if (compute.supports(x.dtype())) {
-            return x.dtype();
-        }
-        if (x.dtype().sixteenBit()) {
-            System.err.println("note: the " + compute.name() + " backend has no " + x.dtype() + " kernels yet: "
-                    + "computing with float32 storage, outputs rounded to " + x.dtype());
-        }
-        return DType.FLOAT32;
+        return compute.supports(x.dtype()) ? x.dtype() : DType.FLOAT32;
     }
 
     private Map<String, NpyArray> runLayer(Backend compute, NpyArray x, NpyArray dy, boolean training) {

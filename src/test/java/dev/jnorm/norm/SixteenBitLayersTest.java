@@ -2,9 +2,12 @@ package dev.jnorm.norm;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.jnorm.backend.Backend;
 import dev.jnorm.backend.cpu.CpuBackend;
+import dev.jnorm.backend.cuda.CudaBackend;
+import dev.jnorm.backend.cuda.internal.EmulatedDevice;
 import dev.jnorm.module.Parameter;
 import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
@@ -36,7 +39,12 @@ class SixteenBitLayersTest {
     }
 
     private static NormLayer<?> layer(String norm, DType dtype) {
-        NormLayer<?> layer = NormRegistry.named(norm).build(CPU, SHAPE, NormConfig.defaults().groups(2).eps(1e-5), dtype);
+        return layer(CPU, norm, dtype);
+    }
+
+    private static NormLayer<?> layer(Backend backend, String norm, DType dtype) {
+        NormLayer<?> layer = NormRegistry.named(norm).build(backend, SHAPE, NormConfig.defaults().groups(2).eps(1e-5),
+                dtype);
         long seed = 100;
         for (Parameter p : layer.parameters()) { // float32 values, the same in both layers
             double[] v = TestData.uniform(seed++, (int) p.value().numel(), 0.5, 1.5);
@@ -46,6 +54,15 @@ class SixteenBitLayersTest {
             p.value().copyFrom(v);
         }
         return layer;
+    }
+
+    /** Random values for {@link #SHAPE}, scaled and shifted, rounded to {@code dtype}. */
+    private static double[] data(DType dtype, long seed, double scale, double shift) {
+        double[] v = TestData.randn(seed, (int) SHAPE.numel());
+        for (int i = 0; i < v.length; i++) {
+            v[i] = dtype.round(scale * v[i] + shift);
+        }
+        return v;
     }
 
     /** The float16 output of GroupNorm(2, 4) on x with weight w, and the float64 one on the same values. */
@@ -102,17 +119,70 @@ class SixteenBitLayersTest {
         assertTrue(Arrays.stream(saturated[0]).noneMatch(Double::isNaN), "and never to NaN");
     }
 
+    /**
+     * On the emulated GPU, 16-bit layers (16-bit data, float32 parameters and statistics) match the
+     * float64 reference on the same rounded inputs within the design's 16-bit tolerances, forward and
+     * backward, every norm; and GroupNorm's 16-bit output saturates to infinity, never NaN, while its
+     * float32 statistics stay finite.
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("cases")
+    void onTheEmulatedGpuWithinTheSixteenBitTolerances(String norm, DType dtype) {
+        assumeTrue(EmulatedDevice.unavailableReason() == null, EmulatedDevice.unavailableReason());
+        double[] x = data(dtype, 1, 3, 2);
+        double[] dy = data(dtype, 2, 1, 0);
+        double atol = dtype == DType.FLOAT16 ? 1e-3 : 1e-2;
+        double rtol = dtype == DType.FLOAT16 ? 1e-3 : 1.6e-2;
+        try (CudaBackend cuda = new CudaBackend(new EmulatedDevice(EmulatedDevice.Geometry.SMALL));
+             NormLayer<?> half = layer(cuda, norm, dtype);
+             NormLayer<?> exact = layer(norm, DType.FLOAT64);
+             Tensor xh = TestData.tensor(cuda, dtype, x, SHAPE.dims());
+             Tensor xd = TestData.tensor(CPU, DType.FLOAT64, x, SHAPE.dims());
+             Tensor dyh = TestData.tensor(cuda, dtype, dy, SHAPE.dims());
+             Tensor dyd = TestData.tensor(CPU, DType.FLOAT64, dy, SHAPE.dims());
+             Tensor yh = half.forward(xh);
+             Tensor yd = exact.forward(xd);
+             Tensor dxh = half.backward(dyh);
+             Tensor dxd = exact.backward(dyd)) {
+            assertEquals(dtype, yh.dtype());
+            assertEquals(dtype, dxh.dtype());
+            Close.assertClose(yd.toDoubleArray(), yh.toDoubleArray(), atol, rtol, norm + " output");
+            Close.assertClose(dxd.toDoubleArray(), dxh.toDoubleArray(), atol, rtol, norm + " grad_input");
+            for (int k = 0; k < half.parameters().size(); k++) {
+                Parameter p = half.parameters().get(k);
+                assertEquals(DType.FLOAT32, p.grad().dtype());
+                Close.assertClose(exact.parameters().get(k).grad().toDoubleArray(), p.grad().toDoubleArray(), atol,
+                        rtol, norm + " grad_" + p.name());
+            }
+        }
+    }
+
+    @org.junit.jupiter.api.Test
+    void aSaturatingOutputOnTheEmulatedGpuIsInfinityNotNaN() {
+        assumeTrue(EmulatedDevice.unavailableReason() == null, EmulatedDevice.unavailableReason());
+        double[] x = TestData.randn(3, 64);
+        for (int i = 0; i < x.length; i++) {
+            x[i] = DType.FLOAT16.round(x[i]);
+        }
+        try (CudaBackend cuda = new CudaBackend(new EmulatedDevice(EmulatedDevice.Geometry.SMALL));
+             GroupNorm half = GroupNorm.builder(2, 4).dtype(DType.FLOAT16).build(cuda);
+             Tensor xh = TestData.tensor(cuda, DType.FLOAT16, x, 2, 4, 8)) {
+            cuda.fill(half.weight().value(), 1e5); // float32 weight: outputs past 65504
+            try (Tensor y = half.forward(xh)) {
+                double[] got = y.toDoubleArray();
+                assertTrue(Arrays.stream(got).anyMatch(Double::isInfinite), "the output saturates to infinity");
+                assertTrue(Arrays.stream(got).noneMatch(Double::isNaN), "and never to NaN");
+                assertTrue(Arrays.stream(half.lastForward().rstd().toDoubleArray()).allMatch(Double::isFinite),
+                        "float32 statistics stay finite");
+            }
+        }
+    }
+
     @ParameterizedTest(name = "{0} {1}")
     @MethodSource("cases")
     void forwardIsTheFloat64ResultOnTheRoundedInputsRoundedOnce(String norm, DType dtype) {
-        double[] x = TestData.randn(1, (int) SHAPE.numel());
-        for (int i = 0; i < x.length; i++) {
-            x[i] = dtype.round(3 * x[i] + 2);
-        }
-        double[] dy = TestData.randn(2, x.length);
-        for (int i = 0; i < dy.length; i++) {
-            dy[i] = dtype.round(dy[i]);
-        }
+        double[] x = data(dtype, 1, 3, 2);
+        double[] dy = data(dtype, 2, 1, 0);
         try (NormLayer<?> half = layer(norm, dtype);
              NormLayer<?> exact = layer(norm, DType.FLOAT64);
              Tensor xh = TestData.tensor(CPU, dtype, x, SHAPE.dims());

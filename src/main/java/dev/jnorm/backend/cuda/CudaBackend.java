@@ -9,12 +9,16 @@ import dev.jnorm.backend.cuda.internal.DevicePointer;
 import dev.jnorm.backend.cuda.internal.EmulatedDevice;
 import dev.jnorm.backend.cuda.internal.GpuDevice;
 import dev.jnorm.backend.cuda.internal.JCudaDevice;
+import dev.jnorm.backend.cuda.internal.Kernels;
 import dev.jnorm.backend.cuda.internal.Kernel;
 import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
 import java.lang.ref.Cleaner;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -54,6 +58,8 @@ public final class CudaBackend implements Backend {
     private final AtomicLong leakedTensors = new AtomicLong();
     private final Map<String, MemoryTraffic> trafficByOperation = new LinkedHashMap<>();
     private CudaException poisonedBy;
+    /** While an op runs on float32 copies of its 16-bit data: each 16-bit tensor's copy. */
+    private Map<Tensor, DeviceTensor> shadows;
     private boolean closed;
 
     /**
@@ -76,7 +82,7 @@ public final class CudaBackend implements Backend {
         this.syncEachLaunch = syncEachLaunch;
         this.info = device.info();
         this.allocator = new DeviceAllocator(device, !debug);
-        this.kit = new CudaKit(device, allocator, this::launch, this::pointer, t -> ((DeviceTensor) t).aligned16());
+        this.kit = new CudaKit(device, allocator, this::launch, this::pointer, t -> resolve(t).aligned16());
         this.network = new CudaNetworkOps(this, device, kit);
     }
 
@@ -147,7 +153,7 @@ public final class CudaBackend implements Backend {
 
     @Override
     public boolean supports(DType dtype) {
-        return dtype == DType.FLOAT32;
+        return dtype == DType.FLOAT32 || dtype.sixteenBit();
     }
 
     /**
@@ -217,19 +223,18 @@ public final class CudaBackend implements Backend {
     @Override
     public synchronized Tensor allocate(Shape shape, DType dtype) {
         Tensor t = empty(shape, dtype);
-        if (t.numel() > 0) {
-            guard("allocate", shape, () -> device.fill32(pointer(t), 0, t.numel()));
-        }
+        fill(t, 0);
         return t;
     }
 
     @Override
     public synchronized Tensor empty(Shape shape, DType dtype) {
-        if (dtype != DType.FLOAT32) {
-            throw new IllegalArgumentException("the cuda backend holds float32 tensors only, not " + dtype);
+        if (!supports(dtype)) {
+            throw new IllegalArgumentException("the cuda backend holds float32, float16 and bfloat16 tensors, not "
+                    + dtype);
         }
         enter();
-        long bytes = 4 * shape.numel();
+        long bytes = (long) dtype.bytes() * shape.numel();
         DevicePointer p;
         try {
             p = allocator.allocate(bytes);
@@ -238,11 +243,11 @@ public final class CudaBackend implements Backend {
         }
         Allocation allocation = new Allocation(this, p, bytes, shape,
                 TRACK_ALLOCATIONS ? new Throwable("allocated here") : null);
-        DeviceTensor t = new DeviceTensor(this, shape, p, 0, allocation::closeExplicitly, null);
+        DeviceTensor t = new DeviceTensor(this, shape, dtype, p, 0, allocation::closeExplicitly, null);
         allocation.cleanable = CLEANER.register(t, allocation);
         liveTensors.incrementAndGet();
         if (debug && t.numel() > 0) {
-            guard("fill with NaN", shape, () -> device.fill32(p, Float.floatToRawIntBits(Float.NaN), t.numel()));
+            fill(t, Double.NaN);
         }
         return t;
     }
@@ -259,7 +264,7 @@ public final class CudaBackend implements Backend {
         if (!(device instanceof JCudaDevice)) {
             throw new IllegalArgumentException("JCuda memory can only be wrapped on a JCuda device");
         }
-        return new DeviceTensor(this, shape, JCudaDevice.pointer(memory), -1, null, null);
+        return new DeviceTensor(this, shape, DType.FLOAT32, JCudaDevice.pointer(memory), -1, null, null);
     }
 
     @Override
@@ -271,12 +276,17 @@ public final class CudaBackend implements Backend {
 
     @Override
     public Tensor upload(double[] values, Shape shape) {
-        throw new IllegalArgumentException("the cuda backend holds float32 tensors only, not float64");
+        throw new IllegalArgumentException("the cuda backend holds float32, float16 and bfloat16 tensors, not float64");
     }
 
     @Override
     public synchronized void fill(Tensor t, double value) {
-        if (t.numel() > 0) {
+        if (t.numel() == 0) {
+            return;
+        }
+        if (t.dtype().sixteenBit()) {
+            guard("fill", t.shape(), () -> device.fill16(pointer(t), t.dtype().toBits(value), t.numel()));
+        } else {
             guard("fill", t.shape(), () -> device.fill32(pointer(t), Float.floatToRawIntBits((float) value), t.numel()));
         }
     }
@@ -286,8 +296,21 @@ public final class CudaBackend implements Backend {
         if (src.numel() != dst.numel()) {
             throw new IllegalArgumentException("copy of " + src.shape() + " into " + dst.shape());
         }
-        if (src.numel() > 0) {
-            guard("copy", src.shape(), () -> device.copy(pointer(dst), pointer(src), 4 * src.numel()));
+        if (src.numel() == 0) {
+            return;
+        }
+        if (src.dtype() == dst.dtype()) {
+            guard("copy", src.shape(), () -> device.copy(pointer(dst), pointer(src),
+                    (long) src.dtype().bytes() * src.numel()));
+        } else if (dst.dtype() == DType.FLOAT32 || src.dtype() == DType.FLOAT32) { // widened, or rounded once
+            guard("copy", src.shape(), () -> convert(src, dst, dst.dtype() == DType.FLOAT32));
+        } else { // float16 <-> bfloat16, through float32 (exact), rounded once
+            try (Tensor wide = empty(src.shape(), DType.FLOAT32)) {
+                guard("copy", src.shape(), () -> {
+                    convert(src, wide, true);
+                    convert(wide, dst, false);
+                });
+            }
         }
     }
 
@@ -297,6 +320,20 @@ public final class CudaBackend implements Backend {
             guard("download", t.shape(), () -> device.download(t.pointer(), out, 0, out.length));
         }
         return out;
+    }
+
+    synchronized short[] download16(DeviceTensor t) {
+        short[] out = new short[DeviceTensor.hostLength(t)];
+        if (out.length > 0) {
+            guard("download", t.shape(), () -> device.download16(t.pointer(), out, 0, out.length));
+        }
+        return out;
+    }
+
+    synchronized void upload16(DeviceTensor t, short[] values) {
+        if (values.length > 0) {
+            guard("upload", t.shape(), () -> device.upload16(t.pointer(), values, 0, values.length));
+        }
     }
 
     synchronized void upload(DeviceTensor t, float[] values) {
@@ -340,7 +377,51 @@ public final class CudaBackend implements Backend {
     /** Runs a norm's launch plan, naming the pass, the input's shape and the device in any error. */
     @Override
     public synchronized void run(NormOp op) {
-        guard(op.name(), op.shape(), () -> op.launch(kit));
+        Map<Tensor, Boolean> sixteenBit = SixteenBitData.of(op);
+        if (sixteenBit.isEmpty()) {
+            guard(op.name(), op.shape(), () -> op.launch(kit));
+            return;
+        }
+        // No norm has 16-bit kernels yet: its float32 kernels run on float32 copies of its 16-bit data,
+        // its inputs widened before (exact), its outputs rounded back after (once, to nearest even).
+        List<DeviceTensor> wide = new ArrayList<>();
+        try {
+            guard(op.name(), op.shape(), () -> {
+                shadows = new IdentityHashMap<>();
+                sixteenBit.forEach((t, written) -> {
+                    DeviceTensor f32 = (DeviceTensor) empty(t.shape(), DType.FLOAT32);
+                    wide.add(f32);
+                    if (!written) { // an output (y, dx) is written whole: nothing to widen
+                        convert(t, f32, true);
+                    }
+                    shadows.put(t, f32);
+                });
+                op.launch(kit);
+                Map<Tensor, DeviceTensor> copies = shadows;
+                shadows = null; // the 16-bit tensors themselves again
+                sixteenBit.forEach((t, written) -> {
+                    if (written) {
+                        convert(copies.get(t), t, false);
+                    }
+                });
+            });
+        } finally {
+            shadows = null;
+            wide.forEach(Tensor::close);
+        }
+    }
+
+    /** Widens 16-bit {@code from} into float32 {@code to}, or narrows float32 {@code from} into 16-bit {@code to}. */
+    private void convert(Tensor from, Tensor to, boolean widen) {
+        DType narrow = widen ? from.dtype() : to.dtype();
+        boolean half = narrow == DType.FLOAT16;
+        if (widen) {
+            (half ? Kernels.widenF16() : Kernels.widenBf16()).x(pointer(from)).y(pointer(to)).n(from.numel())
+                    .launch(kit.launcher(), kit.grid(from.numel()), 0);
+        } else {
+            (half ? Kernels.narrowF16() : Kernels.narrowBf16()).x(pointer(from)).y(pointer(to)).n(from.numel())
+                    .launch(kit.launcher(), kit.grid(from.numel()), 0);
+        }
     }
 
     /** The building blocks of the launch plans on this device. */
@@ -364,13 +445,16 @@ public final class CudaBackend implements Backend {
     }
 
     DevicePointer pointer(Tensor t) {
-        if (t == null) {
-            return null;
-        }
+        return t == null ? null : resolve(t).pointer();
+    }
+
+    /** The device tensor {@code t} is, or its float32 copy while an op runs on copies of 16-bit data. */
+    private DeviceTensor resolve(Tensor t) {
         if (!(t instanceof DeviceTensor d) || d.backend() != this) {
             throw new IllegalArgumentException("tensor " + t + " does not belong to this cuda backend");
         }
-        return d.pointer();
+        DeviceTensor shadow = shadows == null ? null : shadows.get(t);
+        return shadow != null ? shadow : d;
     }
 
     // ---- errors and lifecycle ----

@@ -7,7 +7,7 @@ import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
 
 /**
- * A float32 tensor in device memory. Owned tensors return their memory to the backend's allocator
+ * A tensor in device memory: float32, or float16 / bfloat16 held as 16-bit patterns. Owned tensors return their memory to the backend's allocator
  * on close; a tensor that becomes unreachable unclosed is reported as a leak and freed then.
  * Wrapped tensors (the caller's own memory) and views free nothing.
  */
@@ -21,9 +21,9 @@ final class DeviceTensor extends Tensor {
      * @param alignmentOffset bytes from a 256-byte aligned address, or −1 when unknown (wrapped memory)
      * @param release         frees the memory once, or null when this tensor owns none
      */
-    DeviceTensor(CudaBackend backend, Shape shape, DevicePointer pointer, long alignmentOffset, Runnable release,
-                 Tensor base) {
-        super(shape, DType.FLOAT32, base);
+    DeviceTensor(CudaBackend backend, Shape shape, DType dtype, DevicePointer pointer, long alignmentOffset,
+                 Runnable release, Tensor base) {
+        super(shape, dtype, base);
         this.backend = backend;
         this.pointer = pointer;
         this.alignmentOffset = alignmentOffset;
@@ -47,14 +47,23 @@ final class DeviceTensor extends Tensor {
 
     @Override
     protected Tensor createView(long offset, Shape shape) {
-        return new DeviceTensor(backend, shape, pointer.plus(4 * offset),
-                alignmentOffset < 0 ? -1 : alignmentOffset + 4 * offset, null, this);
+        long bytes = (long) dtype().bytes() * offset;
+        return new DeviceTensor(backend, shape, dtype(), pointer.plus(bytes),
+                alignmentOffset < 0 ? -1 : alignmentOffset + bytes, null, this);
     }
 
     @Override
     public float[] toFloatArray() {
         requireOpen();
-        return backend.download(this);
+        if (!dtype().sixteenBit()) {
+            return backend.download(this);
+        }
+        short[] bits = backend.download16(this);
+        float[] f = new float[bits.length];
+        for (int i = 0; i < f.length; i++) {
+            f[i] = (float) dtype().fromBits(bits[i]); // exact: 16-bit values are floats
+        }
+        return f;
     }
 
     @Override
@@ -71,16 +80,34 @@ final class DeviceTensor extends Tensor {
     public void copyFrom(float[] values) {
         requireOpen();
         requireLength(values.length);
-        backend.upload(this, values);
+        if (!dtype().sixteenBit()) {
+            backend.upload(this, values);
+            return;
+        }
+        double[] exact = new double[values.length];
+        for (int i = 0; i < exact.length; i++) {
+            exact[i] = values[i];
+        }
+        copyFrom(exact);
     }
 
     @Override
     public void copyFrom(double[] values) {
+        requireOpen();
+        requireLength(values.length);
+        if (dtype().sixteenBit()) { // rounded once, from double, as the host tensors round
+            short[] bits = new short[values.length];
+            for (int i = 0; i < bits.length; i++) {
+                bits[i] = dtype().toBits(values[i]);
+            }
+            backend.upload16(this, bits);
+            return;
+        }
         float[] f = new float[values.length];
         for (int i = 0; i < f.length; i++) {
             f[i] = (float) values[i];
         }
-        copyFrom(f);
+        backend.upload(this, f);
     }
 
     @Override

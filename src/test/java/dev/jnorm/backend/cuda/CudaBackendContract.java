@@ -346,7 +346,28 @@ abstract class CudaBackendContract {
             assertArrayEquals(new float[] {1, 2, 3, 4, -1, -1}, t.toFloatArray());
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> cuda().empty(Shape.of(2), DType.FLOAT64));
-            assertEquals("the cuda backend holds float32 tensors only, not float64", e.getMessage());
+            assertEquals("the cuda backend holds float32, float16 and bfloat16 tensors, not float64", e.getMessage());
+        }
+        // 16-bit tensors: patterns rounded once from double, at 2 bytes an element (views at odd offsets)
+        try (Tensor h = cuda().empty(Shape.of(7), DType.FLOAT16);
+             Tensor g = cuda().empty(Shape.of(3), DType.FLOAT16);
+             Tensor b = cuda().allocate(Shape.of(2), DType.BFLOAT16);
+             Tensor f = cuda().empty(Shape.of(3), DType.FLOAT32)) {
+            double tiny = DType.FLOAT16.round(1e-7); // a subnormal
+            h.copyFrom(new double[] {1, 2.5, 65504, 1e-7, -0.0, 70000, Double.NaN});
+            assertEquals(java.util.Arrays.toString(new double[] {1, 2.5, 65504, tiny, -0.0, Double.POSITIVE_INFINITY,
+                Double.NaN}), java.util.Arrays.toString(h.toDoubleArray()));
+            cuda().copy(h.view(1, Shape.of(3)), g);
+            assertEquals("[2.5, 65504.0, " + tiny + "]", java.util.Arrays.toString(g.toDoubleArray()));
+            cuda().fill(h.view(3, Shape.of(1)), 0.1);
+            assertEquals(DType.FLOAT16.round(0.1), h.toDoubleArray()[3]);
+            assertEquals("[0.0, 0.0]", java.util.Arrays.toString(b.toDoubleArray()));
+            b.copyFrom(new float[] {1.00390625f, 3e38f}); // a tie to even, and near bfloat16's largest
+            assertEquals("[1.0, 3.00405527047391E38]", java.util.Arrays.toString(b.toDoubleArray()), "as PyTorch rounds");
+            cuda().copy(g, f); // widened, as the CPU backend copies across dtypes
+            assertEquals("[2.5, 65504.0, " + tiny + "]", java.util.Arrays.toString(f.toDoubleArray()));
+            cuda().copy(g.view(0, Shape.of(2)), b); // float16 to bfloat16, rounded once: 65504 to 65536
+            assertEquals("[2.5, 65536.0]", java.util.Arrays.toString(b.toDoubleArray()));
         }
     }
 

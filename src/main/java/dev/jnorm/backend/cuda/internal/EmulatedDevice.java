@@ -280,6 +280,24 @@ public final class EmulatedDevice implements GpuDevice {
     }
 
     @Override
+    public void fill16(DevicePointer pointer, short bits, long count) {
+        surface();
+        fill16(address(pointer), bits, count);
+    }
+
+    @Override
+    public void upload16(DevicePointer destination, short[] source, int offset, int count) {
+        surface();
+        upload16(address(destination), source, offset, count);
+    }
+
+    @Override
+    public void download16(DevicePointer source, short[] destination, int offset, int count) {
+        surface();
+        download16(address(source), destination, offset, count);
+    }
+
+    @Override
     public void upload(DevicePointer destination, float[] source, int offset, int count) {
         surface();
         upload(address(destination), source, offset, count);
@@ -459,6 +477,12 @@ public final class EmulatedDevice implements GpuDevice {
     private static native void fill32(long address, int bits, long count);
 
     private static native void upload(long address, float[] source, int offset, int count);
+
+    private static native void fill16(long address, short bits, long count);
+
+    private static native void upload16(long address, short[] source, int offset, int count);
+
+    private static native void download16(long address, short[] destination, int offset, int count);
 
     private static native void download(long address, float[] destination, int offset, int count);
 

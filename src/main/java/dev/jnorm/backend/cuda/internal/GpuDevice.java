@@ -35,6 +35,15 @@ public interface GpuDevice extends AutoCloseable {
     /** Copies {@code count} floats to the host, after the work already queued. */
     void download(DevicePointer source, float[] destination, int offset, int count);
 
+    /** Sets {@code count} 16-bit words to {@code bits}, in stream order. */
+    void fill16(DevicePointer pointer, short bits, long count);
+
+    /** Copies {@code count} 16-bit words (float16 or bfloat16 patterns) from the host, after the work already queued. */
+    void upload16(DevicePointer destination, short[] source, int offset, int count);
+
+    /** Copies {@code count} 16-bit words to the host, after the work already queued. */
+    void download16(DevicePointer source, short[] destination, int offset, int count);
+
     void copy(DevicePointer destination, DevicePointer source, long bytes);
 
     /** Queues a kernel over a one-dimensional grid of {@code grid} blocks of {@code block} threads. */

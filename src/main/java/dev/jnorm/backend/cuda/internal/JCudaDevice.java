@@ -199,6 +199,25 @@ public final class JCudaDevice implements GpuDevice {
     }
 
     @Override
+    public void fill16(DevicePointer pointer, short bits, long count) {
+        check(JCudaDriver.cuMemsetD16Async(raw(pointer), bits, count, stream), "cuMemsetD16Async");
+    }
+
+    @Override
+    public void upload16(DevicePointer destination, short[] source, int offset, int count) {
+        synchronize();
+        check(JCudaDriver.cuMemcpyHtoD(raw(destination), Pointer.to(source).withByteOffset(2L * offset), 2L * count),
+                "cuMemcpyHtoD");
+    }
+
+    @Override
+    public void download16(DevicePointer source, short[] destination, int offset, int count) {
+        synchronize();
+        check(JCudaDriver.cuMemcpyDtoH(Pointer.to(destination).withByteOffset(2L * offset), raw(source), 2L * count),
+                "cuMemcpyDtoH");
+    }
+
+    @Override
     public void upload(DevicePointer destination, float[] source, int offset, int count) {
         synchronize(); // the legacy-stream copy below then orders after our stream's work
         check(JCudaDriver.cuMemcpyHtoD(raw(destination), Pointer.to(source).withByteOffset(4L * offset), 4L * count),

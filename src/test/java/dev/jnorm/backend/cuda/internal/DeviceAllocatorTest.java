@@ -73,6 +73,18 @@ class DeviceAllocatorTest {
         }
 
         @Override
+        public void fill16(DevicePointer pointer, short bits, long count) {
+        }
+
+        @Override
+        public void upload16(DevicePointer destination, short[] source, int offset, int count) {
+        }
+
+        @Override
+        public void download16(DevicePointer source, short[] destination, int offset, int count) {
+        }
+
+        @Override
         public void copy(DevicePointer destination, DevicePointer source, long bytes) {
         }
 
