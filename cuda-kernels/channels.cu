@@ -40,8 +40,9 @@ __device__ __forceinline__ NcRows nc_rows(const RowCursor& k, int perSample) {
 // float4s, S/4 to a row; or, per channel, S = 1 with C a multiple of 4: a float4 is four channels
 // of one row, and the cursor counts them in fours). At 64 registers (STREAMING_KERNEL) all but nc_apply_backward_vec,
 // whose 32 values in flight would spill there, keep 32 warps per SM.
-STREAMING_KERNEL nc_apply(In<float> x, Out<float> y, In<float> A, In<float> M, i64 centerDivisor, In<float> D, i64 N,
-                          i64 C, i64 S, int perSample) {
+template <class Storage>
+__device__ __forceinline__ void nc_apply_body(In<Storage> x, Out<Storage> y, In<float> A, In<float> M,
+                                              i64 centerDivisor, In<float> D, i64 N, i64 C, i64 S, int perSample) {
     i64 total = N * C * S;
     RowCursor k = nc_cursor(S, C, centerDivisor, perSample);
     GRID_STRIDE_BATCH(i0, stride, total) {
@@ -52,10 +53,21 @@ STREAMING_KERNEL nc_apply(In<float> x, Out<float> y, In<float> A, In<float> M, i
             i64 i = i0 + u * stride;
             if (i >= total) break;
             NcRows q = nc_rows(k, perSample);
-            y[i] = A[q.coefficient] * (v[u] - param_or(M, q.center, 0.f)) + param_or(D, q.coefficient, 0.f);
+            y[i] = from_float<Storage>(A[q.coefficient] * (v[u] - param_or(M, q.center, 0.f)) +
+                                       param_or(D, q.coefficient, 0.f));
         }
     }
 }
+
+// The scalar passes over each storage type (float32, float16, bfloat16); the _vec ones are float32's.
+#define NC_APPLY_ENTRY(name, STORAGE)                                                                              \
+    STREAMING_KERNEL name(In<STORAGE> x, Out<STORAGE> y, In<float> A, In<float> M, i64 centerDivisor, In<float> D, \
+                          i64 N, i64 C, i64 S, int perSample) {                                                    \
+        nc_apply_body<STORAGE>(x, y, A, M, centerDivisor, D, N, C, S, perSample);                                  \
+    }
+NC_APPLY_ENTRY(nc_apply, float)
+NC_APPLY_ENTRY(nc_apply_f16, Half)
+NC_APPLY_ENTRY(nc_apply_bf16, BFloat16)
 
 STREAMING_KERNEL nc_apply_vec(In<float> x, Out<float> y, In<float> A, In<float> M, i64 centerDivisor, In<float> D,
                               i64 N, i64 C, i64 S, int perSample) {
@@ -90,8 +102,10 @@ STREAMING_KERNEL nc_apply_vec(In<float> x, Out<float> y, In<float> A, In<float> 
     }
 }
 
-STREAMING_KERNEL nc_apply_backward(In<float> dy, In<float> x, In<float> A, In<float> B, In<float> M, i64 centerDivisor,
-                                   In<float> D, Out<float> dx, i64 N, i64 C, i64 S, int perSample) {
+template <class Storage>
+__device__ __forceinline__ void nc_apply_backward_body(In<Storage> dy, In<Storage> x, In<float> A, In<float> B,
+                                                       In<float> M, i64 centerDivisor, In<float> D, Out<Storage> dx,
+                                                       i64 N, i64 C, i64 S, int perSample) {
     i64 total = N * C * S;
     RowCursor k = nc_cursor(S, C, centerDivisor, perSample);
     GRID_STRIDE_BATCH(i0, stride, total) {
@@ -104,10 +118,20 @@ STREAMING_KERNEL nc_apply_backward(In<float> dy, In<float> x, In<float> A, In<fl
             i64 i = i0 + u * stride;
             if (i >= total) break;
             NcRows q = nc_rows(k, perSample);
-            dx[i] = A[q.coefficient] * g[u] + B[q.coefficient] * (v[u] - M[q.center]) + D[q.coefficient];
+            dx[i] = from_float<Storage>(A[q.coefficient] * g[u] + B[q.coefficient] * (v[u] - M[q.center]) +
+                                        D[q.coefficient]);
         }
     }
 }
+
+#define NC_APPLY_BACKWARD_ENTRY(name, STORAGE)                                                                     \
+    STREAMING_KERNEL name(In<STORAGE> dy, In<STORAGE> x, In<float> A, In<float> B, In<float> M, i64 centerDivisor, \
+                          In<float> D, Out<STORAGE> dx, i64 N, i64 C, i64 S, int perSample) {                      \
+        nc_apply_backward_body<STORAGE>(dy, x, A, B, M, centerDivisor, D, dx, N, C, S, perSample);                 \
+    }
+NC_APPLY_BACKWARD_ENTRY(nc_apply_backward, float)
+NC_APPLY_BACKWARD_ENTRY(nc_apply_backward_f16, Half)
+NC_APPLY_BACKWARD_ENTRY(nc_apply_backward_bf16, BFloat16)
 
 KERNEL nc_apply_backward_vec(In<float> dy, In<float> x, In<float> A, In<float> B, In<float> M, i64 centerDivisor,
                              In<float> D, Out<float> dx, i64 N, i64 C, i64 S, int perSample) {

@@ -101,6 +101,139 @@ __device__ __forceinline__ i64 grid_threads() {
     for (i64 stride = (i64)gridDim.x * blockDim.x, i0 = (i64)blockIdx.x * blockDim.x + threadIdx.x; i0 < (n); \
          i0 += BATCH * stride)
 
+// ---------------------------------------------------------------- 16-bit storage
+//
+// float16 and bfloat16 tensors are stored as their 16-bit patterns, typed Half and BFloat16 so that
+// a kernel templated over its storage type S (float, Half, BFloat16) reads any of them as float
+// (to_float, exact) and writes float results rounded once to nearest even (from_float<S>). All
+// arithmetic, and every statistic, stays in fp32 or wider.
+struct Half {
+    unsigned short bits;
+};
+struct BFloat16 {
+    unsigned short bits;
+};
+
+#ifdef JNORM_EMULATOR
+inline unsigned int float_bits(float f) {
+    unsigned int x;
+    std::memcpy(&x, &f, 4);
+    return x;
+}
+
+inline float bits_float(unsigned int x) {
+    float f;
+    std::memcpy(&f, &x, 4);
+    return f;
+}
+#else
+__device__ __forceinline__ unsigned int float_bits(float f) {
+    return __float_as_uint(f);
+}
+
+__device__ __forceinline__ float bits_float(unsigned int x) {
+    return __uint_as_float(x);
+}
+#endif
+
+// float16 <-> float32. On the GPU one cvt each (cvt.rn rounds to nearest even); the emulator
+// computes the same bits in C++.
+#ifdef JNORM_EMULATOR
+inline float half_to_float(unsigned short h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t e = (h >> 10) & 0x1fu;
+    uint32_t m = h & 0x3ffu;
+    uint32_t x;
+    if (e == 0) {  // zero or subnormal: m · 2^-24, exact in float
+        float f = (float)m * 5.9604644775390625e-8f;
+        std::memcpy(&x, &f, 4);
+        x |= sign;
+    } else if (e == 31) {
+        x = sign | 0x7f800000u | (m << 13);
+    } else {
+        x = sign | ((e + 112u) << 23) | (m << 13);
+    }
+    float r;
+    std::memcpy(&r, &x, 4);
+    return r;
+}
+
+inline unsigned short float_to_half(float f) {
+    uint32_t x;
+    std::memcpy(&x, &f, 4);
+    uint32_t sign = (x >> 16) & 0x8000u;
+    uint32_t ax = x & 0x7fffffffu;
+    if (ax > 0x7f800000u) return (unsigned short)(sign | 0x7e00u | ((ax >> 13) & 0x3ffu));  // NaN, quiet
+    if (ax >= 0x47800000u) return (unsigned short)(sign | 0x7c00u);  // 65536 and over (and inf): inf
+    if (ax < 0x38800000u) {  // under 2^-14: a subnormal multiple of 2^-24, rounded to nearest even
+        float a;
+        std::memcpy(&a, &ax, 4);
+        return (unsigned short)(sign | (uint32_t)std::nearbyint(a * 16777216.0f));
+    }
+    uint32_t h = ((((ax >> 23) - 112u)) << 10) | ((ax & 0x7fffffu) >> 13);
+    uint32_t rest = ax & 0x1fffu;
+    if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) h++;  // a carry may reach the exponent, or inf
+    return (unsigned short)(sign | h);
+}
+#else
+__device__ __forceinline__ float half_to_float(unsigned short h) {
+    float f;
+    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
+    return f;
+}
+
+__device__ __forceinline__ unsigned short float_to_half(float f) {
+    unsigned short h;
+    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
+    return h;
+}
+#endif
+
+// bfloat16 <-> float32: the top half of a float's bits, rounded to nearest even; NaN made quiet.
+__device__ __forceinline__ float bf16_to_float(unsigned short b) {
+    return bits_float((unsigned int)b << 16);
+}
+
+__device__ __forceinline__ unsigned short float_to_bf16(float f) {
+    unsigned int x = float_bits(f);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((x >> 16) | 0x40u);
+    return (unsigned short)((x + 0x7fffu + ((x >> 16) & 1u)) >> 16);
+}
+
+__device__ __forceinline__ float to_float(float v) {
+    return v;
+}
+
+__device__ __forceinline__ float to_float(Half h) {
+    return half_to_float(h.bits);
+}
+
+__device__ __forceinline__ float to_float(BFloat16 b) {
+    return bf16_to_float(b.bits);
+}
+
+template <class S>
+__device__ __forceinline__ S from_float(float v);
+
+template <>
+__device__ __forceinline__ float from_float<float>(float v) {
+    return v;
+}
+
+template <>
+__device__ __forceinline__ Half from_float<Half>(float v) {
+    return Half{float_to_half(v)};
+}
+
+template <>
+__device__ __forceinline__ BFloat16 from_float<BFloat16>(float v) {
+    return BFloat16{float_to_bf16(v)};
+}
+
+// A kernel over storage is a template body and an entry per storage type, each invoked on a line of
+// its own (the Java launch classes are generated from the .cu text): name for float32, name_f16,
+// name_bf16.
+
 // ---------------------------------------------------------------- Welford / Chan
 
 // Count is int within a block, i64 across the partials of a whole group.
@@ -182,7 +315,7 @@ __device__ __forceinline__ int load_strided(P p, i64 j0, i64 step, i64 stop, flo
     for (int u = 0; u < K; u++) {
         i64 j = j0 + u * step;
         if (j < stop) {
-            v[u] = p[j];
+            v[u] = to_float(p[j]);
             n = u + 1;
         }
     }

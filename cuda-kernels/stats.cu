@@ -24,8 +24,10 @@
 // the group's mean so that large offsets cancel before the products are summed.
 #include "common.cuh"
 
-KERNEL segments_welford_partial(In<float> x, i64 groups, i64 groupStride, i64 count, i64 length, i64 segStride,
-                                i64 chunks, Out<float2> partials) {
+template <class Storage>
+__device__ __forceinline__ void segments_welford_partial_body(In<Storage> x, i64 groups, i64 groupStride, i64 count,
+                                                              i64 length, i64 segStride, i64 chunks,
+                                                              Out<float2> partials) {
     i64 values = count * length;
     for (i64 item = blockIdx.x; item < groups * chunks; item += gridDim.x) {
         i64 g = item / chunks;
@@ -48,13 +50,22 @@ KERNEL segments_welford_partial(In<float> x, i64 groups, i64 groupStride, i64 co
     }
 }
 
+#define SEGMENTS_WELFORD_PARTIAL_ENTRY(name, STORAGE)                                                               \
+    KERNEL name(In<STORAGE> x, i64 groups, i64 groupStride, i64 count, i64 length, i64 segStride, i64 chunks,       \
+                Out<float2> partials) {                                                                             \
+        segments_welford_partial_body<STORAGE>(x, groups, groupStride, count, length, segStride, chunks, partials); \
+    }
+SEGMENTS_WELFORD_PARTIAL_ENTRY(segments_welford_partial, float)
+SEGMENTS_WELFORD_PARTIAL_ENTRY(segments_welford_partial_f16, Half)
+SEGMENTS_WELFORD_PARTIAL_ENTRY(segments_welford_partial_bf16, BFloat16)
+
 // [N, C, S] with small S: thread (c, chunk) walks n in its chunk. Partials are laid out as the
 // segments kernel's: group c, chunk k at c·chunks + k, chunks cut on whole n (unit S).
 // Channel c's values in rows [n0, n1) of [N, C, S], in order, WELFORD_BATCH loaded at a time (x's
 // into v, and dy's into d where dy is given): across n when S = 1 (2-D input, stride C), else along
 // each n's S values (S is small here). visit(v, d, count) takes each batch.
-template <class Visit>
-__device__ __forceinline__ void column_batches(In<float> x, In<float> dy, i64 n0, i64 n1, i64 C, i64 S, i64 c,
+template <class Storage, class Visit>
+__device__ __forceinline__ void column_batches(In<Storage> x, In<Storage> dy, i64 n0, i64 n1, i64 C, i64 S, i64 c,
                                                Visit visit) {
     for (i64 n = n0; n < n1; n += S == 1 ? WELFORD_BATCH : 1) {
         i64 at = (n * C + c) * S;
@@ -71,12 +82,14 @@ __device__ __forceinline__ void column_batches(In<float> x, In<float> dy, i64 n0
     }
 }
 
-KERNEL columns_welford_partial(In<float> x, i64 N, i64 C, i64 S, i64 chunks, Out<float2> partials) {
+template <class Storage>
+__device__ __forceinline__ void columns_welford_partial_body(In<Storage> x, i64 N, i64 C, i64 S, i64 chunks,
+                                                             Out<float2> partials) {
     GRID_STRIDE(t, C * chunks) {
         i64 c = t % C;
         i64 k = t / C;
         Welford acc = welford_empty();
-        column_batches(x, In<float>(), chunk_begin(k, chunks, N, 1), chunk_begin(k + 1, chunks, N, 1), C, S, c,
+        column_batches(x, In<Storage>(), chunk_begin(k, chunks, N, 1), chunk_begin(k + 1, chunks, N, 1), C, S, c,
                        [&](const float(&v)[WELFORD_BATCH], const float(&)[WELFORD_BATCH], int count) {
                            acc = welford_merge(acc, welford_of(v, count));
                        });
@@ -84,8 +97,19 @@ KERNEL columns_welford_partial(In<float> x, i64 N, i64 C, i64 S, i64 chunks, Out
     }
 }
 
-KERNEL segments_sums_partial(In<float> x, In<float> dy, In<float> center, i64 centerDivisor, i64 groups,
-                             i64 groupStride, i64 count, i64 length, i64 segStride, i64 chunks, Out<float2> partials) {
+#define COLUMNS_WELFORD_PARTIAL_ENTRY(name, STORAGE)                                    \
+    KERNEL name(In<STORAGE> x, i64 N, i64 C, i64 S, i64 chunks, Out<float2> partials) { \
+        columns_welford_partial_body<STORAGE>(x, N, C, S, chunks, partials);            \
+    }
+COLUMNS_WELFORD_PARTIAL_ENTRY(columns_welford_partial, float)
+COLUMNS_WELFORD_PARTIAL_ENTRY(columns_welford_partial_f16, Half)
+COLUMNS_WELFORD_PARTIAL_ENTRY(columns_welford_partial_bf16, BFloat16)
+
+template <class Storage>
+__device__ __forceinline__ void segments_sums_partial_body(In<Storage> x, In<Storage> dy, In<float> center,
+                                                           i64 centerDivisor, i64 groups, i64 groupStride, i64 count,
+                                                           i64 length, i64 segStride, i64 chunks,
+                                                           Out<float2> partials) {
     i64 values = count * length;
     for (i64 item = blockIdx.x; item < groups * chunks; item += gridDim.x) {
         i64 g = item / chunks;
@@ -117,8 +141,19 @@ KERNEL segments_sums_partial(In<float> x, In<float> dy, In<float> center, i64 ce
     }
 }
 
-KERNEL columns_sums_partial(In<float> x, In<float> dy, In<float> center, i64 N, i64 C, i64 S, i64 chunks,
-                            Out<float2> partials) {
+#define SEGMENTS_SUMS_PARTIAL_ENTRY(name, STORAGE)                                                               \
+    KERNEL name(In<STORAGE> x, In<STORAGE> dy, In<float> center, i64 centerDivisor, i64 groups, i64 groupStride, \
+                i64 count, i64 length, i64 segStride, i64 chunks, Out<float2> partials) {                        \
+        segments_sums_partial_body<STORAGE>(x, dy, center, centerDivisor, groups, groupStride, count, length,    \
+                                            segStride, chunks, partials);                                        \
+    }
+SEGMENTS_SUMS_PARTIAL_ENTRY(segments_sums_partial, float)
+SEGMENTS_SUMS_PARTIAL_ENTRY(segments_sums_partial_f16, Half)
+SEGMENTS_SUMS_PARTIAL_ENTRY(segments_sums_partial_bf16, BFloat16)
+
+template <class Storage>
+__device__ __forceinline__ void columns_sums_partial_body(In<Storage> x, In<Storage> dy, In<float> center, i64 N, i64 C,
+                                                          i64 S, i64 chunks, Out<float2> partials) {
     GRID_STRIDE(t, C * chunks) {
         i64 c = t % C;
         i64 k = t / C;
@@ -134,6 +169,15 @@ KERNEL columns_sums_partial(In<float> x, In<float> dy, In<float> center, i64 N, 
         partials[c * chunks + k] = make_float2((float)acc.a, (float)acc.b);
     }
 }
+
+#define COLUMNS_SUMS_PARTIAL_ENTRY(name, STORAGE)                                                 \
+    KERNEL name(In<STORAGE> x, In<STORAGE> dy, In<float> center, i64 N, i64 C, i64 S, i64 chunks, \
+                Out<float2> partials) {                                                           \
+        columns_sums_partial_body<STORAGE>(x, dy, center, N, C, S, chunks, partials);             \
+    }
+COLUMNS_SUMS_PARTIAL_ENTRY(columns_sums_partial, float)
+COLUMNS_SUMS_PARTIAL_ENTRY(columns_sums_partial_f16, Half)
+COLUMNS_SUMS_PARTIAL_ENTRY(columns_sums_partial_bf16, BFloat16)
 
 // S = 1 (a [N, C] input) with C a multiple of 4 and 16-byte aligned rows: thread t takes the four
 // channels 4·(t % (C/4)) .. + 3 and chunk k = t / (C/4), loading a float4 from each of COLUMN_ROWS

@@ -300,13 +300,17 @@ public final class GenerateKernelLaunches {
             s.append("    public static ").append(type).append(' ').append(camel(d.entry(), false)).append("() {\n")
                     .append("        return new ").append(type).append("();\n    }\n");
         }
-        Map<List<Parameter>, List<Declaration>> shared = new LinkedHashMap<>();
+        // Kernels share a launch interface when their parameters are the same but for the storage type
+        // (float, Half, BFloat16: the variants of one templated kernel) and their names a common prefix.
+        Map<List<String>, List<Declaration>> shared = new LinkedHashMap<>();
         for (Declaration d : declarations) {
-            shared.computeIfAbsent(d.parameters(), k -> new ArrayList<>()).add(d);
+            List<String> key = d.parameters().stream().map(p -> p.name() + " " + p.kind() + " "
+                    + p.type().replaceAll("\\b(Half|BFloat16)\\b", "float")).toList();
+            shared.computeIfAbsent(key, k -> new ArrayList<>()).add(d);
         }
         Map<Declaration, String> sharedBy = new LinkedHashMap<>();
         for (List<Declaration> group : shared.values()) {
-            if (group.size() < 2) {
+            if (group.size() < 2 || commonPrefix(group).isEmpty()) {
                 continue;
             }
             String name = camel(commonPrefix(group), true) + "Args";

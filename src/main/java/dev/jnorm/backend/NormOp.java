@@ -40,4 +40,15 @@ public interface NormOp {
      * @param gpu the CUDA backend's building blocks
      */
     void launch(CudaKit gpu);
+
+    /**
+     * True when {@link #launch} reads and writes float16 and bfloat16 data itself (the kernels it
+     * launches through {@code CudaKit} take 16-bit storage); otherwise the CUDA backend runs it on
+     * float32 copies of its 16-bit tensors, widened before and rounded back after.
+     *
+     * @return whether the CUDA launch plan takes 16-bit storage
+     */
+    default boolean sixteenBitKernels() {
+        return false;
+    }
 }

@@ -31,6 +31,12 @@ final class ChannelsOp {
      */
     record Forward(NcsLayout layout, double eps, boolean batchStatistics, Tensor x, Tensor weight, Tensor bias,
                    Tensor y, Tensor saveMean, Tensor saveRstd, RunningStats running, double factor) implements NormOp {
+        /** stats.cu's and channels.cu's passes over the data take 16-bit storage. */
+        @Override
+        public boolean sixteenBitKernels() {
+            return true;
+        }
+
         @Override
         public String name() {
             return "channels forward";
@@ -125,6 +131,12 @@ final class ChannelsOp {
         Backward(NcsLayout layout, boolean batchStatistics, Tensor x, Tensor dy, Tensor saveMean, Tensor saveRstd,
                  Tensor weight, Tensor dx, Tensor gradWeight, Tensor gradBias) {
             this(layout, batchStatistics, x, dy, saveMean, saveRstd, weight, null, dx, gradWeight, gradBias);
+        }
+
+        /** stats.cu's and channels.cu's passes over the data take 16-bit storage. */
+        @Override
+        public boolean sixteenBitKernels() {
+            return true;
         }
 
         @Override

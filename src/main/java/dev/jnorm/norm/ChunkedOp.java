@@ -17,4 +17,9 @@ record ChunkedOp(String name, Shape shape, List<NormOp> chunks) implements NormO
     public void launch(CudaKit gpu) {
         chunks.forEach(op -> op.launch(gpu));
     }
+
+    @Override
+    public boolean sixteenBitKernels() {
+        return chunks.stream().allMatch(NormOp::sixteenBitKernels);
+    }
 }

@@ -29,6 +29,12 @@ final class MeanOnlyOp {
      */
     record Forward(NcsLayout layout, boolean batchStatistics, Tensor x, Tensor bias, Tensor y, Tensor saveMean,
                    Tensor runningMean, double factor) implements NormOp {
+        /** stats.cu's and channels.cu's passes over the data take 16-bit storage. */
+        @Override
+        public boolean sixteenBitKernels() {
+            return true;
+        }
+
         @Override
         public String name() {
             return "mean-only forward";
@@ -87,6 +93,12 @@ final class MeanOnlyOp {
      */
     record Backward(NcsLayout layout, boolean batchStatistics, Tensor x, Tensor dy, Tensor saveMean, Tensor dx,
                     Tensor gradBias) implements NormOp {
+        /** stats.cu's and channels.cu's passes over the data take 16-bit storage. */
+        @Override
+        public boolean sixteenBitKernels() {
+            return true;
+        }
+
         @Override
         public String name() {
             return "mean-only backward";

@@ -8,6 +8,7 @@ import dev.jnorm.backend.cuda.internal.EmulatedDevice;
 import dev.jnorm.backend.cuda.internal.EmulatedDevice.Geometry;
 import dev.jnorm.norm.NormKind;
 import dev.jnorm.norm.NormSpec;
+import dev.jnorm.tensor.DType;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Tag;
@@ -39,6 +40,32 @@ class EmulatedTrafficTest {
             }
         }
         System.out.print("EmulatedTrafficTest: moved/floor bytes on the H200 geometry\n" + table);
+        assertEquals(List.of(), over);
+    }
+
+    /**
+     * The norms whose kernels take 16-bit storage (the channels family: BatchNorm and its variants)
+     * move at most 1.05× the 16-bit floor in float16 and bfloat16 too: half of float32's bytes.
+     */
+    @Test
+    void sixteenBitCasesOfTheNormsWithSixteenBitKernelsMoveAtMostTheirFloorBytes() {
+        assumeTrue(EmulatedDevice.unavailableReason() == null, EmulatedDevice.unavailableReason());
+        List<String> over = new ArrayList<>();
+        try (CudaBackend cuda = new CudaBackend(new EmulatedDevice(Geometry.H200))) {
+            Benchmark benchmark = new Benchmark(cuda, Stopwatch.host(), 0, 1, cuda.info().sharedMemoryPerBlock());
+            List<NormSpec> norms = List.of(NormKind.values());
+            List<BenchCase> cases = Suites.cases(norms, List.of("batch", "ghost"), Suites.Scale.EMULATED,
+                    List.of(DType.FLOAT16, DType.BFLOAT16));
+            assertEquals(2 * (2 * (4 * 3 + 2) + 3), cases.size(), "in two dtypes: batch, sync, renorm and mean-only "
+                    + "(3 cases a shape) and frozen (2) on the batch suite's two shapes, ghost (3) on its one");
+            for (BenchCase c : cases) {
+                BenchResult r = benchmark.run(c, 1);
+                double ratio = (double) r.movedBytes().orElseThrow() / r.traffic().floorBytes();
+                if (ratio > ByteTable.FLOOR_SLACK) {
+                    over.add(String.format("%s moved %.3f× its floor, allowed %.2f×", c.key(), ratio, ByteTable.FLOOR_SLACK));
+                }
+            }
+        }
         assertEquals(List.of(), over);
     }
 }

@@ -157,7 +157,55 @@ class SixteenBitLayersTest {
         }
     }
 
-    @org.junit.jupiter.api.Test
+    /**
+     * BatchNorm's 16-bit kernels on the shapes the channels family treats apart: [N, C] (the column
+     * kernels, which take float4s of four channels in float32), short and long spatial sizes, and an
+     * input that starts at an odd element; on the emulator, against float64.
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("sixteenBitBatchShapes")
+    void batchNormsSixteenBitKernelsOnEveryPathOfTheChannelsFamily(Shape shape, DType dtype, int offset) {
+        assumeTrue(EmulatedDevice.unavailableReason() == null, EmulatedDevice.unavailableReason());
+        int n = (int) shape.numel();
+        double[] x = TestData.randn(5, n + offset);
+        double[] dy = TestData.randn(6, n);
+        for (int i = 0; i < x.length; i++) {
+            x[i] = dtype.round(2 * x[i] + 1);
+        }
+        for (int i = 0; i < n; i++) {
+            dy[i] = dtype.round(dy[i]);
+        }
+        double atol = dtype == DType.FLOAT16 ? 1e-3 : 1e-2;
+        double rtol = dtype == DType.FLOAT16 ? 1e-3 : 1.6e-2;
+        long c = shape.dim(1);
+        try (CudaBackend cuda = new CudaBackend(new EmulatedDevice(EmulatedDevice.Geometry.SMALL));
+             BatchNorm half = BatchNorm.builder(c).dtype(dtype).build(cuda);
+             BatchNorm exact = BatchNorm.builder(c).dtype(DType.FLOAT64).build(CPU);
+             Tensor storage = TestData.tensor(cuda, dtype, x, n + offset);
+             Tensor xd = TestData.tensor(CPU, DType.FLOAT64, Arrays.copyOfRange(x, offset, n + offset), shape.dims());
+             Tensor dyh = TestData.tensor(cuda, dtype, dy, shape.dims());
+             Tensor dyd = TestData.tensor(CPU, DType.FLOAT64, dy, shape.dims());
+             Tensor yh = half.forward(storage.view(offset, shape));
+             Tensor yd = exact.forward(xd);
+             Tensor dxh = half.backward(dyh);
+             Tensor dxd = exact.backward(dyd)) {
+            Close.assertClose(yd.toDoubleArray(), yh.toDoubleArray(), atol, rtol, shape + " output");
+            Close.assertClose(dxd.toDoubleArray(), dxh.toDoubleArray(), atol, rtol, shape + " grad_input");
+            Close.assertClose(exact.weight().grad().toDoubleArray(), half.weight().grad().toDoubleArray(), atol, rtol,
+                    shape + " grad_weight");
+            Close.assertClose(exact.runningVar().toDoubleArray(), half.runningVar().toDoubleArray(), atol, rtol,
+                    shape + " running_var");
+        }
+    }
+
+    static Stream<Arguments> sixteenBitBatchShapes() {
+        return Stream.of(DType.FLOAT16, DType.BFLOAT16).flatMap(t -> Stream.of(Arguments.of(Shape.of(37, 8), t, 0),
+                Arguments.of(Shape.of(700, 12), t, 0), Arguments.of(Shape.of(9, 8), t, 1),
+                Arguments.of(Shape.of(3, 4, 31), t, 0), Arguments.of(Shape.of(2, 3, 36), t, 3),
+                Arguments.of(Shape.of(2, 5, 7, 9), t, 0)));
+    }
+
+    @Test
     void aSaturatingOutputOnTheEmulatedGpuIsInfinityNotNaN() {
         assumeTrue(EmulatedDevice.unavailableReason() == null, EmulatedDevice.unavailableReason());
         double[] x = TestData.randn(3, 64);

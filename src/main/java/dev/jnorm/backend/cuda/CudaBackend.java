@@ -82,7 +82,8 @@ public final class CudaBackend implements Backend {
         this.syncEachLaunch = syncEachLaunch;
         this.info = device.info();
         this.allocator = new DeviceAllocator(device, !debug);
-        this.kit = new CudaKit(device, allocator, this::launch, this::pointer, t -> resolve(t).aligned16());
+        this.kit = new CudaKit(device, allocator, this::launch, this::pointer, t -> resolve(t).aligned16(),
+                t -> resolve(t).dtype());
         this.network = new CudaNetworkOps(this, device, kit);
     }
 
@@ -377,12 +378,12 @@ public final class CudaBackend implements Backend {
     /** Runs a norm's launch plan, naming the pass, the input's shape and the device in any error. */
     @Override
     public synchronized void run(NormOp op) {
-        Map<Tensor, Boolean> sixteenBit = SixteenBitData.of(op);
+        Map<Tensor, Boolean> sixteenBit = op.sixteenBitKernels() ? Map.of() : SixteenBitData.of(op);
         if (sixteenBit.isEmpty()) {
             guard(op.name(), op.shape(), () -> op.launch(kit));
             return;
         }
-        // No norm has 16-bit kernels yet: its float32 kernels run on float32 copies of its 16-bit data,
+        // An op without 16-bit kernels runs its float32 kernels on float32 copies of its 16-bit data,
         // its inputs widened before (exact), its outputs rounded back after (once, to nearest even).
         List<DeviceTensor> wide = new ArrayList<>();
         try {
@@ -415,12 +416,16 @@ public final class CudaBackend implements Backend {
     private void convert(Tensor from, Tensor to, boolean widen) {
         DType narrow = widen ? from.dtype() : to.dtype();
         boolean half = narrow == DType.FLOAT16;
-        if (widen) {
-            (half ? Kernels.widenF16() : Kernels.widenBf16()).x(pointer(from)).y(pointer(to)).n(from.numel())
-                    .launch(kit.launcher(), kit.grid(from.numel()), 0);
+        long n = from.numel();
+        long grid = kit.grid(n);
+        if (widen && half) {
+            Kernels.widenF16().x(pointer(from)).y(pointer(to)).n(n).launch(kit.launcher(), grid, 0);
+        } else if (widen) {
+            Kernels.widenBf16().x(pointer(from)).y(pointer(to)).n(n).launch(kit.launcher(), grid, 0);
+        } else if (half) {
+            Kernels.narrowF16().x(pointer(from)).y(pointer(to)).n(n).launch(kit.launcher(), grid, 0);
         } else {
-            (half ? Kernels.narrowF16() : Kernels.narrowBf16()).x(pointer(from)).y(pointer(to)).n(from.numel())
-                    .launch(kit.launcher(), kit.grid(from.numel()), 0);
+            Kernels.narrowBf16().x(pointer(from)).y(pointer(to)).n(n).launch(kit.launcher(), grid, 0);
         }
     }
 

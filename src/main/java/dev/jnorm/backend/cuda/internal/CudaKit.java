@@ -3,6 +3,7 @@ package dev.jnorm.backend.cuda.internal;
 import dev.jnorm.backend.NcsLayout;
 import dev.jnorm.backend.RunningStats;
 import dev.jnorm.backend.cuda.DeviceInfo;
+import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
@@ -43,18 +44,28 @@ public final class CudaKit {
     private final KernelLaunch.Launcher launcher;
     private final Function<Tensor, DevicePointer> pointers;
     private final Predicate<Tensor> aligned16;
+    private final Function<Tensor, DType> storage;
 
     /**
      * @param pointers  the device address of one of the backend's tensors
      * @param aligned16 whether a tensor's first element is 16-byte aligned
+     * @param storage   the dtype a tensor's memory holds as the kernels see it (float32 for the float32
+     *                  copy of 16-bit data that an op without 16-bit kernels runs on)
      */
     public CudaKit(GpuDevice device, DeviceAllocator allocator, KernelLaunch.Launcher launcher,
-                   Function<Tensor, DevicePointer> pointers, Predicate<Tensor> aligned16) {
+                   Function<Tensor, DevicePointer> pointers, Predicate<Tensor> aligned16,
+                   Function<Tensor, DType> storage) {
         this.device = device;
         this.allocator = allocator;
         this.launcher = launcher;
         this.pointers = pointers;
         this.aligned16 = aligned16;
+        this.storage = storage;
+    }
+
+    /** The storage dtype of {@code t}'s memory as the kernels see it: float32, float16 or bfloat16. */
+    public DType storage(Tensor t) {
+        return storage.apply(t);
     }
 
     public DeviceInfo info() {
@@ -173,9 +184,10 @@ public final class CudaKit {
      * Chunks over N for the column kernels: enough threads (C per chunk) to fill the device, each
      * walking MIN_SERIAL to MAX_SERIAL values.
      */
-    private long columnChunks(NcsLayout l) {
+    private long columnChunks(NcsLayout l, DType storage) {
         long values = l.n() * l.s();
-        long chunks = Math.min(ceilDiv(threadsToFill(), l.c()), Math.max(1, values / MIN_SERIAL));
+        long minSerial = MIN_SERIAL * 4 / storage.bytes(); // as many bytes a partial stands for, 16-bit or not
+        long chunks = Math.min(ceilDiv(threadsToFill(), l.c()), Math.max(1, values / minSerial));
         return clamp(Math.max(chunks, ceilDiv(values, MAX_SERIAL)), 1, l.n());
     }
 
@@ -220,35 +232,54 @@ public final class CudaKit {
 
     /** The statistics of each group of segments, split across blocks, merged in a fixed tree. */
     public void statistics(Scratch s, Segments g, Statistics out) {
+        statistics(s, g, out, DType.FLOAT32);
+    }
+
+    /** As {@link #statistics(Scratch, Segments, Statistics)}, the segments' values stored as {@code storage}. */
+    private void statistics(Scratch s, Segments g, Statistics out, DType storage) {
         long chunks = segmentChunks(g.groups(), g.values());
         DevicePointer partials = s.floats(2 * g.groups() * chunks);
-        Kernels.segmentsWelfordPartial().x(g.x()).groups(g.groups()).groupStride(g.groupStride()).count(g.count())
-                .length(g.length()).segStride(g.segStride()).chunks(chunks).partials(partials)
-                .launch(launcher, itemBlocks(g.groups() * chunks));
+        byStorage(storage, Kernels.segmentsWelfordPartial(), Kernels.segmentsWelfordPartialF16(),
+                Kernels.segmentsWelfordPartialBf16()).x(g.x()).groups(g.groups()).groupStride(g.groupStride())
+                .count(g.count()).length(g.length()).segStride(g.segStride()).chunks(chunks).partials(partials)
+                .launch(launcher, itemBlocks(g.groups() * chunks), 0);
         finalizeStatistics(s, partials, g.groups(), chunks, g.values(), 1, out);
     }
 
     /** Per-channel statistics of [N, C, S]: along S when S is long, else one thread per channel. */
     public void channelStatistics(Scratch s, Tensor x, NcsLayout l, Statistics out) {
         if (l.s() >= 32) {
-            statistics(s, Segments.channels(pointer(x), l), out);
+            statistics(s, Segments.channels(pointer(x), l), out, storage(x));
             return;
         }
-        long chunks = columnChunks(l);
+        long chunks = columnChunks(l, storage(x));
         DevicePointer partials = s.floats(2 * l.c() * chunks);
         if (columnsVec(l, x)) {
             Kernels.columnsWelfordPartialVec().x(pointer(x)).N(l.n()).C(l.c()).chunks(chunks).partials(partials)
                     .launch(launcher, grid(l.c() / 4 * chunks));
         } else {
-            Kernels.columnsWelfordPartial().x(pointer(x)).N(l.n()).C(l.c()).S(l.s()).chunks(chunks)
-                    .partials(partials).launch(launcher, grid(l.c() * chunks));
+            byStorage(storage(x), Kernels.columnsWelfordPartial(), Kernels.columnsWelfordPartialF16(),
+                    Kernels.columnsWelfordPartialBf16()).x(pointer(x)).N(l.n()).C(l.c()).S(l.s()).chunks(chunks)
+                    .partials(partials).launch(launcher, grid(l.c() * chunks), 0);
         }
         finalizeStatistics(s, partials, l.c(), chunks, l.n(), l.s(), out);
     }
 
-    /** The column kernels take four channels a thread by float4 where S = 1 and rows are 16-byte aligned. */
+    /**
+     * The column kernels take four channels a thread by float4 where S = 1 and rows are 16-byte
+     * aligned (float32 storage: 16-bit storage takes the scalar kernels).
+     */
     private boolean columnsVec(NcsLayout l, Tensor... tensors) {
-        return l.s() == 1 && l.c() % 4 == 0 && aligned(tensors);
+        return l.s() == 1 && l.c() % 4 == 0 && aligned(tensors) && storage(tensors[0]) == DType.FLOAT32;
+    }
+
+    /** The kernel of a family for a storage dtype: float32's, float16's or bfloat16's. */
+    private static <K> K byStorage(DType storage, K float32, K float16, K bfloat16) {
+        return switch (storage) {
+            case FLOAT16 -> float16;
+            case BFLOAT16 -> bfloat16;
+            default -> float32;
+        };
     }
 
     /**
@@ -291,28 +322,35 @@ public final class CudaKit {
 
     /** Σ dy and Σ dy·(x − center) per group of segments, the center of group g at g / centerDivisor. */
     public void sums(Scratch s, Segments g, DevicePointer dy, DevicePointer center, long centerDivisor, Sums out) {
+        sums(s, g, dy, center, centerDivisor, out, DType.FLOAT32);
+    }
+
+    private void sums(Scratch s, Segments g, DevicePointer dy, DevicePointer center, long centerDivisor, Sums out,
+                      DType storage) {
         long chunks = segmentChunks(g.groups(), g.values());
         DevicePointer partials = s.floats(2 * g.groups() * chunks);
-        Kernels.segmentsSumsPartial().x(g.x()).dy(dy).center(center).centerDivisor(centerDivisor).groups(g.groups())
+        byStorage(storage, Kernels.segmentsSumsPartial(), Kernels.segmentsSumsPartialF16(),
+                Kernels.segmentsSumsPartialBf16()).x(g.x()).dy(dy).center(center).centerDivisor(centerDivisor).groups(g.groups())
                 .groupStride(g.groupStride()).count(g.count()).length(g.length()).segStride(g.segStride())
-                .chunks(chunks).partials(partials).launch(launcher, itemBlocks(g.groups() * chunks));
+                .chunks(chunks).partials(partials).launch(launcher, itemBlocks(g.groups() * chunks), 0);
         finalizeSums(s, partials, g.groups(), chunks, out, false);
     }
 
     /** Per-channel sums of [N, C, S] about each channel's {@code mean}: along S when S is long, else by columns. */
     public void channelSums(Scratch s, Tensor x, Tensor dy, DevicePointer mean, NcsLayout l, Sums out) {
         if (l.s() >= 32) {
-            sums(s, Segments.channels(pointer(x), l), pointer(dy), mean, 1, out);
+            sums(s, Segments.channels(pointer(x), l), pointer(dy), mean, 1, out, storage(x));
             return;
         }
-        long chunks = columnChunks(l);
+        long chunks = columnChunks(l, storage(x));
         DevicePointer partials = s.floats(2 * l.c() * chunks);
         if (columnsVec(l, x, dy)) {
             Kernels.columnsSumsPartialVec().x(pointer(x)).dy(pointer(dy)).center(mean).N(l.n()).C(l.c())
                     .chunks(chunks).partials(partials).launch(launcher, grid(l.c() / 4 * chunks));
         } else {
-            Kernels.columnsSumsPartial().x(pointer(x)).dy(pointer(dy)).center(mean).N(l.n()).C(l.c()).S(l.s())
-                    .chunks(chunks).partials(partials).launch(launcher, grid(l.c() * chunks));
+            byStorage(storage(x), Kernels.columnsSumsPartial(), Kernels.columnsSumsPartialF16(),
+                    Kernels.columnsSumsPartialBf16()).x(pointer(x)).dy(pointer(dy)).center(mean).N(l.n()).C(l.c())
+                    .S(l.s()).chunks(chunks).partials(partials).launch(launcher, grid(l.c() * chunks), 0);
         }
         finalizeSums(s, partials, l.c(), chunks, out, false);
     }
@@ -357,8 +395,9 @@ public final class CudaKit {
 
     /** {@code y = A·(x − M) + D}. */
     public void apply(Tensor x, Tensor y, NcsLayout l, Coefficients k) {
-        boolean vec = elementwiseVec(l, k) && aligned(x, y);
-        Kernels.NcApplyArgs launch = vec ? Kernels.ncApplyVec() : Kernels.ncApply();
+        boolean vec = elementwiseVec(l, k) && aligned(x, y) && storage(x) == DType.FLOAT32;
+        Kernels.NcApplyArgs launch = vec ? Kernels.ncApplyVec()
+                : byStorage(storage(x), Kernels.ncApply(), Kernels.ncApplyF16(), Kernels.ncApplyBf16());
         launch.x(pointer(x)).y(pointer(y)).A(k.a()).M(k.center()).centerDivisor(k.centerDivisor()).D(k.d()).N(l.n())
                 .C(l.c()).S(l.s()).perSample(k.perSample() ? 1 : 0);
         launch.launch(launcher, grid(vec ? l.numel() / 4 : l.numel()), 0);
@@ -366,8 +405,10 @@ public final class CudaKit {
 
     /** {@code dx = A·dy + B·(x − M) + D}. */
     public void applyBackward(Tensor dy, Tensor x, Tensor dx, NcsLayout l, Coefficients k) {
-        boolean vec = elementwiseVec(l, k) && aligned(dy, x, dx);
-        Kernels.NcApplyBackwardArgs launch = vec ? Kernels.ncApplyBackwardVec() : Kernels.ncApplyBackward();
+        boolean vec = elementwiseVec(l, k) && aligned(dy, x, dx) && storage(x) == DType.FLOAT32;
+        Kernels.NcApplyBackwardArgs launch = vec ? Kernels.ncApplyBackwardVec()
+                : byStorage(storage(x), Kernels.ncApplyBackward(), Kernels.ncApplyBackwardF16(),
+                Kernels.ncApplyBackwardBf16());
         launch.dy(pointer(dy)).x(pointer(x)).A(k.a()).B(k.b()).M(k.center()).centerDivisor(k.centerDivisor())
                 .D(k.d()).dx(pointer(dx)).N(l.n()).C(l.c()).S(l.s()).perSample(k.perSample() ? 1 : 0);
         launch.launch(launcher, grid(vec ? l.numel() / 4 : l.numel()), 0);
