@@ -23,6 +23,8 @@
 
 #ifdef JNORM_EMULATOR
 #include "emulator/cuda_emulation.h"
+#else
+#include <cuda_fp16.h>
 #endif
 
 typedef long long i64;
@@ -177,15 +179,11 @@ inline unsigned short float_to_half(float f) {
 }
 #else
 __device__ __forceinline__ float half_to_float(unsigned short h) {
-    float f;
-    asm("cvt.f32.f16 %0, %1;" : "=f"(f) : "h"(h));
-    return f;
+    return __half2float(__ushort_as_half(h));
 }
 
 __device__ __forceinline__ unsigned short float_to_half(float f) {
-    unsigned short h;
-    asm("cvt.rn.f16.f32 %0, %1;" : "=h"(h) : "f"(f));
-    return h;
+    return __half_as_ushort(__float2half_rn(f));
 }
 #endif
 
@@ -228,6 +226,12 @@ __device__ __forceinline__ Half from_float<Half>(float v) {
 template <>
 __device__ __forceinline__ BFloat16 from_float<BFloat16>(float v) {
     return BFloat16{float_to_bf16(v)};
+}
+
+// Element i of p set to v, rounded once to p's storage type.
+template <class S>
+__device__ __forceinline__ void put(Out<S> p, i64 i, float v) {
+    p[i] = from_float<S>(v);
 }
 
 // A kernel over storage is a template body and an entry per storage type, each invoked on a line of

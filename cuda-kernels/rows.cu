@@ -78,11 +78,11 @@ struct Team {
 #pragma unroll
         for (int k = 0; k < K; k += VEC ? 4 : 1) {
             if (k >= n) continue;
-            if (VEC) {
+            if constexpr (VEC) {
                 float4 q = load4(p, column(k));
                 v[k] = q.x, v[k + 1] = q.y, v[k + 2] = q.z, v[k + 3] = q.w;
             } else {
-                v[k] = p[column(k)];
+                v[k] = to_float(p[column(k)]);
             }
         }
     }
@@ -93,10 +93,10 @@ struct Team {
 #pragma unroll
         for (int k = 0; k < K; k += VEC ? 4 : 1) {
             if (k >= n) continue;
-            if (VEC) {
+            if constexpr (VEC) {
                 store4(p, column(k), make_float4(v[k], v[k + 1], v[k + 2], v[k + 3]));
             } else {
-                p[column(k)] = v[k];
+                put(p, column(k), v[k]);
             }
         }
     }
@@ -119,9 +119,10 @@ struct Team {
 
 // Forward by teams: per step each team loads its row, Welford over the thread's values (one Chan
 // merge), the warp butterfly, the team's warps merged in order; then y from the registers.
-template <bool VEC>
-__device__ void rows_forward_team_impl(In<float> x, Out<float> y, Affine a, Out<float> mean_out, Out<float> rstd_out,
-                                       Out<float> var_out, i64 rows, int L, float eps, int centered) {
+template <bool VEC, class Storage>
+__device__ void rows_forward_team_impl(In<Storage> x, Out<Storage> y, Affine a, Out<float> mean_out,
+                                       Out<float> rstd_out, Out<float> var_out, i64 rows, int L, float eps,
+                                       int centered) {
     STATIC_SHARED(Welford, published, 2 * MAX_WARPS);  // each warp's row statistics, by step parity
     const Team<VEC> t(L);
     const int warp = threadIdx.x >> 5;
@@ -153,18 +154,22 @@ __device__ void rows_forward_team_impl(In<float> x, Out<float> y, Affine a, Out<
 
 // The four forward entry points: one per (path, VEC), the same arguments; the block path may take
 // more than 48 KiB of shared memory.
-#define ROWS_FORWARD_ENTRY(kind, name, impl, VEC)                                                                     \
-    kind name(In<float> x, Out<float> y, In<float> w, In<float> b, int perChannel, i64 C, i64 S, Out<float> mean_out, \
-              Out<float> rstd_out, Out<float> var_out, i64 rows, int L, float eps, int centered) {                    \
-        impl<VEC>(x, y, Affine{w, b, perChannel, C, S}, mean_out, rstd_out, var_out, rows, L, eps, centered);         \
+#define ROWS_FORWARD_ENTRY(kind, name, impl, VEC, STORAGE)                                                             \
+    kind name(In<STORAGE> x, Out<STORAGE> y, In<float> w, In<float> b, int perChannel, i64 C, i64 S,                   \
+              Out<float> mean_out, Out<float> rstd_out, Out<float> var_out, i64 rows, int L, float eps,                \
+              int centered) {                                                                                          \
+        impl<VEC, STORAGE>(x, y, Affine{w, b, perChannel, C, S}, mean_out, rstd_out, var_out, rows, L, eps, centered); \
     }
 
-ROWS_FORWARD_ENTRY(BIG_KERNEL, rows_forward_team, rows_forward_team_impl, false)
-ROWS_FORWARD_ENTRY(BIG_KERNEL, rows_forward_team_vec, rows_forward_team_impl, true)
+ROWS_FORWARD_ENTRY(BIG_KERNEL, rows_forward_team, rows_forward_team_impl, false, float)
+ROWS_FORWARD_ENTRY(BIG_KERNEL, rows_forward_team_f16, rows_forward_team_impl, false, Half)
+ROWS_FORWARD_ENTRY(BIG_KERNEL, rows_forward_team_bf16, rows_forward_team_impl, false, BFloat16)
+ROWS_FORWARD_ENTRY(BIG_KERNEL, rows_forward_team_vec, rows_forward_team_impl, true, float)
 
-template <bool VEC>
-__device__ void rows_forward_block_impl(In<float> x, Out<float> y, Affine a, Out<float> mean_out, Out<float> rstd_out,
-                                        Out<float> var_out, i64 rows, int L, float eps, int centered) {
+template <bool VEC, class Storage>
+__device__ void rows_forward_block_impl(In<Storage> x, Out<Storage> y, Affine a, Out<float> mean_out,
+                                        Out<float> rstd_out, Out<float> var_out, i64 rows, int L, float eps,
+                                        int centered) {
     DYNAMIC_SHARED(float, cache);
     // The thread's columns j, by 4 with VEC (then per-channel rows have S a multiple of 4, so a
     // float4 stays in one channel), and their channel offsets j / S as a cursor: the same in every row.
@@ -172,7 +177,7 @@ __device__ void rows_forward_block_impl(In<float> x, Out<float> y, Affine a, Out
     for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
         auto xr = x + r * L;
         Welford acc = welford_empty();
-        if (VEC) {  // two float4 per step, both loaded before either is used
+        if constexpr (VEC) {  // two float4 per step, both loaded before either is used
             for (int j = threadIdx.x * 4; j < L; j += 2 * blockDim.x * 4) {
                 int j2 = j + blockDim.x * 4;
                 float4 q = load4(xr, j);
@@ -197,7 +202,7 @@ __device__ void rows_forward_block_impl(In<float> x, Out<float> y, Affine a, Out
         i64 fc = first_channel(a, r, L);
         auto yr = y + r * L;
         RowCursor k = columns;
-        if (VEC) {
+        if constexpr (VEC) {
             for (int j = threadIdx.x * 4; j < L; j += blockDim.x * 4, k.advance()) {
                 float4 q = shared_load4(cache, j);
                 if (a.perChannel) {
@@ -214,22 +219,25 @@ __device__ void rows_forward_block_impl(In<float> x, Out<float> y, Affine a, Out
             }
         } else {
             for (int j = threadIdx.x; j < L; j += blockDim.x, k.advance()) {
-                yr[j] = affine_at(a, (cache[j] - mean) * rstd, a.perChannel ? fc + k.hi : j);
+                put(yr, j, affine_at(a, (cache[j] - mean) * rstd, a.perChannel ? fc + k.hi : j));
             }
         }
     }
 }
 
-ROWS_FORWARD_ENTRY(BIG_SHARED_KERNEL, rows_forward_block, rows_forward_block_impl, false)
-ROWS_FORWARD_ENTRY(BIG_SHARED_KERNEL, rows_forward_block_vec, rows_forward_block_impl, true)
+ROWS_FORWARD_ENTRY(BIG_SHARED_KERNEL, rows_forward_block, rows_forward_block_impl, false, float)
+ROWS_FORWARD_ENTRY(BIG_SHARED_KERNEL, rows_forward_block_f16, rows_forward_block_impl, false, Half)
+ROWS_FORWARD_ENTRY(BIG_SHARED_KERNEL, rows_forward_block_bf16, rows_forward_block_impl, false, BFloat16)
+ROWS_FORWARD_ENTRY(BIG_SHARED_KERNEL, rows_forward_block_vec, rows_forward_block_impl, true, float)
 
 // Split path, after stats.cu: y over the flat [rows, L], BATCH values (or float4s) in flight per
 // thread, the row and the parameter index of each from cursors (the row r = i / L and column
 // j = i % L; for per-channel rows the channel (i / S) % C), so no value divides. The _vec variant
 // counts float4s: L, and S for per-channel rows, are multiples of 4, so a float4 stays in one
 // channel (its elementwise parameters are 4 consecutive columns). mean is null for RMS rows.
-template <bool VEC>
-__device__ void rows_apply_impl(In<float> x, Out<float> y, Affine a, In<float> mean, In<float> rstd, i64 rows, i64 L) {
+template <bool VEC, class Storage>
+__device__ void rows_apply_impl(In<Storage> x, Out<Storage> y, Affine a, In<float> mean, In<float> rstd, i64 rows,
+                                i64 L) {
     constexpr int W = VEC ? 4 : 1;
     const i64 total = rows * L / W;
     RowCursor row(grid_first(), grid_threads(), L / W, 1);
@@ -239,11 +247,11 @@ __device__ void rows_apply_impl(In<float> x, Out<float> y, Affine a, In<float> m
 #pragma unroll
         for (int u = 0; u < BATCH; u++) {
             if (i0 + u * stride >= total) continue;
-            if (VEC) {
+            if constexpr (VEC) {
                 float4 q = load4(x, 4 * (i0 + u * stride));
                 v[W * u] = q.x, v[W * u + 1] = q.y, v[W * u + 2] = q.z, v[W * u + 3] = q.w;
             } else {
-                v[u] = x[i0 + u * stride];
+                v[u] = to_float(x[i0 + u * stride]);
             }
         }
 #pragma unroll
@@ -256,47 +264,59 @@ __device__ void rows_apply_impl(In<float> x, Out<float> y, Affine a, In<float> m
             float o[W];
 #pragma unroll
             for (int e = 0; e < W; e++) o[e] = affine_at(a, (v[W * u + e] - m) * s, a.perChannel ? p : p + e);
-            if (VEC) {
+            if constexpr (VEC) {
                 store4(y, 4 * i, make_float4(o[0], o[1 % W], o[2 % W], o[3 % W]));
             } else {
-                y[i] = o[0];
+                put(y, i, o[0]);
             }
         }
     }
 }
 
-#define ROWS_APPLY_ENTRY(kind, name, VEC)                                                                        \
-    kind name(In<float> x, Out<float> y, In<float> w, In<float> b, int perChannel, i64 C, i64 S, In<float> mean, \
-              In<float> rstd, i64 rows, i64 L) {                                                                 \
-        rows_apply_impl<VEC>(x, y, Affine{w, b, perChannel, C, S}, mean, rstd, rows, L);                         \
+#define ROWS_APPLY_ENTRY(kind, name, VEC, STORAGE)                                                                   \
+    kind name(In<STORAGE> x, Out<STORAGE> y, In<float> w, In<float> b, int perChannel, i64 C, i64 S, In<float> mean, \
+              In<float> rstd, i64 rows, i64 L) {                                                                     \
+        rows_apply_impl<VEC, STORAGE>(x, y, Affine{w, b, perChannel, C, S}, mean, rstd, rows, L);                    \
     }
 
 // The float4 variant keeps 16 values in flight: at 64 registers they would spill.
-ROWS_APPLY_ENTRY(STREAMING_KERNEL, rows_apply, false)
-ROWS_APPLY_ENTRY(KERNEL, rows_apply_vec, true)
+ROWS_APPLY_ENTRY(STREAMING_KERNEL, rows_apply, false, float)
+ROWS_APPLY_ENTRY(STREAMING_KERNEL, rows_apply_f16, false, Half)
+ROWS_APPLY_ENTRY(STREAMING_KERNEL, rows_apply_bf16, false, BFloat16)
+ROWS_APPLY_ENTRY(KERNEL, rows_apply_vec, true, float)
 
 // ---------------------------------------------------------------- backward, elementwise affine
 
-KERNEL rows_backward_block(In<float> x, In<float> dy, In<float> mean, In<float> rstd, In<float> w, Out<float> dx,
-                           i64 rows, i64 L, int centered) {
+template <class Storage>
+__device__ void rows_backward_block_body(In<Storage> x, In<Storage> dy, In<float> mean, In<float> rstd, In<float> w,
+                                         Out<Storage> dx, i64 rows, i64 L, int centered) {
     for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
         float m = centered ? mean[r] : 0.f;
         float s = rstd[r];
         Sum2 acc = sum2(0.f, 0.f);
         for (i64 j = threadIdx.x; j < L; j += blockDim.x) {
-            float g = dy[r * L + j] * param_or(w, j, 1.f);
+            float g = to_float(dy[r * L + j]) * param_or(w, j, 1.f);
             acc.a += g;
-            acc.b += g * (x[r * L + j] - m) * s;
+            acc.b += g * (to_float(x[r * L + j]) - m) * s;
         }
         acc = block_reduce(acc);
         float meanG = centered ? acc.a / (float)L : 0.f;
         float meanGX = acc.b / (float)L;
         for (i64 j = threadIdx.x; j < L; j += blockDim.x) {
-            float g = dy[r * L + j] * param_or(w, j, 1.f);
-            dx[r * L + j] = s * (g - meanG - (x[r * L + j] - m) * s * meanGX);
+            float g = to_float(dy[r * L + j]) * param_or(w, j, 1.f);
+            put(dx, r * L + j, s * (g - meanG - (to_float(x[r * L + j]) - m) * s * meanGX));
         }
     }
 }
+
+#define ROWS_BACKWARD_BLOCK_ENTRY(name, STORAGE)                                                                       \
+    KERNEL name(In<STORAGE> x, In<STORAGE> dy, In<float> mean, In<float> rstd, In<float> w, Out<STORAGE> dx, i64 rows, \
+                i64 L, int centered) {                                                                                 \
+        rows_backward_block_body<STORAGE>(x, dy, mean, rstd, w, dx, rows, L, centered);                                \
+    }
+ROWS_BACKWARD_BLOCK_ENTRY(rows_backward_block, float)
+ROWS_BACKWARD_BLOCK_ENTRY(rows_backward_block_f16, Half)
+ROWS_BACKWARD_BLOCK_ENTRY(rows_backward_block_bf16, BFloat16)
 
 // LayerNorm/RMSNorm backward by teams, with the parameter gradients in the same pass: x and dy read
 // once (12 B per element, plus the column partials). Block b walks the rows of chunk b of
@@ -310,9 +330,9 @@ KERNEL rows_backward_block(In<float> x, In<float> dy, In<float> mean, In<float> 
 // column at j·gridDim.x + b, for sums_finalize. Shared memory: 2·teams·L floats (≤ 64 KiB), none
 // without parameter gradients. The host chooses gridDim.x, trading partial bytes (16·L per block,
 // written and read) against blocks in flight.
-template <bool VEC>
-__device__ void rows_backward_fused_impl(In<float> x, In<float> dy, In<float> mean, In<float> rstd, In<float> w,
-                                         Out<float> dx, i64 rows, int L, int centered, Out<float2> partials) {
+template <bool VEC, class Storage>
+__device__ void rows_backward_fused_impl(In<Storage> x, In<Storage> dy, In<float> mean, In<float> rstd, In<float> w,
+                                         Out<Storage> dx, i64 rows, int L, int centered, Out<float2> partials) {
     DYNAMIC_SHARED(float, columns);                 // Σ dy·x̂ of each team's columns, then Σ dy: [2][teams][L]
     STATIC_SHARED(Sum2, published, 2 * MAX_WARPS);  // each warp's row sums, by step parity
     constexpr int K = Team<VEC>::K;
@@ -320,12 +340,12 @@ __device__ void rows_backward_fused_impl(In<float> x, In<float> dy, In<float> me
     const int warp = threadIdx.x >> 5;
     const i64 r0 = chunk_begin(blockIdx.x, gridDim.x, rows, 1);
     const i64 r1 = chunk_begin(blockIdx.x + 1, gridDim.x, rows, 1);
-    auto gw = columns + t.team * L;  // the team's column sums
-    auto gb = columns + (t.teams + t.team) * L;
+    auto gw = columns + t.team * L;  // the team's column sums: Σ dy·x̂ at gw[j], Σ dy at gw[j + gb]
+    const int gb = t.teams * L;
     if (partials) {
 #pragma unroll
         for (int k = 0; k < K; k++) {
-            if (k < t.n) gw[t.column(k)] = gb[t.column(k)] = 0.f;
+            if (k < t.n) gw[t.column(k)] = gw[t.column(k) + gb] = 0.f;
         }
     }
     int step = 0;
@@ -348,7 +368,7 @@ __device__ void rows_backward_fused_impl(In<float> x, In<float> dy, In<float> me
                 v[k] = (v[k] - m) * s;
                 if (partials) {
                     gw[j] += d[k] * v[k];
-                    gb[j] += d[k];
+                    gw[j + gb] += d[k];
                 }
                 d[k] *= param_or(w, j, 1.f);
                 acc.a += d[k];
@@ -381,18 +401,21 @@ __device__ void rows_backward_fused_impl(In<float> x, In<float> dy, In<float> me
     }
 }
 
-#define ROWS_BACKWARD_FUSED_ENTRY(name, VEC)                                                                      \
-    BIG_SHARED_KERNEL name(In<float> x, In<float> dy, In<float> mean, In<float> rstd, In<float> w, Out<float> dx, \
-                           i64 rows, int L, int centered, Out<float2> partials) {                                 \
-        rows_backward_fused_impl<VEC>(x, dy, mean, rstd, w, dx, rows, L, centered, partials);                     \
+#define ROWS_BACKWARD_FUSED_ENTRY(name, VEC, STORAGE)                                                  \
+    BIG_SHARED_KERNEL name(In<STORAGE> x, In<STORAGE> dy, In<float> mean, In<float> rstd, In<float> w, \
+                           Out<STORAGE> dx, i64 rows, int L, int centered, Out<float2> partials) {     \
+        rows_backward_fused_impl<VEC, STORAGE>(x, dy, mean, rstd, w, dx, rows, L, centered, partials); \
     }
 
-ROWS_BACKWARD_FUSED_ENTRY(rows_backward_fused, false)
-ROWS_BACKWARD_FUSED_ENTRY(rows_backward_fused_vec, true)
+ROWS_BACKWARD_FUSED_ENTRY(rows_backward_fused, false, float)
+ROWS_BACKWARD_FUSED_ENTRY(rows_backward_fused_f16, false, Half)
+ROWS_BACKWARD_FUSED_ENTRY(rows_backward_fused_bf16, false, BFloat16)
+ROWS_BACKWARD_FUSED_ENTRY(rows_backward_fused_vec, true, float)
 
 // Thread (column j, chunk k) sums dy·x̂ and dy over the rows of chunk k; partials at j·chunks + k.
-KERNEL rows_param_grads_partial(In<float> x, In<float> dy, In<float> mean, In<float> rstd, i64 rows, i64 L, i64 chunks,
-                                Out<float2> partials) {
+template <class Storage>
+__device__ void rows_param_grads_partial_body(In<Storage> x, In<Storage> dy, In<float> mean, In<float> rstd, i64 rows,
+                                              i64 L, i64 chunks, Out<float2> partials) {
     GRID_STRIDE(t, L * chunks) {
         i64 j = t % L;
         i64 k = t / L;
@@ -413,6 +436,15 @@ KERNEL rows_param_grads_partial(In<float> x, In<float> dy, In<float> mean, In<fl
     }
 }
 
+#define ROWS_PARAM_GRADS_PARTIAL_ENTRY(name, STORAGE)                                                       \
+    KERNEL name(In<STORAGE> x, In<STORAGE> dy, In<float> mean, In<float> rstd, i64 rows, i64 L, i64 chunks, \
+                Out<float2> partials) {                                                                     \
+        rows_param_grads_partial_body<STORAGE>(x, dy, mean, rstd, rows, L, chunks, partials);               \
+    }
+ROWS_PARAM_GRADS_PARTIAL_ENTRY(rows_param_grads_partial, float)
+ROWS_PARAM_GRADS_PARTIAL_ENTRY(rows_param_grads_partial_f16, Half)
+ROWS_PARAM_GRADS_PARTIAL_ENTRY(rows_param_grads_partial_bf16, BFloat16)
+
 // ---------------------------------------------------------------- backward, per-channel affine, on chip
 
 // InstanceNorm and GroupNorm backward for a group that fits in shared memory, one block of 1024
@@ -425,9 +457,9 @@ KERNEL rows_param_grads_partial(In<float> x, In<float> dy, In<float> mean, In<fl
 //    B = −rstd³·Σ g·(x − mean)/L and D = −rstd·Σ g/L;
 // 4. dx = rstd·w_c·dy + B·(x − mean) + D from the cache.
 // Shared memory: 2·L floats for the row, 2·cpg for the channel sums.
-template <bool VEC>
-__device__ void group_backward_fused_impl(In<float> x, In<float> dy, In<float> mean, In<float> rstd, In<float> w,
-                                          Out<float> dx, i64 rows, i64 C, int cpg, int S, Out<float> sum_dy,
+template <bool VEC, class Storage>
+__device__ void group_backward_fused_impl(In<Storage> x, In<Storage> dy, In<float> mean, In<float> rstd, In<float> w,
+                                          Out<Storage> dx, i64 rows, i64 C, int cpg, int S, Out<float> sum_dy,
                                           Out<float> sum_dy_x) {
     DYNAMIC_SHARED(float, cache);
     STATIC_SHARED(float, coefficients, 2);
@@ -441,7 +473,7 @@ __device__ void group_backward_fused_impl(In<float> x, In<float> dy, In<float> m
     for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
         auto xr = x + r * L;
         auto dyr = dy + r * L;
-        if (VEC) {
+        if constexpr (VEC) {
             for (int j = threadIdx.x * 4; j < L; j += blockDim.x * 4) {
                 shared_store4(xs, j, load4(xr, j));
                 shared_store4(ds, j, load4(dyr, j));
@@ -495,7 +527,7 @@ __device__ void group_backward_fused_impl(In<float> x, In<float> dy, In<float> m
         const float b = coefficients[0];
         const float d = coefficients[1];
         auto dxr = dx + r * L;
-        if (VEC) {  // S is a multiple of 4: a float4 stays in one channel
+        if constexpr (VEC) {  // S is a multiple of 4: a float4 stays in one channel
             for (int j = threadIdx.x * 4; j < L; j += blockDim.x * 4) {
                 float a = s * param_or(w, first + j / S, 1.f);
                 float4 g = shared_load4(ds, j);
@@ -506,7 +538,7 @@ __device__ void group_backward_fused_impl(In<float> x, In<float> dy, In<float> m
             }
         } else {
             for (int j = threadIdx.x; j < L; j += blockDim.x) {
-                dxr[j] = s * param_or(w, first + j / S, 1.f) * ds[j] + b * (xs[j] - m) + d;
+                put(dxr, j, s * param_or(w, first + j / S, 1.f) * ds[j] + b * (xs[j] - m) + d);
             }
         }
         // No barrier before the next row: a thread refills only the elements it wrote dx from; what
@@ -514,11 +546,13 @@ __device__ void group_backward_fused_impl(In<float> x, In<float> dy, In<float> m
     }
 }
 
-#define GROUP_BACKWARD_ENTRY(name, VEC)                                                                           \
-    BIG_SHARED_KERNEL name(In<float> x, In<float> dy, In<float> mean, In<float> rstd, In<float> w, Out<float> dx, \
-                           i64 rows, i64 C, int cpg, int S, Out<float> sum_dy, Out<float> sum_dy_x) {             \
-        group_backward_fused_impl<VEC>(x, dy, mean, rstd, w, dx, rows, C, cpg, S, sum_dy, sum_dy_x);              \
+#define GROUP_BACKWARD_ENTRY(name, VEC, STORAGE)                                                                       \
+    BIG_SHARED_KERNEL name(In<STORAGE> x, In<STORAGE> dy, In<float> mean, In<float> rstd, In<float> w,                 \
+                           Out<STORAGE> dx, i64 rows, i64 C, int cpg, int S, Out<float> sum_dy, Out<float> sum_dy_x) { \
+        group_backward_fused_impl<VEC, STORAGE>(x, dy, mean, rstd, w, dx, rows, C, cpg, S, sum_dy, sum_dy_x);          \
     }
 
-GROUP_BACKWARD_ENTRY(group_backward_fused, false)
-GROUP_BACKWARD_ENTRY(group_backward_fused_vec, true)
+GROUP_BACKWARD_ENTRY(group_backward_fused, false, float)
+GROUP_BACKWARD_ENTRY(group_backward_fused_f16, false, Half)
+GROUP_BACKWARD_ENTRY(group_backward_fused_bf16, false, BFloat16)
+GROUP_BACKWARD_ENTRY(group_backward_fused_vec, true, float)

@@ -17,6 +17,7 @@ import dev.jnorm.backend.cuda.internal.DevicePointer;
 import dev.jnorm.backend.cuda.internal.KernelStreams;
 import dev.jnorm.backend.cuda.internal.Kernels;
 import dev.jnorm.backend.cuda.internal.LaunchModel;
+import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
 
@@ -56,6 +57,12 @@ final class RowsOp {
      */
     record Forward(RowsLayout layout, double eps, Tensor x, Tensor weight, Tensor bias, Tensor y, Tensor saveMean,
                    Tensor saveRstd, RunningStats running, double factor) implements NormOp {
+        /** Every pass over the rows takes 16-bit storage (scalar loads: the float4 paths are float32's). */
+        @Override
+        public boolean sixteenBitKernels() {
+            return true;
+        }
+
         @Override
         public String name() {
             return "rows forward";
@@ -123,14 +130,18 @@ final class RowsOp {
                 int perChannel = layout.affine() == RowsLayout.Affine.PER_CHANNEL ? 1 : 0;
                 long length = layout.length();
                 // float4 where a row is a multiple of 4 and, per channel, so is a channel's run
-                boolean vec = length % 4 == 0 && (perChannel == 0 || layout.spatial() % 4 == 0) && gpu.aligned(x, y);
+                DType storage = gpu.storage(x);
+                boolean vec = length % 4 == 0 && (perChannel == 0 || layout.spatial() % 4 == 0) && gpu.aligned(x, y)
+                        && storage == DType.FLOAT32; // 16-bit storage takes the scalar kernels
                 Team team = Team.of(length, vec ? 8 : 4);
                 boolean block = team == null && 4 * length <= gpu.info().sharedMemoryPerBlock() - 1024
                         && !splitIsFaster(gpu, layout.rows(), length, vec);
                 if (team != null || block) {
                     Kernels.RowsForwardArgs launch = team != null
-                            ? (vec ? Kernels.rowsForwardTeamVec() : Kernels.rowsForwardTeam())
-                            : (vec ? Kernels.rowsForwardBlockVec() : Kernels.rowsForwardBlock());
+                            ? (vec ? Kernels.rowsForwardTeamVec() : CudaKit.byStorage(storage, Kernels.rowsForwardTeam(),
+                            Kernels.rowsForwardTeamF16(), Kernels.rowsForwardTeamBf16()))
+                            : (vec ? Kernels.rowsForwardBlockVec() : CudaKit.byStorage(storage,
+                            Kernels.rowsForwardBlock(), Kernels.rowsForwardBlockF16(), Kernels.rowsForwardBlockBf16()));
                     launch.x(gpu.pointer(x)).y(gpu.pointer(y)).w(gpu.pointer(weight)).b(gpu.pointer(bias))
                             .perChannel(perChannel).C(layout.channels()).S(layout.spatial())
                             .meanOut(gpu.pointer(saveMean)).rstdOut(gpu.pointer(saveRstd)).varOut(var)
@@ -145,10 +156,11 @@ final class RowsOp {
                         launch.launch(gpu.launcher(), gpu.itemBlocks(layout.rows()), (int) (4 * length));
                     }
                 } else {
-                    gpu.statistics(s, Segments.rows(gpu.pointer(x), layout.rows(), length),
+                    gpu.statistics(s, Segments.rows(gpu.pointer(x), layout.rows(), length), gpu.storage(x),
                             new Statistics(eps, !layout.centered(), gpu.pointer(saveMean), var, gpu.pointer(saveRstd),
                                     null, 0));
-                    (vec ? Kernels.rowsApplyVec() : Kernels.rowsApply()).x(gpu.pointer(x)).y(gpu.pointer(y))
+                    (vec ? Kernels.rowsApplyVec() : CudaKit.byStorage(storage, Kernels.rowsApply(),
+                            Kernels.rowsApplyF16(), Kernels.rowsApplyBf16())).x(gpu.pointer(x)).y(gpu.pointer(y))
                             .w(gpu.pointer(weight)).b(gpu.pointer(bias)).perChannel(perChannel).C(layout.channels())
                             .S(layout.spatial()).mean(gpu.pointer(saveMean)).rstd(gpu.pointer(saveRstd))
                             .rows(layout.rows()).L(length)
@@ -202,6 +214,12 @@ final class RowsOp {
      */
     record Backward(RowsLayout layout, Tensor x, Tensor dy, Tensor saveMean, Tensor saveRstd, Tensor weight,
                     Tensor dx, Tensor gradWeight, Tensor gradBias) implements NormOp {
+        /** Every pass over the rows takes 16-bit storage (scalar loads: the float4 paths are float32's). */
+        @Override
+        public boolean sixteenBitKernels() {
+            return true;
+        }
+
         @Override
         public String name() {
             return "rows backward";
@@ -272,13 +290,15 @@ final class RowsOp {
                 long length = layout.length();
                 boolean grads = gradWeight != null || gradBias != null;
                 Sums out = new Sums(gpu.pointer(gradWeight), gpu.pointer(gradBias));
-                boolean vec = length % 4 == 0 && gpu.aligned(x, dy, dx);
+                DType storage = gpu.storage(x);
+                boolean vec = length % 4 == 0 && gpu.aligned(x, dy, dx) && storage == DType.FLOAT32;
                 Team team = Team.of(length, vec ? 8 : 4);
                 long shared = team != null && grads ? 8 * team.teams() * length : 0; // the teams' column sums
                 if (team != null && shared <= gpu.info().sharedMemoryPerBlock() - 1024) {
-                    long blocks = fusedBlocks(gpu, rows, length, team.teams(), grads);
+                    long blocks = fusedBlocks(gpu, rows, length, team.teams(), grads, storage.bytes());
                     DevicePointer partials = grads ? s.floats(2 * length * blocks) : null;
-                    (vec ? Kernels.rowsBackwardFusedVec() : Kernels.rowsBackwardFused()).x(gpu.pointer(x))
+                    (vec ? Kernels.rowsBackwardFusedVec() : CudaKit.byStorage(storage, Kernels.rowsBackwardFused(),
+                            Kernels.rowsBackwardFusedF16(), Kernels.rowsBackwardFusedBf16())).x(gpu.pointer(x))
                             .dy(gpu.pointer(dy)).mean(gpu.pointer(saveMean)).rstd(gpu.pointer(saveRstd))
                             .w(gpu.pointer(weight)).dx(gpu.pointer(dx)).rows(rows).L((int) length)
                             .centered(layout.centered() ? 1 : 0).partials(partials)
@@ -288,9 +308,10 @@ final class RowsOp {
                     }
                     return;
                 }
-                Kernels.rowsBackwardBlock().x(gpu.pointer(x)).dy(gpu.pointer(dy)).mean(gpu.pointer(saveMean))
+                CudaKit.byStorage(storage, Kernels.rowsBackwardBlock(), Kernels.rowsBackwardBlockF16(),
+                        Kernels.rowsBackwardBlockBf16()).x(gpu.pointer(x)).dy(gpu.pointer(dy)).mean(gpu.pointer(saveMean))
                         .rstd(gpu.pointer(saveRstd)).w(gpu.pointer(weight)).dx(gpu.pointer(dx)).rows(rows)
-                        .L(length).centered(layout.centered() ? 1 : 0).launch(gpu.launcher(), gpu.itemBlocks(rows));
+                        .L(length).centered(layout.centered() ? 1 : 0).launch(gpu.launcher(), gpu.itemBlocks(rows), 0);
                 if (grads) {
                     // Chunks of rows: enough threads to fill the device, fewer where their partials
                     // (16 bytes per column, written and read) would weigh over 1/32 of the 8 bytes per
@@ -298,9 +319,10 @@ final class RowsOp {
                     long chunks = CudaKit.clamp(Math.min(CudaKit.ceilDiv(gpu.threadsToFill(), length), rows / 64),
                             CudaKit.ceilDiv(rows, CudaKit.MAX_SERIAL), rows);
                     DevicePointer partials = s.floats(2 * length * chunks);
-                    Kernels.rowsParamGradsPartial().x(gpu.pointer(x)).dy(gpu.pointer(dy))
+                    CudaKit.byStorage(storage, Kernels.rowsParamGradsPartial(), Kernels.rowsParamGradsPartialF16(),
+                            Kernels.rowsParamGradsPartialBf16()).x(gpu.pointer(x)).dy(gpu.pointer(dy))
                             .mean(gpu.pointer(saveMean)).rstd(gpu.pointer(saveRstd)).rows(rows).L(length)
-                            .chunks(chunks).partials(partials).launch(gpu.launcher(), gpu.grid(length * chunks));
+                            .chunks(chunks).partials(partials).launch(gpu.launcher(), gpu.grid(length * chunks), 0);
                     gpu.finalizeSums(s, partials, length, chunks, out, true);
                 }
             }
@@ -308,18 +330,19 @@ final class RowsOp {
 
         /**
          * Blocks of rows_backward_fused, by the launch model: each block in flight has its teams'
-         * rows of x and dy loaded (8 bytes per value), one block per SM (1024 threads at 64 registers
+         * rows of x and dy loaded ({@code bytes} per value each: 4, or 2 for 16-bit storage), one block per SM (1024 threads at 64 registers
          * fill its register file), and each block adds 16 bytes per column of partials (written, then
          * read by the finalize) when the parameter gradients are wanted. At least enough blocks that
          * no team adds more than MAX_SERIAL rows into its fp32 column sums (the sums across blocks
          * are added in double by the finalize).
          */
-        private static long fusedBlocks(CudaKit gpu, long rows, long length, long teams, boolean grads) {
+        private static long fusedBlocks(CudaKit gpu, long rows, long length, long teams, boolean grads, int bytes) {
             long resident = gpu.info().multiprocessors();
             long least = CudaKit.ceilDiv(rows, teams * CudaKit.MAX_SERIAL);
             long most = Math.max(least, Math.min(CudaKit.ceilDiv(rows, teams), 16L * resident));
-            return gpu.model().bestBlocks(least, most, b -> 12.0 * rows * length + (grads ? 16.0 * b * length : 0),
-                    b -> 8.0 * Math.min(b, resident) * teams * length);
+            return gpu.model().bestBlocks(least, most,
+                    b -> 3.0 * bytes * rows * length + (grads ? 16.0 * b * length : 0),
+                    b -> 2.0 * bytes * Math.min(b, resident) * teams * length);
         }
 
         /**
@@ -337,21 +360,24 @@ final class RowsOp {
             long q = nc.n() * c;
             Sums sums = new Sums(s.floats(q), s.floats(q));
             long shared = 4 * (2 * layout.length() + 2 * perGroup);
-            boolean vec = sp % 4 == 0 && gpu.aligned(x, dy, dx);
-            double bytes = 4.0 * layout.rows() * layout.length();
+            DType storage = gpu.storage(x);
+            boolean vec = sp % 4 == 0 && gpu.aligned(x, dy, dx) && storage == DType.FLOAT32;
+            double bytes = (double) storage.bytes() * layout.rows() * layout.length();
             boolean onePass = shared <= gpu.info().sharedMemoryPerBlock() - 1024 // the group on chip: x and dy read once
                     && pass(gpu, 3 * bytes, vec ? "group_backward_fused_vec" : "group_backward_fused",
                     onePassThreads(gpu, layout.rows()))
                     <= pass(gpu, 2 * bytes, "segments_sums_partial", fullThreads(gpu)) + 2 * gpu.model().launch()
                     + pass(gpu, 3 * bytes, vec ? "nc_apply_backward_vec" : "nc_apply_backward", fullThreads(gpu));
             if (onePass) {
-                (vec ? Kernels.groupBackwardFusedVec() : Kernels.groupBackwardFused()).x(gpu.pointer(x))
+                (vec ? Kernels.groupBackwardFusedVec() : CudaKit.byStorage(storage, Kernels.groupBackwardFused(),
+                        Kernels.groupBackwardFusedF16(), Kernels.groupBackwardFusedBf16())).x(gpu.pointer(x))
                         .dy(gpu.pointer(dy)).mean(gpu.pointer(saveMean)).rstd(gpu.pointer(saveRstd))
                         .w(gpu.pointer(weight)).dx(gpu.pointer(dx)).rows(layout.rows()).C(c).cpg((int) perGroup)
                         .S((int) sp).sumDy(sums.dy()).sumDyX(sums.dyX())
                         .launch(gpu.launcher(), gpu.itemBlocks(layout.rows()), (int) shared);
             } else {
-                gpu.sums(s, Segments.instances(gpu.pointer(x), nc), gpu.pointer(dy), gpu.pointer(saveMean), perGroup,
+                gpu.sums(s, Segments.instances(gpu.pointer(x), nc), gpu.pointer(dy), gpu.storage(x), gpu.pointer(saveMean),
+                        perGroup,
                         sums);
                 DevicePointer a = s.floats(q);
                 DevicePointer b = s.floats(q);

@@ -11,6 +11,8 @@ import dev.jnorm.norm.NormSpec;
 import dev.jnorm.tensor.DType;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -44,28 +46,27 @@ class EmulatedTrafficTest {
     }
 
     /**
-     * The norms whose kernels take 16-bit storage (the channels family: BatchNorm and its variants)
-     * move at most 1.05× the 16-bit floor in float16 and bfloat16 too: half of float32's bytes.
+     * Every 16-bit case (float16 and bfloat16, every suite) moves at most 1.05× its 16-bit floor, but
+     * for the known gaps, which must be exactly these (a case newly over fails, and so does a gap
+     * closed, so that this list is updated): Batch-Instance and Switchable Norm, whose kernels take no
+     * 16-bit storage yet (float32 copies: about 4× the floor), and LayerNorm's and RMSNorm's backward,
+     * whose column partials weigh twice as much against 16-bit rows loaded 2 bytes at a time.
      */
     @Test
-    void sixteenBitCasesOfTheNormsWithSixteenBitKernelsMoveAtMostTheirFloorBytes() {
+    void sixteenBitCasesMoveAtMostTheirFloorBytesButForTheKnownGaps() {
         assumeTrue(EmulatedDevice.unavailableReason() == null, EmulatedDevice.unavailableReason());
-        List<String> over = new ArrayList<>();
+        Set<String> over = new TreeSet<>();
         try (CudaBackend cuda = new CudaBackend(new EmulatedDevice(Geometry.H200))) {
             Benchmark benchmark = new Benchmark(cuda, Stopwatch.host(), 0, 1, cuda.info().sharedMemoryPerBlock());
-            List<NormSpec> norms = List.of(NormKind.values());
-            List<BenchCase> cases = Suites.cases(norms, List.of("batch", "ghost"), Suites.Scale.EMULATED,
-                    List.of(DType.FLOAT16, DType.BFLOAT16));
-            assertEquals(2 * (2 * (4 * 3 + 2) + 3), cases.size(), "in two dtypes: batch, sync, renorm and mean-only "
-                    + "(3 cases a shape) and frozen (2) on the batch suite's two shapes, ghost (3) on its one");
-            for (BenchCase c : cases) {
+            for (BenchCase c : Suites.cases(List.of(NormKind.values()), Suites.SUITES, Suites.Scale.EMULATED,
+                    List.of(DType.FLOAT16, DType.BFLOAT16))) {
                 BenchResult r = benchmark.run(c, 1);
-                double ratio = (double) r.movedBytes().orElseThrow() / r.traffic().floorBytes();
-                if (ratio > ByteTable.FLOOR_SLACK) {
-                    over.add(String.format("%s moved %.3f× its floor, allowed %.2f×", c.key(), ratio, ByteTable.FLOOR_SLACK));
+                if ((double) r.movedBytes().orElseThrow() / r.traffic().floorBytes() > ByteTable.FLOOR_SLACK) {
+                    over.add(c.norm() + " " + c.direction());
                 }
             }
         }
-        assertEquals(List.of(), over);
+        assertEquals(new TreeSet<>(List.of("batch-instance backward", "batch-instance forward", "layer backward",
+                "rms backward", "switchable backward", "switchable forward")), over);
     }
 }

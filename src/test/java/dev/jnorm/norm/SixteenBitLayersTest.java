@@ -129,30 +129,39 @@ class SixteenBitLayersTest {
     @MethodSource("cases")
     void onTheEmulatedGpuWithinTheSixteenBitTolerances(String norm, DType dtype) {
         assumeTrue(EmulatedDevice.unavailableReason() == null, EmulatedDevice.unavailableReason());
-        double[] x = data(dtype, 1, 3, 2);
-        double[] dy = data(dtype, 2, 1, 0);
-        double atol = dtype == DType.FLOAT16 ? 1e-3 : 1e-2;
-        double rtol = dtype == DType.FLOAT16 ? 1e-3 : 1.6e-2;
         try (CudaBackend cuda = new CudaBackend(new EmulatedDevice(EmulatedDevice.Geometry.SMALL));
              NormLayer<?> half = layer(cuda, norm, dtype);
-             NormLayer<?> exact = layer(norm, DType.FLOAT64);
-             Tensor xh = TestData.tensor(cuda, dtype, x, SHAPE.dims());
-             Tensor xd = TestData.tensor(CPU, DType.FLOAT64, x, SHAPE.dims());
-             Tensor dyh = TestData.tensor(cuda, dtype, dy, SHAPE.dims());
-             Tensor dyd = TestData.tensor(CPU, DType.FLOAT64, dy, SHAPE.dims());
+             NormLayer<?> exact = layer(norm, DType.FLOAT64)) {
+            matchesTheFloat64Layer(half, exact, SHAPE, dtype, data(dtype, 1, 3, 2), data(dtype, 2, 1, 0));
+        }
+    }
+
+    /**
+     * The 16-bit layer's output and input gradient (16-bit), and its parameters' gradients (float32),
+     * against the float64 layer's on the same rounded x and dy, within the 16-bit tolerances.
+     */
+    private static void matchesTheFloat64Layer(NormLayer<?> half, NormLayer<?> exact, Shape shape, DType dtype,
+                                               double[] x, double[] dy) {
+        double atol = dtype == DType.FLOAT16 ? 1e-3 : 1e-2;
+        double rtol = dtype == DType.FLOAT16 ? 1e-3 : 1.6e-2;
+        String what = half.getClass().getSimpleName() + " " + shape + " " + dtype;
+        try (Tensor xh = TestData.tensor(half.backend(), dtype, x, shape.dims());
+             Tensor xd = TestData.tensor(CPU, DType.FLOAT64, x, shape.dims());
+             Tensor dyh = TestData.tensor(half.backend(), dtype, dy, shape.dims());
+             Tensor dyd = TestData.tensor(CPU, DType.FLOAT64, dy, shape.dims());
              Tensor yh = half.forward(xh);
              Tensor yd = exact.forward(xd);
              Tensor dxh = half.backward(dyh);
              Tensor dxd = exact.backward(dyd)) {
             assertEquals(dtype, yh.dtype());
             assertEquals(dtype, dxh.dtype());
-            Close.assertClose(yd.toDoubleArray(), yh.toDoubleArray(), atol, rtol, norm + " output");
-            Close.assertClose(dxd.toDoubleArray(), dxh.toDoubleArray(), atol, rtol, norm + " grad_input");
+            Close.assertClose(yd.toDoubleArray(), yh.toDoubleArray(), atol, rtol, what + " output");
+            Close.assertClose(dxd.toDoubleArray(), dxh.toDoubleArray(), atol, rtol, what + " grad_input");
             for (int k = 0; k < half.parameters().size(); k++) {
                 Parameter p = half.parameters().get(k);
                 assertEquals(DType.FLOAT32, p.grad().dtype());
                 Close.assertClose(exact.parameters().get(k).grad().toDoubleArray(), p.grad().toDoubleArray(), atol,
-                        rtol, norm + " grad_" + p.name());
+                        rtol, what + " grad_" + p.name());
             }
         }
     }
@@ -203,6 +212,40 @@ class SixteenBitLayersTest {
                 Arguments.of(Shape.of(700, 12), t, 0), Arguments.of(Shape.of(9, 8), t, 1),
                 Arguments.of(Shape.of(3, 4, 31), t, 0), Arguments.of(Shape.of(2, 3, 36), t, 3),
                 Arguments.of(Shape.of(2, 5, 7, 9), t, 0)));
+    }
+
+    /**
+     * The rows family's 16-bit kernels on each of its paths (a small device's geometry): rows by
+     * teams, by blocks in shared memory and split across blocks; the fused and block backward with
+     * their column partials; GroupNorm's and InstanceNorm's one-pass backward and its split.
+     */
+    @ParameterizedTest(name = "{0} {1} {2}")
+    @MethodSource("sixteenBitRowsShapes")
+    void theRowsFamilysSixteenBitKernelsOnEveryPath(String norm, Shape shape, DType dtype) {
+        assumeTrue(EmulatedDevice.unavailableReason() == null, EmulatedDevice.unavailableReason());
+        int n = (int) shape.numel();
+        double[] x = TestData.randn(7, n);
+        double[] dy = TestData.randn(8, n);
+        for (int i = 0; i < n; i++) {
+            x[i] = dtype.round(2 * x[i] - 1);
+            dy[i] = dtype.round(dy[i]);
+        }
+        NormConfig config = NormConfig.defaults().groups(1).eps(1e-5).normalizedDims(1);
+        try (CudaBackend cuda = new CudaBackend(new EmulatedDevice(EmulatedDevice.Geometry.SMALL));
+             NormLayer<?> half = NormRegistry.named(norm).build(cuda, shape, config, dtype);
+             NormLayer<?> exact = NormRegistry.named(norm).build(CPU, shape, config, DType.FLOAT64)) {
+            matchesTheFloat64Layer(half, exact, shape, dtype, x, dy);
+        }
+    }
+
+    static Stream<Arguments> sixteenBitRowsShapes() {
+        return Stream.of(DType.FLOAT16, DType.BFLOAT16).flatMap(t -> Stream.of(
+                Arguments.of("layer", Shape.of(300, 100), t),   // teams over several steps, fused backward
+                Arguments.of("layer", Shape.of(2, 4097), t),    // block rows; block backward, column partials
+                Arguments.of("rms", Shape.of(1, 70001), t),     // split rows
+                Arguments.of("group", Shape.of(2, 2, 1025), t), // block rows; the group on chip backward
+                Arguments.of("group", Shape.of(1, 2, 40000), t), // a group split across blocks, and its backward
+                Arguments.of("instance", Shape.of(2, 3, 2041), t)));
     }
 
     @Test

@@ -230,13 +230,11 @@ public final class CudaKit {
         }
     }
 
-    /** The statistics of each group of segments, split across blocks, merged in a fixed tree. */
-    public void statistics(Scratch s, Segments g, Statistics out) {
-        statistics(s, g, out, DType.FLOAT32);
-    }
-
-    /** As {@link #statistics(Scratch, Segments, Statistics)}, the segments' values stored as {@code storage}. */
-    private void statistics(Scratch s, Segments g, Statistics out, DType storage) {
+    /**
+     * The statistics of each group of segments, split across blocks, merged in a fixed tree; the
+     * segments' values stored as {@code storage} ({@link #storage} of the tensor they lie in).
+     */
+    public void statistics(Scratch s, Segments g, DType storage, Statistics out) {
         long chunks = segmentChunks(g.groups(), g.values());
         DevicePointer partials = s.floats(2 * g.groups() * chunks);
         byStorage(storage, Kernels.segmentsWelfordPartial(), Kernels.segmentsWelfordPartialF16(),
@@ -249,7 +247,7 @@ public final class CudaKit {
     /** Per-channel statistics of [N, C, S]: along S when S is long, else one thread per channel. */
     public void channelStatistics(Scratch s, Tensor x, NcsLayout l, Statistics out) {
         if (l.s() >= 32) {
-            statistics(s, Segments.channels(pointer(x), l), out, storage(x));
+            statistics(s, Segments.channels(pointer(x), l), storage(x), out);
             return;
         }
         long chunks = columnChunks(l, storage(x));
@@ -274,7 +272,7 @@ public final class CudaKit {
     }
 
     /** The kernel of a family for a storage dtype: float32's, float16's or bfloat16's. */
-    private static <K> K byStorage(DType storage, K float32, K float16, K bfloat16) {
+    public static <K> K byStorage(DType storage, K float32, K float16, K bfloat16) {
         return switch (storage) {
             case FLOAT16 -> float16;
             case BFLOAT16 -> bfloat16;
@@ -320,13 +318,12 @@ public final class CudaKit {
     public record Sums(DevicePointer dy, DevicePointer dyX) {
     }
 
-    /** Σ dy and Σ dy·(x − center) per group of segments, the center of group g at g / centerDivisor. */
-    public void sums(Scratch s, Segments g, DevicePointer dy, DevicePointer center, long centerDivisor, Sums out) {
-        sums(s, g, dy, center, centerDivisor, out, DType.FLOAT32);
-    }
-
-    private void sums(Scratch s, Segments g, DevicePointer dy, DevicePointer center, long centerDivisor, Sums out,
-                      DType storage) {
+    /**
+     * Σ dy and Σ dy·(x − center) per group of segments, the center of group g at g / centerDivisor; x
+     * and dy stored as {@code storage}.
+     */
+    public void sums(Scratch s, Segments g, DevicePointer dy, DType storage, DevicePointer center, long centerDivisor,
+                     Sums out) {
         long chunks = segmentChunks(g.groups(), g.values());
         DevicePointer partials = s.floats(2 * g.groups() * chunks);
         byStorage(storage, Kernels.segmentsSumsPartial(), Kernels.segmentsSumsPartialF16(),
@@ -339,7 +336,7 @@ public final class CudaKit {
     /** Per-channel sums of [N, C, S] about each channel's {@code mean}: along S when S is long, else by columns. */
     public void channelSums(Scratch s, Tensor x, Tensor dy, DevicePointer mean, NcsLayout l, Sums out) {
         if (l.s() >= 32) {
-            sums(s, Segments.channels(pointer(x), l), pointer(dy), mean, 1, out, storage(x));
+            sums(s, Segments.channels(pointer(x), l), pointer(dy), storage(x), mean, 1, out);
             return;
         }
         long chunks = columnChunks(l, storage(x));
