@@ -33,6 +33,12 @@ final class BatchInstanceOp {
     record Forward(NcsLayout layout, double eps, boolean batchStatistics, Tensor x, Tensor rho, Tensor weight,
                    Tensor bias, Tensor y, BatchInstanceStats saved, RunningStats running, double factor)
             implements NormOp {
+        /** Its passes over the data (stats.cu's, channels.cu's) take 16-bit storage; the rest is statistics. */
+        @Override
+        public boolean sixteenBitKernels() {
+            return true;
+        }
+
         @Override
         public String name() {
             return "batch-instance forward";
@@ -115,6 +121,12 @@ final class BatchInstanceOp {
     record Backward(NcsLayout layout, boolean batchStatistics, Tensor x, Tensor dy, BatchInstanceStats saved,
                     Tensor rho, Tensor weight, Tensor dx, Tensor gradRho, Tensor gradWeight, Tensor gradBias)
             implements NormOp {
+        /** Its passes over the data (stats.cu's, channels.cu's) take 16-bit storage; the rest is statistics. */
+        @Override
+        public boolean sixteenBitKernels() {
+            return true;
+        }
+
         @Override
         public String name() {
             return "batch-instance backward";

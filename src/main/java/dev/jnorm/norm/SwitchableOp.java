@@ -35,6 +35,12 @@ final class SwitchableOp {
     record Forward(NcsLayout layout, double eps, boolean batchStatistics, Tensor x, Tensor meanWeight,
                    Tensor varWeight, Tensor weight, Tensor bias, Tensor y, SwitchableStats saved, RunningStats running,
                    double factor) implements NormOp {
+        /** Its passes over the data (stats.cu's, channels.cu's) take 16-bit storage; the rest is statistics. */
+        @Override
+        public boolean sixteenBitKernels() {
+            return true;
+        }
+
         @Override
         public String name() {
             return "switchable forward";
@@ -142,6 +148,12 @@ final class SwitchableOp {
     record Backward(NcsLayout layout, boolean batchStatistics, Tensor x, Tensor dy, SwitchableStats saved,
                     Tensor meanWeight, Tensor varWeight, Tensor weight, Tensor dx, Tensor gradMeanWeight,
                     Tensor gradVarWeight, Tensor gradWeight, Tensor gradBias) implements NormOp {
+        /** Its passes over the data (stats.cu's, channels.cu's) take 16-bit storage; the rest is statistics. */
+        @Override
+        public boolean sixteenBitKernels() {
+            return true;
+        }
+
         @Override
         public String name() {
             return "switchable backward";
