@@ -69,6 +69,45 @@ NC_APPLY_ENTRY(nc_apply, float)
 NC_APPLY_ENTRY(nc_apply_f16, Half)
 NC_APPLY_ENTRY(nc_apply_bf16, BFloat16)
 
+// 16-bit storage, 16 bytes at a time: a pack of 8 values, as the float4 variant takes 4 (S a multiple
+// of 8, or S = 1 with C a multiple of 8: a pack is eight channels of one row).
+template <class Storage>
+__device__ __forceinline__ void nc_apply_pack_body(In<Storage> x, Out<Storage> y, In<float> A, In<float> M,
+                                                   i64 centerDivisor, In<float> D, i64 N, i64 C, i64 S, int perSample) {
+    i64 total8 = N * C * S / 8;
+    RowCursor k = S == 1 ? nc_cursor(1, C / 8, centerDivisor, 0) : nc_cursor(S / 8, C, centerDivisor, perSample);
+    GRID_STRIDE_BATCH(i0, stride, total8) {
+        uint4 v[BATCH];
+#pragma unroll
+        for (int u = 0; u < BATCH; u++) {
+            if (i0 + u * stride < total8) v[u] = load16(x, 8 * (i0 + u * stride));
+        }
+#pragma unroll
+        for (int u = 0; u < BATCH; u++, k.advance()) {
+            i64 i = i0 + u * stride;
+            if (i >= total8) break;
+            NcRows q = nc_rows(k, perSample);
+            float f[8];
+            unpack8<Storage>(v[u], f);
+#pragma unroll
+            for (int e = 0; e < 8; e++) {
+                i64 c = S == 1 ? 8 * q.coefficient + e : q.coefficient;  // eight channels, or one row's
+                i64 m = S == 1 ? c : q.center;
+                f[e] = A[c] * (f[e] - param_or(M, m, 0.f)) + param_or(D, c, 0.f);
+            }
+            store16(y, 8 * i, pack8<Storage>(f));
+        }
+    }
+}
+
+#define NC_APPLY_PACK_ENTRY(name, STORAGE)                                                                             \
+    KERNEL name(In<STORAGE> x, Out<STORAGE> y, In<float> A, In<float> M, i64 centerDivisor, In<float> D, i64 N, i64 C, \
+                i64 S, int perSample) {                                                                                \
+        nc_apply_pack_body<STORAGE>(x, y, A, M, centerDivisor, D, N, C, S, perSample);                                 \
+    }
+NC_APPLY_PACK_ENTRY(nc_apply_pack_f16, Half)
+NC_APPLY_PACK_ENTRY(nc_apply_pack_bf16, BFloat16)
+
 STREAMING_KERNEL nc_apply_vec(In<float> x, Out<float> y, In<float> A, In<float> M, i64 centerDivisor, In<float> D,
                               i64 N, i64 C, i64 S, int perSample) {
     i64 total4 = N * C * S / 4;
@@ -132,6 +171,50 @@ __device__ __forceinline__ void nc_apply_backward_body(In<Storage> dy, In<Storag
 NC_APPLY_BACKWARD_ENTRY(nc_apply_backward, float)
 NC_APPLY_BACKWARD_ENTRY(nc_apply_backward_f16, Half)
 NC_APPLY_BACKWARD_ENTRY(nc_apply_backward_bf16, BFloat16)
+
+template <class Storage>
+__device__ __forceinline__ void nc_apply_backward_pack_body(In<Storage> dy, In<Storage> x, In<float> A, In<float> B,
+                                                            In<float> M, i64 centerDivisor, In<float> D,
+                                                            Out<Storage> dx, i64 N, i64 C, i64 S, int perSample) {
+    i64 total8 = N * C * S / 8;
+    RowCursor k = S == 1 ? nc_cursor(1, C / 8, centerDivisor, 0) : nc_cursor(S / 8, C, centerDivisor, perSample);
+    GRID_STRIDE_BATCH(i0, stride, total8) {
+        uint4 g[BATCH];
+        uint4 v[BATCH];
+#pragma unroll
+        for (int u = 0; u < BATCH; u++) {
+            if (i0 + u * stride < total8) {
+                g[u] = load16(dy, 8 * (i0 + u * stride));
+                v[u] = load16(x, 8 * (i0 + u * stride));
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < BATCH; u++, k.advance()) {
+            i64 i = i0 + u * stride;
+            if (i >= total8) break;
+            NcRows q = nc_rows(k, perSample);
+            float fg[8];
+            float fv[8];
+            unpack8<Storage>(g[u], fg);
+            unpack8<Storage>(v[u], fv);
+#pragma unroll
+            for (int e = 0; e < 8; e++) {
+                i64 c = S == 1 ? 8 * q.coefficient + e : q.coefficient;
+                i64 m = S == 1 ? c : q.center;
+                fg[e] = A[c] * fg[e] + B[c] * (fv[e] - M[m]) + D[c];
+            }
+            store16(dx, 8 * i, pack8<Storage>(fg));
+        }
+    }
+}
+
+#define NC_APPLY_BACKWARD_PACK_ENTRY(name, STORAGE)                                                                   \
+    KERNEL name(In<STORAGE> dy, In<STORAGE> x, In<float> A, In<float> B, In<float> M, i64 centerDivisor, In<float> D, \
+                Out<STORAGE> dx, i64 N, i64 C, i64 S, int perSample) {                                                \
+        nc_apply_backward_pack_body<STORAGE>(dy, x, A, B, M, centerDivisor, D, dx, N, C, S, perSample);               \
+    }
+NC_APPLY_BACKWARD_PACK_ENTRY(nc_apply_backward_pack_f16, Half)
+NC_APPLY_BACKWARD_PACK_ENTRY(nc_apply_backward_pack_bf16, BFloat16)
 
 KERNEL nc_apply_backward_vec(In<float> dy, In<float> x, In<float> A, In<float> B, In<float> M, i64 centerDivisor,
                              In<float> D, Out<float> dx, i64 N, i64 C, i64 S, int perSample) {

@@ -70,6 +70,18 @@ __device__ __forceinline__ void store4(float* p, i64 i, float4 v) {
     asm volatile("st.global.v4.f32 [%0], {%1, %2, %3, %4};" ::"l"(p + i), "f"(v.x), "f"(v.y), "f"(v.z), "f"(v.w));
 }
 
+// 16 bytes of eight 16-bit values from element i (16-byte aligned): ld.global.nc.v4.u32 and
+// st.global.v4.u32, as load4 and store4 for floats.
+template <class T>
+__device__ __forceinline__ uint4 load16(const T* p, i64 i) {
+    return *reinterpret_cast<const uint4*>(p + i);
+}
+
+template <class T>
+__device__ __forceinline__ void store16(T* p, i64 i, uint4 v) {
+    asm volatile("st.global.v4.u32 [%0], {%1, %2, %3, %4};" ::"l"(p + i), "r"(v.x), "r"(v.y), "r"(v.z), "r"(v.w));
+}
+
 __device__ __forceinline__ float4 shared_load4(const float* p, i64 i) {
     return *reinterpret_cast<const float4*>(p + i);
 }
@@ -226,6 +238,29 @@ __device__ __forceinline__ Half from_float<Half>(float v) {
 template <>
 __device__ __forceinline__ BFloat16 from_float<BFloat16>(float v) {
     return BFloat16{float_to_bf16(v)};
+}
+
+// Eight 16-bit values of a 16-byte pack as floats (little-endian: the low half of each word first),
+// and eight floats rounded into one.
+template <class Storage>
+__device__ __forceinline__ void unpack8(uint4 q, float (&f)[8]) {
+    const unsigned int w[4] = {q.x, q.y, q.z, q.w};
+#pragma unroll
+    for (int e = 0; e < 4; e++) {
+        f[2 * e] = to_float(Storage{(unsigned short)(w[e] & 0xffffu)});
+        f[2 * e + 1] = to_float(Storage{(unsigned short)(w[e] >> 16)});
+    }
+}
+
+template <class Storage>
+__device__ __forceinline__ uint4 pack8(const float (&f)[8]) {
+    unsigned int w[4];
+#pragma unroll
+    for (int e = 0; e < 4; e++) {
+        w[e] = (unsigned int)from_float<Storage>(f[2 * e]).bits |
+               ((unsigned int)from_float<Storage>(f[2 * e + 1]).bits << 16);
+    }
+    return uint4{w[0], w[1], w[2], w[3]};
 }
 
 // Element i of p set to v, rounded once to p's storage type.

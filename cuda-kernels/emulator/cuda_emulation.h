@@ -39,6 +39,10 @@ inline float2 make_float2(float x, float y) {
     return float2{x, y};
 }
 
+struct alignas(16) uint4 {
+    unsigned int x, y, z, w;
+};
+
 inline float4 make_float4(float x, float y, float z, float w) {
     return float4{x, y, z, w};
 }
@@ -199,6 +203,17 @@ float4 load4(const Ptr<T>& p, long long i) {
 template <class T>
 void store4(const Ptr<T>& p, long long i, float4 v) {
     p.template store<float4>(i, v, Space::GLOBAL);
+}
+
+// 16 bytes of any element type (eight 16-bit values), as ld.global.nc.v4.u32 and st.global.v4.u32.
+template <class T>
+uint4 load16(const Ptr<T>& p, long long i) {
+    return p.template load<uint4>(i, Space::GLOBAL);
+}
+
+template <class T>
+void store16(const Ptr<T>& p, long long i, uint4 v) {
+    p.template store<uint4>(i, v, Space::GLOBAL);
 }
 
 template <class T>

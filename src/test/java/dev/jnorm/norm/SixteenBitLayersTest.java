@@ -168,8 +168,9 @@ class SixteenBitLayersTest {
 
     /**
      * BatchNorm's 16-bit kernels on the shapes the channels family treats apart: [N, C] (the column
-     * kernels, which take float4s of four channels in float32), short and long spatial sizes, and an
-     * input that starts at an odd element; on the emulator, against float64.
+     * kernels, which take float4s of four channels in float32), short and long spatial sizes, rows and
+     * [N, C] that take 16-byte packs of eight values (aligned, and at an offset of 8), and inputs that
+     * start at an odd element; on the emulator, against float64.
      */
     @ParameterizedTest(name = "{0} {1}")
     @MethodSource("sixteenBitBatchShapes")
@@ -211,7 +212,9 @@ class SixteenBitLayersTest {
         return Stream.of(DType.FLOAT16, DType.BFLOAT16).flatMap(t -> Stream.of(Arguments.of(Shape.of(37, 8), t, 0),
                 Arguments.of(Shape.of(700, 12), t, 0), Arguments.of(Shape.of(9, 8), t, 1),
                 Arguments.of(Shape.of(3, 4, 31), t, 0), Arguments.of(Shape.of(2, 3, 36), t, 3),
-                Arguments.of(Shape.of(2, 5, 7, 9), t, 0)));
+                Arguments.of(Shape.of(2, 5, 7, 9), t, 0),
+                Arguments.of(Shape.of(2, 3, 40), t, 0), Arguments.of(Shape.of(64, 16), t, 0), // 16-byte packs
+                Arguments.of(Shape.of(2, 3, 40), t, 8)));
     }
 
     /**

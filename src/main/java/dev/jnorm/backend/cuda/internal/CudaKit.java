@@ -386,28 +386,44 @@ public final class CudaKit {
      * Whether the elementwise passes can move float4: a float4 within one row (S a multiple of 4),
      * or, with per-channel coefficients, four channels of one [N, C] row (S = 1, C a multiple of 4).
      */
-    private static boolean elementwiseVec(NcsLayout l, Coefficients k) {
-        return l.s() % 4 == 0 || (l.s() == 1 && l.c() % 4 == 0 && !k.perSample());
+    /**
+     * Whether the elementwise passes can take {@code width} values at a time: rows of a multiple of
+     * it, or [N, C] per channel with C a multiple of it (a pack then is {@code width} channels).
+     */
+    private static boolean elementwisePacks(NcsLayout l, Coefficients k, int width) {
+        return l.s() % width == 0 || (l.s() == 1 && l.c() % width == 0 && !k.perSample());
+    }
+
+    /**
+     * The elementwise kernel's width: 4 for float32's float4 variant, 8 for 16-bit storage's 16-byte
+     * packs, 1 for the scalar kernels (unaligned, or rows not a multiple of the width).
+     */
+    private int elementwiseWidth(NcsLayout l, Coefficients k, Tensor... tensors) {
+        int width = storage(tensors[0]) == DType.FLOAT32 ? 4 : 8;
+        return elementwisePacks(l, k, width) && aligned(tensors) ? width : 1;
     }
 
     /** {@code y = A·(x − M) + D}. */
     public void apply(Tensor x, Tensor y, NcsLayout l, Coefficients k) {
-        boolean vec = elementwiseVec(l, k) && aligned(x, y) && storage(x) == DType.FLOAT32;
-        Kernels.NcApplyArgs launch = vec ? Kernels.ncApplyVec()
+        int width = elementwiseWidth(l, k, x, y);
+        Kernels.NcApplyArgs launch = width == 4 ? Kernels.ncApplyVec()
+                : width == 8 ? byStorage(storage(x), null, Kernels.ncApplyPackF16(), Kernels.ncApplyPackBf16())
                 : byStorage(storage(x), Kernels.ncApply(), Kernels.ncApplyF16(), Kernels.ncApplyBf16());
         launch.x(pointer(x)).y(pointer(y)).A(k.a()).M(k.center()).centerDivisor(k.centerDivisor()).D(k.d()).N(l.n())
                 .C(l.c()).S(l.s()).perSample(k.perSample() ? 1 : 0);
-        launch.launch(launcher, grid(vec ? l.numel() / 4 : l.numel()), 0);
+        launch.launch(launcher, grid(l.numel() / width), 0);
     }
 
     /** {@code dx = A·dy + B·(x − M) + D}. */
     public void applyBackward(Tensor dy, Tensor x, Tensor dx, NcsLayout l, Coefficients k) {
-        boolean vec = elementwiseVec(l, k) && aligned(dy, x, dx) && storage(x) == DType.FLOAT32;
-        Kernels.NcApplyBackwardArgs launch = vec ? Kernels.ncApplyBackwardVec()
+        int width = elementwiseWidth(l, k, dy, x, dx);
+        Kernels.NcApplyBackwardArgs launch = width == 4 ? Kernels.ncApplyBackwardVec()
+                : width == 8 ? byStorage(storage(x), null, Kernels.ncApplyBackwardPackF16(),
+                Kernels.ncApplyBackwardPackBf16())
                 : byStorage(storage(x), Kernels.ncApplyBackward(), Kernels.ncApplyBackwardF16(),
                 Kernels.ncApplyBackwardBf16());
         launch.dy(pointer(dy)).x(pointer(x)).A(k.a()).B(k.b()).M(k.center()).centerDivisor(k.centerDivisor())
                 .D(k.d()).dx(pointer(dx)).N(l.n()).C(l.c()).S(l.s()).perSample(k.perSample() ? 1 : 0);
-        launch.launch(launcher, grid(vec ? l.numel() / 4 : l.numel()), 0);
+        launch.launch(launcher, grid(l.numel() / width), 0);
     }
 }
