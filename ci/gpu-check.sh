@@ -176,8 +176,8 @@ PY
     record "torch sample" "passed" 0 "PyTorch not installed: script compiled, sample results"
   fi
 else
-  # float32 only while the 16-bit cases run float32 kernels on widened copies (CudaBackend.run): their
-  # times would measure the conversions, at three times the cases' budget
+  # float32 only: the 16-bit suites would triple the cases in this step's budget (run them on a GPU
+  # with: jnorm bench --backend cuda --dtype float16,bfloat16)
   step bench 120 "$java" -jar "$bundle/lib/jnorm.jar" bench --backend cuda --dtype float32 --runs 20 --warmup 3 \
     --out "$work/bench"
   if python3 -c 'import torch' 2>/dev/null; then

@@ -11,6 +11,7 @@ import dev.jnorm.io.NpyWriter;
 import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
 import dev.jnorm.testing.CliRun;
+import dev.jnorm.testing.Close;
 import dev.jnorm.testing.Cuda;
 import dev.jnorm.testing.TestData;
 import java.io.IOException;
@@ -18,6 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -173,14 +175,25 @@ class RunCommandTest {
                 "run", "--norm", "batch", "--storage", "int8", "--input", path("x"));
         Path x32 = dir.resolve("x32.npy");
         NpyWriter.write(x32, new NpyArray(Shape.of(4, 3, 5), DType.FLOAT32, TestData.randn(3, 60)));
-        CliRun run = CliRun.of("run", "--norm", "group", "--groups", "3", "--storage", "bfloat16", "--input",
-                x32.toString(), "--grad-output", x32.toString(), "--backend", "cpu", "--out", out.toString());
-        assertEquals(0, run.status(), run.err());
-        for (String file : List.of("output.npy", "grad_input.npy")) {
-            NpyArray a = NpyReader.read(out.resolve(file));
-            assertEquals(DType.FLOAT32, a.dtype(), file);
-            for (double v : a.values()) {
-                assertEquals(DType.BFLOAT16.round(v), v, file + ": bfloat16-representable");
+        List<String> backends = EmulatedDevice.unavailableReason() == null ? List.of("cpu", "emulated") : List.of("cpu");
+        Map<String, double[]> outputs = new java.util.HashMap<>();
+        for (String backend : backends) {
+            Path o = dir.resolve("out-" + backend);
+            CliRun run = CliRun.of("run", "--norm", "group", "--groups", "3", "--storage", "bfloat16", "--input",
+                    x32.toString(), "--grad-output", x32.toString(), "--backend", backend, "--out", o.toString());
+            assertEquals(0, run.status(), run.err());
+            for (String file : List.of("output.npy", "grad_input.npy")) {
+                NpyArray a = NpyReader.read(o.resolve(file));
+                assertEquals(DType.FLOAT32, a.dtype(), file);
+                for (double v : a.values()) {
+                    assertEquals(DType.BFLOAT16.round(v), v, backend + " " + file + ": bfloat16-representable");
+                }
+                outputs.put(backend + " " + file, a.values());
+            }
+        }
+        if (backends.size() == 2) { // the emulated GPU's 16-bit kernels within bfloat16's tolerance of the CPU's
+            for (String file : List.of("output.npy", "grad_input.npy")) {
+                Close.assertClose(outputs.get("cpu " + file), outputs.get("emulated " + file), 1e-2, 1.6e-2, file);
             }
         }
     }
