@@ -59,25 +59,36 @@ class Case:
             f.write("\n".join(self.args) + "\n")
 
 
-def run_case(name, norm, shape, forward, params=(), options=(), dtype=np.float64, grad=True, extra_inputs=()):
-    """forward(x, params: dict of leaf tensors) -> (output, {expected name: tensor})."""
+def bfloat16(t):
+    """t's values rounded to bfloat16 (to nearest even), as float64."""
+    return t.detach().to(torch.bfloat16).to(torch.float64)
+
+
+def run_case(name, norm, shape, forward, params=(), options=(), dtype=np.float64, grad=True, extra_inputs=(),
+             storage=None):
+    """forward(x, params: dict of leaf tensors) -> (output, {expected name: tensor}). With storage
+    "bfloat16", the float32 files' x and dy are rounded to bfloat16 first (as --storage bfloat16
+    rounds them), and the expected output and input gradient are rounded to bfloat16."""
     case = Case(name, dtype)
     case.arg("--norm", norm)
-    x = case.input("--input", "x", rand(*shape)).requires_grad_()
+    x = case.input("--input", "x", rand(*shape))
+    x = (bfloat16(x) if storage else x).requires_grad_()
     leaves = {}
     for option, pname, tensor in params:
         leaves[pname] = case.input(option, pname, tensor).requires_grad_()
     for option, fname, tensor in extra_inputs:
         leaves[fname] = case.input(option, fname, tensor)
     case.arg(*options)
+    if storage:
+        case.arg("--storage", storage)
     y, extra = forward(x, leaves)
-    case.expect("output", y)
+    case.expect("output", bfloat16(y) if storage else y)
     for k, v in extra.items():
         case.expect(k, v)
     if grad:
         dy = case.input("--grad-output", "dy", rand(*y.shape))
-        y.backward(dy)
-        case.expect("grad_input", x.grad)
+        y.backward(bfloat16(dy) if storage else dy)
+        case.expect("grad_input", bfloat16(x.grad) if storage else x.grad)
         for option, pname, _ in params:
             case.expect("grad_" + pname, leaves[pname].grad)
     case.close()
@@ -527,10 +538,52 @@ def sync_cases():
         run_case(name, "sync-batch", shape, forward, params, options, dtype, extra_inputs=running)
 
 
+def bfloat16_cases():
+    """--storage bfloat16: float32 files rounded to bfloat16, computed with bfloat16 storage; PyTorch
+    float64 on the rounded x and dy, the output and input gradient rounded to bfloat16 (written as
+    float32, which NumPy has), statistics and parameter gradients in float32. After the others, with
+    a seed of their own."""
+    torch.manual_seed(20261207)
+    eps = 1e-5
+    shape = (4, 3, 5, 5)
+    params = [("--weight", "weight", rand(3)), ("--bias", "bias", rand(3))]
+    running = [("--running-mean", "running_mean", rand(3)),
+               ("--running-var", "running_var", torch.rand(3, dtype=torch.float64) + 0.5)]
+
+    def batch(x, p):
+        rm, rv = p["running_mean"].clone(), p["running_var"].clone()
+        y = F.batch_norm(x, rm, rv, p["weight"], p["bias"], True, 0.1, eps)
+        mean, rstd = saved_channels(x.detach(), eps)
+        return y, {"saved_mean": mean, "saved_rstd": rstd, "running_mean": rm, "running_var": rv}
+
+    run_case("batch_2d_train_bfloat16", "batch", shape, batch, params, ["--mode", "train"], np.float32,
+             extra_inputs=running, storage="bfloat16")
+
+    shape = (2, 6, 4, 4)
+    params = [("--weight", "weight", rand(6)), ("--bias", "bias", rand(6))]
+
+    def group(x, p):
+        y = F.group_norm(x, 3, p["weight"], p["bias"], eps)
+        xs = x.detach().reshape(2, 3, -1)
+        return y, {"saved_mean": xs.mean(-1), "saved_rstd": 1 / torch.sqrt(xs.var(-1, unbiased=False) + eps)}
+
+    run_case("group_2d_bfloat16", "group", shape, group, params, ["--groups", 3], np.float32, storage="bfloat16")
+
+    shape = (4, 40)
+    params = [("--weight", "weight", rand(40)), ("--bias", "bias", rand(40))]
+
+    def layer(x, p):
+        y = F.layer_norm(x, (40,), p["weight"], p["bias"], eps)
+        return y, {"saved_mean": x.detach().mean(-1),
+                   "saved_rstd": 1 / torch.sqrt(x.detach().var(-1, unbiased=False) + eps)}
+
+    run_case("layer_last_dim_bfloat16", "layer", shape, layer, params, [], np.float32, storage="bfloat16")
+
+
 if __name__ == "__main__":
     shutil.rmtree(ROOT, ignore_errors=True)
     for make in (batch_cases, instance_cases, group_cases, layer_cases, rms_cases, weight_cases,
                  batch_instance_cases, switchable_cases, float16_cases, frozen_cases, mean_only_cases,
-                 ghost_cases, renorm_cases, sync_cases):
+                 ghost_cases, renorm_cases, sync_cases, bfloat16_cases):
         make()
     print("wrote", len(os.listdir(ROOT)), "cases to", os.path.normpath(ROOT))

@@ -67,6 +67,7 @@ class GoldenFixtureTest {
         for (String a : Files.readAllLines(dir.resolve("args"))) {
             args.add(a.endsWith(".npy") ? dir.resolve(a).toString() : a);
         }
+        boolean bfloat16 = String.join(" ", args).contains("--storage bfloat16");
         args.addAll(List.of("--backend", backend, "--out", out.toString()));
         CliRun run = CliRun.of(args.toArray(String[]::new));
         assertEquals(0, run.status(), run.err());
@@ -81,6 +82,11 @@ class GoldenFixtureTest {
             String what = name + "/" + file + " on " + backend;
             if (expected.dtype() == DType.FLOAT16) { // DESIGN's fp16 tolerance, on either backend
                 Close.assertClose(expected.values(), actual.values(), 1e-3, 1e-3, what);
+            } else if (bfloat16 && (file.equals("output.npy") || file.equals("grad_input.npy"))) {
+                for (double v : actual.values()) { // bfloat16 values, in a float32 file
+                    assertEquals(DType.BFLOAT16.round(v), v, what + ": bfloat16-representable");
+                }
+                Close.assertClose(expected.values(), actual.values(), 1e-2, 1.6e-2, what); // DESIGN's bf16 tolerance
             } else if (backend.equals("cpu")) {
                 double tol = expected.dtype() == DType.FLOAT64 ? 1e-9 : 1e-5;
                 Close.assertClose(expected.values(), actual.values(), tol * 0.1, tol, what);
