@@ -49,9 +49,12 @@ __device__ __forceinline__ void row_moments(Welford acc, int centered, float eps
 #define TEAM_VALUES_VEC 8
 #define TEAM_VALUES 4
 
-template <bool VEC>
+// With VEC the thread's 8 values come in packs of W: two float4 for float32 storage, one 16-byte
+// pack of eight for 16-bit storage.
+template <bool VEC, class Storage = float>
 struct Team {
     static constexpr int K = VEC ? TEAM_VALUES_VEC : TEAM_VALUES;
+    static constexpr int W = VEC ? (sizeof(Storage) == 4 ? 4 : 8) : 1;
     int T;      // threads per row
     int teams;  // rows per block and step
     int team;   // this thread's team
@@ -64,23 +67,28 @@ struct Team {
         teams = blockDim.x / T;
         team = threadIdx.x / T;
         i = threadIdx.x % T;
-        n = VEC ? 4 * ((L / 4 - i + T - 1) / T) : (L - i + T - 1) / T;
+        n = VEC ? W * ((L / W - i + T - 1) / T) : (L - i + T - 1) / T;
     }
 
     // The column of the thread's slot k.
     __device__ int column(int k) const {
-        return VEC ? (i + T * (k >> 2)) * 4 + (k & 3) : i + T * k;
+        return VEC ? (i + T * (k / W)) * W + k % W : i + T * k;
     }
 
     // The thread's n values of row p, all loads issued before any is used.
     template <class P>
     __device__ void load(P p, float (&v)[K]) const {
 #pragma unroll
-        for (int k = 0; k < K; k += VEC ? 4 : 1) {
+        for (int k = 0; k < K; k += W) {
             if (k >= n) continue;
-            if constexpr (VEC) {
+            if constexpr (VEC && W == 4) {
                 float4 q = load4(p, column(k));
                 v[k] = q.x, v[k + 1] = q.y, v[k + 2] = q.z, v[k + 3] = q.w;
+            } else if constexpr (VEC) {
+                float f[8];
+                unpack8<Storage>(load16(p, column(k)), f);
+#pragma unroll
+                for (int e = 0; e < 8; e++) v[k + e] = f[e];
             } else {
                 v[k] = to_float(p[column(k)]);
             }
@@ -91,10 +99,15 @@ struct Team {
     template <class P>
     __device__ void store(P p, const float (&v)[K]) const {
 #pragma unroll
-        for (int k = 0; k < K; k += VEC ? 4 : 1) {
+        for (int k = 0; k < K; k += W) {
             if (k >= n) continue;
-            if constexpr (VEC) {
+            if constexpr (VEC && W == 4) {
                 store4(p, column(k), make_float4(v[k], v[k + 1], v[k + 2], v[k + 3]));
+            } else if constexpr (VEC) {
+                float f[8];
+#pragma unroll
+                for (int e = 0; e < 8; e++) f[e] = v[k + e];
+                store16(p, column(k), pack8<Storage>(f));
             } else {
                 put(p, column(k), v[k]);
             }
@@ -124,16 +137,16 @@ __device__ void rows_forward_team_impl(In<Storage> x, Out<Storage> y, Affine a, 
                                        Out<float> rstd_out, Out<float> var_out, i64 rows, int L, float eps,
                                        int centered) {
     STATIC_SHARED(Welford, published, 2 * MAX_WARPS);  // each warp's row statistics, by step parity
-    const Team<VEC> t(L);
+    const Team<VEC, Storage> t(L);
     const int warp = threadIdx.x >> 5;
-    int offset[Team<VEC>::K];  // each slot's parameter index less the row's first channel, divided once
+    int offset[Team<VEC, Storage>::K];  // each slot's parameter index less the row's first channel, divided once
 #pragma unroll
-    for (int k = 0; k < Team<VEC>::K; k++) offset[k] = a.perChannel ? t.column(k) / (int)a.S : t.column(k);
+    for (int k = 0; k < Team<VEC, Storage>::K; k++) offset[k] = a.perChannel ? t.column(k) / (int)a.S : t.column(k);
     int step = 0;
     for (i64 base = (i64)blockIdx.x * t.teams; base < rows; base += (i64)gridDim.x * t.teams, step++) {
         const i64 r = base + t.team;
         const bool active = r < rows;
-        float v[Team<VEC>::K];
+        float v[Team<VEC, Storage>::K];
         if (active) t.load(x + r * L, v);
         Welford acc = warp_reduce(active ? welford_of(v, t.n) : welford_empty());
         auto slot = published + (step & 1) * MAX_WARPS;
@@ -145,7 +158,7 @@ __device__ void rows_forward_team_impl(In<Storage> x, Out<Storage> y, Affine a, 
                     rstd_out, var_out);
         i64 fc = first_channel(a, r, L);
 #pragma unroll
-        for (int k = 0; k < Team<VEC>::K; k++) {
+        for (int k = 0; k < Team<VEC, Storage>::K; k++) {
             if (k < t.n) v[k] = affine_at(a, (v[k] - mean) * rstd, fc + offset[k]);
         }
         t.store(y + r * L, v);
@@ -165,6 +178,8 @@ ROWS_FORWARD_ENTRY(BIG_KERNEL, rows_forward_team, rows_forward_team_impl, false,
 ROWS_FORWARD_ENTRY(BIG_KERNEL, rows_forward_team_f16, rows_forward_team_impl, false, Half)
 ROWS_FORWARD_ENTRY(BIG_KERNEL, rows_forward_team_bf16, rows_forward_team_impl, false, BFloat16)
 ROWS_FORWARD_ENTRY(BIG_KERNEL, rows_forward_team_vec, rows_forward_team_impl, true, float)
+ROWS_FORWARD_ENTRY(BIG_KERNEL, rows_forward_team_vec_f16, rows_forward_team_impl, true, Half)
+ROWS_FORWARD_ENTRY(BIG_KERNEL, rows_forward_team_vec_bf16, rows_forward_team_impl, true, BFloat16)
 
 template <bool VEC, class Storage>
 __device__ void rows_forward_block_impl(In<Storage> x, Out<Storage> y, Affine a, Out<float> mean_out,
@@ -335,8 +350,8 @@ __device__ void rows_backward_fused_impl(In<Storage> x, In<Storage> dy, In<float
                                          Out<Storage> dx, i64 rows, int L, int centered, Out<float2> partials) {
     DYNAMIC_SHARED(float, columns);                 // Σ dy·x̂ of each team's columns, then Σ dy: [2][teams][L]
     STATIC_SHARED(Sum2, published, 2 * MAX_WARPS);  // each warp's row sums, by step parity
-    constexpr int K = Team<VEC>::K;
-    const Team<VEC> t(L);
+    constexpr int K = Team<VEC, Storage>::K;
+    const Team<VEC, Storage> t(L);
     const int warp = threadIdx.x >> 5;
     const i64 r0 = chunk_begin(blockIdx.x, gridDim.x, rows, 1);
     const i64 r1 = chunk_begin(blockIdx.x + 1, gridDim.x, rows, 1);
@@ -411,6 +426,8 @@ ROWS_BACKWARD_FUSED_ENTRY(rows_backward_fused, false, float)
 ROWS_BACKWARD_FUSED_ENTRY(rows_backward_fused_f16, false, Half)
 ROWS_BACKWARD_FUSED_ENTRY(rows_backward_fused_bf16, false, BFloat16)
 ROWS_BACKWARD_FUSED_ENTRY(rows_backward_fused_vec, true, float)
+ROWS_BACKWARD_FUSED_ENTRY(rows_backward_fused_vec_f16, true, Half)
+ROWS_BACKWARD_FUSED_ENTRY(rows_backward_fused_vec_bf16, true, BFloat16)
 
 // Thread (column j, chunk k) sums dy·x̂ and dy over the rows of chunk k; partials at j·chunks + k.
 template <class Storage>

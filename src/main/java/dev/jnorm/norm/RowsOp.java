@@ -129,17 +129,23 @@ final class RowsOp {
                 DevicePointer var = running != null ? s.floats(layout.rows()) : null;
                 int perChannel = layout.affine() == RowsLayout.Affine.PER_CHANNEL ? 1 : 0;
                 long length = layout.length();
-                // float4 where a row is a multiple of 4 and, per channel, so is a channel's run
+                // float4 where a row is a multiple of 4 and, per channel, so is a channel's run; 16-bit
+                // storage: teams take 16-byte packs of 8 where rows are a multiple of 8, the block and
+                // split paths the scalar kernels
                 DType storage = gpu.storage(x);
-                boolean vec = length % 4 == 0 && (perChannel == 0 || layout.spatial() % 4 == 0) && gpu.aligned(x, y)
-                        && storage == DType.FLOAT32; // 16-bit storage takes the scalar kernels
-                Team team = Team.of(length, vec ? 8 : 4);
+                int width = storage == DType.FLOAT32 ? 4 : 8;
+                boolean packs = length % width == 0 && (perChannel == 0 || layout.spatial() % width == 0)
+                        && gpu.aligned(x, y);
+                boolean vec = packs && storage == DType.FLOAT32;
+                Team team = Team.of(length, packs ? 8 : 4);
                 boolean block = team == null && 4 * length <= gpu.info().sharedMemoryPerBlock() - 1024
                         && !splitIsFaster(gpu, layout.rows(), length, vec);
                 if (team != null || block) {
                     Kernels.RowsForwardArgs launch = team != null
-                            ? (vec ? Kernels.rowsForwardTeamVec() : CudaKit.byStorage(storage, Kernels.rowsForwardTeam(),
-                            Kernels.rowsForwardTeamF16(), Kernels.rowsForwardTeamBf16()))
+                            ? (packs ? CudaKit.byStorage(storage, Kernels.rowsForwardTeamVec(),
+                            Kernels.rowsForwardTeamVecF16(), Kernels.rowsForwardTeamVecBf16())
+                            : CudaKit.byStorage(storage, Kernels.rowsForwardTeam(), Kernels.rowsForwardTeamF16(),
+                            Kernels.rowsForwardTeamBf16()))
                             : (vec ? Kernels.rowsForwardBlockVec() : CudaKit.byStorage(storage,
                             Kernels.rowsForwardBlock(), Kernels.rowsForwardBlockF16(), Kernels.rowsForwardBlockBf16()));
                     launch.x(gpu.pointer(x)).y(gpu.pointer(y)).w(gpu.pointer(weight)).b(gpu.pointer(bias))
@@ -291,14 +297,17 @@ final class RowsOp {
                 boolean grads = gradWeight != null || gradBias != null;
                 Sums out = new Sums(gpu.pointer(gradWeight), gpu.pointer(gradBias));
                 DType storage = gpu.storage(x);
-                boolean vec = length % 4 == 0 && gpu.aligned(x, dy, dx) && storage == DType.FLOAT32;
-                Team team = Team.of(length, vec ? 8 : 4);
+                // teams take float4 pairs, or 16-byte packs of 8 16-bit values, where rows allow
+                boolean packs = length % (storage == DType.FLOAT32 ? 4 : 8) == 0 && gpu.aligned(x, dy, dx);
+                Team team = Team.of(length, packs ? 8 : 4);
                 long shared = team != null && grads ? 8 * team.teams() * length : 0; // the teams' column sums
                 if (team != null && shared <= gpu.info().sharedMemoryPerBlock() - 1024) {
                     long blocks = fusedBlocks(gpu, rows, length, team.teams(), grads, storage.bytes());
                     DevicePointer partials = grads ? s.floats(2 * length * blocks) : null;
-                    (vec ? Kernels.rowsBackwardFusedVec() : CudaKit.byStorage(storage, Kernels.rowsBackwardFused(),
-                            Kernels.rowsBackwardFusedF16(), Kernels.rowsBackwardFusedBf16())).x(gpu.pointer(x))
+                    (packs ? CudaKit.byStorage(storage, Kernels.rowsBackwardFusedVec(),
+                            Kernels.rowsBackwardFusedVecF16(), Kernels.rowsBackwardFusedVecBf16())
+                            : CudaKit.byStorage(storage, Kernels.rowsBackwardFused(), Kernels.rowsBackwardFusedF16(),
+                            Kernels.rowsBackwardFusedBf16())).x(gpu.pointer(x))
                             .dy(gpu.pointer(dy)).mean(gpu.pointer(saveMean)).rstd(gpu.pointer(saveRstd))
                             .w(gpu.pointer(weight)).dx(gpu.pointer(dx)).rows(rows).L((int) length)
                             .centered(layout.centered() ? 1 : 0).partials(partials)

@@ -248,7 +248,10 @@ class SixteenBitLayersTest {
                 Arguments.of("rms", Shape.of(1, 70001), t),     // split rows
                 Arguments.of("group", Shape.of(2, 2, 1025), t), // block rows; the group on chip backward
                 Arguments.of("group", Shape.of(1, 2, 40000), t), // a group split across blocks, and its backward
-                Arguments.of("instance", Shape.of(2, 3, 2041), t)));
+                Arguments.of("instance", Shape.of(2, 3, 2041), t),
+                Arguments.of("layer", Shape.of(64, 96), t),     // teams of 16-byte packs, forward and fused backward
+                Arguments.of("rms", Shape.of(8, 1024), t),
+                Arguments.of("group", Shape.of(2, 4, 8, 8), t))); // packs of one channel's run
     }
 
     @Test
