@@ -106,11 +106,22 @@ public final class InProcessReducer {
         public Tensor allGather(Tensor local) {
             Checks.input(local, "local");
             Tensor out = local.backend().empty(gathered(local.shape()), local.dtype());
-            if (ranks == 1) { // no one to meet: a copy on the device, no trip through the host
-                local.backend().copy(local, out);
+            try {
+                if (ranks == 1) { // no one to meet: a copy on the device, no trip through the host
+                    local.backend().copy(local, out);
+                } else {
+                    out.copyFrom(exchange(local.toDoubleArray()));
+                }
                 return out;
+            } catch (RuntimeException e) {
+                out.close();
+                throw e;
             }
-            parts[rank] = local.toDoubleArray();
+        }
+
+        /** This rank's part in, every rank's out, in rank order. */
+        private double[] exchange(double[] mine) {
+            parts[rank] = mine;
             await(); // every part is in
             int n = parts[rank].length;
             double[] all = new double[ranks * n];
@@ -123,8 +134,7 @@ public final class InProcessReducer {
                 System.arraycopy(parts[k], 0, all, k * n, n);
             }
             await(); // every rank has read: the parts may be overwritten by the next gather
-            out.copyFrom(all);
-            return out;
+            return all;
         }
 
         @Override
