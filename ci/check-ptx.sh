@@ -69,7 +69,7 @@ for ptx in "$committed"/*.ptx; do
 done
 # The streaming kernels move 16 bytes per load and per store: each holds ld.global(.nc).v4 and
 # st.global.v4 (a float4 that leaves as four scalar stores, say, fails here).
-streaming="rows:rows_forward_team_vec rows:rows_forward_block_vec rows:rows_backward_fused_vec rows:rows_apply_vec channels:nc_apply_vec channels:nc_apply_backward_vec channels:nc_apply_pack_f16 channels:nc_apply_pack_bf16 channels:nc_apply_backward_pack_f16 channels:nc_apply_backward_pack_bf16 rows:rows_forward_team_vec_f16 rows:rows_backward_fused_vec_bf16"
+streaming="rows:rows_forward_team_vec rows:rows_forward_block_vec rows:rows_backward_fused_vec rows:rows_apply_vec channels:nc_apply_vec channels:nc_apply_backward_vec channels:nc_apply_pack_f16 channels:nc_apply_pack_bf16 channels:nc_apply_backward_pack_f16 channels:nc_apply_backward_pack_bf16 rows:rows_forward_team_vec_f16 rows:rows_backward_fused_vec_bf16 rows:rows_apply_vec_f16"
 for item in $streaming; do
   file="${item%%:*}.ptx"
   kernel="${item#*:}"
@@ -88,7 +88,8 @@ done
 # 8 divisions each, fewer where they share a divisor), never per element: a division in their
 # BATCH-unrolled loop would add BATCH more per site, so more than 12 in a body fails.
 for item in channels:nc_apply channels:nc_apply_vec channels:nc_apply_backward channels:nc_apply_backward_vec \
-    channels:nc_apply_pack_f16 channels:nc_apply_backward_pack_bf16 rows:rows_apply rows:rows_apply_vec; do
+    channels:nc_apply_pack_f16 channels:nc_apply_backward_pack_bf16 rows:rows_apply rows:rows_apply_vec \
+    rows:rows_apply_vec_bf16; do
   file="${item%%:*}.ptx"
   kernel="${item#*:}"
   divisions="$(awk -v k="$kernel" '$0 ~ "^\\.visible \\.entry " k "\\(" { on = 1 } on { print } on && /^}/ { exit }' "$committed/$file" \

@@ -253,7 +253,7 @@ ROWS_FORWARD_ENTRY(BIG_SHARED_KERNEL, rows_forward_block_vec, rows_forward_block
 template <bool VEC, class Storage>
 __device__ void rows_apply_impl(In<Storage> x, Out<Storage> y, Affine a, In<float> mean, In<float> rstd, i64 rows,
                                 i64 L) {
-    constexpr int W = VEC ? 4 : 1;
+    constexpr int W = VEC ? (sizeof(Storage) == 4 ? 4 : 8) : 1;  // a float4, or a 16-byte pack of 8
     const i64 total = rows * L / W;
     RowCursor row(grid_first(), grid_threads(), L / W, 1);
     RowCursor channel(grid_first(), grid_threads(), a.perChannel ? a.S / W : 1, a.perChannel ? a.C : 1);
@@ -262,9 +262,14 @@ __device__ void rows_apply_impl(In<Storage> x, Out<Storage> y, Affine a, In<floa
 #pragma unroll
         for (int u = 0; u < BATCH; u++) {
             if (i0 + u * stride >= total) continue;
-            if constexpr (VEC) {
+            if constexpr (VEC && W == 4) {
                 float4 q = load4(x, 4 * (i0 + u * stride));
                 v[W * u] = q.x, v[W * u + 1] = q.y, v[W * u + 2] = q.z, v[W * u + 3] = q.w;
+            } else if constexpr (VEC) {
+                float f[8];
+                unpack8<Storage>(load16(x, 8 * (i0 + u * stride)), f);
+#pragma unroll
+                for (int e = 0; e < 8; e++) v[W * u + e] = f[e];
             } else {
                 v[u] = to_float(x[i0 + u * stride]);
             }
@@ -279,8 +284,10 @@ __device__ void rows_apply_impl(In<Storage> x, Out<Storage> y, Affine a, In<floa
             float o[W];
 #pragma unroll
             for (int e = 0; e < W; e++) o[e] = affine_at(a, (v[W * u + e] - m) * s, a.perChannel ? p : p + e);
-            if constexpr (VEC) {
+            if constexpr (VEC && W == 4) {
                 store4(y, 4 * i, make_float4(o[0], o[1 % W], o[2 % W], o[3 % W]));
+            } else if constexpr (VEC) {
+                store16(y, 8 * i, pack8<Storage>(o));
             } else {
                 put(y, i, o[0]);
             }
@@ -294,11 +301,13 @@ __device__ void rows_apply_impl(In<Storage> x, Out<Storage> y, Affine a, In<floa
         rows_apply_impl<VEC, STORAGE>(x, y, Affine{w, b, perChannel, C, S}, mean, rstd, rows, L);                    \
     }
 
-// The float4 variant keeps 16 values in flight: at 64 registers they would spill.
+// The float4 and 16-byte pack variants keep 16 and 32 values in flight: at 64 registers they would spill.
 ROWS_APPLY_ENTRY(STREAMING_KERNEL, rows_apply, false, float)
 ROWS_APPLY_ENTRY(STREAMING_KERNEL, rows_apply_f16, false, Half)
 ROWS_APPLY_ENTRY(STREAMING_KERNEL, rows_apply_bf16, false, BFloat16)
 ROWS_APPLY_ENTRY(KERNEL, rows_apply_vec, true, float)
+ROWS_APPLY_ENTRY(KERNEL, rows_apply_vec_f16, true, Half)
+ROWS_APPLY_ENTRY(KERNEL, rows_apply_vec_bf16, true, BFloat16)
 
 // ---------------------------------------------------------------- backward, elementwise affine
 

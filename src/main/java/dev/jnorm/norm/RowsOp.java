@@ -165,12 +165,13 @@ final class RowsOp {
                     gpu.statistics(s, Segments.rows(gpu.pointer(x), layout.rows(), length), gpu.storage(x),
                             new Statistics(eps, !layout.centered(), gpu.pointer(saveMean), var, gpu.pointer(saveRstd),
                                     null, 0));
-                    (vec ? Kernels.rowsApplyVec() : CudaKit.byStorage(storage, Kernels.rowsApply(),
+                    (packs ? CudaKit.byStorage(storage, Kernels.rowsApplyVec(), Kernels.rowsApplyVecF16(),
+                            Kernels.rowsApplyVecBf16()) : CudaKit.byStorage(storage, Kernels.rowsApply(),
                             Kernels.rowsApplyF16(), Kernels.rowsApplyBf16())).x(gpu.pointer(x)).y(gpu.pointer(y))
                             .w(gpu.pointer(weight)).b(gpu.pointer(bias)).perChannel(perChannel).C(layout.channels())
                             .S(layout.spatial()).mean(gpu.pointer(saveMean)).rstd(gpu.pointer(saveRstd))
                             .rows(layout.rows()).L(length)
-                            .launch(gpu.launcher(), gpu.grid(layout.rows() * length / (vec ? 4 : 1)), 0);
+                            .launch(gpu.launcher(), gpu.grid(layout.rows() * length / (packs ? width : 1)), 0);
                 }
                 if (running != null) {
                     long c = layout.channels();

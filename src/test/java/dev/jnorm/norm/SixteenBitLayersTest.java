@@ -251,6 +251,7 @@ class SixteenBitLayersTest {
                 Arguments.of("instance", Shape.of(2, 3, 2041), t),
                 Arguments.of("layer", Shape.of(64, 96), t),     // teams of 16-byte packs, forward and fused backward
                 Arguments.of("rms", Shape.of(8, 1024), t),
+                Arguments.of("layer", Shape.of(2, 40000), t),  // split rows applied in 16-byte packs
                 Arguments.of("group", Shape.of(2, 4, 8, 8), t))); // packs of one channel's run
     }
 
