@@ -69,7 +69,7 @@ for ptx in "$committed"/*.ptx; do
 done
 # The streaming kernels move 16 bytes per load and per store: each holds ld.global(.nc).v4 and
 # st.global.v4 (a float4 that leaves as four scalar stores, say, fails here).
-streaming="rows:rows_forward_team_vec rows:rows_forward_block_vec rows:rows_backward_fused_vec rows:rows_apply_vec channels:nc_apply_vec channels:nc_apply_backward_vec channels:nc_apply_pack_f16 channels:nc_apply_pack_bf16 channels:nc_apply_backward_pack_f16 channels:nc_apply_backward_pack_bf16 rows:rows_forward_team_vec_f16 rows:rows_backward_fused_vec_bf16 rows:rows_apply_vec_f16"
+streaming="rows:rows_forward_team_vec rows:rows_forward_block_vec rows:rows_backward_fused_vec rows:rows_apply_vec channels:nc_apply_vec channels:nc_apply_backward_vec channels:nc_apply_pack_f16 channels:nc_apply_pack_bf16 channels:nc_apply_backward_pack_f16 channels:nc_apply_backward_pack_bf16 rows:rows_forward_team_vec_f16 rows:rows_backward_fused_vec_bf16 rows:rows_apply_vec_f16 rows:group_backward_fused_vec_bf16"
 for item in $streaming; do
   file="${item%%:*}.ptx"
   kernel="${item#*:}"

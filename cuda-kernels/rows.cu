@@ -499,10 +499,21 @@ __device__ void group_backward_fused_impl(In<Storage> x, In<Storage> dy, In<floa
     for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
         auto xr = x + r * L;
         auto dyr = dy + r * L;
-        if constexpr (VEC) {
+        if constexpr (VEC && sizeof(Storage) == 4) {
             for (int j = threadIdx.x * 4; j < L; j += blockDim.x * 4) {
                 shared_store4(xs, j, load4(xr, j));
                 shared_store4(ds, j, load4(dyr, j));
+            }
+        } else if constexpr (VEC) {  // 16-byte packs of eight 16-bit values, widened into the cache
+            for (int j = threadIdx.x * 8; j < L; j += blockDim.x * 8) {
+                float f[8];
+                float g[8];
+                unpack8<Storage>(load16(xr, j), f);
+                unpack8<Storage>(load16(dyr, j), g);
+                shared_store4(xs, j, make_float4(f[0], f[1], f[2], f[3]));
+                shared_store4(xs, j + 4, make_float4(f[4], f[5], f[6], f[7]));
+                shared_store4(ds, j, make_float4(g[0], g[1], g[2], g[3]));
+                shared_store4(ds, j + 4, make_float4(g[4], g[5], g[6], g[7]));
             }
         } else {
             for (int j0 = threadIdx.x; j0 < L; j0 += WELFORD_BATCH * blockDim.x) {
@@ -553,7 +564,15 @@ __device__ void group_backward_fused_impl(In<Storage> x, In<Storage> dy, In<floa
         const float b = coefficients[0];
         const float d = coefficients[1];
         auto dxr = dx + r * L;
-        if constexpr (VEC) {  // S is a multiple of 4: a float4 stays in one channel
+        if constexpr (VEC && sizeof(Storage) != 4) {  // S is a multiple of 8: a pack stays in one channel
+            for (int j = threadIdx.x * 8; j < L; j += blockDim.x * 8) {
+                float a = s * param_or(w, first + j / S, 1.f);
+                float o[8];
+#pragma unroll
+                for (int e = 0; e < 8; e++) o[e] = a * ds[j + e] + b * (xs[j + e] - m) + d;
+                store16(dxr, j, pack8<Storage>(o));
+            }
+        } else if constexpr (VEC) {  // S is a multiple of 4: a float4 stays in one channel
             for (int j = threadIdx.x * 4; j < L; j += blockDim.x * 4) {
                 float a = s * param_or(w, first + j / S, 1.f);
                 float4 g = shared_load4(ds, j);
@@ -582,3 +601,5 @@ GROUP_BACKWARD_ENTRY(group_backward_fused, false, float)
 GROUP_BACKWARD_ENTRY(group_backward_fused_f16, false, Half)
 GROUP_BACKWARD_ENTRY(group_backward_fused_bf16, false, BFloat16)
 GROUP_BACKWARD_ENTRY(group_backward_fused_vec, true, float)
+GROUP_BACKWARD_ENTRY(group_backward_fused_vec_f16, true, Half)
+GROUP_BACKWARD_ENTRY(group_backward_fused_vec_bf16, true, BFloat16)

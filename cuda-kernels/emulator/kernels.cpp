@@ -79,6 +79,8 @@ const bool registered = [] {
     REGISTER(rows_backward_fused_vec_bf16)
     REGISTER(rows_apply_vec_f16)
     REGISTER(rows_apply_vec_bf16)
+    REGISTER(group_backward_fused_vec_f16)
+    REGISTER(group_backward_fused_vec_bf16)
     REGISTER(widen_f16)
     REGISTER(widen_bf16)
     REGISTER(narrow_f16)

@@ -371,7 +371,8 @@ final class RowsOp {
             Sums sums = new Sums(s.floats(q), s.floats(q));
             long shared = 4 * (2 * layout.length() + 2 * perGroup);
             DType storage = gpu.storage(x);
-            boolean vec = sp % 4 == 0 && gpu.aligned(x, dy, dx) && storage == DType.FLOAT32;
+            // float4s, or 16-byte packs of 8 16-bit values, where a channel's run allows
+            boolean vec = sp % (storage == DType.FLOAT32 ? 4 : 8) == 0 && gpu.aligned(x, dy, dx);
             double bytes = (double) storage.bytes() * layout.rows() * layout.length();
             boolean onePass = shared <= gpu.info().sharedMemoryPerBlock() - 1024 // the group on chip: x and dy read once
                     && pass(gpu, 3 * bytes, vec ? "group_backward_fused_vec" : "group_backward_fused",
@@ -379,7 +380,8 @@ final class RowsOp {
                     <= pass(gpu, 2 * bytes, "segments_sums_partial", fullThreads(gpu)) + 2 * gpu.model().launch()
                     + pass(gpu, 3 * bytes, vec ? "nc_apply_backward_vec" : "nc_apply_backward", fullThreads(gpu));
             if (onePass) {
-                (vec ? Kernels.groupBackwardFusedVec() : CudaKit.byStorage(storage, Kernels.groupBackwardFused(),
+                (vec ? CudaKit.byStorage(storage, Kernels.groupBackwardFusedVec(), Kernels.groupBackwardFusedVecF16(),
+                        Kernels.groupBackwardFusedVecBf16()) : CudaKit.byStorage(storage, Kernels.groupBackwardFused(),
                         Kernels.groupBackwardFusedF16(), Kernels.groupBackwardFusedBf16())).x(gpu.pointer(x))
                         .dy(gpu.pointer(dy)).mean(gpu.pointer(saveMean)).rstd(gpu.pointer(saveRstd))
                         .w(gpu.pointer(weight)).dx(gpu.pointer(dx)).rows(layout.rows()).C(c).cpg((int) perGroup)
