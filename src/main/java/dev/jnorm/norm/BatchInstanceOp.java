@@ -32,13 +32,7 @@ final class BatchInstanceOp {
      */
     record Forward(NcsLayout layout, double eps, boolean batchStatistics, Tensor x, Tensor rho, Tensor weight,
                    Tensor bias, Tensor y, BatchInstanceStats saved, RunningStats running, double factor)
-            implements NormOp {
-        /** Its passes over the data (stats.cu's, channels.cu's) take 16-bit storage; the rest is statistics. */
-        @Override
-        public boolean sixteenBitKernels() {
-            return true;
-        }
-
+            implements SixteenBitOp {
         @Override
         public String name() {
             return "batch-instance forward";
@@ -120,13 +114,7 @@ final class BatchInstanceOp {
     /** The gradient of {@link Forward} for the input, rho, weight and bias. */
     record Backward(NcsLayout layout, boolean batchStatistics, Tensor x, Tensor dy, BatchInstanceStats saved,
                     Tensor rho, Tensor weight, Tensor dx, Tensor gradRho, Tensor gradWeight, Tensor gradBias)
-            implements NormOp {
-        /** Its passes over the data (stats.cu's, channels.cu's) take 16-bit storage; the rest is statistics. */
-        @Override
-        public boolean sixteenBitKernels() {
-            return true;
-        }
-
+            implements SixteenBitOp {
         @Override
         public String name() {
             return "batch-instance backward";

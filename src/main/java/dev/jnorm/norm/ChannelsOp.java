@@ -30,13 +30,7 @@ final class ChannelsOp {
      * otherwise they are {@code running}'s. The statistics used are saved ({@code [C]}).
      */
     record Forward(NcsLayout layout, double eps, boolean batchStatistics, Tensor x, Tensor weight, Tensor bias,
-                   Tensor y, Tensor saveMean, Tensor saveRstd, RunningStats running, double factor) implements NormOp {
-        /** stats.cu's and channels.cu's passes over the data take 16-bit storage. */
-        @Override
-        public boolean sixteenBitKernels() {
-            return true;
-        }
-
+                   Tensor y, Tensor saveMean, Tensor saveRstd, RunningStats running, double factor) implements SixteenBitOp {
         @Override
         public String name() {
             return "channels forward";
@@ -127,16 +121,10 @@ final class ChannelsOp {
      * {@code Σ dy·(r·x̂ + d)}.
      */
     record Backward(NcsLayout layout, boolean batchStatistics, Tensor x, Tensor dy, Tensor saveMean, Tensor saveRstd,
-                    Tensor weight, Renorm renorm, Tensor dx, Tensor gradWeight, Tensor gradBias) implements NormOp {
+                    Tensor weight, Renorm renorm, Tensor dx, Tensor gradWeight, Tensor gradBias) implements SixteenBitOp {
         Backward(NcsLayout layout, boolean batchStatistics, Tensor x, Tensor dy, Tensor saveMean, Tensor saveRstd,
                  Tensor weight, Tensor dx, Tensor gradWeight, Tensor gradBias) {
             this(layout, batchStatistics, x, dy, saveMean, saveRstd, weight, null, dx, gradWeight, gradBias);
-        }
-
-        /** stats.cu's and channels.cu's passes over the data take 16-bit storage. */
-        @Override
-        public boolean sixteenBitKernels() {
-            return true;
         }
 
         @Override

@@ -131,4 +131,14 @@ final class Checks {
         companion(x, name, t);
         elements(name, t, elements);
     }
+
+    /**
+     * A backward's affine arguments, in PyTorch's order: the weight the forward used, then the
+     * weight's and bias' gradients to accumulate into, each of {@code elements} values where given.
+     */
+    static void affineBackward(Tensor x, Affine affine, Affine grads, long elements) {
+        parameter(x, "weight", affine.weight(), elements);
+        parameter(x, "grad_weight", grads.weight(), elements);
+        parameter(x, "grad_bias", grads.bias(), elements);
+    }
 }

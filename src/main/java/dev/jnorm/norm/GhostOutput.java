@@ -36,9 +36,7 @@ public final class GhostOutput extends SavedForward<NormOutput.Statistics> {
     public Tensor backward(Tensor dy, Affine affine, Affine grads) {
         Tensor x = checkedInput(dy);
         long c = layout.c();
-        Checks.parameter(x, "weight", affine.weight(), c);
-        Checks.parameter(x, "grad_weight", grads.weight(), c);
-        Checks.parameter(x, "grad_bias", grads.bias(), c);
+        Checks.affineBackward(x, affine, grads, c);
         NormOutput.Statistics s = statistics();
         return gradient(dx -> {
             List<NormOp> ops = new ArrayList<>();

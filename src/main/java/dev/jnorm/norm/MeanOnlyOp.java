@@ -28,13 +28,7 @@ final class MeanOnlyOp {
      * if given, by {@code factor}), else {@code runningMean}; it is saved in {@code saveMean}.
      */
     record Forward(NcsLayout layout, boolean batchStatistics, Tensor x, Tensor bias, Tensor y, Tensor saveMean,
-                   Tensor runningMean, double factor) implements NormOp {
-        /** stats.cu's and channels.cu's passes over the data take 16-bit storage. */
-        @Override
-        public boolean sixteenBitKernels() {
-            return true;
-        }
-
+                   Tensor runningMean, double factor) implements SixteenBitOp {
         @Override
         public String name() {
             return "mean-only forward";
@@ -92,13 +86,7 @@ final class MeanOnlyOp {
      * x), else {@code dx = dy}; {@code gradBias += Σ dy}.
      */
     record Backward(NcsLayout layout, boolean batchStatistics, Tensor x, Tensor dy, Tensor saveMean, Tensor dx,
-                    Tensor gradBias) implements NormOp {
-        /** stats.cu's and channels.cu's passes over the data take 16-bit storage. */
-        @Override
-        public boolean sixteenBitKernels() {
-            return true;
-        }
-
+                    Tensor gradBias) implements SixteenBitOp {
         @Override
         public String name() {
             return "mean-only backward";

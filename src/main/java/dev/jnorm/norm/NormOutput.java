@@ -75,9 +75,7 @@ public final class NormOutput extends SavedForward<NormOutput.Statistics> {
      */
     public Tensor backward(Tensor dy, Affine affine, Affine grads) {
         Tensor x = checkedInput(dy);
-        Checks.parameter(x, "weight", affine.weight(), parameterElements);
-        Checks.parameter(x, "grad_weight", grads.weight(), parameterElements);
-        Checks.parameter(x, "grad_bias", grads.bias(), parameterElements);
+        Checks.affineBackward(x, affine, grads, parameterElements);
         if (rows != null && !rows.centered() && grads.bias() != null) {
             throw Checks.fail("RMSNorm has no bias to take a gradient for");
         }

@@ -31,13 +31,7 @@ final class RenormOp {
      */
     record Forward(NcsLayout layout, double eps, double rmax, double dmax, Tensor x, Tensor weight, Tensor bias,
                    Tensor y, Tensor saveMean, Tensor saveRstd, Tensor r, Tensor d, RunningStats running, double factor)
-            implements NormOp {
-        /** stats.cu's and channels.cu's passes over the data take 16-bit storage. */
-        @Override
-        public boolean sixteenBitKernels() {
-            return true;
-        }
-
+            implements SixteenBitOp {
         @Override
         public String name() {
             return "batch renorm forward";

@@ -42,9 +42,7 @@ public final class RenormOutput extends SavedForward<RenormOutput.Saved> {
      */
     public Tensor backward(Tensor dy, Affine affine, Affine grads) {
         Tensor x = checkedInput(dy);
-        Checks.parameter(x, "weight", affine.weight(), layout.c());
-        Checks.parameter(x, "grad_weight", grads.weight(), layout.c());
-        Checks.parameter(x, "grad_bias", grads.bias(), layout.c());
+        Checks.affineBackward(x, affine, grads, layout.c());
         Saved s = statistics();
         ChannelsOp.Renorm renorm = s.r() == null ? null : new ChannelsOp.Renorm(s.r(), s.d());
         return gradient(dx -> new ChannelsOp.Backward(layout, batchStatistics(), x, dy, s.mean(), s.rstd(),

@@ -56,13 +56,7 @@ final class RowsOp {
      * averaged over n.
      */
     record Forward(RowsLayout layout, double eps, Tensor x, Tensor weight, Tensor bias, Tensor y, Tensor saveMean,
-                   Tensor saveRstd, RunningStats running, double factor) implements NormOp {
-        /** Every pass over the rows takes 16-bit storage (scalar loads: the float4 paths are float32's). */
-        @Override
-        public boolean sixteenBitKernels() {
-            return true;
-        }
-
+                   Tensor saveRstd, RunningStats running, double factor) implements SixteenBitOp {
         @Override
         public String name() {
             return "rows forward";
@@ -220,13 +214,7 @@ final class RowsOp {
      * {@code gradWeight += Σ dy·x̂}, {@code gradBias += Σ dy} over the elements using each parameter.
      */
     record Backward(RowsLayout layout, Tensor x, Tensor dy, Tensor saveMean, Tensor saveRstd, Tensor weight,
-                    Tensor dx, Tensor gradWeight, Tensor gradBias) implements NormOp {
-        /** Every pass over the rows takes 16-bit storage (scalar loads: the float4 paths are float32's). */
-        @Override
-        public boolean sixteenBitKernels() {
-            return true;
-        }
-
+                    Tensor dx, Tensor gradWeight, Tensor gradBias) implements SixteenBitOp {
         @Override
         public String name() {
             return "rows backward";

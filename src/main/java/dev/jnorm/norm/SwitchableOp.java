@@ -34,13 +34,7 @@ final class SwitchableOp {
      */
     record Forward(NcsLayout layout, double eps, boolean batchStatistics, Tensor x, Tensor meanWeight,
                    Tensor varWeight, Tensor weight, Tensor bias, Tensor y, SwitchableStats saved, RunningStats running,
-                   double factor) implements NormOp {
-        /** Its passes over the data (stats.cu's, channels.cu's) take 16-bit storage; the rest is statistics. */
-        @Override
-        public boolean sixteenBitKernels() {
-            return true;
-        }
-
+                   double factor) implements SixteenBitOp {
         @Override
         public String name() {
             return "switchable forward";
@@ -147,13 +141,7 @@ final class SwitchableOp {
     /** The gradient of {@link Forward} for the input, both mixing logits, weight and bias. */
     record Backward(NcsLayout layout, boolean batchStatistics, Tensor x, Tensor dy, SwitchableStats saved,
                     Tensor meanWeight, Tensor varWeight, Tensor weight, Tensor dx, Tensor gradMeanWeight,
-                    Tensor gradVarWeight, Tensor gradWeight, Tensor gradBias) implements NormOp {
-        /** Its passes over the data (stats.cu's, channels.cu's) take 16-bit storage; the rest is statistics. */
-        @Override
-        public boolean sixteenBitKernels() {
-            return true;
-        }
-
+                    Tensor gradVarWeight, Tensor gradWeight, Tensor gradBias) implements SixteenBitOp {
         @Override
         public String name() {
             return "switchable backward";

@@ -35,9 +35,7 @@ public final class SwitchableOutput extends SavedForward<SwitchableStats> {
         Norms.checkMixingWeights(x, mixing);
         Checks.parameter(x, "grad_mean_weight", gradMixing.meanWeight(), 3);
         Checks.parameter(x, "grad_var_weight", gradMixing.varWeight(), 3);
-        Checks.parameter(x, "weight", affine.weight(), c);
-        Checks.parameter(x, "grad_weight", gradAffine.weight(), c);
-        Checks.parameter(x, "grad_bias", gradAffine.bias(), c);
+        Checks.affineBackward(x, affine, gradAffine, c);
         return gradient(dx -> new SwitchableOp.Backward(layout, batchStatistics(), x, dy, statistics(),
                 mixing.meanWeight(), mixing.varWeight(), affine.weight(), dx, gradMixing.meanWeight(),
                 gradMixing.varWeight(), gradAffine.weight(), gradAffine.bias()));

@@ -35,13 +35,7 @@ final class SyncOp {
     }
 
     /** {@code local = [count, mean_0..C−1, var_0..C−1]} of this rank's {@code [n, C, S]} (all 0 when n = 0). */
-    record LocalStatistics(NcsLayout layout, double eps, Tensor x, Tensor local) implements NormOp {
-        /** stats.cu's and channels.cu's passes over the data take 16-bit storage. */
-        @Override
-        public boolean sixteenBitKernels() {
-            return true;
-        }
-
+    record LocalStatistics(NcsLayout layout, double eps, Tensor x, Tensor local) implements SixteenBitOp {
         @Override
         public String name() {
             return "sync batch local statistics";
@@ -84,13 +78,7 @@ final class SyncOp {
      */
     record Normalize(NcsLayout layout, double eps, Tensor gathered, int ranks, long total, Tensor x, Tensor weight,
                      Tensor bias, Tensor y, Tensor saveMean, Tensor saveRstd, RunningStats running, double factor)
-            implements NormOp {
-        /** stats.cu's and channels.cu's passes over the data take 16-bit storage. */
-        @Override
-        public boolean sixteenBitKernels() {
-            return true;
-        }
-
+            implements SixteenBitOp {
         @Override
         public String name() {
             return "sync batch forward";
@@ -167,13 +155,7 @@ final class SyncOp {
     }
 
     /** {@code local = [Σ dy per channel, Σ dy·(x − mean) per channel]} over this rank's values. */
-    record LocalSums(NcsLayout layout, Tensor x, Tensor dy, Tensor saveMean, Tensor local) implements NormOp {
-        /** stats.cu's and channels.cu's passes over the data take 16-bit storage. */
-        @Override
-        public boolean sixteenBitKernels() {
-            return true;
-        }
-
+    record LocalSums(NcsLayout layout, Tensor x, Tensor dy, Tensor saveMean, Tensor local) implements SixteenBitOp {
         @Override
         public String name() {
             return "sync batch local sums";
@@ -214,13 +196,7 @@ final class SyncOp {
      */
     record Backward(NcsLayout layout, Tensor gathered, int ranks, long total, Tensor local, Tensor x, Tensor dy,
                     Tensor saveMean, Tensor saveRstd, Tensor weight, Tensor dx, Tensor gradWeight, Tensor gradBias)
-            implements NormOp {
-        /** stats.cu's and channels.cu's passes over the data take 16-bit storage. */
-        @Override
-        public boolean sixteenBitKernels() {
-            return true;
-        }
-
+            implements SixteenBitOp {
         @Override
         public String name() {
             return "sync batch backward";

@@ -47,9 +47,7 @@ public final class SyncOutput extends SavedForward<NormOutput.Statistics> {
     public Tensor backward(Tensor dy, Affine affine, Affine grads) {
         Tensor x = checkedInput(dy);
         long c = layout.c();
-        Checks.parameter(x, "weight", affine.weight(), c);
-        Checks.parameter(x, "grad_weight", grads.weight(), c);
-        Checks.parameter(x, "grad_bias", grads.bias(), c);
+        Checks.affineBackward(x, affine, grads, c);
         NormOutput.Statistics s = statistics();
         if (reducer == null) {
             return gradient(dx -> new ChannelsOp.Backward(layout, batchStatistics(), x, dy, s.mean(), s.rstd(),
