@@ -23,7 +23,6 @@ import dev.jnorm.norm.NormKind;
 import dev.jnorm.norm.NormLayer;
 import dev.jnorm.norm.NormRegistry;
 import dev.jnorm.norm.NormSpec;
-import dev.jnorm.norm.StatsReducer;
 import dev.jnorm.norm.TracksRunningStatistics;
 import dev.jnorm.norm.WeightNorm;
 import dev.jnorm.tensor.DType;
@@ -33,15 +32,10 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.function.Predicate;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -299,58 +293,21 @@ final class RunCommand implements Callable<Integer> {
                                            NormConfig config, DType dtype) {
         int k = ranks;
         long n = x.shape().dim(0);
-        List<StatsReducer> group = InProcessReducer.group(k);
-        ExecutorService pool = Executors.newFixedThreadPool(k);
-        try {
-            List<Future<Map<String, NpyArray>>> futures = new ArrayList<>();
-            long first = 0;
-            for (int r = 0; r < k; r++) {
-                long size = n / k + (r < n % k ? 1 : 0);
-                long at = first;
-                StatsReducer end = group.get(r);
-                futures.add(pool.submit(() -> {
-                    try {
-                        return runLayer(compute, x.rows(at, size), dy == null ? null : dy.rows(at, size), training,
-                                config.reducer(end), dtype);
-                    } catch (RuntimeException e) {
-                        end.close(); // the others would wait for this rank forever
-                        throw e;
-                    }
-                }));
-                first += size;
+        List<Map<String, NpyArray>> parts = InProcessReducer.run(k, (r, end) -> {
+            long at = r * (n / k) + Math.min(r, n % k); // the first n mod k ranks take one example more
+            long size = n / k + (r < n % k ? 1 : 0);
+            return runLayer(compute, x.rows(at, size), dy == null ? null : dy.rows(at, size), training,
+                    config.reducer(end), dtype);
+        });
+        Map<String, NpyArray> results = new LinkedHashMap<>(parts.get(0));
+        for (String name : List.of("output", "grad_input")) {
+            if (results.containsKey(name)) {
+                results.put(name, NpyArray.concatenate(parts.stream().map(p -> p.get(name)).toList()));
             }
-            List<Map<String, NpyArray>> parts = new ArrayList<>();
-            RuntimeException failure = null;
-            for (Future<Map<String, NpyArray>> f : futures) {
-                try {
-                    parts.add(f.get());
-                } catch (ExecutionException e) {
-                    // the first rank's own error, before any "a rank left the group" it caused
-                    if (failure == null || failure instanceof IllegalStateException) {
-                        failure = e.getCause() instanceof RuntimeException re ? re
-                                : new IllegalStateException(e.getCause());
-                    }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new IllegalStateException("interrupted while the ranks ran", e);
-                }
-            }
-            if (failure != null) {
-                throw failure;
-            }
-            Map<String, NpyArray> results = new LinkedHashMap<>(parts.get(0));
-            for (String name : List.of("output", "grad_input")) {
-                if (results.containsKey(name)) {
-                    results.put(name, NpyArray.concatenate(parts.stream().map(p -> p.get(name)).toList()));
-                }
-            }
-            results.replaceAll((name, a) -> !name.startsWith("grad_") || name.equals("grad_input") ? a
-                    : sum(parts.stream().map(p -> p.get(name)).toList()));
-            return results;
-        } finally {
-            pool.shutdownNow();
-            group.forEach(StatsReducer::close);
         }
+        results.replaceAll((name, a) -> !name.startsWith("grad_") || name.equals("grad_input") ? a
+                : sum(parts.stream().map(p -> p.get(name)).toList()));
+        return results;
     }
 
     private static NpyArray sum(List<NpyArray> parts) {

@@ -3,6 +3,11 @@ package dev.jnorm.norm;
 import dev.jnorm.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.function.BiFunction;
 
 /**
  * A group of ranks that are threads of one JVM, on any backend (each rank's tensors may even be on
@@ -13,6 +18,7 @@ import java.util.List;
  * <pre>{@code
  * List<StatsReducer> ranks = InProcessReducer.group(4);   // one end per thread
  * // thread k: SyncBatchNorm bn = SyncBatchNorm.builder(64, ranks.get(k)).build(backend);
+ * // or, threads and all: InProcessReducer.run(4, (k, end) -> ...);
  * }</pre>
  */
 public final class InProcessReducer {
@@ -44,6 +50,59 @@ public final class InProcessReducer {
             ends.add(group.new End(k));
         }
         return List.copyOf(ends);
+    }
+
+    /**
+     * Runs {@code work} on each rank of a new group of {@code ranks}, a thread each, and closes the
+     * group after. A rank that fails leaves the group, so that the others fail instead of waiting
+     * for it; the error thrown is the first rank's own (a rank's failure for want of another is an
+     * {@link IllegalStateException}, passed over for a later rank's).
+     *
+     * @param ranks the group's size, at least 1
+     * @param work rank k's work, given k and its end of the group
+     * @param <T> a rank's result
+     * @return the ranks' results, in rank order
+     */
+    public static <T> List<T> run(int ranks, BiFunction<Integer, StatsReducer, T> work) {
+        List<StatsReducer> group = group(ranks);
+        ExecutorService pool = Executors.newFixedThreadPool(ranks);
+        try {
+            List<Future<T>> futures = new ArrayList<>();
+            for (int k = 0; k < ranks; k++) {
+                int rank = k;
+                StatsReducer end = group.get(k);
+                futures.add(pool.submit(() -> {
+                    try {
+                        return work.apply(rank, end);
+                    } catch (RuntimeException e) {
+                        end.close(); // the others would wait for this rank forever
+                        throw e;
+                    }
+                }));
+            }
+            List<T> results = new ArrayList<>();
+            RuntimeException failure = null;
+            for (Future<T> f : futures) {
+                try {
+                    results.add(f.get());
+                } catch (ExecutionException e) {
+                    if (failure == null || failure instanceof IllegalStateException) {
+                        failure = e.getCause() instanceof RuntimeException re ? re
+                                : new IllegalStateException(e.getCause());
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted while the ranks ran", e);
+                }
+            }
+            if (failure != null) {
+                throw failure;
+            }
+            return results;
+        } finally {
+            pool.shutdownNow();
+            group.forEach(StatsReducer::close);
+        }
     }
 
     /**

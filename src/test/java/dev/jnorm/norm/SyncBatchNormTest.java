@@ -14,7 +14,6 @@ import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
 import dev.jnorm.testing.Close;
 import dev.jnorm.testing.TestData;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
@@ -22,7 +21,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.function.IntFunction;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 
@@ -36,27 +34,6 @@ import org.junit.jupiter.api.Timeout;
 class SyncBatchNormTest {
     private static final long C = 3;
     private static final long S = 4;
-
-    /** Runs {@code rank} on K threads at once, returning each rank's result in rank order. */
-    static <T> List<T> onRanks(int ranks, IntFunction<T> rank) {
-        ExecutorService pool = Executors.newFixedThreadPool(ranks);
-        try {
-            List<Future<T>> futures = new ArrayList<>();
-            for (int k = 0; k < ranks; k++) {
-                int r = k;
-                futures.add(pool.submit(() -> rank.apply(r)));
-            }
-            List<T> results = new ArrayList<>();
-            for (Future<T> f : futures) {
-                results.add(f.get());
-            }
-            return results;
-        } catch (InterruptedException | ExecutionException e) {
-            throw new AssertionError("a rank failed", e);
-        } finally {
-            pool.shutdownNow();
-        }
-    }
 
     /** One rank's results after two training steps (and a third forward in eval). */
     record RankResult(double[] y, double[] dx, double[] y2, double[] gradW, double[] gradB, double[] runningMean,
@@ -92,11 +69,10 @@ class SyncBatchNormTest {
             TestData.fillRandn(bn.bias().value(), 15);
             double[] weight = bn.weight().value().toDoubleArray();
             double[] bias = bn.bias().value().toDoubleArray();
-            List<StatsReducer> group = InProcessReducer.group(sizes.length);
-            List<RankResult> ranks = onRanks(sizes.length, k -> {
+            List<RankResult> ranks = InProcessReducer.run(sizes.length, (k, end) -> {
                 Shape local = Shape.of(sizes[k], C, S);
                 long at = starts[k] * C * S;
-                try (SyncBatchNorm sync = configure(SyncBatchNorm.builder(C, group.get(k)), cumulative).dtype(dtype)
+                try (SyncBatchNorm sync = configure(SyncBatchNorm.builder(C, end), cumulative).dtype(dtype)
                         .build(backend)) {
                     sync.weight().value().copyFrom(weight);
                     sync.bias().value().copyFrom(bias);
@@ -158,9 +134,8 @@ class SyncBatchNormTest {
     @Test
     void theUnionsSizeIsCheckedOnEveryRankAlike() {
         Backend cpu = new CpuBackend();
-        List<StatsReducer> group = InProcessReducer.group(2);
-        List<String> messages = onRanks(2, k -> {
-            try (SyncBatchNorm sync = SyncBatchNorm.builder(2, group.get(k)).build(cpu);
+        List<String> messages = InProcessReducer.run(2, (k, end) -> {
+            try (SyncBatchNorm sync = SyncBatchNorm.builder(2, end).build(cpu);
                  Tensor x = TestData.randn(cpu, k, DType.FLOAT32, k, 2)) { // ranks of 0 and 1 example: 1 value
                 return assertThrows(IllegalArgumentException.class, () -> sync.forward(x)).getMessage();
             }
