@@ -8,10 +8,15 @@
 // results are deterministic. Reductions (bias gradient, average pooling) use one block per channel or
 // per (n, c) with block_reduce. gemm_fallback is a 16x16-tiled GEMM in shared memory for machines
 // where cuBLAS (libcublas.so.12) cannot be loaded: correct, not fast.
+//
+// Activations may be float32, float16 or bfloat16 (an entry per storage type: name, name_f16,
+// name_bf16); parameters, their gradients, losses and labels stay fp32, and every sum is fp32.
+// 16-bit values are only moved (im2col, ReLU, max pooling) or rounded once from an fp32 result.
 #include "common.cuh"
 
 // cols[(c·k + ki)·k + kj][i·W + j] = x[c][i + ki − pad][j + kj − pad], 0 outside the image.
-KERNEL im2col(In<float> x, int C, int H, int W, int k, int pad, Out<float> cols) {
+template <class S>
+__device__ __forceinline__ void im2col_body(In<S> x, int C, int H, int W, int k, int pad, Out<S> cols) {
     i64 plane = (i64)H * W;
     GRID_STRIDE(idx, (i64)C * k * k * plane) {
         i64 row = idx / plane;
@@ -21,12 +26,21 @@ KERNEL im2col(In<float> x, int C, int H, int W, int k, int pad, Out<float> cols)
         int kj = (int)(row % k);
         int si = (int)(pix / W) + ki - pad;
         int sj = (int)(pix % W) + kj - pad;
-        cols[idx] = si >= 0 && si < H && sj >= 0 && sj < W ? x[(c * (i64)H + si) * W + sj] : 0.f;
+        cols[idx] = si >= 0 && si < H && sj >= 0 && sj < W ? x[(c * (i64)H + si) * W + sj] : from_float<S>(0.f);
     }
 }
+#define IM2COL_ENTRY(name, S)                                                \
+    KERNEL name(In<S> x, int C, int H, int W, int k, int pad, Out<S> cols) { \
+        im2col_body<S>(x, C, H, W, k, pad, cols);                            \
+    }
+IM2COL_ENTRY(im2col, float)
+IM2COL_ENTRY(im2col_f16, Half)
+IM2COL_ENTRY(im2col_bf16, BFloat16)
 
-// dx[c][si][sj] = Σ over (ki, kj) of cols[(c·k + ki)·k + kj][(si − ki + pad)·W + sj − kj + pad].
-KERNEL col2im(In<float> cols, int C, int H, int W, int k, int pad, Out<float> dx) {
+// dx[c][si][sj] = Σ over (ki, kj) of cols[(c·k + ki)·k + kj][(si − ki + pad)·W + sj − kj + pad]:
+// cols fp32 (Wᵀ·dy as the GEMM accumulated it), dx rounded once to its storage.
+template <class S>
+__device__ __forceinline__ void col2im_body(In<float> cols, int C, int H, int W, int k, int pad, Out<S> dx) {
     i64 plane = (i64)H * W;
     GRID_STRIDE(idx, (i64)C * plane) {
         int c = (int)(idx / plane);
@@ -41,34 +55,63 @@ KERNEL col2im(In<float> cols, int C, int H, int W, int k, int pad, Out<float> dx
                 if (j >= 0 && j < W) sum += cols[((i64)(c * k + ki) * k + kj) * plane + (i64)i * W + j];
             }
         }
-        dx[idx] = sum;
+        put(dx, idx, sum);
     }
 }
+#define COL2IM_ENTRY(name, S)                                                     \
+    KERNEL name(In<float> cols, int C, int H, int W, int k, int pad, Out<S> dx) { \
+        col2im_body<S>(cols, C, H, W, k, pad, dx);                                \
+    }
+COL2IM_ENTRY(col2im, float)
+COL2IM_ENTRY(col2im_f16, Half)
+COL2IM_ENTRY(col2im_bf16, BFloat16)
 
-KERNEL add_bias(Out<float> y, In<float> bias, i64 N, i64 C, i64 S) {
-    GRID_STRIDE(i, N * C * S) y[i] += bias[i / S % C];
-}
+#define ADD_BIAS_ENTRY(name, STORAGE)                                          \
+    KERNEL name(Out<STORAGE> y, In<float> bias, i64 N, i64 C, i64 S) {         \
+        GRID_STRIDE(i, N * C * S) put(y, i, to_float(y[i]) + bias[i / S % C]); \
+    }
+ADD_BIAS_ENTRY(add_bias, float)
+ADD_BIAS_ENTRY(add_bias_f16, Half)
+ADD_BIAS_ENTRY(add_bias_bf16, BFloat16)
 
-// One block per channel: grad[c] += Σ over n and s of dy[n, c, s].
-KERNEL bias_grad(In<float> dy, i64 N, i64 C, i64 S, Out<float> grad) {
+// One block per channel: grad[c] += Σ over n and s of dy[n, c, s] (fp32, whatever dy's storage).
+template <class Storage>
+__device__ __forceinline__ void bias_grad_body(In<Storage> dy, i64 N, i64 C, i64 S, Out<float> grad) {
     for (i64 c = blockIdx.x; c < C; c += gridDim.x) {
         Sum2 acc = sum2(0.f, 0.f);
-        for (i64 t = threadIdx.x; t < N * S; t += blockDim.x) acc.a += dy[(t / S * C + c) * S + t % S];
+        for (i64 t = threadIdx.x; t < N * S; t += blockDim.x) acc.a += to_float(dy[(t / S * C + c) * S + t % S]);
         acc = block_reduce(acc);
         if (threadIdx.x == 0) grad[c] += acc.a;
     }
 }
+#define BIAS_GRAD_ENTRY(name, STORAGE)                                  \
+    KERNEL name(In<STORAGE> dy, i64 N, i64 C, i64 S, Out<float> grad) { \
+        bias_grad_body<STORAGE>(dy, N, C, S, grad);                     \
+    }
+BIAS_GRAD_ENTRY(bias_grad, float)
+BIAS_GRAD_ENTRY(bias_grad_f16, Half)
+BIAS_GRAD_ENTRY(bias_grad_bf16, BFloat16)
 
-KERNEL relu(In<float> x, Out<float> y, i64 n) {
-    GRID_STRIDE(i, n) y[i] = fmaxf(x[i], 0.f);
-}
+// ReLU keeps x's value (no rounding); its backward passes dy where y > 0.
+#define RELU_ENTRY(name, S)                                                        \
+    KERNEL name(In<S> x, Out<S> y, i64 n) {                                        \
+        GRID_STRIDE(i, n) y[i] = to_float(x[i]) > 0.f ? x[i] : from_float<S>(0.f); \
+    }
+RELU_ENTRY(relu, float)
+RELU_ENTRY(relu_f16, Half)
+RELU_ENTRY(relu_bf16, BFloat16)
 
-KERNEL relu_backward(In<float> y, In<float> dy, Out<float> dx, i64 n) {
-    GRID_STRIDE(i, n) dx[i] = y[i] > 0.f ? dy[i] : 0.f;
-}
+#define RELU_BACKWARD_ENTRY(name, S)                                                 \
+    KERNEL name(In<S> y, In<S> dy, Out<S> dx, i64 n) {                               \
+        GRID_STRIDE(i, n) dx[i] = to_float(y[i]) > 0.f ? dy[i] : from_float<S>(0.f); \
+    }
+RELU_BACKWARD_ENTRY(relu_backward, float)
+RELU_BACKWARD_ENTRY(relu_backward_f16, Half)
+RELU_BACKWARD_ENTRY(relu_backward_bf16, BFloat16)
 
 // One thread per output: the maximum of its 2x2 window (the first NaN, or the first maximum).
-KERNEL max_pool(In<float> x, i64 planes, int H, int W, Out<float> y, Out<float> window) {
+template <class S>
+__device__ __forceinline__ void max_pool_body(In<S> x, i64 planes, int H, int W, Out<S> y, Out<S> window) {
     int oh = H / 2;
     int ow = W / 2;
     GRID_STRIDE(o, planes * oh * ow) {
@@ -78,20 +121,28 @@ KERNEL max_pool(In<float> x, i64 planes, int H, int W, Out<float> y, Out<float> 
         int best = 0;
         float max = -INFINITY;
         for (int w = 0; w < 4; w++) {
-            float v = x[(p * H + 2 * i + w / 2) * W + 2 * j + w % 2];
+            float v = to_float(x[(p * H + 2 * i + w / 2) * W + 2 * j + w % 2]);
             if (v > max || v != v) {
                 max = v;
                 best = w;
                 if (v != v) break;
             }
         }
-        y[o] = max;
-        window[o] = (float)best;
+        put(y, o, max);
+        put(window, o, (float)best);
     }
 }
+#define MAX_POOL_ENTRY(name, S)                                               \
+    KERNEL name(In<S> x, i64 planes, int H, int W, Out<S> y, Out<S> window) { \
+        max_pool_body<S>(x, planes, H, W, y, window);                         \
+    }
+MAX_POOL_ENTRY(max_pool, float)
+MAX_POOL_ENTRY(max_pool_f16, Half)
+MAX_POOL_ENTRY(max_pool_bf16, BFloat16)
 
 // One thread per input pixel: dy of its window if it was that window's maximum, else 0.
-KERNEL max_pool_backward(In<float> dy, In<float> window, i64 planes, int H, int W, Out<float> dx) {
+template <class S>
+__device__ __forceinline__ void max_pool_backward_body(In<S> dy, In<S> window, i64 planes, int H, int W, Out<S> dx) {
     int oh = H / 2;
     int ow = W / 2;
     GRID_STRIDE(idx, planes * H * W) {
@@ -103,43 +154,70 @@ KERNEL max_pool_backward(In<float> dy, In<float> window, i64 planes, int H, int 
         float g = 0.f;
         if (i < oh && j < ow) {
             i64 o = (p * oh + i) * ow + j;
-            if ((int)window[o] == (si % 2) * 2 + sj % 2) g = dy[o];
+            if ((int)to_float(window[o]) == (si % 2) * 2 + sj % 2) g = to_float(dy[o]);
         }
-        dx[idx] = g;
+        put(dx, idx, g);
     }
 }
+#define MAX_POOL_BACKWARD_ENTRY(name, S)                                       \
+    KERNEL name(In<S> dy, In<S> window, i64 planes, int H, int W, Out<S> dx) { \
+        max_pool_backward_body<S>(dy, window, planes, H, W, dx);               \
+    }
+MAX_POOL_BACKWARD_ENTRY(max_pool_backward, float)
+MAX_POOL_BACKWARD_ENTRY(max_pool_backward_f16, Half)
+MAX_POOL_BACKWARD_ENTRY(max_pool_backward_bf16, BFloat16)
 
-// One block per (n, c): y = mean over s.
-KERNEL average_pool(In<float> x, i64 rows, i64 S, Out<float> y) {
+// One block per (n, c): y = mean over s, summed in fp32.
+template <class Storage>
+__device__ __forceinline__ void average_pool_body(In<Storage> x, i64 rows, i64 S, Out<Storage> y) {
     for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
         Sum2 acc = sum2(0.f, 0.f);
-        for (i64 s = threadIdx.x; s < S; s += blockDim.x) acc.a += x[r * S + s];
+        for (i64 s = threadIdx.x; s < S; s += blockDim.x) acc.a += to_float(x[r * S + s]);
         acc = block_reduce(acc);
-        if (threadIdx.x == 0) y[r] = acc.a / (float)S;
+        if (threadIdx.x == 0) put(y, r, acc.a / (float)S);
     }
 }
+#define AVERAGE_POOL_ENTRY(name, STORAGE)                         \
+    KERNEL name(In<STORAGE> x, i64 rows, i64 S, Out<STORAGE> y) { \
+        average_pool_body<STORAGE>(x, rows, S, y);                \
+    }
+AVERAGE_POOL_ENTRY(average_pool, float)
+AVERAGE_POOL_ENTRY(average_pool_f16, Half)
+AVERAGE_POOL_ENTRY(average_pool_bf16, BFloat16)
 
-KERNEL average_pool_backward(In<float> dy, i64 rows, i64 S, Out<float> dx) {
-    GRID_STRIDE(i, rows * S) dx[i] = dy[i / S] / (float)S;
-}
+#define AVERAGE_POOL_BACKWARD_ENTRY(name, STORAGE)                           \
+    KERNEL name(In<STORAGE> dy, i64 rows, i64 S, Out<STORAGE> dx) {          \
+        GRID_STRIDE(i, rows * S) put(dx, i, to_float(dy[i / S]) / (float)S); \
+    }
+AVERAGE_POOL_BACKWARD_ENTRY(average_pool_backward, float)
+AVERAGE_POOL_BACKWARD_ENTRY(average_pool_backward_f16, Half)
+AVERAGE_POOL_BACKWARD_ENTRY(average_pool_backward_bf16, BFloat16)
 
-// One thread per sample b: loss[b] = log Σ exp(z) − z[label], dz = (softmax − onehot)/B.
-KERNEL softmax_cross_entropy(In<float> logits, In<float> labels, int B, int K, Out<float> loss, Out<float> dlogits) {
+// One thread per sample b: loss[b] = log Σ exp(z) − z[label], dz = (softmax − onehot)/B; the sum
+// in fp32, the exponentials computed again for dz rather than kept in dz's (maybe 16-bit) storage.
+template <class S>
+__device__ __forceinline__ void softmax_cross_entropy_body(In<S> logits, In<float> labels, int B, int K,
+                                                           Out<float> loss, Out<S> dlogits) {
     GRID_STRIDE(b, (i64)B) {
         auto z = logits + b * K;
-        auto dz = dlogits + b * K;
         float max = -INFINITY;
-        for (int k = 0; k < K; k++) max = fmaxf(max, z[k]);
+        for (int k = 0; k < K; k++) max = fmaxf(max, to_float(z[k]));
         float sum = 0.f;
-        for (int k = 0; k < K; k++) {
-            dz[k] = expf(z[k] - max);
-            sum += dz[k];
-        }
+        for (int k = 0; k < K; k++) sum += expf(to_float(z[k]) - max);
         int label = (int)labels[b];
-        loss[b] = logf(sum) + max - z[label];
-        for (int k = 0; k < K; k++) dz[k] = (dz[k] / sum - (k == label ? 1.f : 0.f)) / (float)B;
+        loss[b] = logf(sum) + max - to_float(z[label]);
+        for (int k = 0; k < K; k++) {
+            put(dlogits, b * K + k, (expf(to_float(z[k]) - max) / sum - (k == label ? 1.f : 0.f)) / (float)B);
+        }
     }
 }
+#define SOFTMAX_CROSS_ENTROPY_ENTRY(name, S)                                                     \
+    KERNEL name(In<S> logits, In<float> labels, int B, int K, Out<float> loss, Out<S> dlogits) { \
+        softmax_cross_entropy_body<S>(logits, labels, B, K, loss, dlogits);                      \
+    }
+SOFTMAX_CROSS_ENTROPY_ENTRY(softmax_cross_entropy, float)
+SOFTMAX_CROSS_ENTROPY_ENTRY(softmax_cross_entropy_f16, Half)
+SOFTMAX_CROSS_ENTROPY_ENTRY(softmax_cross_entropy_bf16, BFloat16)
 
 KERNEL sgd_step(Out<float> param, In<float> grad, Out<float> velocity, i64 n, float lr, float momentum,
                 float weightDecay) {
@@ -156,10 +234,12 @@ KERNEL clamp_values(Out<float> x, i64 n, float lo, float hi) {
 }
 
 // Row-major C = alpha·op(A)·op(B) + beta·C, op(A) m×k, op(B) k×n; A is stored m×k (or k×m when
-// transposed) with row length lda, B likewise with ldb. A 256-thread block computes a 16x16 tile.
+// transposed) with row length lda, B likewise with ldb; A and B of one storage type, C and the
+// accumulation fp32 (cuBLAS's CUBLAS_COMPUTE_32F). A 256-thread block computes a 16x16 tile.
 #define TILE 16
-KERNEL gemm_fallback(int transA, int transB, int m, int n, int k, float alpha, In<float> A, int lda, In<float> B,
-                     int ldb, float beta, Out<float> C) {
+template <class S>
+__device__ __forceinline__ void gemm_fallback_body(int transA, int transB, int m, int n, int k, float alpha, In<S> A,
+                                                   int lda, In<S> B, int ldb, float beta, Out<float> C) {
     STATIC_SHARED(float, As, TILE*(TILE + 1));  // As[ty][tx] at ty·(TILE + 1) + tx
     STATIC_SHARED(float, Bs, TILE*(TILE + 1));
     int ty = threadIdx.x / TILE;
@@ -174,9 +254,9 @@ KERNEL gemm_fallback(int transA, int transB, int m, int n, int k, float alpha, I
             int ka = k0 + tx;
             int kb = k0 + ty;
             As[ty * (TILE + 1) + tx] =
-                row < m && ka < k ? (transA ? A[(i64)ka * lda + row] : A[(i64)row * lda + ka]) : 0.f;
+                row < m && ka < k ? to_float(transA ? A[(i64)ka * lda + row] : A[(i64)row * lda + ka]) : 0.f;
             Bs[ty * (TILE + 1) + tx] =
-                kb < k && col < n ? (transB ? B[(i64)col * ldb + kb] : B[(i64)kb * ldb + col]) : 0.f;
+                kb < k && col < n ? to_float(transB ? B[(i64)col * ldb + kb] : B[(i64)kb * ldb + col]) : 0.f;
             __syncthreads();
             for (int q = 0; q < TILE; q++) acc += As[ty * (TILE + 1) + q] * Bs[q * (TILE + 1) + tx];
             __syncthreads();
@@ -187,3 +267,11 @@ KERNEL gemm_fallback(int transA, int transB, int m, int n, int k, float alpha, I
         }
     }
 }
+#define GEMM_FALLBACK_ENTRY(name, S)                                                                          \
+    KERNEL name(int transA, int transB, int m, int n, int k, float alpha, In<S> A, int lda, In<S> B, int ldb, \
+                float beta, Out<float> C) {                                                                   \
+        gemm_fallback_body<S>(transA, transB, m, n, k, alpha, A, lda, B, ldb, beta, C);                       \
+    }
+GEMM_FALLBACK_ENTRY(gemm_fallback, float)
+GEMM_FALLBACK_ENTRY(gemm_fallback_f16, Half)
+GEMM_FALLBACK_ENTRY(gemm_fallback_bf16, BFloat16)

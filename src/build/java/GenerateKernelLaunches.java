@@ -301,16 +301,18 @@ public final class GenerateKernelLaunches {
                     .append("        return new ").append(type).append("();\n    }\n");
         }
         // Kernels share a launch interface when their parameters are the same but for the storage type
-        // (float, Half, BFloat16: the variants of one templated kernel) and their names a common prefix.
+        // (float, Half, BFloat16: the variants of one templated kernel) and their names begin with the
+        // same word (relu_f16 and widen_f16 take the same arguments, but no code picks between them).
         Map<List<String>, List<Declaration>> shared = new LinkedHashMap<>();
         for (Declaration d : declarations) {
-            List<String> key = d.parameters().stream().map(p -> p.name() + " " + p.kind() + " "
-                    + p.type().replaceAll("\\b(Half|BFloat16)\\b", "float")).toList();
+            List<String> key = new ArrayList<>(List.of(d.entry().split("_")[0]));
+            d.parameters().forEach(p -> key.add(p.name() + " " + p.kind() + " "
+                    + p.type().replaceAll("\\b(Half|BFloat16)\\b", "float")));
             shared.computeIfAbsent(key, k -> new ArrayList<>()).add(d);
         }
         Map<Declaration, String> sharedBy = new LinkedHashMap<>();
         for (List<Declaration> group : shared.values()) {
-            if (group.size() < 2 || commonPrefix(group).isEmpty()) {
+            if (group.size() < 2) {
                 continue;
             }
             String name = camel(commonPrefix(group), true) + "Args";
@@ -326,7 +328,8 @@ public final class GenerateKernelLaunches {
                 s.append("        ").append(name).append(' ').append(camel(p.name(), false)).append('(')
                         .append(javaType(p)).append(" value);\n\n");
             }
-            s.append("        void launch(KernelLaunch.Launcher launcher, long grid, int sharedBytes);\n    }\n");
+            s.append("        void launch(KernelLaunch.Launcher launcher, long grid, int sharedBytes);\n\n")
+                    .append("        void launch(KernelLaunch.Launcher launcher, long grid);\n    }\n");
         }
         for (Declaration d : declarations) {
             String type = camel(d.entry(), true);

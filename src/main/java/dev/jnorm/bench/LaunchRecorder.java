@@ -4,6 +4,7 @@ import dev.jnorm.backend.cuda.DeviceInfo;
 import dev.jnorm.backend.cuda.internal.DevicePointer;
 import dev.jnorm.backend.cuda.internal.GpuDevice;
 import dev.jnorm.backend.cuda.internal.Kernel;
+import dev.jnorm.tensor.DType;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -98,7 +99,8 @@ final class LaunchRecorder implements GpuDevice {
 
     @Override
     public boolean gemm(boolean transposeA, boolean transposeB, int m, int n, int k, float alpha, DevicePointer a,
-                        int lda, DevicePointer b, int ldb, float beta, DevicePointer c) {
+                        int lda, DevicePointer b, int ldb, float beta, DevicePointer c, DType inputs,
+                        DType output) {
         return false;
     }
 

@@ -62,8 +62,15 @@ public final class Linear extends Module implements Layer {
         int batch = (int) x.shape().dim(0);
         Layers.requireShape(x, Shape.of(batch, in), "Linear input");
         Tensor y = backend().empty(Shape.of(batch, out), dtype());
-        backend().network().gemm(false, true, batch, out, in, 1, x, weight.value(), 0, y);
-        backend().network().addBias(y, NcsLayout.of(y.shape()), bias.value());
+        // 16-bit logits are rounded once, after the bias: the GEMM and the bias in float32 first
+        try (Tensor wide = dtype().sixteenBit() ? backend().empty(y.shape(), DType.FLOAT32) : null) {
+            Tensor sum = wide == null ? y : wide;
+            backend().network().gemm(false, true, batch, out, in, 1, x, weight.value(), 0, sum);
+            backend().network().addBias(sum, NcsLayout.of(y.shape()), bias.value());
+            if (wide != null) {
+                backend().copy(wide, y);
+            }
+        }
         input = x;
         return y;
     }

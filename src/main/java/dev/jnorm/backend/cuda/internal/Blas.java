@@ -1,10 +1,14 @@
 package dev.jnorm.backend.cuda.internal;
 
 import dev.jnorm.backend.cuda.CudaException;
+import dev.jnorm.tensor.DType;
 import jcuda.Pointer;
+import jcuda.cudaDataType;
 import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUstream;
 import jcuda.jcublas.JCublas2;
+import jcuda.jcublas.cublasComputeType;
+import jcuda.jcublas.cublasGemmAlgo;
 import jcuda.jcublas.cublasHandle;
 import jcuda.jcublas.cublasOperation;
 import jcuda.jcublas.cublasStatus;
@@ -48,19 +52,39 @@ final class Blas implements AutoCloseable {
         }
     }
 
-    /** Row-major C = op(A)·op(B) as column-major Cᵀ = op(B)ᵀ·op(A)ᵀ; false without cuBLAS. */
-    boolean sgemm(boolean transposeA, boolean transposeB, int m, int n, int k, float alpha, CUdeviceptr a, int lda,
-                  CUdeviceptr b, int ldb, float beta, CUdeviceptr c) {
+    /**
+     * Row-major C = op(A)·op(B) as column-major Cᵀ = op(B)ᵀ·op(A)ᵀ; false without cuBLAS. float32
+     * inputs go to {@code cublasSgemm}; 16-bit ones to {@code cublasGemmEx} with fp32 accumulation
+     * ({@code CUBLAS_COMPUTE_32F}, no reduced-precision shortcuts), C float32 or the inputs' type.
+     */
+    boolean gemm(boolean transposeA, boolean transposeB, int m, int n, int k, float alpha, CUdeviceptr a, int lda,
+                 CUdeviceptr b, int ldb, float beta, CUdeviceptr c, DType inputs, DType output) {
         if (handle == null) {
             return false;
         }
-        int status = JCublas2.cublasSgemm(handle, transposeB ? cublasOperation.CUBLAS_OP_T : cublasOperation.CUBLAS_OP_N,
-                transposeA ? cublasOperation.CUBLAS_OP_T : cublasOperation.CUBLAS_OP_N, n, m, k,
-                Pointer.to(new float[] {alpha}), b, ldb, a, lda, Pointer.to(new float[] {beta}), c, n);
+        int opB = transposeB ? cublasOperation.CUBLAS_OP_T : cublasOperation.CUBLAS_OP_N;
+        int opA = transposeA ? cublasOperation.CUBLAS_OP_T : cublasOperation.CUBLAS_OP_N;
+        Pointer one = Pointer.to(new float[] {alpha});
+        Pointer scale = Pointer.to(new float[] {beta});
+        int status = inputs == DType.FLOAT32
+                ? JCublas2.cublasSgemm(handle, opB, opA, n, m, k, one, b, ldb, a, lda, scale, c, n)
+                : JCublas2.cublasGemmEx(handle, opB, opA, n, m, k, one, b, dataType(inputs), ldb, a,
+                        dataType(inputs), lda, scale, c, dataType(output), n, cublasComputeType.CUBLAS_COMPUTE_32F,
+                        cublasGemmAlgo.CUBLAS_GEMM_DEFAULT);
         if (status != cublasStatus.CUBLAS_STATUS_SUCCESS) {
-            throw new CudaException("cublasSgemm failed with " + cublasStatus.stringFor(status), "CUBLAS_ERROR", false);
+            throw new CudaException((inputs == DType.FLOAT32 ? "cublasSgemm" : "cublasGemmEx") + " failed with "
+                    + cublasStatus.stringFor(status), "CUBLAS_ERROR", false);
         }
         return true;
+    }
+
+    private static int dataType(DType t) {
+        return switch (t) {
+            case FLOAT16 -> cudaDataType.CUDA_R_16F;
+            case BFLOAT16 -> cudaDataType.CUDA_R_16BF;
+            case FLOAT32 -> cudaDataType.CUDA_R_32F;
+            default -> throw new IllegalArgumentException("cuBLAS GEMM on " + t);
+        };
     }
 
     @Override

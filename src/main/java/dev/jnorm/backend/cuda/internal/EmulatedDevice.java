@@ -5,6 +5,7 @@ import dev.jnorm.backend.cuda.CudaOutOfMemoryException;
 import dev.jnorm.backend.cuda.CudaUnavailableException;
 import dev.jnorm.backend.cuda.DeviceInfo;
 import dev.jnorm.backend.cuda.MemoryTraffic;
+import dev.jnorm.tensor.DType;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStream;
@@ -420,7 +421,8 @@ public final class EmulatedDevice implements GpuDevice {
     /** No BLAS here: the backend uses its own GEMM kernel, which is thereby tested. */
     @Override
     public boolean gemm(boolean transposeA, boolean transposeB, int m, int n, int k, float alpha, DevicePointer a,
-                        int lda, DevicePointer b, int ldb, float beta, DevicePointer c) {
+                        int lda, DevicePointer b, int ldb, float beta, DevicePointer c, DType inputs,
+                        DType output) {
         return false;
     }
 

@@ -4,6 +4,7 @@ import dev.jnorm.backend.cuda.CudaBackend;
 import dev.jnorm.backend.cuda.CudaException;
 import dev.jnorm.backend.cuda.DeviceInfo;
 import dev.jnorm.backend.cuda.MemoryTraffic;
+import dev.jnorm.tensor.DType;
 
 /**
  * A CUDA device as {@link CudaBackend} drives it: memory, copies and kernel launches on one
@@ -51,11 +52,14 @@ public interface GpuDevice extends AutoCloseable {
 
     /**
      * Queues a row-major GEMM {@code c = alpha·op(a)·op(b) + beta·c} on the device's BLAS (lda, ldb: the
-     * row lengths of a and b as stored; c's is n), or returns false when it has none, so that the
-     * caller runs its own kernel.
+     * row lengths of a and b as stored; c's is n), accumulating in fp32, or returns false when it has
+     * none, so that the caller runs its own kernel.
+     *
+     * @param inputs the storage of a and b: float32, float16 or bfloat16
+     * @param output the storage of c: float32, or the inputs' 16-bit type
      */
     boolean gemm(boolean transposeA, boolean transposeB, int m, int n, int k, float alpha, DevicePointer a, int lda,
-                 DevicePointer b, int ldb, float beta, DevicePointer c);
+                 DevicePointer b, int ldb, float beta, DevicePointer c, DType inputs, DType output);
 
     /**
      * Waits for everything queued. A fault of a kernel (an illegal address) is reported here, or by

@@ -1,5 +1,6 @@
 package dev.jnorm.backend.cuda.internal;
 
+import dev.jnorm.tensor.DType;
 import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR;
 import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR;
 import static jcuda.driver.CUdevice_attribute.CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE;
@@ -264,11 +265,13 @@ public final class JCudaDevice implements GpuDevice {
 
     @Override
     public boolean gemm(boolean transposeA, boolean transposeB, int m, int n, int k, float alpha, DevicePointer a,
-                        int lda, DevicePointer b, int ldb, float beta, DevicePointer c) {
+                        int lda, DevicePointer b, int ldb, float beta, DevicePointer c, DType inputs,
+                        DType output) {
         if (blas == null) {
             blas = Blas.open(stream);
         }
-        return blas.sgemm(transposeA, transposeB, m, n, k, alpha, raw(a), lda, raw(b), ldb, beta, raw(c));
+        return blas.gemm(transposeA, transposeB, m, n, k, alpha, raw(a), lda, raw(b), ldb, beta, raw(c), inputs,
+                output);
     }
 
     @Override

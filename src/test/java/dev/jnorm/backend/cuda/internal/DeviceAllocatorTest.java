@@ -1,5 +1,6 @@
 package dev.jnorm.backend.cuda.internal;
 
+import dev.jnorm.tensor.DType;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -94,7 +95,8 @@ class DeviceAllocatorTest {
 
         @Override
         public boolean gemm(boolean transposeA, boolean transposeB, int m, int n, int k, float alpha, DevicePointer a,
-                            int lda, DevicePointer b, int ldb, float beta, DevicePointer c) {
+                            int lda, DevicePointer b, int ldb, float beta, DevicePointer c, DType inputs,
+                        DType output) {
             return false;
         }
 
