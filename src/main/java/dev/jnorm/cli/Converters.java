@@ -30,6 +30,19 @@ final class Converters {
         }
     }
 
+    /** The study's activations: float32, or a 16-bit type for mixed precision. */
+    static final class Activations implements ITypeConverter<DType> {
+        @Override
+        public DType convert(String name) {
+            return switch (name) {
+                case "float32" -> DType.FLOAT32;
+                case "bfloat16" -> DType.BFLOAT16;
+                case "float16" -> DType.FLOAT16;
+                default -> throw new BadValue("--dtype must be float32, bfloat16 or float16; got '" + name + "'");
+            };
+        }
+    }
+
     /** A norm by its command-line name. */
     static final class Norm implements ITypeConverter<NormSpec> {
         @Override

@@ -4,6 +4,7 @@ import dev.jnorm.backend.Backend;
 import dev.jnorm.study.ImageSet;
 import dev.jnorm.study.SmallBatchStudy;
 import dev.jnorm.study.StudyPlot;
+import dev.jnorm.tensor.DType;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.UncheckedIOException;
@@ -80,6 +81,14 @@ final class StudyCommand implements Runnable {
                         + "sync-batch and group).")
         int ranks;
 
+        @Option(names = "--dtype", paramLabel = "float32|bfloat16|float16", defaultValue = "float32",
+                converter = Converters.Activations.class,
+                description = "The activations' type. bfloat16 (or float16) trains in mixed precision on a GPU "
+                        + "backend: 16-bit activations, float32 parameters, gradients and statistics, GEMMs on "
+                        + "16-bit inputs accumulating in fp32; there is no loss scaling, which float16 usually "
+                        + "needs. The CPU backend trains in float32 and says so (default: ${DEFAULT-VALUE}).")
+        DType dtype;
+
         @Option(names = "--lr", paramLabel = "RATE", defaultValue = "0.05",
                 description = "Learning rate at batch 32, scaled linearly for the others (default: ${DEFAULT-VALUE}).")
         double learningRate;
@@ -112,7 +121,7 @@ final class StudyCommand implements Runnable {
                     : ranks > 1 ? SmallBatchStudy.DEVICE_NORMS : SmallBatchStudy.DEFAULT_NORMS;
             SmallBatchStudy.Settings settings = new SmallBatchStudy.Settings(chosen, batchSizes,
                     epochs != null ? epochs : full ? 2 : 1, trainImages != null ? trainImages : full ? 20000 : 5000,
-                    valImages != null ? valImages : full ? 10000 : 2000, seed, learningRate, 0.9, 5e-4, ranks);
+                    valImages != null ? valImages : full ? 10000 : 2000, seed, learningRate, 0.9, 5e-4, ranks, dtype);
             ImageSet[] sets = load(settings);
             String source = synthetic ? "synthetic" : "Fashion-MNIST";
             try (Backend b = Backend.named(backend)) {
@@ -120,6 +129,14 @@ final class StudyCommand implements Runnable {
                         source, sets[0].size(), sets[1].size(), settings.epochs(), b.description(), ranks > 1
                                 ? String.format(", as %d simulated devices of batch/%d examples each", ranks, ranks)
                                 : "");
+                DType activations = SmallBatchStudy.activations(b, dtype);
+                if (activations != dtype) {
+                    stdout.printf("--dtype %s: the %s backend trains in %s (16-bit activations are the GPU "
+                            + "backend's)%n", dtype, b.name(), activations);
+                } else if (dtype != DType.FLOAT32) {
+                    stdout.printf("Mixed precision: %s activations, float32 parameters, gradients and statistics%n",
+                            dtype);
+                }
                 List<SmallBatchStudy.Result> results;
                 try (BarPerRun progress = new BarPerRun(err)) {
                     results = SmallBatchStudy.run(b, sets[0], sets[1], settings, progress);
@@ -154,8 +171,9 @@ final class StudyCommand implements Runnable {
             StringBuilder s = new StringBuilder();
             SmallBatchStudy.Result first = results.get(0);
             s.append(String.format(Locale.ROOT, "%nValidation error (%%) on %d %s images held out, after %d epoch(s) on "
-                    + "%d training images, by %s:%n", first.valImages(), source, first.epochs(), first.trainImages(),
-                    ranks > 1 ? "global batch size (" + ranks + " devices, batch/" + ranks + " each)" : "batch size"));
+                    + "%d training images, by %s%s:%n", first.valImages(), source, first.epochs(), first.trainImages(),
+                    ranks > 1 ? "global batch size (" + ranks + " devices, batch/" + ranks + " each)" : "batch size",
+                    first.dtype() == DType.FLOAT32 ? "" : ", " + first.dtype() + " activations"));
             s.append(String.format("%-16s", "norm"));
             batches.forEach(b -> s.append(String.format("%8d", b)));
             s.append('\n');
@@ -173,11 +191,11 @@ final class StudyCommand implements Runnable {
 
         private void write(List<SmallBatchStudy.Result> results, String source) {
             StringBuilder csv = new StringBuilder("norm,batch_size,epochs,train_images,val_images,learning_rate,"
-                    + "train_loss,val_error_pct,train_seconds,train_images_per_second,devices\n");
+                    + "train_loss,val_error_pct,train_seconds,train_images_per_second,devices,dtype\n");
             for (SmallBatchStudy.Result r : results) {
-                csv.append(String.format(Locale.ROOT, "%s,%d,%d,%d,%d,%.6f,%.5f,%.3f,%.2f,%.1f,%d%n", r.norm(),
+                csv.append(String.format(Locale.ROOT, "%s,%d,%d,%d,%d,%.6f,%.5f,%.3f,%.2f,%.1f,%d,%s%n", r.norm(),
                         r.batchSize(), r.epochs(), r.trainImages(), r.valImages(), r.learningRate(), r.trainLoss(),
-                        r.valErrorPercent(), r.trainSeconds(), r.imagesPerSecond(), ranks));
+                        r.valErrorPercent(), r.trainSeconds(), r.imagesPerSecond(), ranks, r.dtype()));
             }
             try {
                 Files.createDirectories(out);

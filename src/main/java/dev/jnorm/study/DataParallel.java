@@ -8,6 +8,7 @@ import dev.jnorm.nn.SoftmaxCrossEntropy;
 import dev.jnorm.norm.BatchInstanceNorm;
 import dev.jnorm.norm.InProcessReducer;
 import dev.jnorm.norm.StatsReducer;
+import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.List;
@@ -34,17 +35,19 @@ final class DataParallel implements AutoCloseable {
     private final List<List<StatsReducer>> groups = new ArrayList<>();
     private final ExecutorService pool;
     private final Backend backend;
+    private final DType dtype;
 
-    DataParallel(String norm, Backend backend, long seed, int ranks, double learningRate, double momentum,
-                 double weightDecay) {
+    DataParallel(String norm, Backend backend, DType dtype, long seed, int ranks, double learningRate,
+                 double momentum, double weightDecay) {
         this.ranks = ranks;
         this.backend = backend;
+        this.dtype = dtype;
         for (int layer = 0; layer < SmallCnn.NORM_LAYERS; layer++) {
             groups.add(InProcessReducer.group(ranks));
         }
         for (int r = 0; r < ranks; r++) {
             int rank = r;
-            Sequential net = SmallCnn.build(norm, backend, seed, layer -> groups.get(layer).get(rank));
+            Sequential net = SmallCnn.build(norm, backend, dtype, seed, layer -> groups.get(layer).get(rank));
             replicas.add(net);
             optimizers.add(new Sgd(net.parameters(), learningRate, momentum, weightDecay));
             losses.add(new SoftmaxCrossEntropy());
@@ -103,7 +106,7 @@ final class DataParallel implements AutoCloseable {
     private double forwardBackward(int rank, ImageSet data, int[] order, int from, int count) {
         Sequential net = replicas.get(rank);
         SoftmaxCrossEntropy loss = losses.get(rank);
-        try (Tensor x = SmallBatchStudy.images(backend, data, order, from, count);
+        try (Tensor x = SmallBatchStudy.images(backend, data, order, from, count, dtype);
              Tensor y = SmallBatchStudy.labels(backend, data, order, from, count);
              Tensor logits = net.forward(x)) {
             double l = loss.forward(logits, y);

@@ -1,10 +1,12 @@
 package dev.jnorm.study;
 
 import dev.jnorm.backend.Backend;
+import dev.jnorm.backend.cuda.CudaBackend;
 import dev.jnorm.nn.Sequential;
 import dev.jnorm.norm.NormKind;
 import dev.jnorm.norm.NormRegistry;
 import dev.jnorm.norm.NormSpec;
+import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
 import java.util.ArrayList;
@@ -51,11 +53,17 @@ public final class SmallBatchStudy {
 
     /**
      * What to train, on how much data, and how; {@code ranks} simulated devices (threads) each take
-     * 1/ranks of every batch, data-parallel ({@link DataParallel}; 1 for ordinary training).
+     * 1/ranks of every batch, data-parallel ({@link DataParallel}; 1 for ordinary training);
+     * {@code dtype} the activations' type (float32, or bfloat16/float16 for mixed precision on a GPU
+     * backend: parameters, gradients and the optimizer stay float32).
      */
     public record Settings(List<String> norms, List<Integer> batchSizes, int epochs, int trainImages, int valImages,
-                           long seed, double baseLearningRate, double momentum, double weightDecay, int ranks) {
+                           long seed, double baseLearningRate, double momentum, double weightDecay, int ranks,
+                           DType dtype) {
         public Settings {
+            if (dtype != DType.FLOAT32 && !dtype.sixteenBit()) {
+                throw new IllegalArgumentException("--dtype must be float32, bfloat16 or float16, got " + dtype);
+            }
             if (ranks < 1) {
                 throw new IllegalArgumentException("--ranks must be positive, got " + ranks);
             }
@@ -73,7 +81,8 @@ public final class SmallBatchStudy {
         /** Ordinary training, on one device. */
         public Settings(List<String> norms, List<Integer> batchSizes, int epochs, int trainImages, int valImages,
                         long seed, double baseLearningRate, double momentum, double weightDecay) {
-            this(norms, batchSizes, epochs, trainImages, valImages, seed, baseLearningRate, momentum, weightDecay, 1);
+            this(norms, batchSizes, epochs, trainImages, valImages, seed, baseLearningRate, momentum, weightDecay, 1,
+                    DType.FLOAT32);
         }
 
         public double learningRate(int batchSize) {
@@ -86,7 +95,7 @@ public final class SmallBatchStudy {
      * the time its training took (validation not included).
      */
     public record Result(String norm, int batchSize, int epochs, int trainImages, int valImages, double learningRate,
-                         double trainLoss, double valErrorPercent, double trainSeconds) {
+                         double trainLoss, double valErrorPercent, double trainSeconds, DType dtype) {
         public double imagesPerSecond() {
             return (double) epochs * trainImages / trainSeconds;
         }
@@ -100,6 +109,14 @@ public final class SmallBatchStudy {
     private static final int EVAL_BATCH = 250;
 
     private SmallBatchStudy() {
+    }
+
+    /**
+     * The activations' type {@code requested} trains with on {@code backend}: 16-bit activations are
+     * the GPU backend's (and its emulator's); the CPU backend trains in float32.
+     */
+    public static DType activations(Backend backend, DType requested) {
+        return backend instanceof CudaBackend ? requested : DType.FLOAT32;
     }
 
     public static List<Result> run(Backend backend, ImageSet train, ImageSet val, Settings s, Progress progress) {
@@ -125,8 +142,9 @@ public final class SmallBatchStudy {
         int steps = train.size() / batchSize;
         long total = (long) s.epochs() * steps * batchSize;
         double epochLoss = 0;
-        try (DataParallel devices = new DataParallel(norm, backend, s.seed(), s.ranks(), s.learningRate(batchSize),
-                s.momentum(), s.weightDecay())) {
+        DType dtype = activations(backend, s.dtype());
+        try (DataParallel devices = new DataParallel(norm, backend, dtype, s.seed(), s.ranks(),
+                s.learningRate(batchSize), s.momentum(), s.weightDecay())) {
             long done = 0;
             for (int epoch = 0; epoch < s.epochs(); epoch++) {
                 int[] order = permutation(train.size(), s.seed() + epoch);
@@ -139,14 +157,14 @@ public final class SmallBatchStudy {
                 }
             }
             double trainSeconds = (System.nanoTime() - start) / 1e9;
-            double error = validationError(devices.first(), backend, val);
+            double error = validationError(devices.first(), backend, val, dtype);
             return new Result(norm, batchSize, s.epochs(), steps * batchSize, val.size(), s.learningRate(batchSize),
-                    epochLoss, error, trainSeconds);
+                    epochLoss, error, trainSeconds, dtype);
         }
     }
 
     /** The fraction (in percent) of {@code val} the network gets wrong, in evaluation mode. */
-    static double validationError(Sequential net, Backend backend, ImageSet val) {
+    static double validationError(Sequential net, Backend backend, ImageSet val, DType dtype) {
         net.setTraining(false);
         int[] order = new int[val.size()];
         for (int i = 0; i < order.length; i++) {
@@ -155,7 +173,7 @@ public final class SmallBatchStudy {
         int wrong = 0;
         for (int from = 0; from < val.size(); from += EVAL_BATCH) {
             int count = Math.min(EVAL_BATCH, val.size() - from);
-            try (Tensor x = images(backend, val, order, from, count); Tensor logits = net.forward(x)) {
+            try (Tensor x = images(backend, val, order, from, count, dtype); Tensor logits = net.forward(x)) {
                 float[] z = logits.toFloatArray();
                 for (int i = 0; i < count; i++) {
                     int best = 0;
@@ -172,13 +190,22 @@ public final class SmallBatchStudy {
         return 100.0 * wrong / val.size();
     }
 
-    static Tensor images(Backend backend, ImageSet data, int[] order, int from, int count) {
+    /** Images {@code order[from .. from + count)} as a batch in {@code dtype} (16-bit: rounded once on the device). */
+    static Tensor images(Backend backend, ImageSet data, int[] order, int from, int count, DType dtype) {
         int pixels = data.height() * data.width();
         float[] batch = new float[count * pixels];
         for (int i = 0; i < count; i++) {
             System.arraycopy(data.pixels(), order[from + i] * pixels, batch, i * pixels, pixels);
         }
-        return backend.upload(batch, Shape.of(count, 1, data.height(), data.width()));
+        Tensor x = backend.upload(batch, Shape.of(count, 1, data.height(), data.width()));
+        if (dtype == DType.FLOAT32) {
+            return x;
+        }
+        try (x) {
+            Tensor rounded = backend.empty(x.shape(), dtype);
+            backend.copy(x, rounded);
+            return rounded;
+        }
     }
 
     static Tensor labels(Backend backend, ImageSet data, int[] order, int from, int count) {

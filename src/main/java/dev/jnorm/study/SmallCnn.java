@@ -41,39 +41,41 @@ final class SmallCnn {
      * convolutions each followed by mean-only BatchNorm.
      */
     static Sequential build(String normName, Backend backend, long seed) {
-        return build(normName, backend, seed, null);
+        return build(normName, backend, DType.FLOAT32, seed, null);
     }
 
     /**
-     * As {@link #build(String, Backend, long)}, the norm layer of block b on rank {@code reducers(b)}
-     * of its group where the norm reduces across ranks (SyncBatchNorm; others ignore it).
+     * As {@link #build(String, Backend, long)}, with activations of {@code dtype} (parameters in its
+     * {@link DType#parameterType()}), the norm layer of block b on rank {@code reducers(b)} of its
+     * group where the norm reduces across ranks (SyncBatchNorm; others ignore it).
      */
-    static Sequential build(String normName, Backend backend, long seed, IntFunction<StatsReducer> reducers) {
+    static Sequential build(String normName, Backend backend, DType dtype, long seed,
+                            IntFunction<StatsReducer> reducers) {
         boolean weightNormed = normName.equals(SmallBatchStudy.WEIGHT_MEAN_ONLY);
         NormSpec norm = normName.equals(SmallBatchStudy.NO_NORM) ? null
                 : NormRegistry.named(weightNormed ? NormKind.MEAN_ONLY_BATCH.commandName() : normName);
         Init init = new Init(seed);
-        DType f32 = DType.FLOAT32;
+        DType t = dtype;
         List<Layer> layers = new ArrayList<>();
         int in = 1;
         int size = 28;
         for (int block = 0; block < CHANNELS.length; block++) {
             int out = CHANNELS[block];
-            layers.add(weightNormed ? new WeightNormConv2d(backend, f32, in, out, 3, false, init)
-                    : new Conv2d(backend, f32, in, out, 3, norm == null, init));
+            layers.add(weightNormed ? new WeightNormConv2d(backend, t, in, out, 3, false, init)
+                    : new Conv2d(backend, t, in, out, 3, norm == null, init));
             if (norm != null) {
                 NormConfig config = reducers == null ? config(out) : config(out).reducer(reducers.apply(block));
-                layers.add(norm.build(backend, Shape.of(1, out, size, size), config, f32));
+                layers.add(norm.build(backend, Shape.of(1, out, size, size), config, t));
             }
-            layers.add(new Relu(backend, f32));
+            layers.add(new Relu(backend, t));
             if (block < CHANNELS.length - 1) {
-                layers.add(new MaxPool2d(backend, f32));
+                layers.add(new MaxPool2d(backend, t));
                 size /= 2;
             }
             in = out;
         }
-        layers.add(new GlobalAvgPool(backend, f32));
-        layers.add(new Linear(backend, f32, in, 10, init));
+        layers.add(new GlobalAvgPool(backend, t));
+        layers.add(new Linear(backend, t, in, 10, init));
         return new Sequential(layers);
     }
 

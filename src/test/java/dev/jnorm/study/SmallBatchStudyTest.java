@@ -4,10 +4,14 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.jnorm.backend.Backend;
+import dev.jnorm.backend.cuda.CudaBackend;
+import dev.jnorm.backend.cuda.internal.EmulatedDevice;
 import dev.jnorm.nn.Sequential;
 import dev.jnorm.norm.BatchInstanceNorm;
+import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Tensor;
 import java.util.Arrays;
 import java.util.List;
@@ -29,7 +33,7 @@ class SmallBatchStudyTest {
         ImageSet data = ImageSet.synthetic(640, 1);
         int[] inOrder = IntStream.range(0, data.size()).toArray();
         double[] losses = new double[80];
-        try (DataParallel net = new DataParallel(norm, CPU, 7, 1, 0.05, 0.9, 5e-4)) {
+        try (DataParallel net = new DataParallel(norm, CPU, DType.FLOAT32, 7, 1, 0.05, 0.9, 5e-4)) {
             for (int step = 0; step < losses.length; step++) {
                 losses[step] = net.step(data, inOrder, step * 8, 8);
             }
@@ -47,9 +51,15 @@ class SmallBatchStudyTest {
 
     /** The parameters of rank 0's replica after {@code steps} steps of {@code batch} images. */
     private static double[] trainedParameters(String norm, int ranks, int steps, int batch) {
+        return trainedParameters(norm, CPU, DType.FLOAT32, ranks, steps, batch);
+    }
+
+    /** As {@link #trainedParameters(String, int, int, int)}, on {@code backend} with {@code dtype} activations. */
+    private static double[] trainedParameters(String norm, Backend backend, DType dtype, int ranks, int steps,
+                                              int batch) {
         ImageSet data = ImageSet.synthetic(steps * batch, 3);
         int[] inOrder = IntStream.range(0, data.size()).toArray();
-        try (DataParallel devices = new DataParallel(norm, CPU, 11, ranks, 0.05, 0.9, 5e-4)) {
+        try (DataParallel devices = new DataParallel(norm, backend, dtype, 11, ranks, 0.05, 0.9, 5e-4)) {
             for (int step = 0; step < steps; step++) {
                 devices.step(data, inOrder, step * batch, batch);
             }
@@ -81,6 +91,37 @@ class SmallBatchStudyTest {
             worst = Math.max(worst, Math.abs(one[i] - perDevice[i]));
         }
         assertTrue(worst > 1e-3, "per-device BatchNorm (2 examples a device) trains other weights: " + worst);
+    }
+
+    /**
+     * Mixed precision trains as float32 does: in four steps, bfloat16 activations on the emulated GPU
+     * (float32 parameters and SGD) move the weights from their start as float32 training on the CPU
+     * moves them, to within 10 % of the move (measured 3 % with GroupNorm, 5 % with BatchNorm; a
+     * wrong gradient is 100 %); float32 on the emulated GPU is float32 on the CPU to 1e-3 of it
+     * (measured 1e-6).
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"group", "batch"})
+    void bfloat16ActivationsOnTheEmulatedGpuTrainAsFloat32(String norm) {
+        assumeTrue(EmulatedDevice.unavailableReason() == null, EmulatedDevice.unavailableReason());
+        double[] start = trainedParameters(norm, 1, 0, 8);
+        double[] float32 = trainedParameters(norm, 1, 4, 8);
+        try (CudaBackend gpu = new CudaBackend(new EmulatedDevice(EmulatedDevice.Geometry.SMALL))) {
+            double[] bf16 = trainedParameters(norm, gpu, DType.BFLOAT16, 1, 4, 8);
+            double[] gpu32 = trainedParameters(norm, gpu, DType.FLOAT32, 1, 4, 8);
+            double moved = distance(float32, start);
+            assertTrue(distance(gpu32, float32) < 1e-3 * moved, "float32 on the emulated GPU");
+            assertTrue(distance(bf16, float32) < 0.1 * moved, "bfloat16 activations: " + distance(bf16, float32)
+                    + " from float32's weights, which moved " + moved);
+        }
+    }
+
+    private static double distance(double[] a, double[] b) {
+        double sum = 0;
+        for (int i = 0; i < a.length; i++) {
+            sum += (a[i] - b[i]) * (a[i] - b[i]);
+        }
+        return Math.sqrt(sum);
     }
 
     @Test

@@ -30,7 +30,7 @@ class StudyCommandTest {
         assertTrue(run.err().contains("images/s"), "a progress bar with the speed");
         List<String> csv = Files.readAllLines(dir.resolve("results.csv"));
         assertEquals("norm,batch_size,epochs,train_images,val_images,learning_rate,train_loss,val_error_pct,"
-                + "train_seconds,train_images_per_second,devices", csv.get(0));
+                + "train_seconds,train_images_per_second,devices,dtype", csv.get(0));
         assertEquals(7, csv.size(), "three norms at two batch sizes");
         assertTrue(csv.get(1).startsWith("batch,8,1,48,30,0.012500,"), csv.get(1));
         BufferedImage png = ImageIO.read(dir.resolve("validation-error.png").toFile());
@@ -49,12 +49,28 @@ class StudyCommandTest {
         List<String> csv = Files.readAllLines(dir.resolve("results.csv"));
         assertEquals(List.of("batch", "batch", "sync-batch", "sync-batch", "group", "group"),
                 csv.subList(1, csv.size()).stream().map(l -> l.split(",")[0]).toList());
-        assertTrue(csv.get(1).endsWith(",2"), csv.get(1));
+        assertTrue(csv.get(1).endsWith(",2,float32"), csv.get(1));
         CliRun odd = CliRun.of("study", "small-batch", "--synthetic", "--ranks", "3", "--batch-sizes", "8",
                 "--backend", "cpu", "--out", dir.resolve("odd").toString());
         assertEquals(2, odd.status());
         assertEquals("--batch-sizes must be multiples of --ranks 3 (each device takes batch/ranks examples), got 8",
                 odd.err().strip());
+    }
+
+    /** The CPU backend has no 16-bit training stack: it trains in float32, says so, and records float32. */
+    @Test
+    void bfloat16OnTheCpuTrainsInFloat32AndSaysSo(@TempDir Path dir) throws IOException {
+        CliRun run = CliRun.of("study", "small-batch", "--synthetic", "--dtype", "bfloat16", "--norms", "group",
+                "--batch-sizes", "8", "--train-images", "16", "--val-images", "8", "--backend", "cpu", "--out",
+                dir.toString());
+        assertEquals(0, run.status(), run.err());
+        assertTrue(run.out().contains("--dtype bfloat16: the cpu backend trains in float32 (16-bit activations are "
+                + "the GPU backend's)"), run.out());
+        assertTrue(run.out().contains("by batch size:"), "no 16-bit activations in the table's title: " + run.out());
+        assertTrue(Files.readAllLines(dir.resolve("results.csv")).get(1).endsWith(",float32"));
+        CliRun wrong = CliRun.of("study", "small-batch", "--synthetic", "--dtype", "float64", "--backend", "cpu");
+        assertEquals(2, wrong.status());
+        assertTrue(wrong.err().contains("--dtype must be float32, bfloat16 or float16; got 'float64'"), wrong.err());
     }
 
     @Test
