@@ -92,18 +92,19 @@ BIAS_GRAD_ENTRY(bias_grad, float)
 BIAS_GRAD_ENTRY(bias_grad_f16, Half)
 BIAS_GRAD_ENTRY(bias_grad_bf16, BFloat16)
 
-// ReLU keeps x's value (no rounding); its backward passes dy where y > 0.
-#define RELU_ENTRY(name, S)                                                        \
-    KERNEL name(In<S> x, Out<S> y, i64 n) {                                        \
-        GRID_STRIDE(i, n) y[i] = to_float(x[i]) > 0.f ? x[i] : from_float<S>(0.f); \
+// ReLU keeps x's value (no rounding; NaN stays NaN, as PyTorch's); its backward passes dy except
+// where y <= 0 (PyTorch's threshold_backward: a NaN output passes dy).
+#define RELU_ENTRY(name, S)                                                                                            \
+    KERNEL name(In<S> x, Out<S> y, i64 n) {                                                                            \
+        GRID_STRIDE(i, n) y[i] = to_float(x[i]) > 0.f || to_float(x[i]) != to_float(x[i]) ? x[i] : from_float<S>(0.f); \
     }
 RELU_ENTRY(relu, float)
 RELU_ENTRY(relu_f16, Half)
 RELU_ENTRY(relu_bf16, BFloat16)
 
-#define RELU_BACKWARD_ENTRY(name, S)                                                 \
-    KERNEL name(In<S> y, In<S> dy, Out<S> dx, i64 n) {                               \
-        GRID_STRIDE(i, n) dx[i] = to_float(y[i]) > 0.f ? dy[i] : from_float<S>(0.f); \
+#define RELU_BACKWARD_ENTRY(name, S)                                                  \
+    KERNEL name(In<S> y, In<S> dy, Out<S> dx, i64 n) {                                \
+        GRID_STRIDE(i, n) dx[i] = to_float(y[i]) <= 0.f ? from_float<S>(0.f) : dy[i]; \
     }
 RELU_BACKWARD_ENTRY(relu_backward, float)
 RELU_BACKWARD_ENTRY(relu_backward_f16, Half)

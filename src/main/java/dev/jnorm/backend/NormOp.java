@@ -35,6 +35,19 @@ public interface NormOp {
     void reference(CpuKit cpu);
 
     /**
+     * The pass in float32 loops on the CPU backend ({@link dev.jnorm.backend.cpu.internal.Float32Loops}),
+     * where this op has them and its data are float32: true when it ran, false (the default) when the
+     * backend is to run {@link #reference} instead. The reference stays the oracle these loops are
+     * tested against.
+     *
+     * @param cpu the CPU backend's building blocks
+     * @return whether the pass ran
+     */
+    default boolean float32(CpuKit cpu) {
+        return false;
+    }
+
+    /**
      * The sequence of kernels, on a CUDA backend (a GPU or the kernel emulator).
      *
      * @param gpu the CUDA backend's building blocks

@@ -4,6 +4,7 @@ import dev.jnorm.backend.NcsLayout;
 import dev.jnorm.backend.NormOp;
 import dev.jnorm.backend.RunningStats;
 import dev.jnorm.backend.cpu.internal.CpuKit;
+import dev.jnorm.backend.cpu.internal.Float32Loops;
 import dev.jnorm.backend.cpu.internal.Moments;
 import dev.jnorm.backend.cuda.internal.CudaKit.Coefficients;
 import dev.jnorm.backend.cuda.internal.CudaKit.Scratch;
@@ -65,6 +66,29 @@ final class ChannelsOp {
             if (batchStatistics && running != null) {
                 cpu.updateRunning(running, factor, mean, var, layout.n() * layout.s());
             }
+        }
+
+        @Override
+        public boolean float32(CpuKit cpu) {
+            if (!Float32Loops.float32(x, y) || x.numel() == 0) {
+                return false;
+            }
+            double[] mean = new double[(int) layout.c()];
+            double[] var = new double[(int) layout.c()];
+            if (batchStatistics) {
+                Float32Loops.channelStatistics(layout, Float32Loops.f32(cpu, x), mean, var);
+            } else {
+                cpu.channelStatistics(layout, null, false, running, mean, var);
+            }
+            double[] rstd = Moments.rstd(var, eps);
+            Float32Loops.channelsNormalize(layout, Float32Loops.f32(cpu, x), Float32Loops.f32(cpu, weight),
+                    Float32Loops.f32(cpu, bias), mean, rstd, Float32Loops.f32(cpu, y));
+            cpu.write(saveMean, mean);
+            cpu.write(saveRstd, rstd);
+            if (batchStatistics && running != null) {
+                cpu.updateRunning(running, factor, mean, var, layout.n() * layout.s());
+            }
+            return true;
         }
 
         /**
@@ -167,6 +191,21 @@ final class ChannelsOp {
             }
             cpu.accumulate(gradWeight, gradW);
             cpu.accumulate(gradBias, sums.dy());
+        }
+
+        @Override
+        public boolean float32(CpuKit cpu) {
+            if (!Float32Loops.float32(x, dy, dx) || renorm != null || x.numel() == 0) {
+                return false;
+            }
+            double[] sumDy = new double[(int) layout.c()];
+            double[] sumDyXhat = new double[(int) layout.c()];
+            Float32Loops.channelsBackward(layout, batchStatistics, Float32Loops.f32(cpu, x), Float32Loops.f32(cpu, dy),
+                    cpu.read(saveMean), cpu.read(saveRstd), Float32Loops.f32(cpu, weight), Float32Loops.f32(cpu, dx),
+                    sumDy, sumDyXhat);
+            cpu.accumulate(gradWeight, sumDyXhat);
+            cpu.accumulate(gradBias, sumDy);
+            return true;
         }
 
         /** Per-channel sums (stats.cu), coefficients, then one elementwise pass. */

@@ -5,6 +5,7 @@ import dev.jnorm.backend.NormOp;
 import dev.jnorm.backend.RowsLayout;
 import dev.jnorm.backend.RunningStats;
 import dev.jnorm.backend.cpu.internal.CpuKit;
+import dev.jnorm.backend.cpu.internal.Float32Loops;
 import dev.jnorm.backend.cpu.internal.Moments;
 import dev.jnorm.backend.cpu.internal.RowParameters;
 import dev.jnorm.backend.cuda.internal.CudaKit.Coefficients;
@@ -90,14 +91,33 @@ final class RowsOp {
                 }
             });
             cpu.write(y, ys);
+            save(cpu, mean, var, rstd);
+        }
+
+        @Override
+        public boolean float32(CpuKit cpu) {
+            if (!Float32Loops.float32(x, y) || x.numel() == 0) {
+                return false;
+            }
+            int rows = (int) layout.rows();
+            double[] mean = new double[rows];
+            double[] var = new double[rows];
+            double[] rstd = new double[rows];
+            Float32Loops.rowsForward(layout, eps, Float32Loops.f32(cpu, x), Float32Loops.f32(cpu, weight),
+                    Float32Loops.f32(cpu, bias), Float32Loops.f32(cpu, y), mean, var, rstd);
+            save(cpu, mean, var, rstd);
+            return true;
+        }
+
+        /** Saves each row's statistics; InstanceNorm's running statistics take them averaged over n, as PyTorch's. */
+        private void save(CpuKit cpu, double[] mean, double[] var, double[] rstd) {
             if (saveMean != null) {
                 cpu.write(saveMean, mean);
             }
             cpu.write(saveRstd, rstd);
             if (running != null) {
-                // InstanceNorm: per-(n, c) statistics averaged over n, as PyTorch does.
                 int channels = (int) layout.channels();
-                int n = rows / channels;
+                int n = (int) layout.rows() / channels;
                 double[] batchMean = new double[channels];
                 double[] batchVar = new double[channels];
                 for (int c = 0; c < channels; c++) {
@@ -108,7 +128,7 @@ final class RowsOp {
                     batchMean[c] /= n;
                     batchVar[c] /= n;
                 }
-                cpu.updateRunning(running, factor, batchMean, batchVar, length);
+                cpu.updateRunning(running, factor, batchMean, batchVar, layout.length());
             }
         }
 
@@ -267,6 +287,22 @@ final class RowsOp {
                 cpu.accumulate(gradWeight, w.fold(gw));
                 cpu.accumulate(gradBias, w.fold(gb));
             }
+        }
+
+        @Override
+        public boolean float32(CpuKit cpu) {
+            if (!Float32Loops.float32(x, dy, dx) || x.numel() == 0) {
+                return false;
+            }
+            int params = (int) (layout.affine() == RowsLayout.Affine.PER_CHANNEL ? layout.channels() : layout.length());
+            double[] gw = gradWeight == null ? null : new double[params];
+            double[] gb = gradBias == null ? null : new double[params];
+            Float32Loops.rowsBackward(layout, Float32Loops.f32(cpu, x), Float32Loops.f32(cpu, dy),
+                    saveMean == null ? new double[(int) layout.rows()] : cpu.read(saveMean), cpu.read(saveRstd),
+                    Float32Loops.f32(cpu, weight), Float32Loops.f32(cpu, dx), gw, gb);
+            cpu.accumulate(gradWeight, gw);
+            cpu.accumulate(gradBias, gb);
+            return true;
         }
 
         /**

@@ -151,6 +151,7 @@ class SixteenBitNetworkTest {
         int n = (int) (l.n() * l.c() * l.s());
         double[] x = values(t, 9, n, 2);
         x[3] = 0; // ReLU's boundary
+        x[4] = Double.NaN; // ReLU keeps it, its backward passes dy there (PyTorch's threshold_backward)
         double[] dy = values(t, 10, n, 1);
         double[] pooled = values(t, 11, (int) (l.n() * l.c() * 6), 1); // [2, 3] windows of a 5 x 6 plane
         double[] perRow = values(t, 12, (int) (l.n() * l.c()), 1);

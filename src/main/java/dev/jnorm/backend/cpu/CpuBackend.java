@@ -11,12 +11,17 @@ import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
 
 /**
- * The reference backend: every operation in float64 with two-pass statistics, whatever the
- * tensors' dtype, results rounded to the output's dtype on store. Independent groups run in
- * parallel; every sum runs in a fixed order, so results are deterministic.
+ * The CPU backend: float64 and 16-bit tensors on the reference, float32 ones on fast loops where a
+ * pass has them. Independent groups run in parallel; every sum runs in a fixed order, so results
+ * are deterministic.
  *
- * <p>Each norm's pass ({@link NormOp#reference}) reads its tensors into {@code double[]} copies,
- * computes, and writes back: those formulas are the contract the CUDA kernels are tested against.
+ * <p>The reference: each norm's pass ({@link NormOp#reference}) reads its tensors into
+ * {@code double[]} copies, computes in float64 with two-pass statistics, and writes back rounded
+ * to the output's dtype: those formulas are the contract the CUDA kernels, and the fast loops, are
+ * tested against. The fast path: float32 tensors of BatchNorm, GroupNorm, InstanceNorm, LayerNorm
+ * and RMSNorm ({@link NormOp#float32}: loops on the arrays, statistics and sums in double) and of
+ * the training stack (its elementwise loops, and GEMM on OpenBLAS where it loads); the other norms'
+ * float32 passes take the reference.
  */
 public final class CpuBackend implements Backend {
     private final CpuKit kit = new CpuKit(this);
@@ -29,7 +34,8 @@ public final class CpuBackend implements Backend {
 
     @Override
     public String description() {
-        return "CPU backend (float64 reference, " + Runtime.getRuntime().availableProcessors() + " threads)";
+        return "CPU backend (float32 loops, GEMM on " + CpuNetworkOps.gemmLibrary() + "; float64 reference; "
+                + Runtime.getRuntime().availableProcessors() + " threads)";
     }
 
     // ---- memory ----
@@ -92,7 +98,9 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void run(NormOp op) {
-        op.reference(kit);
+        if (!op.float32(kit)) {
+            op.reference(kit);
+        }
     }
 
     @Override

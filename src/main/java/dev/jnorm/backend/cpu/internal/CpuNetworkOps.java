@@ -7,15 +7,84 @@ import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
 import java.util.stream.IntStream;
+import org.bytedeco.openblas.global.openblas_nolapack;
 
 /**
  * The training stack's operations on host tensors, float32 or float64, element by element. GEMM
- * goes to netlib's BLAS ({@code sgemm}/{@code dgemm}) on the tensors' own storage where
- * {@code dev.ludovic.netlib:blas} is on the class path (jnorm's command line has it; the library
- * leaves it optional), else to {@link #plainGemm}, a loop over rows.
+ * goes to OpenBLAS ({@code cblas_sgemm}/{@code cblas_dgemm}, JavaCPP's preset, whose jar brings the
+ * library) where it is on the class path and loads, else to netlib's BLAS ({@code sgemm}/{@code dgemm};
+ * on a machine without a native BLAS installed, the reference one) where that is, else to
+ * {@link #plainGemm}, a loop over rows; each on the tensors' own storage. jnorm's command line has
+ * OpenBLAS and netlib; the library leaves both optional. Only one of the two native BLAS is ever
+ * loaded: netlib's system {@code libblas.so.3}, loaded first, would take over OpenBLAS's symbols.
  */
 public final class CpuNetworkOps implements NetworkOps {
-    private static final boolean NETLIB = onClassPath("dev.ludovic.netlib.blas.BLAS");
+    private static final boolean OPENBLAS = onClassPath("org.bytedeco.openblas.global.openblas_nolapack")
+            && OpenBlas.loads();
+    private static final boolean NETLIB = !OPENBLAS && onClassPath("dev.ludovic.netlib.blas.BLAS");
+
+    /** Where GEMM runs: OpenBLAS, netlib's BLAS or plain loops. */
+    public static String gemmLibrary() {
+        return OPENBLAS ? "OpenBLAS" : NETLIB ? "netlib BLAS" : "plain loops";
+    }
+
+    /** The one class that names OpenBLAS, loaded on the first GEMM with it, and only then. */
+    private static final class OpenBlas {
+        static boolean loads() {
+            try {
+                org.bytedeco.javacpp.Loader.load(openblas_nolapack.class);
+                // one thread per call: the convolutions already run their images' GEMMs on all cores
+                org.bytedeco.openblas.presets.openblas_nolapack.blas_set_num_threads(1);
+                return true;
+            } catch (LinkageError | RuntimeException e) { // no library for this platform
+                return false;
+            }
+        }
+
+        /**
+         * Row-major C = op(A)·op(B) (+ beta·C). JavaCPP hands a Java array to C as a copy of the whole
+         * array, written back whole after the call: a view into a larger tensor (an image of a batch,
+         * which other threads are writing) is therefore copied to an array of its own first, and C's
+         * back into its view after, so that a call touches nothing but its operands.
+         */
+        static void gemm(boolean transposeA, boolean transposeB, int m, int n, int k, float alpha, HostTensor a,
+                         HostTensor b, float beta, HostTensor c) {
+            int opA = transposeA ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
+            int opB = transposeB ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
+            int lda = transposeA ? m : k;
+            int ldb = transposeB ? k : n;
+            int rowMajor = openblas_nolapack.CblasRowMajor;
+            if (c.floatStorage() != null) {
+                float[] out = whole(c) ? c.floatStorage() : c.toFloatArray();
+                openblas_nolapack.cblas_sgemm(rowMajor, opA, opB, m, n, k, alpha, floats(a), lda, floats(b), ldb, beta,
+                        out, n);
+                if (out != c.floatStorage()) {
+                    c.copyFrom(out);
+                }
+            } else {
+                double[] out = whole(c) ? c.doubleStorage() : c.toDoubleArray();
+                openblas_nolapack.cblas_dgemm(rowMajor, opA, opB, m, n, k, alpha, doubles(a), lda, doubles(b), ldb,
+                        beta, out, n);
+                if (out != c.doubleStorage()) {
+                    c.copyFrom(out);
+                }
+            }
+        }
+
+        /** Whether {@code t} is its whole storage. */
+        private static boolean whole(HostTensor t) {
+            int length = t.floatStorage() != null ? t.floatStorage().length : t.doubleStorage().length;
+            return t.storageOffset() == 0 && length == t.numel();
+        }
+
+        private static float[] floats(HostTensor t) {
+            return whole(t) ? t.floatStorage() : t.toFloatArray();
+        }
+
+        private static double[] doubles(HostTensor t) {
+            return whole(t) ? t.doubleStorage() : t.toDoubleArray();
+        }
+    }
 
     /** The one class that names netlib, loaded on the first GEMM with it, and only then. */
     private static final class Netlib {
@@ -28,10 +97,6 @@ public final class CpuNetworkOps implements NetworkOps {
             String opB = transposeB ? "T" : "N";
             int lda = transposeA ? m : k;
             int ldb = transposeB ? k : n;
-            if (c.dtype().sixteenBit()) {
-                throw new IllegalArgumentException("the CPU training stack computes in float32 or float64, not "
-                        + c.dtype() + ": 16-bit activations are for the norm layers (and the GPU)");
-            }
             if (c.floatStorage() != null) {
                 BLAS.sgemm(opB, opA, n, m, k, alpha, b.floatStorage(), b.storageOffset(), ldb, a.floatStorage(),
                         a.storageOffset(), lda, beta, c.floatStorage(), c.storageOffset(), n);
@@ -56,7 +121,13 @@ public final class CpuNetworkOps implements NetworkOps {
     @Override
     public void gemm(boolean transposeA, boolean transposeB, int m, int n, int k, float alpha, Tensor a, Tensor b,
                      float beta, Tensor c) {
-        if (NETLIB) {
+        if ((OPENBLAS || NETLIB) && c.dtype().sixteenBit()) {
+            throw new IllegalArgumentException("the CPU training stack computes in float32 or float64, not "
+                    + c.dtype() + ": 16-bit activations are for the norm layers (and the GPU)");
+        }
+        if (OPENBLAS) {
+            OpenBlas.gemm(transposeA, transposeB, m, n, k, alpha, host(a), host(b), beta, host(c));
+        } else if (NETLIB) {
             Netlib.gemm(transposeA, transposeB, m, n, k, alpha, host(a), host(b), beta, host(c));
         } else {
             plainGemm(transposeA, transposeB, m, n, k, alpha, host(a), host(b), beta, host(c));
@@ -218,19 +289,77 @@ public final class CpuNetworkOps implements NetworkOps {
         forEachInsideRun(g, (columnsAt, imageAt, length) -> out.addRange(in, columnsAt, imageAt, length));
     }
 
+    // Each operation below has a float32 loop on the arrays themselves (parallel over fixed blocks of
+    // rows, planes or elements, each written by one thread, sums in double and in a fixed order, so
+    // results do not depend on the threads) and the element-by-element loop for float64 and 16-bit.
+
+    /** The float32 storage of every tensor, or null where one is not float32. */
+    private static float[][] floats(HostTensor... tensors) {
+        float[][] arrays = new float[tensors.length][];
+        for (int i = 0; i < tensors.length; i++) {
+            arrays[i] = tensors[i].floatStorage();
+            if (arrays[i] == null) {
+                return null;
+            }
+        }
+        return arrays;
+    }
+
+    @FunctionalInterface
+    private interface Range {
+        void run(int from, int to);
+    }
+
+    private static final int BLOCK = 1 << 14;
+
+    /** {@code body} over [0, n) in blocks of {@link #BLOCK}, in parallel when there are several. */
+    private static void blocks(int n, Range body) {
+        CpuKit.forEach((n + BLOCK - 1) / BLOCK, n, b -> body.run(b * BLOCK, Math.min(n, (b + 1) * BLOCK)));
+    }
+
     @Override
     public void addBias(Tensor y, NcsLayout layout, Tensor bias) {
         HostTensor out = host(y);
         HostTensor b = host(bias);
-        CpuKit.forEachElementByChannel(layout, layout.numel(), (i, c) -> out.set(i, out.get(i) + b.get(c)));
+        float[][] f = floats(out, b);
+        if (f == null) {
+            CpuKit.forEachElementByChannel(layout, layout.numel(), (i, c) -> out.set(i, out.get(i) + b.get(c)));
+            return;
+        }
+        int s = (int) layout.s();
+        int c = (int) layout.c();
+        int o = out.storageOffset();
+        int bo = b.storageOffset();
+        CpuKit.forEach((int) (layout.n() * c), layout.numel(), row -> {
+            float v = f[1][bo + row % c];
+            for (int i = o + row * s; i < o + (row + 1) * s; i++) {
+                f[0][i] += v;
+            }
+        });
     }
 
     @Override
     public void biasGrad(Tensor dy, NcsLayout layout, Tensor grad) {
         HostTensor in = host(dy);
         HostTensor g = host(grad);
-        double[] sum = new double[(int) layout.c()];
-        CpuKit.forEachElementByChannel(layout, 0, (i, c) -> sum[c] += in.get(i)); // work 0: sequential, in order
+        float[] f = in.floatStorage();
+        int channels = (int) layout.c();
+        int s = (int) layout.s();
+        double[] sum = new double[channels];
+        if (f == null) {
+            CpuKit.forEachElementByChannel(layout, 0, (i, c) -> sum[c] += in.get(i)); // work 0: sequential, in order
+        } else {
+            int o = in.storageOffset();
+            CpuKit.forEach(channels, layout.numel(), c -> { // each channel's sum in (n, s) order
+                double total = 0;
+                for (int n = 0; n < layout.n(); n++) {
+                    for (int i = o + (n * channels + c) * s; i < o + (n * channels + c + 1) * s; i++) {
+                        total += f[i];
+                    }
+                }
+                sum[c] = total;
+            });
+        }
         for (int c = 0; c < sum.length; c++) {
             g.set(c, g.get(c) + sum[c]);
         }
@@ -241,9 +370,20 @@ public final class CpuNetworkOps implements NetworkOps {
         HostTensor in = host(x);
         HostTensor out = host(y);
         int n = (int) x.numel();
-        for (int i = 0; i < n; i++) {
-            out.set(i, Math.max(in.get(i), 0));
+        float[][] f = floats(in, out);
+        if (f == null) {
+            for (int i = 0; i < n; i++) {
+                out.set(i, Math.max(in.get(i), 0));
+            }
+            return;
         }
+        int a = in.storageOffset();
+        int b = out.storageOffset();
+        blocks(n, (from, to) -> {
+            for (int i = from; i < to; i++) {
+                f[1][b + i] = Math.max(f[0][a + i], 0f);
+            }
+        });
     }
 
     @Override
@@ -252,9 +392,28 @@ public final class CpuNetworkOps implements NetworkOps {
         HostTensor g = host(dy);
         HostTensor d = host(dx);
         int n = (int) y.numel();
-        for (int i = 0; i < n; i++) {
-            d.set(i, out.get(i) > 0 ? g.get(i) : 0);
+        float[][] f = floats(out, g, d);
+        if (f == null) {
+            for (int i = 0; i < n; i++) {
+                d.set(i, out.get(i) <= 0 ? 0 : g.get(i)); // PyTorch's threshold_backward: NaN passes dy
+            }
+            return;
         }
+        int yo = out.storageOffset();
+        int go = g.storageOffset();
+        int o = d.storageOffset();
+        blocks(n, (from, to) -> {
+            float[] ys = f[0];
+            float[] gs = f[1];
+            float[] ds = f[2];
+            for (int i = from; i < to; i++) {
+                // without a branch (ReLU's outputs are unpredictable): y is +0 (bits 0: dx 0) or positive
+                // or NaN (bits > 0: dx = dy), so (b | −b) >> 31 is the mask
+                int bits = Float.floatToRawIntBits(ys[yo + i]);
+                int mask = (bits | -bits) >> 31;
+                ds[o + i] = Float.intBitsToFloat(Float.floatToRawIntBits(gs[go + i]) & mask);
+            }
+        });
     }
 
     @Override
@@ -264,6 +423,35 @@ public final class CpuNetworkOps implements NetworkOps {
         HostTensor at = host(window);
         int oh = height / 2;
         int ow = width / 2;
+        float[][] f = floats(in, out, at);
+        if (f != null) {
+            int xo = in.storageOffset();
+            int yo = out.storageOffset();
+            int wo = at.storageOffset();
+            CpuKit.forEach((int) planes, planes * height * width, p -> {
+                float[] xs = f[0];
+                for (int i = 0; i < oh; i++) {
+                    int top = xo + (p * height + 2 * i) * width;
+                    int o = (p * oh + i) * ow;
+                    for (int j = 0; j < ow; j++) {
+                        float a = xs[top + 2 * j];
+                        float b = xs[top + 2 * j + 1];
+                        float c = xs[top + width + 2 * j];
+                        float d = xs[top + width + 2 * j + 1];
+                        // Math.max returns its first NaN, so max is the first NaN or the maximum; the
+                        // window is the first of the four with max's bits, found without branches
+                        float max = Math.max(Math.max(a, b), Math.max(c, d));
+                        int m = Float.floatToRawIntBits(max);
+                        int na = differs(Float.floatToRawIntBits(a), m);
+                        int nb = differs(Float.floatToRawIntBits(b), m);
+                        int nc = differs(Float.floatToRawIntBits(c), m);
+                        f[1][yo + o + j] = max;
+                        f[2][wo + o + j] = na + na * nb + na * nb * nc;
+                    }
+                }
+            });
+            return;
+        }
         for (int p = 0; p < planes; p++) {
             for (int i = 0; i < oh; i++) {
                 for (int j = 0; j < ow; j++) {
@@ -287,6 +475,12 @@ public final class CpuNetworkOps implements NetworkOps {
         }
     }
 
+    /** 1 where the bit patterns differ, 0 where they are the same, without a branch. */
+    private static int differs(int a, int b) {
+        int x = a ^ b;
+        return (x | -x) >>> 31;
+    }
+
     @Override
     public void maxPoolBackward(Tensor dy, Tensor window, long planes, int height, int width, Tensor dx) {
         HostTensor g = host(dy);
@@ -295,6 +489,21 @@ public final class CpuNetworkOps implements NetworkOps {
         int oh = height / 2;
         int ow = width / 2;
         d.fill(0);
+        float[][] f = floats(g, at, d);
+        if (f != null) {
+            int go = g.storageOffset();
+            int wo = at.storageOffset();
+            int o = d.storageOffset();
+            CpuKit.forEach((int) planes, planes * height * width, p -> {
+                for (int q = p * oh * ow; q < (p + 1) * oh * ow; q++) {
+                    int i = q / ow % oh;
+                    int j = q % ow;
+                    int w = (int) f[1][wo + q];
+                    f[2][o + (p * height + 2 * i + w / 2) * width + 2 * j + w % 2] = f[0][go + q];
+                }
+            });
+            return;
+        }
         for (int p = 0; p < planes; p++) {
             for (int i = 0; i < oh; i++) {
                 for (int j = 0; j < ow; j++) {

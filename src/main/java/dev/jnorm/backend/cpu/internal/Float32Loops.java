@@ -1,0 +1,265 @@
+package dev.jnorm.backend.cpu.internal;
+
+import dev.jnorm.backend.NcsLayout;
+import dev.jnorm.backend.RowsLayout;
+import dev.jnorm.tensor.DType;
+import dev.jnorm.tensor.Tensor;
+
+/**
+ * The CPU backend's fast path for float32 norms ({@link dev.jnorm.backend.NormOp#float32}): loops
+ * on the tensors' own float arrays, no copies, in parallel over channels, rows or fixed chunks of
+ * rows. Statistics and every sum are taken in double (two passes, the first about the group's first
+ * value, as {@link Moments}); the elementwise passes are {@code y = (x − mean)·a + b} in float with
+ * per-channel (or per-position) coefficients computed in double, unit-stride loops the JIT
+ * vectorizes. Sums across rows (parameter gradients) are added per fixed chunk and then in chunk
+ * order, so results do not depend on the threads. The float64 reference stays the oracle: tests
+ * hold these loops to it within float32's tolerances.
+ */
+public final class Float32Loops {
+    /** Row chunks whose parameter-gradient partials are added in order: fixed, whatever the cores. */
+    private static final int CHUNKS = 16;
+
+    private Float32Loops() {
+    }
+
+    /** A float32 tensor's storage from its offset; {@code a} null for a null tensor. */
+    public record F32(float[] a, int o) {
+        float get(int i) {
+            return a[o + i];
+        }
+    }
+
+    /** Whether every non-null tensor is float32 (the fast path's condition). */
+    public static boolean float32(Tensor... tensors) {
+        for (Tensor t : tensors) {
+            if (t != null && t.dtype() != DType.FLOAT32) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** {@code t}'s storage, or an empty {@link F32} for a null tensor. */
+    public static F32 f32(CpuKit cpu, Tensor t) {
+        if (t == null) {
+            return new F32(null, 0);
+        }
+        HostTensor h = cpu.own(t);
+        return new F32(h.floatStorage(), h.storageOffset());
+    }
+
+    private static double param(F32 p, int i, double absent) {
+        return p.a() == null ? absent : p.get(i);
+    }
+
+    /** Mean of {@code n} values from {@code start}, {@code count} runs {@code stride} apart, about the first value. */
+    static double mean(float[] x, int start, int length, int count, int stride) {
+        double shift = x[start];
+        double sum = 0;
+        for (int k = 0; k < count; k++) {
+            for (int i = start + k * stride, end = i + length; i < end; i++) {
+                sum += x[i] - shift;
+            }
+        }
+        return shift + sum / ((double) length * count);
+    }
+
+    /** Mean of {@code (x − center)²} over the same values. */
+    static double meanSquare(float[] x, int start, int length, int count, int stride, double center) {
+        double sum = 0;
+        for (int k = 0; k < count; k++) {
+            for (int i = start + k * stride, end = i + length; i < end; i++) {
+                double d = x[i] - center;
+                sum += d * d;
+            }
+        }
+        return sum / ((double) length * count);
+    }
+
+    /** {@code y[i] = (x[i] − m)·a + b} for {@code length} values. */
+    private static void normalize(float[] x, int xi, float[] y, int yi, int length, float m, float a, float b) {
+        for (int j = 0; j < length; j++) {
+            y[yi + j] = (x[xi + j] - m) * a + b;
+        }
+    }
+
+    // ---------------------------------------------------------------- channels (BatchNorm)
+
+    /**
+     * Per-channel mean and biased variance over (N, S) into {@code mean}, {@code var}, in parallel
+     * over channels.
+     */
+    public static void channelStatistics(NcsLayout l, F32 x, double[] mean, double[] var) {
+        int s = (int) l.s();
+        int stride = (int) (l.c() * s);
+        CpuKit.forEach(mean.length, l.numel(), c -> {
+            mean[c] = mean(x.a(), x.o() + c * s, s, (int) l.n(), stride);
+            var[c] = meanSquare(x.a(), x.o() + c * s, s, (int) l.n(), stride, mean[c]);
+        });
+    }
+
+    /** {@code y = (x − mean_c)·rstd_c·w_c + b_c}, in parallel over the (n, c) rows. */
+    public static void channelsNormalize(NcsLayout l, F32 x, F32 w, F32 b, double[] mean, double[] rstd, F32 y) {
+        int channels = (int) l.c();
+        int s = (int) l.s();
+        CpuKit.forEach((int) (l.n() * channels), l.numel(), row -> {
+            int c = row % channels;
+            normalize(x.a(), x.o() + row * s, y.a(), y.o() + row * s, s, (float) mean[c],
+                    (float) (rstd[c] * param(w, c, 1)), (float) param(b, c, 0));
+        });
+    }
+
+    /**
+     * BatchNorm's backward: per channel {@code Σ dy} into {@code sumDy} and {@code Σ dy·x̂} into
+     * {@code sumDyXhat} (in parallel over channels, each in (n, s) order), then
+     * {@code dx = rstd·w·(dy − (Σ dy + x̂·Σ dy·x̂)/count)} (or {@code rstd·w·dy} with constant
+     * statistics) in parallel over rows.
+     */
+    public static void channelsBackward(NcsLayout l, boolean batchStatistics, F32 x, F32 dy, double[] mean,
+                                        double[] rstd, F32 w, F32 dx, double[] sumDy, double[] sumDyXhat) {
+        int channels = (int) l.c();
+        int s = (int) l.s();
+        int n = (int) l.n();
+        CpuKit.forEach(channels, l.numel(), c -> {
+            double sd = 0;
+            double sdx = 0;
+            for (int k = 0; k < n; k++) {
+                int row = k * channels + c;
+                for (int i = row * s, end = i + s; i < end; i++) {
+                    double g = dy.a()[dy.o() + i];
+                    sd += g;
+                    sdx += g * (x.a()[x.o() + i] - mean[c]);
+                }
+            }
+            sumDy[c] = sd;
+            sumDyXhat[c] = sdx * rstd[c];
+        });
+        double count = (double) n * s;
+        CpuKit.forEach(n * channels, l.numel(), row -> {
+            int c = row % channels;
+            double scale = rstd[c] * param(w, c, 1);
+            // dx = scale·dy − scale·rstd·(x − mean)·Σdy·x̂/count − scale·Σdy/count
+            float a = (float) scale;
+            float bx = batchStatistics ? (float) (scale * rstd[c] * sumDyXhat[c] / count) : 0f;
+            float d = batchStatistics ? (float) (scale * sumDy[c] / count) : 0f;
+            float m = (float) mean[c];
+            float[] g = dy.a();
+            float[] xs = x.a();
+            float[] out = dx.a();
+            int gi = dy.o() + row * s;
+            int xi = x.o() + row * s;
+            int oi = dx.o() + row * s;
+            for (int j = 0; j < s; j++) {
+                out[oi + j] = a * g[gi + j] - bx * (xs[xi + j] - m) - d;
+            }
+        });
+    }
+
+    // ---------------------------------------------------------------- rows (LayerNorm, GroupNorm, ...)
+
+    /**
+     * Per row: mean (0 for RMS rows), biased variance (or mean square) and rstd, saved; then
+     * {@code y = (x − mean)·rstd·w + b} with the parameters by position (elementwise) or by channel.
+     */
+    public static void rowsForward(RowsLayout l, double eps, F32 x, F32 w, F32 b, F32 y, double[] mean, double[] var,
+                                   double[] rstd) {
+        int length = (int) l.length();
+        boolean perChannel = l.affine() == RowsLayout.Affine.PER_CHANNEL;
+        int segment = perChannel ? (int) l.spatial() : length;
+        int perRow = length / segment;
+        int groups = perChannel ? (int) l.channels() / perRow : 1;
+        CpuKit.forEach((int) l.rows(), l.numel(), r -> {
+            int start = r * length;
+            mean[r] = l.centered() ? mean(x.a(), x.o() + start, length, 1, 0) : 0;
+            var[r] = meanSquare(x.a(), x.o() + start, length, 1, 0, mean[r]);
+            rstd[r] = 1.0 / Math.sqrt(var[r] + eps);
+            float m = (float) mean[r];
+            if (perChannel) {
+                for (int k = 0; k < perRow; k++) {
+                    int c = r % groups * perRow + k;
+                    normalize(x.a(), x.o() + start + k * segment, y.a(), y.o() + start + k * segment, segment, m,
+                            (float) (rstd[r] * param(w, c, 1)), (float) param(b, c, 0));
+                }
+            } else {
+                float a = (float) rstd[r];
+                float[] xs = x.a();
+                float[] ys = y.a();
+                for (int j = 0; j < length; j++) {
+                    float wj = w.a() == null ? 1f : w.a()[w.o() + j];
+                    float bj = b.a() == null ? 0f : b.a()[b.o() + j];
+                    ys[y.o() + start + j] = (xs[x.o() + start + j] - m) * a * wj + bj;
+                }
+            }
+        });
+    }
+
+    /**
+     * Per row {@code dx = rstd·(g − mean(g) − x̂·mean(g·x̂))}, {@code g = dy·w} (RMS rows without
+     * {@code mean(g)}); the parameters' gradients ({@code Σ dy·x̂} and {@code Σ dy} by position or
+     * by channel) summed per fixed chunk of rows, then over the chunks in order, into
+     * {@code gradW}, {@code gradB} (either may be null).
+     */
+    public static void rowsBackward(RowsLayout l, F32 x, F32 dy, double[] mean, double[] rstd, F32 w, F32 dx,
+                                    double[] gradW, double[] gradB) {
+        int length = (int) l.length();
+        boolean perChannel = l.affine() == RowsLayout.Affine.PER_CHANNEL;
+        int segment = perChannel ? (int) l.spatial() : 1;
+        int perRow = length / segment;
+        int groups = perChannel ? (int) l.channels() / perRow : 1;
+        int params = perChannel ? (int) l.channels() : length;
+        int rows = (int) l.rows();
+        int chunks = Math.min(CHUNKS, Math.max(rows, 1));
+        double[][] pw = new double[chunks][params];
+        double[][] pb = new double[chunks][params];
+        CpuKit.forEach(chunks, l.numel(), chunk -> {
+            double[] sDy = new double[perRow];
+            double[] sDyX = new double[perRow];
+            for (int r = chunk * rows / chunks; r < (chunk + 1) * rows / chunks; r++) {
+                int start = r * length;
+                int first = perChannel ? r % groups * perRow : 0; // the row's first parameter
+                float m = (float) mean[r];
+                // per segment (a channel's run, or one position): Σ dy and Σ dy·(x − mean)
+                for (int k = 0; k < perRow; k++) {
+                    double sd = 0;
+                    double sdx = 0;
+                    for (int i = start + k * segment, end = i + segment; i < end; i++) {
+                        double g = dy.a()[dy.o() + i];
+                        sd += g;
+                        sdx += g * (x.a()[x.o() + i] - mean[r]);
+                    }
+                    sDy[k] = sd;
+                    sDyX[k] = sdx;
+                }
+                double sumG = 0;
+                double sumGXhat = 0;
+                for (int k = 0; k < perRow; k++) {
+                    double wk = param(w, first + k, 1);
+                    sumG += wk * sDy[k];
+                    sumGXhat += wk * sDyX[k] * rstd[r];
+                    pw[chunk][first + k] += sDyX[k] * rstd[r];
+                    pb[chunk][first + k] += sDy[k];
+                }
+                double meanG = l.centered() ? sumG / length : 0;
+                double meanGXhat = sumGXhat / length;
+                float bx = (float) (rstd[r] * rstd[r] * meanGXhat);
+                float d = (float) (rstd[r] * meanG);
+                for (int k = 0; k < perRow; k++) {
+                    float a = (float) (rstd[r] * param(w, first + k, 1));
+                    for (int i = start + k * segment, end = i + segment; i < end; i++) {
+                        dx.a()[dx.o() + i] = a * dy.a()[dy.o() + i] - bx * (x.a()[x.o() + i] - m) - d;
+                    }
+                }
+            }
+        });
+        for (int chunk = 0; chunk < chunks; chunk++) {
+            for (int p = 0; p < params; p++) {
+                if (gradW != null) {
+                    gradW[p] += pw[chunk][p];
+                }
+                if (gradB != null) {
+                    gradB[p] += pb[chunk][p];
+                }
+            }
+        }
+    }
+}
