@@ -278,6 +278,11 @@ public final class CpuNetworkOps implements NetworkOps {
         HostTensor in = host(x);
         HostTensor out = host(cols);
         out.fill(0);
+        float[][] f = floats(in, out);
+        if (f != null) {
+            runs(g, f[1], out.storageOffset(), f[0], in.storageOffset(), false);
+            return;
+        }
         forEachInsideRun(g, (columnsAt, imageAt, length) -> out.copyRange(in, imageAt, columnsAt, length));
     }
 
@@ -286,7 +291,43 @@ public final class CpuNetworkOps implements NetworkOps {
         HostTensor in = host(cols);
         HostTensor out = host(dx);
         out.fill(0);
+        float[][] f = floats(in, out);
+        if (f != null) {
+            runs(g, f[0], in.storageOffset(), f[1], out.storageOffset(), true);
+            return;
+        }
         forEachInsideRun(g, (columnsAt, imageAt, length) -> out.addRange(in, columnsAt, imageAt, length));
+    }
+
+    /**
+     * {@link #forEachInsideRun}'s runs on float32 arrays, without a call per run: each run of the
+     * columns copied from the image (im2col), or added back onto it ({@code adjoint}, col2im).
+     */
+    private static void runs(ConvGeometry g, float[] cols, int co, float[] image, int io, boolean adjoint) {
+        int h = g.height();
+        int w = g.width();
+        int k = g.kernel();
+        int pad = g.pad();
+        for (int c = 0; c < g.in(); c++) {
+            for (int ki = 0; ki < k; ki++) {
+                for (int kj = 0; kj < k; kj++) {
+                    int row = co + ((c * k + ki) * k + kj) * h * w;
+                    int j0 = Math.min(Math.max(0, pad - kj), w);
+                    int length = Math.max(Math.min(w, w + pad - kj), j0) - j0;
+                    for (int i = Math.max(0, pad - ki); i < Math.min(h, h + pad - ki); i++) {
+                        int at = row + i * w + j0;
+                        int from = io + (c * h + i + ki - pad) * w + j0 + kj - pad;
+                        if (adjoint) {
+                            for (int t = 0; t < length; t++) {
+                                image[from + t] += cols[at + t];
+                            }
+                        } else {
+                            System.arraycopy(image, from, cols, at, length);
+                        }
+                    }
+                }
+            }
+        }
     }
 
     // Each operation below has a float32 loop on the arrays themselves (parallel over fixed blocks of

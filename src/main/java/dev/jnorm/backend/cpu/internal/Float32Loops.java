@@ -52,14 +52,16 @@ public final class Float32Loops {
         return p.a() == null ? absent : p.get(i);
     }
 
-    /** Mean of {@code n} values from {@code start}, {@code count} runs {@code stride} apart, about the first value. */
+    /**
+     * Mean of {@code count} runs of {@code length} values from {@code start}, {@code stride} apart,
+     * summed about the first value in double (four partial sums, so that the adds do not wait on
+     * each other, added in a fixed order).
+     */
     static double mean(float[] x, int start, int length, int count, int stride) {
         double shift = x[start];
         double sum = 0;
         for (int k = 0; k < count; k++) {
-            for (int i = start + k * stride, end = i + length; i < end; i++) {
-                sum += x[i] - shift;
-            }
+            sum += sumOf(x, start + k * stride, length, shift, false);
         }
         return shift + sum / ((double) length * count);
     }
@@ -68,12 +70,62 @@ public final class Float32Loops {
     static double meanSquare(float[] x, int start, int length, int count, int stride, double center) {
         double sum = 0;
         for (int k = 0; k < count; k++) {
-            for (int i = start + k * stride, end = i + length; i < end; i++) {
-                double d = x[i] - center;
-                sum += d * d;
-            }
+            sum += sumOf(x, start + k * stride, length, center, true);
         }
         return sum / ((double) length * count);
+    }
+
+    /** Σ (x − center), or Σ (x − center)², over {@code length} values from {@code from}. */
+    private static double sumOf(float[] x, int from, int length, double center, boolean squares) {
+        double s0 = 0;
+        double s1 = 0;
+        double s2 = 0;
+        double s3 = 0;
+        int i = from;
+        for (int end = from + (length & ~3); i < end; i += 4) {
+            double d0 = x[i] - center;
+            double d1 = x[i + 1] - center;
+            double d2 = x[i + 2] - center;
+            double d3 = x[i + 3] - center;
+            s0 += squares ? d0 * d0 : d0;
+            s1 += squares ? d1 * d1 : d1;
+            s2 += squares ? d2 * d2 : d2;
+            s3 += squares ? d3 * d3 : d3;
+        }
+        for (int end = from + length; i < end; i++) {
+            double d = x[i] - center;
+            s0 += squares ? d * d : d;
+        }
+        return (s0 + s1) + (s2 + s3);
+    }
+
+    /**
+     * {@code Σ dy} into {@code out[0]} and {@code Σ dy·(x − center)} into {@code out[1]} over
+     * {@code length} values (x from {@code xi}, dy from {@code gi}), in double, two partial sums of
+     * each added in a fixed order.
+     */
+    private static void gradientSums(float[] x, int xi, float[] dy, int gi, int length, double center,
+                                     double[] out) {
+        double a0 = 0;
+        double a1 = 0;
+        double b0 = 0;
+        double b1 = 0;
+        int t = 0;
+        for (; t + 1 < length; t += 2) {
+            double g0 = dy[gi + t];
+            double g1 = dy[gi + t + 1];
+            a0 += g0;
+            a1 += g1;
+            b0 += g0 * (x[xi + t] - center);
+            b1 += g1 * (x[xi + t + 1] - center);
+        }
+        if (t < length) {
+            double g = dy[gi + t];
+            a0 += g;
+            b0 += g * (x[xi + t] - center);
+        }
+        out[0] += a0 + a1;
+        out[1] += b0 + b1;
     }
 
     /** {@code y[i] = (x[i] − m)·a + b} for {@code length} values. */
@@ -121,18 +173,13 @@ public final class Float32Loops {
         int s = (int) l.s();
         int n = (int) l.n();
         CpuKit.forEach(channels, l.numel(), c -> {
-            double sd = 0;
-            double sdx = 0;
+            double[] sums = new double[2];
             for (int k = 0; k < n; k++) {
                 int row = k * channels + c;
-                for (int i = row * s, end = i + s; i < end; i++) {
-                    double g = dy.a()[dy.o() + i];
-                    sd += g;
-                    sdx += g * (x.a()[x.o() + i] - mean[c]);
-                }
+                gradientSums(x.a(), x.o() + row * s, dy.a(), dy.o() + row * s, s, mean[c], sums);
             }
-            sumDy[c] = sd;
-            sumDyXhat[c] = sdx * rstd[c];
+            sumDy[c] = sums[0];
+            sumDyXhat[c] = sums[1] * rstd[c];
         });
         double count = (double) n * s;
         CpuKit.forEach(n * channels, l.numel(), row -> {
@@ -214,21 +261,19 @@ public final class Float32Loops {
         CpuKit.forEach(chunks, l.numel(), chunk -> {
             double[] sDy = new double[perRow];
             double[] sDyX = new double[perRow];
+            double[] sums = new double[2];
             for (int r = chunk * rows / chunks; r < (chunk + 1) * rows / chunks; r++) {
                 int start = r * length;
                 int first = perChannel ? r % groups * perRow : 0; // the row's first parameter
                 float m = (float) mean[r];
                 // per segment (a channel's run, or one position): Σ dy and Σ dy·(x − mean)
                 for (int k = 0; k < perRow; k++) {
-                    double sd = 0;
-                    double sdx = 0;
-                    for (int i = start + k * segment, end = i + segment; i < end; i++) {
-                        double g = dy.a()[dy.o() + i];
-                        sd += g;
-                        sdx += g * (x.a()[x.o() + i] - mean[r]);
-                    }
-                    sDy[k] = sd;
-                    sDyX[k] = sdx;
+                    sums[0] = 0;
+                    sums[1] = 0;
+                    int i = start + k * segment;
+                    gradientSums(x.a(), x.o() + i, dy.a(), dy.o() + i, segment, mean[r], sums);
+                    sDy[k] = sums[0];
+                    sDyX[k] = sums[1];
                 }
                 double sumG = 0;
                 double sumGXhat = 0;
