@@ -58,8 +58,8 @@ final class StudyCommand implements Runnable {
                 description = "Batch sizes (default: ${DEFAULT-VALUE}).")
         List<Integer> batchSizes;
 
-        @Option(names = "--epochs", paramLabel = "E", description = "Passes over the training images (default 1; "
-                + "with --full: 2).")
+        @Option(names = "--epochs", paramLabel = "E", description = "Passes over the training images (default 2; "
+                + "with --full: 3).")
         Integer epochs;
 
         @Option(names = "--train-images", paramLabel = "N", description = "Training images used (default 5000; "
@@ -97,6 +97,12 @@ final class StudyCommand implements Runnable {
                 description = "Where to train (default: ${DEFAULT-VALUE}).")
         String backend;
 
+        @Option(names = "--seeds", paramLabel = "K", defaultValue = "3",
+                description = "Train each cell K times, run k with seed S + 1000·k (its initial weights and image "
+                        + "order), and report each cell's mean ± standard deviation, and which differences "
+                        + "between norms exceed the spread (default: ${DEFAULT-VALUE}).")
+        int seeds;
+
         @Option(names = "--seed", paramLabel = "S", defaultValue = "2018",
                 description = "Seed of the initial weights and of the image order (default: ${DEFAULT-VALUE}).")
         long seed;
@@ -120,8 +126,8 @@ final class StudyCommand implements Runnable {
             List<String> chosen = norms != null ? norms : full ? SmallBatchStudy.NORMS
                     : ranks > 1 ? SmallBatchStudy.DEVICE_NORMS : SmallBatchStudy.DEFAULT_NORMS;
             SmallBatchStudy.Settings settings = new SmallBatchStudy.Settings(chosen, batchSizes,
-                    epochs != null ? epochs : full ? 2 : 1, trainImages != null ? trainImages : full ? 20000 : 5000,
-                    valImages != null ? valImages : full ? 10000 : 2000, seed, learningRate, 0.9, 5e-4, ranks, dtype);
+                    epochs != null ? epochs : full ? 3 : 2, trainImages != null ? trainImages : full ? 20000 : 5000,
+                    valImages != null ? valImages : full ? 10000 : 2000, seed, learningRate, 0.9, 5e-4, ranks, dtype, seeds);
             ImageSet[] sets = load(settings);
             String source = synthetic ? "synthetic" : "Fashion-MNIST";
             try (Backend b = Backend.named(backend)) {
@@ -141,9 +147,11 @@ final class StudyCommand implements Runnable {
                 try (BarPerRun progress = new BarPerRun(err)) {
                     results = SmallBatchStudy.run(b, sets[0], sets[1], settings, progress);
                 }
-                stdout.print(table(results, source, ranks));
-                write(results, source);
-                stdout.println("wrote " + out.resolve("results.csv") + " and " + out.resolve("validation-error.png"));
+                List<SmallBatchStudy.Summary> cells = SmallBatchStudy.summarize(results);
+                stdout.print(table(results, cells, source, ranks));
+                write(results, cells, source);
+                stdout.println("wrote " + out.resolve("results.csv") + ", " + out.resolve("summary.csv") + " and "
+                        + out.resolve("validation-error.png"));
             }
             stdout.flush();
             return 0;
@@ -165,46 +173,95 @@ final class StudyCommand implements Runnable {
             return new ImageSet[] {sets[0].first(s.trainImages()), sets[1].first(s.valImages())};
         }
 
-        static String table(List<SmallBatchStudy.Result> results, String source, int ranks) {
+        static String table(List<SmallBatchStudy.Result> results, List<SmallBatchStudy.Summary> cells, String source,
+                            int ranks) {
             TreeSet<Integer> batches = new TreeSet<>(java.util.Comparator.reverseOrder());
-            results.forEach(r -> batches.add(r.batchSize()));
+            cells.forEach(c -> batches.add(c.batchSize()));
+            int runs = cells.stream().mapToInt(SmallBatchStudy.Summary::runs).max().orElse(1);
+            String width = runs > 1 ? "%14s" : "%8s";
             StringBuilder s = new StringBuilder();
             SmallBatchStudy.Result first = results.get(0);
             s.append(String.format(Locale.ROOT, "%nValidation error (%%) on %d %s images held out, after %d epoch(s) on "
-                    + "%d training images, by %s%s:%n", first.valImages(), source, first.epochs(), first.trainImages(),
+                    + "%d training images, by %s%s%s:%n", first.valImages(), source, first.epochs(), first.trainImages(),
                     ranks > 1 ? "global batch size (" + ranks + " devices, batch/" + ranks + " each)" : "batch size",
-                    first.dtype() == DType.FLOAT32 ? "" : ", " + first.dtype() + " activations"));
+                    first.dtype() == DType.FLOAT32 ? "" : ", " + first.dtype() + " activations",
+                    runs > 1 ? ", mean ± standard deviation of " + runs + " seeds" : ""));
             s.append(String.format("%-16s", "norm"));
-            batches.forEach(b -> s.append(String.format("%8d", b)));
-            s.append('\n');
-            results.stream().map(SmallBatchStudy.Result::norm).distinct().forEach(norm -> {
+            batches.forEach(b -> s.append(String.format(width, b)));
+            s.append(String.format("%12s%n", "images/s"));
+            cells.stream().map(SmallBatchStudy.Summary::norm).distinct().forEach(norm -> {
                 s.append(String.format("%-16s", norm));
+                double rate = 0;
+                int n = 0;
                 for (int b : batches) {
-                    results.stream().filter(r -> r.norm().equals(norm) && r.batchSize() == b).findFirst()
-                            .ifPresentOrElse(r -> s.append(String.format(Locale.ROOT, "%8.2f", r.valErrorPercent())),
-                                    () -> s.append(String.format("%8s", "-")));
+                    var cell = cells.stream().filter(c -> c.norm().equals(norm) && c.batchSize() == b).findFirst();
+                    s.append(String.format(width, cell.map(c -> runs > 1
+                            ? String.format(Locale.ROOT, "%.2f ± %.2f", c.meanError(), c.sdError())
+                            : String.format(Locale.ROOT, "%.2f", c.meanError())).orElse("-")));
+                    if (cell.isPresent()) {
+                        rate += cell.get().imagesPerSecond();
+                        n++;
+                    }
                 }
-                s.append('\n');
+                s.append(String.format(Locale.ROOT, "%12.0f%n", rate / Math.max(n, 1)));
             });
+            if (runs > 1) {
+                s.append(differences(cells, batches));
+            }
             return s.toString();
         }
 
-        private void write(List<SmallBatchStudy.Result> results, String source) {
-            StringBuilder csv = new StringBuilder("norm,batch_size,epochs,train_images,val_images,learning_rate,"
+        /**
+         * At each batch size, each norm against the best there: whether the difference of their mean
+         * errors exceeds twice its standard error (√(se₁² + se₂²), about a 95 % two-sided test).
+         */
+        static String differences(List<SmallBatchStudy.Summary> cells, TreeSet<Integer> batches) {
+            StringBuilder s = new StringBuilder("\nDifferences from the best norm at each batch size "
+                    + "(beyond the spread: more than twice the standard error of the difference):\n");
+            for (int b : batches) {
+                List<SmallBatchStudy.Summary> at = cells.stream().filter(c -> c.batchSize() == b)
+                        .sorted(java.util.Comparator.comparingDouble(SmallBatchStudy.Summary::meanError)).toList();
+                if (at.size() < 2) {
+                    continue;
+                }
+                SmallBatchStudy.Summary best = at.get(0);
+                s.append(String.format(Locale.ROOT, "  batch %d: %s best (%.2f)", b, best.norm(), best.meanError()));
+                for (SmallBatchStudy.Summary c : at.subList(1, at.size())) {
+                    double diff = c.meanError() - best.meanError();
+                    double se = Math.sqrt(c.standardError() * c.standardError()
+                            + best.standardError() * best.standardError());
+                    s.append(String.format(Locale.ROOT, "; %s +%.2f (2 SE %.2f, %s)", c.norm(), diff, 2 * se,
+                            diff > 2 * se ? "beyond the spread" : "within the spread"));
+                }
+                s.append('\n');
+            }
+            return s.toString();
+        }
+
+        private void write(List<SmallBatchStudy.Result> results, List<SmallBatchStudy.Summary> cells, String source) {
+            StringBuilder csv = new StringBuilder("norm,batch_size,seed,epochs,train_images,val_images,learning_rate,"
                     + "train_loss,val_error_pct,train_seconds,train_images_per_second,devices,dtype\n");
             for (SmallBatchStudy.Result r : results) {
-                csv.append(String.format(Locale.ROOT, "%s,%d,%d,%d,%d,%.6f,%.5f,%.3f,%.2f,%.1f,%d,%s%n", r.norm(),
-                        r.batchSize(), r.epochs(), r.trainImages(), r.valImages(), r.learningRate(), r.trainLoss(),
-                        r.valErrorPercent(), r.trainSeconds(), r.imagesPerSecond(), ranks, r.dtype()));
+                csv.append(String.format(Locale.ROOT, "%s,%d,%d,%d,%d,%d,%.6f,%.5f,%.3f,%.2f,%.1f,%d,%s%n", r.norm(),
+                        r.batchSize(), r.seed(), r.epochs(), r.trainImages(), r.valImages(), r.learningRate(),
+                        r.trainLoss(), r.valErrorPercent(), r.trainSeconds(), r.imagesPerSecond(), ranks, r.dtype()));
+            }
+            StringBuilder summary = new StringBuilder("norm,batch_size,runs,val_error_mean,val_error_sd,"
+                    + "train_loss_mean,train_images_per_second\n");
+            for (SmallBatchStudy.Summary c : cells) {
+                summary.append(String.format(Locale.ROOT, "%s,%d,%d,%.3f,%.3f,%.5f,%.1f%n", c.norm(), c.batchSize(),
+                        c.runs(), c.meanError(), c.sdError(), c.meanLoss(), c.imagesPerSecond()));
             }
             try {
                 Files.createDirectories(out);
                 Files.writeString(out.resolve("results.csv"), csv);
+                Files.writeString(out.resolve("summary.csv"), summary);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
-            StudyPlot.write(out.resolve("validation-error.png"), results, "Validation error vs "
-                    + (ranks > 1 ? "global batch size on " + ranks + " devices, " : "batch size, ") + source);
+            StudyPlot.write(out.resolve("validation-error.png"), cells, "Validation error vs "
+                    + (ranks > 1 ? "global batch size on " + ranks + " devices, " : "batch size, ") + source
+                    + (cells.get(0).runs() > 1 ? " (mean ± sd of " + cells.get(0).runs() + " seeds)" : ""));
         }
     }
 

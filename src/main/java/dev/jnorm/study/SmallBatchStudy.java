@@ -10,7 +10,9 @@ import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.SplittableRandom;
 import java.util.stream.Stream;
 
@@ -55,12 +57,16 @@ public final class SmallBatchStudy {
      * What to train, on how much data, and how; {@code ranks} simulated devices (threads) each take
      * 1/ranks of every batch, data-parallel ({@link DataParallel}; 1 for ordinary training);
      * {@code dtype} the activations' type (float32, or bfloat16/float16 for mixed precision on a GPU
-     * backend: parameters, gradients and the optimizer stay float32).
+     * backend: parameters, gradients and the optimizer stay float32); each cell trained {@code seeds}
+     * times, run k with seed {@code seed + 1000·k} (its initial weights and image order).
      */
     public record Settings(List<String> norms, List<Integer> batchSizes, int epochs, int trainImages, int valImages,
                            long seed, double baseLearningRate, double momentum, double weightDecay, int ranks,
-                           DType dtype) {
+                           DType dtype, int seeds) {
         public Settings {
+            if (seeds < 1) {
+                throw new IllegalArgumentException("--seeds must be positive, got " + seeds);
+            }
             if (dtype != DType.FLOAT32 && !dtype.sixteenBit()) {
                 throw new IllegalArgumentException("--dtype must be float32, bfloat16 or float16, got " + dtype);
             }
@@ -82,7 +88,12 @@ public final class SmallBatchStudy {
         public Settings(List<String> norms, List<Integer> batchSizes, int epochs, int trainImages, int valImages,
                         long seed, double baseLearningRate, double momentum, double weightDecay) {
             this(norms, batchSizes, epochs, trainImages, valImages, seed, baseLearningRate, momentum, weightDecay, 1,
-                    DType.FLOAT32);
+                    DType.FLOAT32, 1);
+        }
+
+        /** The seed of run {@code k} of a cell. */
+        public long seed(int k) {
+            return seed + 1000L * k;
         }
 
         public double learningRate(int batchSize) {
@@ -95,10 +106,38 @@ public final class SmallBatchStudy {
      * the time its training took (validation not included).
      */
     public record Result(String norm, int batchSize, int epochs, int trainImages, int valImages, double learningRate,
-                         double trainLoss, double valErrorPercent, double trainSeconds, DType dtype) {
+                         double trainLoss, double valErrorPercent, double trainSeconds, DType dtype, long seed) {
         public double imagesPerSecond() {
             return (double) epochs * trainImages / trainSeconds;
         }
+    }
+
+    /**
+     * A cell's runs (one per seed): the mean and sample standard deviation of their validation
+     * errors (0 for one run), and their mean final training loss and speed.
+     */
+    public record Summary(String norm, int batchSize, int runs, double meanError, double sdError, double meanLoss,
+                          double imagesPerSecond) {
+        /** The standard error of the mean error. */
+        public double standardError() {
+            return sdError / Math.sqrt(runs);
+        }
+    }
+
+    /** The results by cell (norm, batch size), in the order the cells were trained. */
+    public static List<Summary> summarize(List<Result> results) {
+        Map<String, List<Result>> cells = new LinkedHashMap<>();
+        results.forEach(r -> cells.computeIfAbsent(r.norm() + "\u0000" + r.batchSize(), k -> new ArrayList<>()).add(r));
+        List<Summary> out = new ArrayList<>();
+        for (List<Result> runs : cells.values()) {
+            double mean = runs.stream().mapToDouble(Result::valErrorPercent).average().orElseThrow();
+            double ss = runs.stream().mapToDouble(r -> (r.valErrorPercent() - mean) * (r.valErrorPercent() - mean)).sum();
+            double sd = runs.size() > 1 ? Math.sqrt(ss / (runs.size() - 1)) : 0;
+            out.add(new Summary(runs.get(0).norm(), runs.get(0).batchSize(), runs.size(), mean, sd,
+                    runs.stream().mapToDouble(Result::trainLoss).average().orElseThrow(),
+                    runs.stream().mapToDouble(Result::imagesPerSecond).average().orElseThrow()));
+        }
+        return out;
     }
 
     /** Told about every step, to show progress. */
@@ -126,28 +165,51 @@ public final class SmallBatchStudy {
                         + "; got '" + norm + "'");
             }
         }
+        warmUp(backend, train, s);
         List<Result> results = new ArrayList<>();
         for (String norm : s.norms()) {
             for (int batchSize : s.batchSizes()) {
-                results.add(train(backend, norm, batchSize, train, val, s, progress));
+                for (int k = 0; k < s.seeds(); k++) {
+                    results.add(train(backend, norm, batchSize, train, val, s, s.seed(k), progress));
+                }
             }
         }
         return results;
     }
 
+    /**
+     * A few untimed steps of each norm at the largest batch size on throwaway networks, so that the
+     * first timed run's images per second are not the JIT compiler's.
+     */
+    private static void warmUp(Backend backend, ImageSet train, Settings s) {
+        int batch = Math.min(train.size(), s.batchSizes().stream().max(Integer::compare).orElseThrow());
+        int[] order = permutation(train.size(), s.seed());
+        for (String norm : s.norms()) {
+            try (DataParallel devices = new DataParallel(norm, backend, activations(backend, s.dtype()), s.seed(),
+                    s.ranks(), 0, 0, 0)) {
+                for (int step = 0; step < WARMUP_STEPS && (step + 1) * batch <= train.size(); step++) {
+                    devices.step(train, order, step * batch, batch);
+                }
+            }
+        }
+    }
+
+    private static final int WARMUP_STEPS = 5;
+
     private static Result train(Backend backend, String norm, int batchSize, ImageSet train, ImageSet val, Settings s,
-                                Progress progress) {
+                                long seed, Progress progress) {
         long start = System.nanoTime();
-        String run = norm + " @ " + batchSize + (s.ranks() > 1 ? " on " + s.ranks() + " devices" : "");
+        String run = norm + " @ " + batchSize + (s.ranks() > 1 ? " on " + s.ranks() + " devices" : "")
+                + (s.seeds() > 1 ? ", seed " + seed : "");
         int steps = train.size() / batchSize;
         long total = (long) s.epochs() * steps * batchSize;
         double epochLoss = 0;
         DType dtype = activations(backend, s.dtype());
-        try (DataParallel devices = new DataParallel(norm, backend, dtype, s.seed(), s.ranks(),
+        try (DataParallel devices = new DataParallel(norm, backend, dtype, seed, s.ranks(),
                 s.learningRate(batchSize), s.momentum(), s.weightDecay())) {
             long done = 0;
             for (int epoch = 0; epoch < s.epochs(); epoch++) {
-                int[] order = permutation(train.size(), s.seed() + epoch);
+                int[] order = permutation(train.size(), seed + epoch);
                 epochLoss = 0;
                 for (int step = 0; step < steps; step++) {
                     double l = devices.step(train, order, step * batchSize, batchSize);
@@ -159,7 +221,7 @@ public final class SmallBatchStudy {
             double trainSeconds = (System.nanoTime() - start) / 1e9;
             double error = validationError(devices.first(), backend, val, dtype);
             return new Result(norm, batchSize, s.epochs(), steps * batchSize, val.size(), s.learningRate(batchSize),
-                    epochLoss, error, trainSeconds, dtype);
+                    epochLoss, error, trainSeconds, dtype, seed);
         }
     }
 

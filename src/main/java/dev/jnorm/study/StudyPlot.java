@@ -28,26 +28,33 @@ public final class StudyPlot {
     private StudyPlot() {
     }
 
-    /** Writes the figure of {@code results} as a PNG. */
-    public static void write(Path png, List<SmallBatchStudy.Result> results, String title) {
+    /** Writes the figure of {@code cells} as a PNG: mean errors, with error bars of one standard deviation. */
+    public static void write(Path png, List<SmallBatchStudy.Summary> cells, String title) {
         System.setProperty("java.awt.headless", "true");
         CategoryChart chart = new CategoryChartBuilder().width(WIDTH).height(HEIGHT).title(title)
                 .xAxisTitle("batch size (images per batch)").yAxisTitle("validation error (%)").build();
-        List<Integer> batches = results.stream().map(SmallBatchStudy.Result::batchSize).distinct()
+        List<Integer> batches = cells.stream().map(SmallBatchStudy.Summary::batchSize).distinct()
                 .sorted(Comparator.reverseOrder()).toList();
-        Map<String, Map<Integer, Double>> lines = new LinkedHashMap<>();
+        Map<String, Map<Integer, SmallBatchStudy.Summary>> lines = new LinkedHashMap<>();
         double maxError = 0;
-        for (SmallBatchStudy.Result r : results) {
-            lines.computeIfAbsent(r.norm(), k -> new LinkedHashMap<>()).put(r.batchSize(), r.valErrorPercent());
-            maxError = Math.max(maxError, r.valErrorPercent());
+        for (SmallBatchStudy.Summary c : cells) {
+            lines.computeIfAbsent(c.norm(), k -> new LinkedHashMap<>()).put(c.batchSize(), c);
+            maxError = Math.max(maxError, c.meanError() + c.sdError());
         }
+        boolean bars = cells.stream().anyMatch(c -> c.runs() > 1);
         chart.getStyler().setDefaultSeriesRenderStyle(CategorySeriesRenderStyle.Line).setOverlapped(true)
                 .setLegendPosition(LegendPosition.OutsideE);
         chart.getStyler().setYAxisMin(0.0).setYAxisMax(Math.max(10, Math.ceil(maxError / 10) * 10));
         List<String> labels = batches.stream().map(String::valueOf).toList();
         // a norm without a run at some batch size leaves a gap there
-        lines.forEach((norm, errors) -> chart.addSeries(norm, labels, batches.stream().map(errors::get).toList())
-                .setMarker(SeriesMarkers.CIRCLE));
+        lines.forEach((norm, byBatch) -> {
+            List<Double> means = batches.stream().map(b -> byBatch.containsKey(b) ? byBatch.get(b).meanError() : null)
+                    .toList();
+            List<Double> sds = batches.stream().map(b -> byBatch.containsKey(b) ? byBatch.get(b).sdError() : 0.0)
+                    .toList();
+            (bars ? chart.addSeries(norm, labels, means, sds) : chart.addSeries(norm, labels, means))
+                    .setMarker(SeriesMarkers.CIRCLE);
+        });
         try (OutputStream out = Files.newOutputStream(png)) {
             BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG);
         } catch (IOException e) {

@@ -124,6 +124,24 @@ class SmallBatchStudyTest {
         return Math.sqrt(sum);
     }
 
+    /** A cell's mean and sample standard deviation (n − 1), and its standard error; one run has sd 0. */
+    @Test
+    void summariesTakeEachCellsMeanAndSampleStandardDeviation() {
+        List<SmallBatchStudy.Result> runs = List.of(result("batch", 8, 10, 1), result("batch", 8, 14, 1001),
+                result("batch", 8, 12, 2001), result("group", 8, 20, 1));
+        List<SmallBatchStudy.Summary> cells = SmallBatchStudy.summarize(runs);
+        assertEquals(2, cells.size());
+        assertEquals(12, cells.get(0).meanError(), 1e-12);
+        assertEquals(2, cells.get(0).sdError(), 1e-12); // √((4 + 4 + 0)/2)
+        assertEquals(2 / Math.sqrt(3), cells.get(0).standardError(), 1e-12);
+        assertEquals(3, cells.get(0).runs());
+        assertEquals(0, cells.get(1).sdError());
+    }
+
+    private static SmallBatchStudy.Result result(String norm, int batch, double error, long seed) {
+        return new SmallBatchStudy.Result(norm, batch, 1, 100, 50, 0.05, 1.0, error, 1.0, DType.FLOAT32, seed);
+    }
+
     @Test
     void everyRunStartsFromTheSameWeightsAndTheSameImageOrder() {
         try (Sequential a = SmallCnn.build("batch", CPU, 3); Sequential b = SmallCnn.build("group", CPU, 3)) {

@@ -20,19 +20,21 @@ class StudyCommandTest {
 
     @Test
     void trainsEveryNormAndBatchSizeAndWritesTheTableCsvAndPlot(@TempDir Path dir) throws IOException {
-        CliRun run = CliRun.of("study", "small-batch", "--synthetic", "--norms", "batch,group,none",
-                "--batch-sizes", "8,2", "--train-images", "48", "--val-images", "30", "--backend", "cpu",
+        CliRun run = CliRun.of("study", "small-batch", "--synthetic", "--norms", "batch,group,none", "--seeds", "1",
+                "--epochs", "1", "--batch-sizes", "8,2", "--train-images", "48", "--val-images", "30", "--backend",
+                "cpu",
                 "--out", dir.toString());
         assertEquals(0, run.status(), run.err());
         assertTrue(run.out().contains("Validation error (%) on 30 synthetic images held out, after 1 epoch(s) on 48 "
                 + "training images"), run.out());
-        assertTrue(run.out().matches("(?s).*\\nbatch\\s+\\d+\\.\\d\\d\\s+\\d+\\.\\d\\d\\n.*"), run.out());
+        assertTrue(run.out().matches("(?s).*\\nbatch\\s+\\d+\\.\\d\\d\\s+\\d+\\.\\d\\d\\s+\\d+\\n.*"),
+                "a row of errors, then the images per second: " + run.out());
         assertTrue(run.err().contains("images/s"), "a progress bar with the speed");
         List<String> csv = Files.readAllLines(dir.resolve("results.csv"));
-        assertEquals("norm,batch_size,epochs,train_images,val_images,learning_rate,train_loss,val_error_pct,"
+        assertEquals("norm,batch_size,seed,epochs,train_images,val_images,learning_rate,train_loss,val_error_pct,"
                 + "train_seconds,train_images_per_second,devices,dtype", csv.get(0));
         assertEquals(7, csv.size(), "three norms at two batch sizes");
-        assertTrue(csv.get(1).startsWith("batch,8,1,48,30,0.012500,"), csv.get(1));
+        assertTrue(csv.get(1).startsWith("batch,8,2018,1,48,30,0.012500,"), csv.get(1));
         BufferedImage png = ImageIO.read(dir.resolve("validation-error.png").toFile());
         assertNotNull(png);
         assertEquals(900, png.getWidth());
@@ -41,8 +43,8 @@ class StudyCommandTest {
     @Test
     void ranksSimulateDevicesAndDefaultToPerDeviceAndSynchronizedBatchNormAndGroupNorm(@TempDir Path dir)
             throws IOException {
-        CliRun run = CliRun.of("study", "small-batch", "--synthetic", "--ranks", "2", "--batch-sizes", "8,4",
-                "--train-images", "32", "--val-images", "20", "--backend", "cpu", "--out", dir.toString());
+        CliRun run = CliRun.of("study", "small-batch", "--synthetic", "--ranks", "2", "--seeds", "1", "--batch-sizes",
+                "8,4", "--train-images", "32", "--val-images", "20", "--backend", "cpu", "--out", dir.toString());
         assertEquals(0, run.status(), run.err());
         assertTrue(run.out().contains("as 2 simulated devices of batch/2 examples each"), run.out());
         assertTrue(run.out().contains("by global batch size (2 devices, batch/2 each)"), run.out());
@@ -57,10 +59,35 @@ class StudyCommandTest {
                 odd.err().strip());
     }
 
+    /**
+     * {@code --seeds 2}: each cell twice (seeds S and S + 1000), the table's cells mean ± sd, a line
+     * per batch size saying which differences exceed the spread, and summary.csv with one row per cell.
+     */
+    @Test
+    void seedsRepeatEachCellAndReportTheSpread(@TempDir Path dir) throws IOException {
+        CliRun run = CliRun.of("study", "small-batch", "--synthetic", "--seeds", "2", "--norms", "batch,group",
+                "--batch-sizes", "8", "--train-images", "32", "--val-images", "20", "--backend", "cpu", "--out",
+                dir.toString());
+        assertEquals(0, run.status(), run.err());
+        assertTrue(run.out().contains(", mean ± standard deviation of 2 seeds:"), run.out());
+        assertTrue(run.out().matches("(?s).*\\nbatch\\s+\\d+\\.\\d\\d ± \\d+\\.\\d\\d\\s+\\d+\\n.*"), run.out());
+        assertTrue(run.out().matches("(?s).*  batch 8: (batch|group) best \\(\\d+\\.\\d\\d\\); (batch|group) "
+                + "\\+\\d+\\.\\d\\d \\(2 SE \\d+\\.\\d\\d, (beyond|within) the spread\\)\\n.*"), run.out());
+        List<String> csv = Files.readAllLines(dir.resolve("results.csv"));
+        assertEquals(List.of("2018", "3018", "2018", "3018"),
+                csv.subList(1, csv.size()).stream().map(l -> l.split(",")[2]).toList());
+        List<String> summary = Files.readAllLines(dir.resolve("summary.csv"));
+        assertEquals("norm,batch_size,runs,val_error_mean,val_error_sd,train_loss_mean,train_images_per_second",
+                summary.get(0));
+        assertEquals(3, summary.size(), "one row per cell");
+        assertTrue(summary.get(1).startsWith("batch,8,2,"), summary.get(1));
+    }
+
     /** The CPU backend has no 16-bit training stack: it trains in float32, says so, and records float32. */
     @Test
     void bfloat16OnTheCpuTrainsInFloat32AndSaysSo(@TempDir Path dir) throws IOException {
         CliRun run = CliRun.of("study", "small-batch", "--synthetic", "--dtype", "bfloat16", "--norms", "group",
+                "--seeds", "1",
                 "--batch-sizes", "8", "--train-images", "16", "--val-images", "8", "--backend", "cpu", "--out",
                 dir.toString());
         assertEquals(0, run.status(), run.err());
