@@ -97,6 +97,12 @@ final class StudyCommand implements Runnable {
                 description = "Where to train (default: ${DEFAULT-VALUE}).")
         String backend;
 
+        @Option(names = "--depth", paramLabel = "D", defaultValue = "1",
+                description = "Convolutions in each of the network's three stages, each with its norm and ReLU "
+                        + "(default ${DEFAULT-VALUE}: the small network; 3 or more: a deep plain network, "
+                        + "without residual connections, in which normalization matters).")
+        int depth;
+
         @Option(names = "--seeds", paramLabel = "K", defaultValue = "3",
                 description = "Train each cell K times, run k with seed S + 1000·k (its initial weights and image "
                         + "order), and report each cell's mean ± standard deviation, and which differences "
@@ -127,13 +133,14 @@ final class StudyCommand implements Runnable {
                     : ranks > 1 ? SmallBatchStudy.DEVICE_NORMS : SmallBatchStudy.DEFAULT_NORMS;
             SmallBatchStudy.Settings settings = new SmallBatchStudy.Settings(chosen, batchSizes,
                     epochs != null ? epochs : full ? 3 : 2, trainImages != null ? trainImages : full ? 20000 : 5000,
-                    valImages != null ? valImages : full ? 10000 : 2000, seed, learningRate, 0.9, 5e-4, ranks, dtype, seeds);
+                    valImages != null ? valImages : full ? 10000 : 2000, seed, learningRate, 0.9, 5e-4, ranks, dtype, seeds, depth);
             ImageSet[] sets = load(settings);
             String source = synthetic ? "synthetic" : "Fashion-MNIST";
             try (Backend b = Backend.named(backend)) {
-                stdout.printf("Training on %s images: %d training and %d validation, %d epoch(s), on the %s%s%n",
+                stdout.printf("Training on %s images: %d training and %d validation, %d epoch(s), on the %s%s%s%n",
                         source, sets[0].size(), sets[1].size(), settings.epochs(), b.description(), ranks > 1
                                 ? String.format(", as %d simulated devices of batch/%d examples each", ranks, ranks)
+                                : "", depth > 1 ? String.format("; a deep network of %d convolutions", 3 * depth)
                                 : "");
                 DType activations = SmallBatchStudy.activations(b, dtype);
                 if (activations != dtype) {

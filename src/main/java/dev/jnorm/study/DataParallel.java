@@ -39,15 +39,21 @@ final class DataParallel implements AutoCloseable {
 
     DataParallel(String norm, Backend backend, DType dtype, long seed, int ranks, double learningRate,
                  double momentum, double weightDecay) {
+        this(norm, backend, dtype, 1, seed, ranks, learningRate, momentum, weightDecay);
+    }
+
+    /** As above, with {@link SmallCnn}'s {@code depth} convolutions a stage. */
+    DataParallel(String norm, Backend backend, DType dtype, int depth, long seed, int ranks, double learningRate,
+                 double momentum, double weightDecay) {
         this.ranks = ranks;
         this.backend = backend;
         this.dtype = dtype;
-        for (int layer = 0; layer < SmallCnn.NORM_LAYERS; layer++) {
+        for (int layer = 0; layer < SmallCnn.normLayers(depth); layer++) {
             groups.add(InProcessReducer.group(ranks));
         }
         for (int r = 0; r < ranks; r++) {
             int rank = r;
-            Sequential net = SmallCnn.build(norm, backend, dtype, seed, layer -> groups.get(layer).get(rank));
+            Sequential net = SmallCnn.build(norm, backend, dtype, depth, seed, layer -> groups.get(layer).get(rank));
             replicas.add(net);
             optimizers.add(new Sgd(net.parameters(), learningRate, momentum, weightDecay));
             losses.add(new SoftmaxCrossEntropy());

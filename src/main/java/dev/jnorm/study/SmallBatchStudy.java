@@ -58,12 +58,16 @@ public final class SmallBatchStudy {
      * 1/ranks of every batch, data-parallel ({@link DataParallel}; 1 for ordinary training);
      * {@code dtype} the activations' type (float32, or bfloat16/float16 for mixed precision on a GPU
      * backend: parameters, gradients and the optimizer stay float32); each cell trained {@code seeds}
-     * times, run k with seed {@code seed + 1000·k} (its initial weights and image order).
+     * times, run k with seed {@code seed + 1000·k} (its initial weights and image order); the network
+     * {@link SmallCnn} of {@code depth} convolutions a stage.
      */
     public record Settings(List<String> norms, List<Integer> batchSizes, int epochs, int trainImages, int valImages,
                            long seed, double baseLearningRate, double momentum, double weightDecay, int ranks,
-                           DType dtype, int seeds) {
+                           DType dtype, int seeds, int depth) {
         public Settings {
+            if (depth < 1) {
+                throw new IllegalArgumentException("--depth must be positive, got " + depth);
+            }
             if (seeds < 1) {
                 throw new IllegalArgumentException("--seeds must be positive, got " + seeds);
             }
@@ -88,7 +92,7 @@ public final class SmallBatchStudy {
         public Settings(List<String> norms, List<Integer> batchSizes, int epochs, int trainImages, int valImages,
                         long seed, double baseLearningRate, double momentum, double weightDecay) {
             this(norms, batchSizes, epochs, trainImages, valImages, seed, baseLearningRate, momentum, weightDecay, 1,
-                    DType.FLOAT32, 1);
+                    DType.FLOAT32, 1, 1);
         }
 
         /** The seed of run {@code k} of a cell. */
@@ -185,8 +189,8 @@ public final class SmallBatchStudy {
         int batch = Math.min(train.size(), s.batchSizes().stream().max(Integer::compare).orElseThrow());
         int[] order = permutation(train.size(), s.seed());
         for (String norm : s.norms()) {
-            try (DataParallel devices = new DataParallel(norm, backend, activations(backend, s.dtype()), s.seed(),
-                    s.ranks(), 0, 0, 0)) {
+            try (DataParallel devices = new DataParallel(norm, backend, activations(backend, s.dtype()), s.depth(),
+                    s.seed(), s.ranks(), 0, 0, 0)) {
                 for (int step = 0; step < WARMUP_STEPS && (step + 1) * batch <= train.size(); step++) {
                     devices.step(train, order, step * batch, batch);
                 }
@@ -205,7 +209,7 @@ public final class SmallBatchStudy {
         long total = (long) s.epochs() * steps * batchSize;
         double epochLoss = 0;
         DType dtype = activations(backend, s.dtype());
-        try (DataParallel devices = new DataParallel(norm, backend, dtype, seed, s.ranks(),
+        try (DataParallel devices = new DataParallel(norm, backend, dtype, s.depth(), seed, s.ranks(),
                 s.learningRate(batchSize), s.momentum(), s.weightDecay())) {
             long done = 0;
             for (int epoch = 0; epoch < s.epochs(); epoch++) {

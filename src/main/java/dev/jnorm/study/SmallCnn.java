@@ -22,35 +22,44 @@ import java.util.List;
 import java.util.function.IntFunction;
 
 /**
- * The study's network for 28×28 grayscale images: three blocks of 3×3 convolution, norm, ReLU
- * (16, 32 and 64 channels; 2×2 max pooling after the first two), global average pooling and a
- * linear layer to 10 classes. Convolutions have a bias only without a norm (a norm's shift makes it
- * redundant). The same seed gives the same weights whatever the norm.
+ * The study's network for 28×28 grayscale images: three stages of {@code depth} 3×3 convolutions,
+ * each followed by the norm and ReLU (16, 32 and 64 channels; 2×2 max pooling after the first two
+ * stages), global average pooling and a linear layer to 10 classes. Depth 1 is the small network of
+ * the quick study; a larger depth makes a deep plain network (no residual connections: 3·depth
+ * convolutions), in which normalization matters. Convolutions have a bias only without a norm (a
+ * norm's shift makes it redundant). The same seed gives the same weights whatever the norm.
  */
 final class SmallCnn {
     private static final int[] CHANNELS = {16, 32, 64};
-    /** The norm layers of the network, one per block. */
-    static final int NORM_LAYERS = CHANNELS.length;
 
     private SmallCnn() {
     }
 
-    /**
-     * The network with the norm named {@code normName} after each convolution, or none for
-     * {@link SmallBatchStudy#NO_NORM}; for {@link SmallBatchStudy#WEIGHT_MEAN_ONLY}, weight-normalized
-     * convolutions each followed by mean-only BatchNorm.
-     */
-    static Sequential build(String normName, Backend backend, long seed) {
-        return build(normName, backend, DType.FLOAT32, seed, null);
+    /** The norm layers of a network of {@code depth}: one after each convolution. */
+    static int normLayers(int depth) {
+        return CHANNELS.length * depth;
     }
 
     /**
-     * As {@link #build(String, Backend, long)}, with activations of {@code dtype} (parameters in its
-     * {@link DType#parameterType()}), the norm layer of block b on rank {@code reducers(b)} of its
-     * group where the norm reduces across ranks (SyncBatchNorm; others ignore it).
+     * The small network (depth 1) with the norm named {@code normName} after each convolution, or
+     * none for {@link SmallBatchStudy#NO_NORM}; for {@link SmallBatchStudy#WEIGHT_MEAN_ONLY},
+     * weight-normalized convolutions each followed by mean-only BatchNorm.
      */
-    static Sequential build(String normName, Backend backend, DType dtype, long seed,
+    static Sequential build(String normName, Backend backend, long seed) {
+        return build(normName, backend, DType.FLOAT32, 1, seed, null);
+    }
+
+    /**
+     * As {@link #build(String, Backend, long)}, {@code depth} convolutions a stage, with activations
+     * of {@code dtype} (parameters in its {@link DType#parameterType()}), norm layer i (in network
+     * order) on rank {@code reducers(i)} of its group where the norm reduces across ranks
+     * (SyncBatchNorm; others ignore it).
+     */
+    static Sequential build(String normName, Backend backend, DType dtype, int depth, long seed,
                             IntFunction<StatsReducer> reducers) {
+        if (depth < 1) {
+            throw new IllegalArgumentException("--depth must be positive, got " + depth);
+        }
         boolean weightNormed = normName.equals(SmallBatchStudy.WEIGHT_MEAN_ONLY);
         NormSpec norm = normName.equals(SmallBatchStudy.NO_NORM) ? null
                 : NormRegistry.named(weightNormed ? NormKind.MEAN_ONLY_BATCH.commandName() : normName);
@@ -59,20 +68,25 @@ final class SmallCnn {
         List<Layer> layers = new ArrayList<>();
         int in = 1;
         int size = 28;
-        for (int block = 0; block < CHANNELS.length; block++) {
-            int out = CHANNELS[block];
-            layers.add(weightNormed ? new WeightNormConv2d(backend, t, in, out, 3, false, init)
-                    : new Conv2d(backend, t, in, out, 3, norm == null, init));
-            if (norm != null) {
-                NormConfig config = reducers == null ? config(out) : config(out).reducer(reducers.apply(block));
-                layers.add(norm.build(backend, Shape.of(1, out, size, size), config, t));
+        int normLayer = 0;
+        for (int stage = 0; stage < CHANNELS.length; stage++) {
+            int out = CHANNELS[stage];
+            for (int conv = 0; conv < depth; conv++) {
+                layers.add(weightNormed ? new WeightNormConv2d(backend, t, in, out, 3, false, init)
+                        : new Conv2d(backend, t, in, out, 3, norm == null, init));
+                if (norm != null) {
+                    NormConfig config = reducers == null ? config(out)
+                            : config(out).reducer(reducers.apply(normLayer));
+                    layers.add(norm.build(backend, Shape.of(1, out, size, size), config, t));
+                }
+                normLayer++;
+                layers.add(new Relu(backend, t));
+                in = out;
             }
-            layers.add(new Relu(backend, t));
-            if (block < CHANNELS.length - 1) {
+            if (stage < CHANNELS.length - 1) {
                 layers.add(new MaxPool2d(backend, t));
                 size /= 2;
             }
-            in = out;
         }
         layers.add(new GlobalAvgPool(backend, t));
         layers.add(new Linear(backend, t, in, 10, init));

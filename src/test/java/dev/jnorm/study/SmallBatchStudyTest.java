@@ -142,6 +142,28 @@ class SmallBatchStudyTest {
         return new SmallBatchStudy.Result(norm, batch, 1, 100, 50, 0.05, 1.0, error, 1.0, DType.FLOAT32, seed);
     }
 
+    /**
+     * {@code --depth 3}: three stages of three convolutions, each with its norm and ReLU, pooling
+     * between the stages; with SyncBatchNorm on two devices each of the nine norm layers has its own
+     * group, so that a step runs.
+     */
+    @Test
+    void aDeepNetworkHasDepthConvolutionsAStageEachWithItsNorm() {
+        try (Sequential net = SmallCnn.build("group", CPU, DType.FLOAT32, 3, 1, null)) {
+            List<String> kinds = net.layers().stream().map(l -> l.getClass().getSimpleName()).toList();
+            assertEquals(9, kinds.stream().filter("Conv2d"::equals).count());
+            assertEquals(9, kinds.stream().filter("GroupNorm"::equals).count());
+            assertEquals(9, kinds.stream().filter("Relu"::equals).count());
+            assertEquals(2, kinds.stream().filter("MaxPool2d"::equals).count());
+            assertEquals(List.of("Conv2d", "GroupNorm", "Relu", "Conv2d", "GroupNorm", "Relu", "Conv2d", "GroupNorm",
+                    "Relu", "MaxPool2d"), kinds.subList(0, 10));
+        }
+        ImageSet data = ImageSet.synthetic(8, 2);
+        try (DataParallel devices = new DataParallel("sync-batch", CPU, DType.FLOAT32, 2, 3, 2, 0.05, 0.9, 5e-4)) {
+            assertTrue(Double.isFinite(devices.step(data, IntStream.range(0, 8).toArray(), 0, 8)));
+        }
+    }
+
     @Test
     void everyRunStartsFromTheSameWeightsAndTheSameImageOrder() {
         try (Sequential a = SmallCnn.build("batch", CPU, 3); Sequential b = SmallCnn.build("group", CPU, 3)) {
