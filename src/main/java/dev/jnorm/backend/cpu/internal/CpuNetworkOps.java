@@ -529,22 +529,36 @@ public final class CpuNetworkOps implements NetworkOps {
         HostTensor d = host(dx);
         int oh = height / 2;
         int ow = width / 2;
-        d.fill(0);
         float[][] f = floats(g, at, d);
         if (f != null) {
+            if (height % 2 != 0 || width % 2 != 0) {
+                d.fill(0); // the last row or column is in no window
+            }
             int go = g.storageOffset();
             int wo = at.storageOffset();
             int o = d.storageOffset();
             CpuKit.forEach((int) planes, planes * height * width, p -> {
-                for (int q = p * oh * ow; q < (p + 1) * oh * ow; q++) {
-                    int i = q / ow % oh;
-                    int j = q % ow;
-                    int w = (int) f[1][wo + q];
-                    f[2][o + (p * height + 2 * i + w / 2) * width + 2 * j + w % 2] = f[0][go + q];
+                float[] gs = f[0];
+                float[] ws = f[1];
+                float[] ds = f[2];
+                for (int i = 0; i < oh; i++) {
+                    int q = go + (p * oh + i) * ow;
+                    int v = wo + (p * oh + i) * ow;
+                    int top = o + (p * height + 2 * i) * width;
+                    for (int j = 0; j < ow; j++) {
+                        // every position of the window written: dy where it was the maximum, else +0
+                        int w = (int) ws[v + j];
+                        int bits = Float.floatToRawIntBits(gs[q + j]);
+                        ds[top + 2 * j] = Float.intBitsToFloat(bits & (differs(w, 0) - 1));
+                        ds[top + 2 * j + 1] = Float.intBitsToFloat(bits & (differs(w, 1) - 1));
+                        ds[top + width + 2 * j] = Float.intBitsToFloat(bits & (differs(w, 2) - 1));
+                        ds[top + width + 2 * j + 1] = Float.intBitsToFloat(bits & (differs(w, 3) - 1));
+                    }
                 }
             });
             return;
         }
+        d.fill(0);
         for (int p = 0; p < planes; p++) {
             for (int i = 0; i < oh; i++) {
                 for (int j = 0; j < ow; j++) {
