@@ -22,20 +22,25 @@ import org.junit.jupiter.params.provider.MethodSource;
  * backward, parameter gradients, running statistics, two training steps then evaluation) against the
  * float64 reference on the same float32 inputs, within DESIGN's float32 tolerances (forward atol and
  * rtol 1e-5, backward atol 1e-4, both scaled by κ = 1 + |μ|/σ for a mean offset of 1000); a shape of
- * 8·6·32·33 values, so that the loops run in parallel and over several chunks of rows; and two runs
- * bit for bit the same.
+ * 8·6·32·33 values, so that the loops run in parallel and over several chunks of rows, and the 2-D
+ * shapes whose loops differ ([N, C] BatchNorm, [N, L] LayerNorm and RMSNorm); and two runs bit for
+ * bit the same.
  */
 class Float32LoopsTest {
     private static final Backend CPU = new CpuBackend();
     private static final Shape SHAPE = Shape.of(8, 6, 32, 33);
 
+    /** BatchNorm also on [N, C] (S = 1: its loops along the rows); LayerNorm and RMSNorm on [N, L] too. */
     static Stream<Arguments> cases() {
-        return Stream.of("batch", "group", "instance", "layer", "rms")
-                .flatMap(n -> Stream.of(Arguments.of(n, 0.0), Arguments.of(n, 1000.0)));
+        return Stream.concat(Stream.of("batch", "group", "instance", "layer", "rms").map(n -> Arguments.of(n, SHAPE)),
+                        Stream.of(Arguments.of("batch", Shape.of(3000, 40)), Arguments.of("layer", Shape.of(64, 768)),
+                                Arguments.of("rms", Shape.of(50, 1000))))
+                .flatMap(a -> Stream.of(Arguments.of(a.get()[0], a.get()[1], 0.0),
+                        Arguments.of(a.get()[0], a.get()[1], 1000.0)));
     }
 
-    private static NormLayer<?> layer(String norm, DType dtype) {
-        NormLayer<?> layer = NormRegistry.named(norm).build(CPU, SHAPE,
+    private static NormLayer<?> layer(String norm, Shape shape, DType dtype) {
+        NormLayer<?> layer = NormRegistry.named(norm).build(CPU, shape,
                 NormConfig.defaults().groups(2).eps(1e-5).affine(true).trackRunningStats(true), dtype);
         long seed = 100;
         for (Parameter p : layer.parameters()) { // float32 values, the same in both layers
@@ -48,11 +53,11 @@ class Float32LoopsTest {
         return layer;
     }
 
-    @ParameterizedTest(name = "{0}, mean offset {1}")
+    @ParameterizedTest(name = "{0} {1}, mean offset {2}")
     @MethodSource("cases")
-    void matchTheFloat64ReferenceAndRepeatBitForBit(String norm, double offset) {
-        List<double[]> first = steps(norm, DType.FLOAT32, offset);
-        List<double[]> exact = steps(norm, DType.FLOAT64, offset);
+    void matchTheFloat64ReferenceAndRepeatBitForBit(String norm, Shape shape, double offset) {
+        List<double[]> first = steps(norm, shape, DType.FLOAT32, offset);
+        List<double[]> exact = steps(norm, shape, DType.FLOAT64, offset);
         double kappa = 1 + offset;
         for (int i = 0; i < first.size(); i++) {
             boolean forward = i % 2 == 0;
@@ -60,7 +65,7 @@ class Float32LoopsTest {
             Close.assertClose(exact.get(i), first.get(i), tol, forward ? 1e-5 * kappa : 1e-4 * kappa,
                     norm + " output " + i);
         }
-        List<double[]> second = steps(norm, DType.FLOAT32, offset);
+        List<double[]> second = steps(norm, shape, DType.FLOAT32, offset);
         for (int i = 0; i < first.size(); i++) {
             assertArrayEquals(first.get(i), second.get(i), norm + " run twice, output " + i);
         }
@@ -70,21 +75,21 @@ class Float32LoopsTest {
      * Two training steps (output, then input and parameter gradients and running statistics), then
      * an evaluation forward: the values in order, alternately forward-like and backward-like.
      */
-    private static List<double[]> steps(String norm, DType dtype, double offset) {
+    private static List<double[]> steps(String norm, Shape shape, DType dtype, double offset) {
         List<double[]> out = new ArrayList<>();
-        try (NormLayer<?> layer = layer(norm, dtype)) {
+        try (NormLayer<?> layer = layer(norm, shape, dtype)) {
             for (int step = 0; step < 3; step++) {
                 if (step == 2) {
                     layer.setTraining(false);
                 }
-                double[] x = TestData.randn(10 + step, (int) SHAPE.numel());
-                double[] dy = TestData.randn(20 + step, (int) SHAPE.numel());
+                double[] x = TestData.randn(10 + step, (int) shape.numel());
+                double[] dy = TestData.randn(20 + step, (int) shape.numel());
                 for (int i = 0; i < x.length; i++) {
                     x[i] = (float) (x[i] + offset);
                     dy[i] = (float) dy[i];
                 }
-                try (Tensor xt = TestData.tensor(CPU, dtype, x, SHAPE.dims());
-                     Tensor dyt = TestData.tensor(CPU, dtype, dy, SHAPE.dims());
+                try (Tensor xt = TestData.tensor(CPU, dtype, x, shape.dims());
+                     Tensor dyt = TestData.tensor(CPU, dtype, dy, shape.dims());
                      Tensor y = layer.forward(xt);
                      Tensor dx = layer.backward(dyt)) {
                     out.add(y.toDoubleArray());

@@ -14,8 +14,12 @@ import java.util.stream.IntStream;
  * results are deterministic), and the statistics several norms share. Internal: not part of the API.
  */
 public final class CpuKit {
-    /** Below this many elements a parallel loop costs more than it saves. */
-    private static final long PARALLEL_THRESHOLD = 1 << 15;
+    /**
+     * Below this many elements a parallel loop costs more than it saves: waking the pool's threads
+     * on a shared 2-core machine costs about as much as a pass over 2^18 floats (measured: LayerNorm
+     * [64, 768] forward took 855 µs in parallel from 2^15, 154 µs serial).
+     */
+    private static final long PARALLEL_THRESHOLD = 1 << 18;
 
     private final Backend backend;
 

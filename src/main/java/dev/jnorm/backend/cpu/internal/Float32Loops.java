@@ -142,6 +142,10 @@ public final class Float32Loops {
      * over channels.
      */
     public static void channelStatistics(NcsLayout l, F32 x, double[] mean, double[] var) {
+        if (l.s() == 1) {
+            columnStatistics(l, x, mean, var);
+            return;
+        }
         int s = (int) l.s();
         int stride = (int) (l.c() * s);
         CpuKit.forEach(mean.length, l.numel(), c -> {
@@ -150,10 +154,70 @@ public final class Float32Loops {
         });
     }
 
-    /** {@code y = (x − mean_c)·rstd_c·w_c + b_c}, in parallel over the (n, c) rows. */
+    /**
+     * [N, C] (S = 1): each channel a column, so the sums run along the rows, all channels at once
+     * (in double, row by row: a fixed order), instead of a strided walk per channel.
+     */
+    private static void columnStatistics(NcsLayout l, F32 x, double[] mean, double[] var) {
+        int channels = (int) l.c();
+        int n = (int) l.n();
+        double[] shift = new double[channels];
+        for (int c = 0; c < channels; c++) {
+            shift[c] = x.get(c);
+        }
+        double[] sum = new double[channels];
+        for (int r = 0; r < n; r++) {
+            int row = x.o() + r * channels;
+            for (int c = 0; c < channels; c++) {
+                sum[c] += x.a()[row + c] - shift[c];
+            }
+        }
+        for (int c = 0; c < channels; c++) {
+            mean[c] = shift[c] + sum[c] / n;
+        }
+        double[] squares = new double[channels];
+        for (int r = 0; r < n; r++) {
+            int row = x.o() + r * channels;
+            for (int c = 0; c < channels; c++) {
+                double d = x.a()[row + c] - mean[c];
+                squares[c] += d * d;
+            }
+        }
+        for (int c = 0; c < channels; c++) {
+            var[c] = squares[c] / n;
+        }
+    }
+
+    /** Each channel's {@code rstd·w} and {@code b}, as float, for the elementwise passes. */
+    private static float[][] coefficients(int channels, F32 w, F32 b, double[] rstd, double[] mean) {
+        float[] a = new float[channels];
+        float[] d = new float[channels];
+        float[] m = new float[channels];
+        for (int c = 0; c < channels; c++) {
+            a[c] = (float) (rstd[c] * param(w, c, 1));
+            d[c] = (float) param(b, c, 0);
+            m[c] = (float) mean[c];
+        }
+        return new float[][] {a, d, m};
+    }
+
+    /** {@code y = (x − mean_c)·rstd_c·w_c + b_c}, in parallel over the (n, c) rows (over row blocks for [N, C]). */
     public static void channelsNormalize(NcsLayout l, F32 x, F32 w, F32 b, double[] mean, double[] rstd, F32 y) {
         int channels = (int) l.c();
         int s = (int) l.s();
+        if (s == 1) {
+            float[][] k = coefficients(channels, w, b, rstd, mean);
+            rowBlocks((int) l.n(), channels, (from, to) -> {
+                for (int r = from; r < to; r++) {
+                    int xi = x.o() + r * channels;
+                    int yi = y.o() + r * channels;
+                    for (int c = 0; c < channels; c++) {
+                        y.a()[yi + c] = (x.a()[xi + c] - k[2][c]) * k[0][c] + k[1][c];
+                    }
+                }
+            });
+            return;
+        }
         CpuKit.forEach((int) (l.n() * channels), l.numel(), row -> {
             int c = row % channels;
             normalize(x.a(), x.o() + row * s, y.a(), y.o() + row * s, s, (float) mean[c],
@@ -172,6 +236,10 @@ public final class Float32Loops {
         int channels = (int) l.c();
         int s = (int) l.s();
         int n = (int) l.n();
+        if (s == 1) {
+            columnsBackward(l, batchStatistics, x, dy, mean, rstd, w, dx, sumDy, sumDyXhat);
+            return;
+        }
         CpuKit.forEach(channels, l.numel(), c -> {
             double[] sums = new double[2];
             for (int k = 0; k < n; k++) {
@@ -202,6 +270,56 @@ public final class Float32Loops {
         });
     }
 
+    /** {@link #channelsBackward} for [N, C]: the sums along the rows, all channels at once, then dx by rows. */
+    private static void columnsBackward(NcsLayout l, boolean batchStatistics, F32 x, F32 dy, double[] mean,
+                                        double[] rstd, F32 w, F32 dx, double[] sumDy, double[] sumDyXhat) {
+        int channels = (int) l.c();
+        int n = (int) l.n();
+        double[] sdx = new double[channels];
+        for (int r = 0; r < n; r++) {
+            int xi = x.o() + r * channels;
+            int gi = dy.o() + r * channels;
+            for (int c = 0; c < channels; c++) {
+                double g = dy.a()[gi + c];
+                sumDy[c] += g;
+                sdx[c] += g * (x.a()[xi + c] - mean[c]);
+            }
+        }
+        float[] a = new float[channels];
+        float[] bx = new float[channels];
+        float[] d = new float[channels];
+        float[] m = new float[channels];
+        for (int c = 0; c < channels; c++) {
+            sumDyXhat[c] = sdx[c] * rstd[c];
+            double scale = rstd[c] * param(w, c, 1);
+            a[c] = (float) scale;
+            bx[c] = batchStatistics ? (float) (scale * rstd[c] * sumDyXhat[c] / n) : 0f;
+            d[c] = batchStatistics ? (float) (scale * sumDy[c] / n) : 0f;
+            m[c] = (float) mean[c];
+        }
+        rowBlocks(n, channels, (from, to) -> {
+            for (int r = from; r < to; r++) {
+                int xi = x.o() + r * channels;
+                int gi = dy.o() + r * channels;
+                int oi = dx.o() + r * channels;
+                for (int c = 0; c < channels; c++) {
+                    dx.a()[oi + c] = a[c] * dy.a()[gi + c] - bx[c] * (x.a()[xi + c] - m[c]) - d[c];
+                }
+            }
+        });
+    }
+
+    @FunctionalInterface
+    private interface Rows {
+        void run(int from, int to);
+    }
+
+    /** {@code body} over rows [0, n) of {@code length} values, in blocks of about 16K values, in parallel when worth it. */
+    private static void rowBlocks(int n, int length, Rows body) {
+        int per = Math.max(1, (1 << 14) / Math.max(length, 1));
+        CpuKit.forEach((n + per - 1) / per, (long) n * length, k -> body.run(k * per, Math.min(n, (k + 1) * per)));
+    }
+
     // ---------------------------------------------------------------- rows (LayerNorm, GroupNorm, ...)
 
     /**
@@ -215,6 +333,8 @@ public final class Float32Loops {
         int segment = perChannel ? (int) l.spatial() : length;
         int perRow = length / segment;
         int groups = perChannel ? (int) l.channels() / perRow : 1;
+        float[] ws = perChannel ? null : positions(w, length, 1f);
+        float[] bs = perChannel ? null : positions(b, length, 0f);
         CpuKit.forEach((int) l.rows(), l.numel(), r -> {
             int start = r * length;
             mean[r] = l.centered() ? mean(x.a(), x.o() + start, length, 1, 0) : 0;
@@ -232,12 +352,19 @@ public final class Float32Loops {
                 float[] xs = x.a();
                 float[] ys = y.a();
                 for (int j = 0; j < length; j++) {
-                    float wj = w.a() == null ? 1f : w.a()[w.o() + j];
-                    float bj = b.a() == null ? 0f : b.a()[b.o() + j];
-                    ys[y.o() + start + j] = (xs[x.o() + start + j] - m) * a * wj + bj;
+                    ys[y.o() + start + j] = (xs[x.o() + start + j] - m) * a * ws[j] + bs[j];
                 }
             }
         });
+    }
+
+    /** An elementwise parameter's {@code length} values from its offset, or {@code absent} everywhere. */
+    private static float[] positions(F32 p, int length, float absent) {
+        float[] v = new float[length];
+        for (int j = 0; j < length; j++) {
+            v[j] = p.a() == null ? absent : p.get(j);
+        }
+        return v;
     }
 
     /**
@@ -258,6 +385,11 @@ public final class Float32Loops {
         int chunks = Math.min(CHUNKS, Math.max(rows, 1));
         double[][] pw = new double[chunks][params];
         double[][] pb = new double[chunks][params];
+        if (!perChannel) {
+            positionsBackward(l, x, dy, mean, rstd, positions(w, length, 1f), dx, chunks, pw, pb);
+            addChunks(pw, pb, gradW, gradB);
+            return;
+        }
         CpuKit.forEach(chunks, l.numel(), chunk -> {
             double[] sDy = new double[perRow];
             double[] sDyX = new double[perRow];
@@ -296,8 +428,13 @@ public final class Float32Loops {
                 }
             }
         });
-        for (int chunk = 0; chunk < chunks; chunk++) {
-            for (int p = 0; p < params; p++) {
+        addChunks(pw, pb, gradW, gradB);
+    }
+
+    /** The chunks' parameter-gradient partials added in chunk order (either gradient may be null). */
+    private static void addChunks(double[][] pw, double[][] pb, double[] gradW, double[] gradB) {
+        for (int chunk = 0; chunk < pw.length; chunk++) {
+            for (int p = 0; p < pw[chunk].length; p++) {
                 if (gradW != null) {
                     gradW[p] += pw[chunk][p];
                 }
@@ -306,5 +443,45 @@ public final class Float32Loops {
                 }
             }
         }
+    }
+
+    /**
+     * {@link #rowsBackward} with a parameter per position (LayerNorm, RMSNorm): per row one pass for
+     * {@code Σ g} and {@code Σ g·(x − mean)} and the chunk's per-position {@code Σ dy·x̂} and
+     * {@code Σ dy}, then one for dx.
+     */
+    private static void positionsBackward(RowsLayout l, F32 x, F32 dy, double[] mean, double[] rstd, float[] w, F32 dx,
+                                          int chunks, double[][] pw, double[][] pb) {
+        int length = (int) l.length();
+        int rows = (int) l.rows();
+        CpuKit.forEach(chunks, l.numel(), chunk -> {
+            double[] gw = pw[chunk];
+            double[] gb = pb[chunk];
+            for (int r = chunk * rows / chunks; r < (chunk + 1) * rows / chunks; r++) {
+                int xi = x.o() + r * length;
+                int gi = dy.o() + r * length;
+                double sumG = 0;
+                double sumGx = 0;
+                double m = mean[r];
+                double s = rstd[r];
+                for (int j = 0; j < length; j++) {
+                    double g = dy.a()[gi + j];
+                    double xm = x.a()[xi + j] - m;
+                    sumG += g * w[j];
+                    sumGx += g * w[j] * xm;
+                    gw[j] += g * xm * s;
+                    gb[j] += g;
+                }
+                double meanG = l.centered() ? sumG / length : 0;
+                float bx = (float) (s * s * s * sumGx / length);
+                float d = (float) (s * meanG);
+                float a = (float) s;
+                float mf = (float) m;
+                int oi = dx.o() + r * length;
+                for (int j = 0; j < length; j++) {
+                    dx.a()[oi + j] = a * w[j] * dy.a()[gi + j] - bx * (x.a()[xi + j] - mf) - d;
+                }
+            }
+        });
     }
 }
