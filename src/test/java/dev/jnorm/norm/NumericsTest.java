@@ -141,7 +141,12 @@ class NumericsTest {
                 norm("GroupNorm group", b -> GroupNorm.builder(2, C).dtype(F64).build(b), (n, c) -> n == 0 && c >= 2),
                 norm("BatchInstanceNorm channel", b -> BatchInstanceNorm.builder(C).dtype(F64).build(b),
                         (n, c) -> c == 3),
-                norm("SwitchableNorm everything", b -> SwitchableNorm.builder(C).dtype(F64).build(b), (n, c) -> true));
+                norm("SwitchableNorm everything", b -> SwitchableNorm.builder(C).dtype(F64).build(b), (n, c) -> true),
+                // float32: the CPU backend's fast loops
+                norm("BatchNorm channel, float32", b -> BatchNorm.builder(C).build(b), (n, c) -> c == 1),
+                norm("InstanceNorm instance, float32", b -> InstanceNorm.builder(C).affine(true).build(b),
+                        (n, c) -> n == 1 && c == 2),
+                norm("GroupNorm group, float32", b -> GroupNorm.builder(2, C).build(b), (n, c) -> n == 0 && c >= 2));
     }
 
     @ParameterizedTest(name = "{0}")
@@ -149,7 +154,7 @@ class NumericsTest {
     void aConstantGroupNormalizesToExactlyBeta(String name, Function<Backend, NormLayer<?>> make, Reach region) {
         double[] x = withConstant(TestData.randn(5, (int) SHAPE.numel()), region, 3.7);
         try (NormLayer<?> layer = build(make);
-             Tensor xt = TestData.tensor(CPU, F64, x, SHAPE.dims());
+             Tensor xt = TestData.tensor(CPU, layer.dtype(), x, SHAPE.dims());
              Tensor y = layer.forward(xt)) {
             double[] beta = bias(layer).value().toDoubleArray();
             double[] out = y.toDoubleArray();

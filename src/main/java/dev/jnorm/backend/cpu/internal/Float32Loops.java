@@ -8,8 +8,8 @@ import dev.jnorm.tensor.Tensor;
 /**
  * The CPU backend's fast path for float32 norms ({@link dev.jnorm.backend.NormOp#float32}): loops
  * on the tensors' own float arrays, no copies, in parallel over channels, rows or fixed chunks of
- * rows. Statistics and every sum are taken in double (two passes, the first about the group's first
- * value, as {@link Moments}); the elementwise passes are {@code y = (x − mean)·a + b} in float with
+ * rows. Statistics and every sum are taken in double (one pass about the group's first value, see
+ * {@link #moments}); the elementwise passes are {@code y = (x − mean)·a + b} in float with
  * per-channel (or per-position) coefficients computed in double, unit-stride loops the JIT
  * vectorizes. Sums across rows (parameter gradients) are added per fixed chunk and then in chunk
  * order, so results do not depend on the threads. The float64 reference stays the oracle: tests
@@ -53,50 +53,39 @@ public final class Float32Loops {
     }
 
     /**
-     * Mean of {@code count} runs of {@code length} values from {@code start}, {@code stride} apart,
-     * summed about the first value in double (four partial sums, so that the adds do not wait on
-     * each other, added in a fixed order).
+     * The mean (0 where not {@code centered}) and the biased variance (the mean square where not
+     * centered) of {@code count} runs of {@code length} values from {@code start}, {@code stride}
+     * apart, into {@code out}: one pass in double over {@code d = x − shift}, the shift the first value
+     * (so that a constant group has its value as mean and exactly 0 as variance, and a common offset
+     * cancels before the squares are summed), with two partial sums of each, added in a fixed order.
      */
-    static double mean(float[] x, int start, int length, int count, int stride) {
-        double shift = x[start];
-        double sum = 0;
-        for (int k = 0; k < count; k++) {
-            sum += sumOf(x, start + k * stride, length, shift, false);
-        }
-        return shift + sum / ((double) length * count);
-    }
-
-    /** Mean of {@code (x − center)²} over the same values. */
-    static double meanSquare(float[] x, int start, int length, int count, int stride, double center) {
-        double sum = 0;
-        for (int k = 0; k < count; k++) {
-            sum += sumOf(x, start + k * stride, length, center, true);
-        }
-        return sum / ((double) length * count);
-    }
-
-    /** Σ (x − center), or Σ (x − center)², over {@code length} values from {@code from}. */
-    private static double sumOf(float[] x, int from, int length, double center, boolean squares) {
+    static void moments(float[] x, int start, int length, int count, int stride, boolean centered, double[] out) {
+        double shift = centered ? x[start] : 0;
         double s0 = 0;
         double s1 = 0;
-        double s2 = 0;
-        double s3 = 0;
-        int i = from;
-        for (int end = from + (length & ~3); i < end; i += 4) {
-            double d0 = x[i] - center;
-            double d1 = x[i + 1] - center;
-            double d2 = x[i + 2] - center;
-            double d3 = x[i + 3] - center;
-            s0 += squares ? d0 * d0 : d0;
-            s1 += squares ? d1 * d1 : d1;
-            s2 += squares ? d2 * d2 : d2;
-            s3 += squares ? d3 * d3 : d3;
+        double q0 = 0;
+        double q1 = 0;
+        for (int k = 0; k < count; k++) {
+            int i = start + k * stride;
+            int end = i + length;
+            for (; i + 1 < end; i += 2) {
+                double d0 = x[i] - shift;
+                double d1 = x[i + 1] - shift;
+                s0 += d0;
+                s1 += d1;
+                q0 += d0 * d0;
+                q1 += d1 * d1;
+            }
+            if (i < end) {
+                double d = x[i] - shift;
+                s0 += d;
+                q0 += d * d;
+            }
         }
-        for (int end = from + length; i < end; i++) {
-            double d = x[i] - center;
-            s0 += squares ? d * d : d;
-        }
-        return (s0 + s1) + (s2 + s3);
+        double n = (double) length * count;
+        double mean = (s0 + s1) / n;
+        out[0] = centered ? shift + mean : 0;
+        out[1] = Math.max(0, (q0 + q1) / n - (centered ? mean * mean : 0));
     }
 
     /**
@@ -149,8 +138,10 @@ public final class Float32Loops {
         int s = (int) l.s();
         int stride = (int) (l.c() * s);
         CpuKit.forEach(mean.length, l.numel(), c -> {
-            mean[c] = mean(x.a(), x.o() + c * s, s, (int) l.n(), stride);
-            var[c] = meanSquare(x.a(), x.o() + c * s, s, (int) l.n(), stride, mean[c]);
+            double[] m = new double[2];
+            moments(x.a(), x.o() + c * s, s, (int) l.n(), stride, true, m);
+            mean[c] = m[0];
+            var[c] = m[1];
         });
     }
 
@@ -337,8 +328,10 @@ public final class Float32Loops {
         float[] bs = perChannel ? null : positions(b, length, 0f);
         CpuKit.forEach((int) l.rows(), l.numel(), r -> {
             int start = r * length;
-            mean[r] = l.centered() ? mean(x.a(), x.o() + start, length, 1, 0) : 0;
-            var[r] = meanSquare(x.a(), x.o() + start, length, 1, 0, mean[r]);
+            double[] moments = new double[2];
+            moments(x.a(), x.o() + start, length, 1, 0, l.centered(), moments);
+            mean[r] = moments[0];
+            var[r] = moments[1];
             rstd[r] = 1.0 / Math.sqrt(var[r] + eps);
             float m = (float) mean[r];
             if (perChannel) {
