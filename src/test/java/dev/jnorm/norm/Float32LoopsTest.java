@@ -42,14 +42,7 @@ class Float32LoopsTest {
     private static NormLayer<?> layer(String norm, Shape shape, DType dtype) {
         NormLayer<?> layer = NormRegistry.named(norm).build(CPU, shape,
                 NormConfig.defaults().groups(2).eps(1e-5).affine(true).trackRunningStats(true), dtype);
-        long seed = 100;
-        for (Parameter p : layer.parameters()) { // float32 values, the same in both layers
-            double[] v = TestData.uniform(seed++, (int) p.value().numel(), 0.5, 1.5);
-            for (int i = 0; i < v.length; i++) {
-                v[i] = (float) v[i];
-            }
-            p.value().copyFrom(v);
-        }
+        TestData.float32Parameters(layer); // the same in both layers
         return layer;
     }
 

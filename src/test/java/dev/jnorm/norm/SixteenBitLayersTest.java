@@ -45,14 +45,7 @@ class SixteenBitLayersTest {
     private static NormLayer<?> layer(Backend backend, String norm, DType dtype) {
         NormLayer<?> layer = NormRegistry.named(norm).build(backend, SHAPE, NormConfig.defaults().groups(2).eps(1e-5),
                 dtype);
-        long seed = 100;
-        for (Parameter p : layer.parameters()) { // float32 values, the same in both layers
-            double[] v = TestData.uniform(seed++, (int) p.value().numel(), 0.5, 1.5);
-            for (int i = 0; i < v.length; i++) {
-                v[i] = (float) v[i];
-            }
-            p.value().copyFrom(v);
-        }
+        TestData.float32Parameters(layer); // the same in both layers
         return layer;
     }
 

@@ -1,6 +1,8 @@
 package dev.jnorm.testing;
 
 import dev.jnorm.backend.Backend;
+import dev.jnorm.module.Layer;
+import dev.jnorm.module.Parameter;
 import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
@@ -49,6 +51,21 @@ public final class TestData {
         Tensor t = backend.allocate(Shape.of(dims), dtype);
         t.copyFrom(values);
         return t;
+    }
+
+    /**
+     * Sets every parameter of {@code layer} to uniform values in [0.5, 1.5) that float32 holds
+     * exactly (parameter k from seed 100 + k), so that layers of any dtype start from the same ones.
+     */
+    public static void float32Parameters(Layer layer) {
+        long seed = 100;
+        for (Parameter p : layer.parameters()) {
+            double[] v = uniform(seed++, (int) p.value().numel(), 0.5, 1.5);
+            for (int i = 0; i < v.length; i++) {
+                v[i] = (float) v[i];
+            }
+            p.value().copyFrom(v);
+        }
     }
 
     /** Sets a tensor to standard normal values. */

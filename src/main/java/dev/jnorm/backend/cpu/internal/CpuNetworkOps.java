@@ -242,17 +242,16 @@ public final class CpuNetworkOps implements NetworkOps {
         return batch.view((long) n * channels * g.plane(), Shape.of(channels, g.plane()));
     }
 
-    @FunctionalInterface
-    private interface RunVisitor {
-        void visit(int columnsAt, int imageAt, int length);
-    }
-
     /**
-     * Each run of a columns row that reads pixels inside the image: row (c, ki, kj), output row i,
-     * output columns [j0, j1) read channel c's row i + ki − pad from column j0 + kj − pad. The rest of
-     * the columns matrix is padding (zeros).
+     * The columns of one image (im2col): row (c, ki, kj) of the columns, output row i, output columns
+     * [j0, j1) read channel c's row i + ki − pad from column j0 + kj − pad; the rest of the columns
+     * matrix is padding (zeros), which the caller's buffer holds already. Or, {@code adjoint}
+     * (col2im), each such run added back onto the pixels it was read from. A run is copied or added
+     * on the tensors' own storage (arraycopy, and a loop the JIT vectorizes for float32).
      */
-    private static void forEachInsideRun(ConvGeometry g, RunVisitor visitor) {
+    private void runs(ConvGeometry g, Tensor columns, Tensor picture, boolean adjoint) {
+        HostTensor cols = host(columns);
+        HostTensor image = host(picture);
         int h = g.height();
         int w = g.width();
         int k = g.kernel();
@@ -262,11 +261,14 @@ public final class CpuNetworkOps implements NetworkOps {
                 for (int kj = 0; kj < k; kj++) {
                     int row = ((c * k + ki) * k + kj) * h * w;
                     int j0 = Math.min(Math.max(0, pad - kj), w);
-                    int j1 = Math.max(Math.min(w, w + pad - kj), j0);
-                    for (int i = 0; i < h; i++) {
-                        int si = i + ki - pad;
-                        if (si >= 0 && si < h && j1 > j0) {
-                            visitor.visit(row + i * w + j0, (c * h + si) * w + j0 + kj - pad, j1 - j0);
+                    int length = Math.max(Math.min(w, w + pad - kj), j0) - j0;
+                    for (int i = Math.max(0, pad - ki); i < Math.min(h, h + pad - ki); i++) {
+                        int at = row + i * w + j0;
+                        int from = (c * h + i + ki - pad) * w + j0 + kj - pad;
+                        if (adjoint) {
+                            image.addRange(cols, at, from, length);
+                        } else {
+                            cols.copyRange(image, from, at, length);
                         }
                     }
                 }
@@ -275,59 +277,14 @@ public final class CpuNetworkOps implements NetworkOps {
     }
 
     private void im2col(Tensor x, ConvGeometry g, Tensor cols) {
-        HostTensor in = host(x);
-        HostTensor out = host(cols);
-        out.fill(0);
-        float[][] f = floats(in, out);
-        if (f != null) {
-            runs(g, f[1], out.storageOffset(), f[0], in.storageOffset(), false);
-            return;
-        }
-        forEachInsideRun(g, (columnsAt, imageAt, length) -> out.copyRange(in, imageAt, columnsAt, length));
+        host(cols).fill(0);
+        runs(g, cols, x, false);
     }
 
     /** The adjoint of im2col: each run added back onto the pixels it was read from. */
     private void col2im(Tensor cols, ConvGeometry g, Tensor dx) {
-        HostTensor in = host(cols);
-        HostTensor out = host(dx);
-        out.fill(0);
-        float[][] f = floats(in, out);
-        if (f != null) {
-            runs(g, f[0], in.storageOffset(), f[1], out.storageOffset(), true);
-            return;
-        }
-        forEachInsideRun(g, (columnsAt, imageAt, length) -> out.addRange(in, columnsAt, imageAt, length));
-    }
-
-    /**
-     * {@link #forEachInsideRun}'s runs on float32 arrays, without a call per run: each run of the
-     * columns copied from the image (im2col), or added back onto it ({@code adjoint}, col2im).
-     */
-    private static void runs(ConvGeometry g, float[] cols, int co, float[] image, int io, boolean adjoint) {
-        int h = g.height();
-        int w = g.width();
-        int k = g.kernel();
-        int pad = g.pad();
-        for (int c = 0; c < g.in(); c++) {
-            for (int ki = 0; ki < k; ki++) {
-                for (int kj = 0; kj < k; kj++) {
-                    int row = co + ((c * k + ki) * k + kj) * h * w;
-                    int j0 = Math.min(Math.max(0, pad - kj), w);
-                    int length = Math.max(Math.min(w, w + pad - kj), j0) - j0;
-                    for (int i = Math.max(0, pad - ki); i < Math.min(h, h + pad - ki); i++) {
-                        int at = row + i * w + j0;
-                        int from = io + (c * h + i + ki - pad) * w + j0 + kj - pad;
-                        if (adjoint) {
-                            for (int t = 0; t < length; t++) {
-                                image[from + t] += cols[at + t];
-                            }
-                        } else {
-                            System.arraycopy(image, from, cols, at, length);
-                        }
-                    }
-                }
-            }
-        }
+        host(dx).fill(0);
+        runs(g, cols, dx, true);
     }
 
     // Each operation below has a float32 loop on the arrays themselves (parallel over fixed blocks of
