@@ -52,40 +52,62 @@ public final class Float32Loops {
         return p.a() == null ? absent : p.get(i);
     }
 
+    /** Values each of the four float partial sums takes before they go into double: float's error stays near 2e-6. */
+    private static final int BLOCK_VALUES = 128;
+
     /**
      * The mean (0 where not {@code centered}) and the biased variance (the mean square where not
      * centered) of {@code count} runs of {@code length} values from {@code start}, {@code stride}
-     * apart, into {@code out}: one pass in double over {@code d = x − shift}, the shift the first value
-     * (so that a constant group has its value as mean and exactly 0 as variance, and a common offset
-     * cancels before the squares are summed), with two partial sums of each, added in a fixed order.
+     * apart, into {@code out}: one pass over {@code d = x − shift}, the shift the first value (so
+     * that a constant group has its value as mean and exactly 0 as variance, and a common offset
+     * cancels before the squares are summed). Four independent float partial sums of d and of d²
+     * (no add waits on the one before) over blocks of {@value #BLOCK_VALUES} values, whose sums go
+     * into double, in a fixed order.
      */
     static void moments(float[] x, int start, int length, int count, int stride, boolean centered, double[] out) {
-        double shift = centered ? x[start] : 0;
-        double s0 = 0;
-        double s1 = 0;
-        double q0 = 0;
-        double q1 = 0;
+        float shift = centered ? x[start] : 0f;
+        double sum = 0;
+        double squares = 0;
         for (int k = 0; k < count; k++) {
             int i = start + k * stride;
             int end = i + length;
-            for (; i + 1 < end; i += 2) {
-                double d0 = x[i] - shift;
-                double d1 = x[i + 1] - shift;
-                s0 += d0;
-                s1 += d1;
-                q0 += d0 * d0;
-                q1 += d1 * d1;
+            while (i + 4 <= end) {
+                int blockEnd = Math.min(end - 3, i + BLOCK_VALUES);
+                float s0 = 0;
+                float s1 = 0;
+                float s2 = 0;
+                float s3 = 0;
+                float q0 = 0;
+                float q1 = 0;
+                float q2 = 0;
+                float q3 = 0;
+                for (; i < blockEnd; i += 4) {
+                    float d0 = x[i] - shift;
+                    float d1 = x[i + 1] - shift;
+                    float d2 = x[i + 2] - shift;
+                    float d3 = x[i + 3] - shift;
+                    s0 += d0;
+                    s1 += d1;
+                    s2 += d2;
+                    s3 += d3;
+                    q0 += d0 * d0;
+                    q1 += d1 * d1;
+                    q2 += d2 * d2;
+                    q3 += d3 * d3;
+                }
+                sum += (double) s0 + s1 + s2 + s3;
+                squares += (double) q0 + q1 + q2 + q3;
             }
-            if (i < end) {
+            for (; i < end; i++) {
                 double d = x[i] - shift;
-                s0 += d;
-                q0 += d * d;
+                sum += d;
+                squares += d * d;
             }
         }
         double n = (double) length * count;
-        double mean = (s0 + s1) / n;
+        double mean = sum / n;
         out[0] = centered ? shift + mean : 0;
-        out[1] = Math.max(0, (q0 + q1) / n - (centered ? mean * mean : 0));
+        out[1] = Math.max(0, squares / n - (centered ? mean * mean : 0));
     }
 
     /**
