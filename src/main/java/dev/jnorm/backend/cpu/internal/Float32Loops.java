@@ -179,10 +179,11 @@ public final class Float32Loops {
             shift[c] = x.get(c);
         }
         double[] sum = new double[channels];
+        float[] xs = x.a();
         for (int r = 0; r < n; r++) {
             int row = x.o() + r * channels;
             for (int c = 0; c < channels; c++) {
-                sum[c] += x.a()[row + c] - shift[c];
+                sum[c] += xs[row + c] - shift[c];
             }
         }
         for (int c = 0; c < channels; c++) {
@@ -192,7 +193,7 @@ public final class Float32Loops {
         for (int r = 0; r < n; r++) {
             int row = x.o() + r * channels;
             for (int c = 0; c < channels; c++) {
-                double d = x.a()[row + c] - mean[c];
+                double d = xs[row + c] - mean[c];
                 squares[c] += d * d;
             }
         }
@@ -221,11 +222,16 @@ public final class Float32Loops {
         if (s == 1) {
             float[][] k = coefficients(channels, w, b, rstd, mean);
             rowBlocks((int) l.n(), channels, (from, to) -> {
+                float[] xs = x.a();
+                float[] ys = y.a();
+                float[] a = k[0];
+                float[] d = k[1];
+                float[] m = k[2];
                 for (int r = from; r < to; r++) {
                     int xi = x.o() + r * channels;
                     int yi = y.o() + r * channels;
                     for (int c = 0; c < channels; c++) {
-                        y.a()[yi + c] = (x.a()[xi + c] - k[2][c]) * k[0][c] + k[1][c];
+                        ys[yi + c] = (xs[xi + c] - m[c]) * a[c] + d[c];
                     }
                 }
             });
@@ -289,13 +295,15 @@ public final class Float32Loops {
         int channels = (int) l.c();
         int n = (int) l.n();
         double[] sdx = new double[channels];
+        float[] xs = x.a();
+        float[] gs = dy.a();
         for (int r = 0; r < n; r++) {
             int xi = x.o() + r * channels;
             int gi = dy.o() + r * channels;
             for (int c = 0; c < channels; c++) {
-                double g = dy.a()[gi + c];
+                double g = gs[gi + c];
                 sumDy[c] += g;
-                sdx[c] += g * (x.a()[xi + c] - mean[c]);
+                sdx[c] += g * (xs[xi + c] - mean[c]);
             }
         }
         float[] a = new float[channels];
@@ -310,13 +318,14 @@ public final class Float32Loops {
             d[c] = batchStatistics ? (float) (scale * sumDy[c] / n) : 0f;
             m[c] = (float) mean[c];
         }
+        float[] out = dx.a();
         rowBlocks(n, channels, (from, to) -> {
             for (int r = from; r < to; r++) {
                 int xi = x.o() + r * channels;
                 int gi = dy.o() + r * channels;
                 int oi = dx.o() + r * channels;
                 for (int c = 0; c < channels; c++) {
-                    dx.a()[oi + c] = a[c] * dy.a()[gi + c] - bx[c] * (x.a()[xi + c] - m[c]) - d[c];
+                    out[oi + c] = a[c] * gs[gi + c] - bx[c] * (xs[xi + c] - m[c]) - d[c];
                 }
             }
         });
@@ -435,10 +444,16 @@ public final class Float32Loops {
                 double meanGXhat = sumGXhat / length;
                 float bx = (float) (rstd[r] * rstd[r] * meanGXhat);
                 float d = (float) (rstd[r] * meanG);
+                float[] xs = x.a();
+                float[] gs = dy.a();
+                float[] out = dx.a();
                 for (int k = 0; k < perRow; k++) {
                     float a = (float) (rstd[r] * param(w, first + k, 1));
-                    for (int i = start + k * segment, end = i + segment; i < end; i++) {
-                        dx.a()[dx.o() + i] = a * dy.a()[dy.o() + i] - bx * (x.a()[x.o() + i] - m) - d;
+                    int xi = x.o() + start + k * segment;
+                    int gi = dy.o() + start + k * segment;
+                    int oi = dx.o() + start + k * segment;
+                    for (int t = 0; t < segment; t++) {
+                        out[oi + t] = a * gs[gi + t] - bx * (xs[xi + t] - m) - d;
                     }
                 }
             }
@@ -479,9 +494,11 @@ public final class Float32Loops {
                 double sumGx = 0;
                 double m = mean[r];
                 double s = rstd[r];
+                float[] xs = x.a();
+                float[] gs = dy.a();
                 for (int j = 0; j < length; j++) {
-                    double g = dy.a()[gi + j];
-                    double xm = x.a()[xi + j] - m;
+                    double g = gs[gi + j];
+                    double xm = xs[xi + j] - m;
                     sumG += g * w[j];
                     sumGx += g * w[j] * xm;
                     gw[j] += g * xm * s;
@@ -493,8 +510,9 @@ public final class Float32Loops {
                 float a = (float) s;
                 float mf = (float) m;
                 int oi = dx.o() + r * length;
+                float[] out = dx.a();
                 for (int j = 0; j < length; j++) {
-                    dx.a()[oi + j] = a * w[j] * dy.a()[gi + j] - bx * (x.a()[xi + j] - mf) - d;
+                    out[oi + j] = a * w[j] * gs[gi + j] - bx * (xs[xi + j] - mf) - d;
                 }
             }
         });
