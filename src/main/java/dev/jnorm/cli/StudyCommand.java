@@ -212,7 +212,7 @@ final class StudyCommand implements Runnable {
                 }
                 s.append(String.format(Locale.ROOT, "%12.0f%n", rate / Math.max(n, 1)));
             });
-            if (runs > 1) {
+            if (runs > 1 && cells.stream().map(SmallBatchStudy.Summary::norm).distinct().count() > 1) {
                 s.append(differences(cells, batches));
             }
             return s.toString();
