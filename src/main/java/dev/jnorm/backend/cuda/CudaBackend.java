@@ -414,18 +414,13 @@ public final class CudaBackend implements Backend {
 
     /** Widens 16-bit {@code from} into float32 {@code to}, or narrows float32 {@code from} into 16-bit {@code to}. */
     private void convert(Tensor from, Tensor to, boolean widen) {
-        DType narrow = widen ? from.dtype() : to.dtype();
-        boolean half = narrow == DType.FLOAT16;
         long n = from.numel();
-        long grid = kit.grid(n);
-        if (widen && half) {
-            Kernels.widenF16().x(pointer(from)).y(pointer(to)).n(n).launch(kit.launcher(), grid, 0);
-        } else if (widen) {
-            Kernels.widenBf16().x(pointer(from)).y(pointer(to)).n(n).launch(kit.launcher(), grid, 0);
-        } else if (half) {
-            Kernels.narrowF16().x(pointer(from)).y(pointer(to)).n(n).launch(kit.launcher(), grid, 0);
+        if (widen) {
+            CudaKit.byStorage(from.dtype(), null, Kernels.widenF16(), Kernels.widenBf16()).x(pointer(from))
+                    .y(pointer(to)).n(n).launch(kit.launcher(), kit.grid(n));
         } else {
-            Kernels.narrowBf16().x(pointer(from)).y(pointer(to)).n(n).launch(kit.launcher(), grid, 0);
+            CudaKit.byStorage(to.dtype(), null, Kernels.narrowF16(), Kernels.narrowBf16()).x(pointer(from))
+                    .y(pointer(to)).n(n).launch(kit.launcher(), kit.grid(n));
         }
     }
 
