@@ -2,9 +2,8 @@ package dev.jnorm.bench;
 
 import dev.jnorm.backend.cuda.DeviceInfo;
 import dev.jnorm.backend.cuda.internal.DevicePointer;
-import dev.jnorm.backend.cuda.internal.GpuDevice;
+import dev.jnorm.backend.cuda.internal.InertDevice;
 import dev.jnorm.backend.cuda.internal.Kernel;
-import dev.jnorm.tensor.DType;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -13,7 +12,7 @@ import java.util.List;
  * launches, with their grids, on a device of the given description. Memory is addresses only, so
  * plans for shapes of any size cost nothing; what the kernels would compute is not there to read.
  */
-final class LaunchRecorder implements GpuDevice {
+final class LaunchRecorder extends InertDevice {
     /** One launch as a plan made it. */
     record Launch(Kernel kernel, long grid, int block, int sharedBytes) {
     }
@@ -43,10 +42,6 @@ final class LaunchRecorder implements GpuDevice {
     }
 
     @Override
-    public void makeCurrent() {
-    }
-
-    @Override
     public DevicePointer allocate(long bytes) {
         long address = next;
         next += (Math.max(bytes, 1) + 255) / 256 * 256;
@@ -65,56 +60,7 @@ final class LaunchRecorder implements GpuDevice {
     }
 
     @Override
-    public void fill32(DevicePointer pointer, int bits, long count) {
-    }
-
-    @Override
-    public void upload(DevicePointer destination, float[] source, int offset, int count) {
-    }
-
-    @Override
-    public void download(DevicePointer source, float[] destination, int offset, int count) {
-    }
-
-    @Override
-    public void fill16(DevicePointer pointer, short bits, long count) {
-    }
-
-    @Override
-    public void upload16(DevicePointer destination, short[] source, int offset, int count) {
-    }
-
-    @Override
-    public void download16(DevicePointer source, short[] destination, int offset, int count) {
-    }
-
-    @Override
-    public void copy(DevicePointer destination, DevicePointer source, long bytes) {
-    }
-
-    @Override
     public void launch(Kernel kernel, long grid, int block, int sharedBytes, Object... args) {
         launches.add(new Launch(kernel, grid, block, sharedBytes));
-    }
-
-    @Override
-    public boolean gemm(boolean transposeA, boolean transposeB, int m, int n, int k, float alpha, DevicePointer a,
-                        int lda, DevicePointer b, int ldb, float beta, DevicePointer c, DType inputs,
-                        DType output) {
-        return false;
-    }
-
-    @Override
-    public void synchronize() {
-    }
-
-    @Override
-    public double timeMillis(Runnable work) {
-        work.run();
-        return 0;
-    }
-
-    @Override
-    public void close() {
     }
 }

@@ -1,6 +1,5 @@
 package dev.jnorm.backend.cuda.internal;
 
-import dev.jnorm.tensor.DType;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -14,7 +13,7 @@ import org.junit.jupiter.api.Test;
 class DeviceAllocatorTest {
 
     /** A device with a fixed amount of memory that records what it is asked. */
-    private static final class CountingDevice implements GpuDevice {
+    private static final class CountingDevice extends InertDevice {
         final List<Long> allocations = new ArrayList<>();
         int frees;
         int synchronizations;
@@ -55,59 +54,6 @@ class DeviceAllocatorTest {
         @Override
         public DeviceInfo info() {
             return new DeviceInfo("counting", 9, 0, 1, 1 << 16, 1 << 20, free, "none");
-        }
-
-        @Override
-        public void makeCurrent() {
-        }
-
-        @Override
-        public void fill32(DevicePointer pointer, int bits, long count) {
-        }
-
-        @Override
-        public void upload(DevicePointer destination, float[] source, int offset, int count) {
-        }
-
-        @Override
-        public void download(DevicePointer source, float[] destination, int offset, int count) {
-        }
-
-        @Override
-        public void fill16(DevicePointer pointer, short bits, long count) {
-        }
-
-        @Override
-        public void upload16(DevicePointer destination, short[] source, int offset, int count) {
-        }
-
-        @Override
-        public void download16(DevicePointer source, short[] destination, int offset, int count) {
-        }
-
-        @Override
-        public void copy(DevicePointer destination, DevicePointer source, long bytes) {
-        }
-
-        @Override
-        public void launch(Kernel kernel, long grid, int block, int sharedBytes, Object... args) {
-        }
-
-        @Override
-        public boolean gemm(boolean transposeA, boolean transposeB, int m, int n, int k, float alpha, DevicePointer a,
-                            int lda, DevicePointer b, int ldb, float beta, DevicePointer c, DType inputs,
-                        DType output) {
-            return false;
-        }
-
-        @Override
-        public double timeMillis(Runnable work) {
-            work.run();
-            return 0;
-        }
-
-        @Override
-        public void close() {
         }
     }
 
