@@ -2,6 +2,7 @@ package dev.jnorm.cli;
 
 import dev.jnorm.norm.NormRegistry;
 import dev.jnorm.norm.NormSpec;
+import dev.jnorm.study.SmallBatchStudy;
 import dev.jnorm.tensor.DType;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.TypeConversionException;
@@ -40,6 +41,19 @@ final class Converters {
                 case "float16" -> DType.FLOAT16;
                 default -> throw new BadValue("--dtype must be float32, bfloat16 or float16; got '" + name + "'");
             };
+        }
+    }
+
+    /** The study's learning-rate schedule by its command-line name. */
+    static final class Schedule implements ITypeConverter<SmallBatchStudy.Schedule> {
+        @Override
+        public SmallBatchStudy.Schedule convert(String name) {
+            for (SmallBatchStudy.Schedule s : SmallBatchStudy.Schedule.values()) {
+                if (s.commandName().equals(name)) {
+                    return s;
+                }
+            }
+            throw new BadValue("--schedule must be cosine or constant; got '" + name + "'");
         }
     }
 

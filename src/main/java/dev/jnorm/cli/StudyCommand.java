@@ -40,9 +40,10 @@ final class StudyCommand implements Runnable {
             description = {
                 "Trains the same small CNN (three conv-norm-ReLU blocks, pooling, a linear head) with each norm",
                 "at each batch size, from the same initial weights and on the same images, with SGD (momentum",
-                "0.9, weight decay 5e-4) whose learning rate scales linearly with the batch size, and reports",
-                "the validation error measured in evaluation mode (BatchNorm with its running statistics). Writes",
-                "results.csv and validation-error.png to --out and prints the table. The defaults are the quick",
+                "0.9, weight decay 5e-4) whose learning rate scales linearly with the batch size and decays over",
+                "the run (--schedule), and reports the validation error measured in evaluation mode (BatchNorm",
+                "with its running statistics), mean ± sd over seeds. Writes results.csv, summary.csv and",
+                "validation-error.png to --out and prints the table. The defaults are the quick",
                 "study (BatchNorm and GroupNorm, about 3 minutes on 2 CPU cores); --full runs every norm on more data."},
             optionListHeading = "%nOptions:%n")
     static final class SmallBatch implements Callable<Integer> {
@@ -93,6 +94,13 @@ final class StudyCommand implements Runnable {
                 description = "Learning rate at batch 32, scaled linearly for the others (default: ${DEFAULT-VALUE}).")
         double learningRate;
 
+        @Option(names = "--schedule", paramLabel = "cosine|constant", defaultValue = "cosine",
+                converter = Converters.Schedule.class,
+                description = "The learning rate over each run's steps: cosine decays it from --lr (scaled) towards 0, "
+                        + "so a run ends with settled weights and running statistics; constant keeps it "
+                        + "(default: ${DEFAULT-VALUE}).")
+        SmallBatchStudy.Schedule schedule;
+
         @Option(names = "--backend", paramLabel = "cpu|cuda|auto", defaultValue = "auto",
                 description = "Where to train (default: ${DEFAULT-VALUE}).")
         String backend;
@@ -133,7 +141,8 @@ final class StudyCommand implements Runnable {
                     : ranks > 1 ? SmallBatchStudy.DEVICE_NORMS : SmallBatchStudy.DEFAULT_NORMS;
             SmallBatchStudy.Settings settings = new SmallBatchStudy.Settings(chosen, batchSizes,
                     epochs != null ? epochs : full ? 3 : 2, trainImages != null ? trainImages : full ? 20000 : 5000,
-                    valImages != null ? valImages : full ? 10000 : 2000, seed, learningRate, 0.9, 5e-4, ranks, dtype, seeds, depth);
+                    valImages != null ? valImages : full ? 10000 : 2000, seed, learningRate, 0.9, 5e-4, ranks, dtype, seeds, depth,
+                    schedule);
             ImageSet[] sets = load(settings);
             String source = synthetic ? "synthetic" : "Fashion-MNIST";
             try (Backend b = Backend.named(backend)) {
@@ -189,7 +198,8 @@ final class StudyCommand implements Runnable {
             StringBuilder s = new StringBuilder();
             SmallBatchStudy.Result first = results.get(0);
             s.append(String.format(Locale.ROOT, "%nValidation error (%%) on %d %s images held out, after %d epoch(s) on "
-                    + "%d training images, by %s%s%s:%n", first.valImages(), source, first.epochs(), first.trainImages(),
+                    + "%d training images (%s learning rate), by %s%s%s:%n", first.valImages(), source, first.epochs(),
+                    first.trainImages(), first.schedule().commandName(),
                     ranks > 1 ? "global batch size (" + ranks + " devices, batch/" + ranks + " each)" : "batch size",
                     first.dtype() == DType.FLOAT32 ? "" : ", " + first.dtype() + " activations",
                     runs > 1 ? ", mean ± standard deviation of " + runs + " seeds" : ""));
@@ -247,11 +257,12 @@ final class StudyCommand implements Runnable {
 
         private void write(List<SmallBatchStudy.Result> results, List<SmallBatchStudy.Summary> cells, String source) {
             StringBuilder csv = new StringBuilder("norm,batch_size,seed,epochs,train_images,val_images,learning_rate,"
-                    + "train_loss,val_error_pct,train_seconds,train_images_per_second,devices,dtype\n");
+                    + "train_loss,val_error_pct,train_seconds,train_images_per_second,devices,dtype,schedule\n");
             for (SmallBatchStudy.Result r : results) {
-                csv.append(String.format(Locale.ROOT, "%s,%d,%d,%d,%d,%d,%.6f,%.5f,%.3f,%.2f,%.1f,%d,%s%n", r.norm(),
-                        r.batchSize(), r.seed(), r.epochs(), r.trainImages(), r.valImages(), r.learningRate(),
-                        r.trainLoss(), r.valErrorPercent(), r.trainSeconds(), r.imagesPerSecond(), ranks, r.dtype()));
+                csv.append(String.format(Locale.ROOT, "%s,%d,%d,%d,%d,%d,%.6f,%.5f,%.3f,%.2f,%.1f,%d,%s,%s%n",
+                        r.norm(), r.batchSize(), r.seed(), r.epochs(), r.trainImages(), r.valImages(), r.learningRate(),
+                        r.trainLoss(), r.valErrorPercent(), r.trainSeconds(), r.imagesPerSecond(), ranks, r.dtype(),
+                        r.schedule().commandName()));
             }
             StringBuilder summary = new StringBuilder("norm,batch_size,runs,val_error_mean,val_error_sd,"
                     + "train_loss_mean,train_images_per_second\n");
@@ -283,14 +294,16 @@ final class StudyCommand implements Runnable {
         }
 
         @Override
-        public void step(String run, long imagesDone, long imagesTotal, double loss, double imagesPerSecond) {
+        public void step(String run, long imagesDone, long imagesTotal, double loss, double learningRate,
+                         double imagesPerSecond) {
             if (!run.equals(this.run)) {
                 close();
                 this.run = run;
                 bar = Progress.start(err, run, imagesTotal);
             }
             bar.stepTo(imagesDone);
-            bar.setExtraMessage(String.format(Locale.ROOT, "loss %.3f, %.0f images/s", loss, imagesPerSecond));
+            bar.setExtraMessage(String.format(Locale.ROOT, "loss %.3f, lr %.4f, %.0f images/s", loss, learningRate,
+                    imagesPerSecond));
         }
 
         @Override

@@ -12,7 +12,7 @@ import java.util.List;
 public final class Sgd implements AutoCloseable {
     private final List<Parameter> parameters;
     private final List<Tensor> velocities = new ArrayList<>();
-    private final double learningRate;
+    private double learningRate;
     private final double momentum;
     private final double weightDecay;
 
@@ -43,6 +43,25 @@ public final class Sgd implements AutoCloseable {
             p.value().backend().network().sgdStep(p.value(), p.grad(), velocities.get(i), (float) learningRate,
                     (float) momentum, (float) weightDecay);
         }
+    }
+
+    /**
+     * The rate the next {@link #step()} takes.
+     *
+     * @return lr
+     */
+    public double learningRate() {
+        return learningRate;
+    }
+
+    /**
+     * Sets the rate of the steps that follow, as a schedule does (PyTorch's {@code group["lr"] = …});
+     * the velocities are kept.
+     *
+     * @param learningRate lr from the next step on
+     */
+    public void setLearningRate(double learningRate) {
+        this.learningRate = learningRate;
     }
 
     /**

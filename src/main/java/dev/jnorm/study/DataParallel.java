@@ -61,6 +61,16 @@ final class DataParallel implements AutoCloseable {
         this.pool = ranks > 1 ? Executors.newFixedThreadPool(ranks) : null;
     }
 
+    /** Sets every replica's learning rate for the steps that follow. */
+    void setLearningRate(double learningRate) {
+        optimizers.forEach(o -> o.setLearningRate(learningRate));
+    }
+
+    /** The rate the replicas' next step takes. */
+    double learningRate() {
+        return optimizers.get(0).learningRate();
+    }
+
     /** Rank 0's replica. */
     Sequential first() {
         return replicas.get(0);

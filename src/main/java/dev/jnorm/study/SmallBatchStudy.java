@@ -19,7 +19,8 @@ import java.util.stream.Stream;
 /**
  * Trains {@link SmallCnn} with each norm at each batch size, from the same initial weights and on
  * the same sequence of images, with SGD whose learning rate scales linearly with the batch size
- * (the base rate at batch 32), and reports the validation error, measured in evaluation mode:
+ * (the base rate at batch 32) and follows a {@link Schedule} over the run's steps, and reports the
+ * validation error, measured in evaluation mode:
  * BatchNorm (and the batch terms of Batch-Instance and Switchable) with its running statistics, as
  * in practice.
  */
@@ -53,17 +54,40 @@ public final class SmallBatchStudy {
     public static final List<String> DEVICE_NORMS = List.of(NormKind.BATCH.commandName(),
             NormKind.SYNC_BATCH.commandName(), NormKind.GROUP.commandName());
 
+    /** How the learning rate moves over a run's steps. */
+    public enum Schedule {
+        /** The base rate throughout. */
+        CONSTANT,
+        /**
+         * Cosine decay from the base rate towards 0 over the run, step by step (SGDR without restarts,
+         * Loshchilov &amp; Hutter 2017): the last steps settle the weights, and with them BatchNorm's
+         * running statistics, which lag weights still moving at a constant rate.
+         */
+        COSINE;
+
+        /** The factor on the base rate at step {@code step} (from 0) of {@code steps}. */
+        public double factor(long step, long steps) {
+            return this == CONSTANT ? 1 : 0.5 * (1 + Math.cos(Math.PI * step / steps));
+        }
+
+        /** Its command-line name. */
+        public String commandName() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
     /**
      * What to train, on how much data, and how; {@code ranks} simulated devices (threads) each take
      * 1/ranks of every batch, data-parallel ({@link DataParallel}; 1 for ordinary training);
      * {@code dtype} the activations' type (float32, or bfloat16/float16 for mixed precision on a GPU
      * backend: parameters, gradients and the optimizer stay float32); each cell trained {@code seeds}
      * times, run k with seed {@code seed + 1000·k} (its initial weights and image order); the network
-     * {@link SmallCnn} of {@code depth} convolutions a stage.
+     * {@link SmallCnn} of {@code depth} convolutions a stage; the learning rate following
+     * {@code schedule} over each run's steps.
      */
     public record Settings(List<String> norms, List<Integer> batchSizes, int epochs, int trainImages, int valImages,
                            long seed, double baseLearningRate, double momentum, double weightDecay, int ranks,
-                           DType dtype, int seeds, int depth) {
+                           DType dtype, int seeds, int depth, Schedule schedule) {
         public Settings {
             if (depth < 1) {
                 throw new IllegalArgumentException("--depth must be positive, got " + depth);
@@ -88,11 +112,11 @@ public final class SmallBatchStudy {
             }
         }
 
-        /** Ordinary training, on one device. */
+        /** Ordinary training, on one device, at a constant rate. */
         public Settings(List<String> norms, List<Integer> batchSizes, int epochs, int trainImages, int valImages,
                         long seed, double baseLearningRate, double momentum, double weightDecay) {
             this(norms, batchSizes, epochs, trainImages, valImages, seed, baseLearningRate, momentum, weightDecay, 1,
-                    DType.FLOAT32, 1, 1);
+                    DType.FLOAT32, 1, 1, Schedule.CONSTANT);
         }
 
         /** The seed of run {@code k} of a cell. */
@@ -106,11 +130,12 @@ public final class SmallBatchStudy {
     }
 
     /**
-     * One trained network: its final training loss (mean of the last epoch), validation error, and
-     * the time its training took (validation not included).
+     * One trained network: its base learning rate, final training loss (mean of the last epoch),
+     * validation error, and the time its training took (validation not included).
      */
     public record Result(String norm, int batchSize, int epochs, int trainImages, int valImages, double learningRate,
-                         double trainLoss, double valErrorPercent, double trainSeconds, DType dtype, long seed) {
+                         double trainLoss, double valErrorPercent, double trainSeconds, DType dtype, long seed,
+                         Schedule schedule) {
         public double imagesPerSecond() {
             return (double) epochs * trainImages / trainSeconds;
         }
@@ -144,9 +169,10 @@ public final class SmallBatchStudy {
         return out;
     }
 
-    /** Told about every step, to show progress. */
+    /** Told about every step, to show progress: its loss and the learning rate it took. */
     public interface Progress {
-        void step(String run, long imagesDone, long imagesTotal, double loss, double imagesPerSecond);
+        void step(String run, long imagesDone, long imagesTotal, double loss, double learningRate,
+                  double imagesPerSecond);
     }
 
     private static final int EVAL_BATCH = 250;
@@ -212,20 +238,24 @@ public final class SmallBatchStudy {
         try (DataParallel devices = new DataParallel(norm, backend, dtype, s.depth(), seed, s.ranks(),
                 s.learningRate(batchSize), s.momentum(), s.weightDecay())) {
             long done = 0;
+            long totalSteps = (long) s.epochs() * steps;
             for (int epoch = 0; epoch < s.epochs(); epoch++) {
                 int[] order = permutation(train.size(), seed + epoch);
                 epochLoss = 0;
                 for (int step = 0; step < steps; step++) {
+                    devices.setLearningRate(s.learningRate(batchSize)
+                            * s.schedule().factor((long) epoch * steps + step, totalSteps));
                     double l = devices.step(train, order, step * batchSize, batchSize);
                     epochLoss += l / steps;
                     done += batchSize;
-                    progress.step(run, done, total, l, done / ((System.nanoTime() - start) / 1e9));
+                    progress.step(run, done, total, l, devices.learningRate(),
+                            done / ((System.nanoTime() - start) / 1e9));
                 }
             }
             double trainSeconds = (System.nanoTime() - start) / 1e9;
             double error = validationError(devices.first(), backend, val, dtype);
             return new Result(norm, batchSize, s.epochs(), steps * batchSize, val.size(), s.learningRate(batchSize),
-                    epochLoss, error, trainSeconds, dtype, seed);
+                    epochLoss, error, trainSeconds, dtype, seed, s.schedule());
         }
     }
 

@@ -139,7 +139,8 @@ class SmallBatchStudyTest {
     }
 
     private static SmallBatchStudy.Result result(String norm, int batch, double error, long seed) {
-        return new SmallBatchStudy.Result(norm, batch, 1, 100, 50, 0.05, 1.0, error, 1.0, DType.FLOAT32, seed);
+        return new SmallBatchStudy.Result(norm, batch, 1, 100, 50, 0.05, 1.0, error, 1.0, DType.FLOAT32, seed,
+                SmallBatchStudy.Schedule.COSINE);
     }
 
     /**
@@ -185,13 +186,33 @@ class SmallBatchStudyTest {
         SmallBatchStudy.Settings s = new SmallBatchStudy.Settings(List.of("group", "layer"), List.of(16, 4), 1, 64, 40, 5,
                 0.08, 0.9, 5e-4);
         List<SmallBatchStudy.Result> results = SmallBatchStudy.run(CPU, ImageSet.synthetic(64, 1),
-                ImageSet.synthetic(40, 2), s, (run, done, total, loss, speed) -> { });
+                ImageSet.synthetic(40, 2), s, (run, done, total, loss, lr, speed) -> { });
         assertEquals(4, results.size());
         assertEquals(0.04, results.get(0).learningRate(), 1e-12);
         assertEquals(0.01, results.get(1).learningRate(), 1e-12);
         for (SmallBatchStudy.Result r : results) {
             assertTrue(r.valErrorPercent() >= 0 && r.valErrorPercent() <= 100, r.toString());
             assertEquals(64, r.trainImages());
+        }
+    }
+
+    /**
+     * Each step takes the base rate (scaled to the batch) times the schedule's factor at that step
+     * of the whole run, over epochs: cosine from the full rate down towards 0, constant throughout.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"COSINE", "CONSTANT"})
+    void eachStepTakesTheScheduledRate(String schedule) {
+        SmallBatchStudy.Schedule sched = SmallBatchStudy.Schedule.valueOf(schedule);
+        SmallBatchStudy.Settings s = new SmallBatchStudy.Settings(List.of("group"), List.of(16), 2, 64, 20, 5,
+                0.08, 0.9, 5e-4, 1, DType.FLOAT32, 1, 1, sched);
+        List<Double> rates = new java.util.ArrayList<>();
+        SmallBatchStudy.run(CPU, ImageSet.synthetic(64, 1), ImageSet.synthetic(20, 2), s,
+                (run, done, total, loss, lr, speed) -> rates.add(lr));
+        assertEquals(8, rates.size(), "2 epochs of 4 steps");
+        for (int k = 0; k < 8; k++) {
+            double expected = sched == SmallBatchStudy.Schedule.CONSTANT ? 0.04 : 0.02 * (1 + Math.cos(Math.PI * k / 8));
+            assertEquals(expected, rates.get(k), 1e-12, "step " + k);
         }
     }
 }

@@ -22,19 +22,20 @@ class StudyCommandTest {
     void trainsEveryNormAndBatchSizeAndWritesTheTableCsvAndPlot(@TempDir Path dir) throws IOException {
         CliRun run = CliRun.of("study", "small-batch", "--synthetic", "--norms", "batch,group,none", "--seeds", "1",
                 "--epochs", "1", "--batch-sizes", "8,2", "--train-images", "48", "--val-images", "30", "--backend",
-                "cpu",
+                "cpu", "--schedule", "constant",
                 "--out", dir.toString());
         assertEquals(0, run.status(), run.err());
         assertTrue(run.out().contains("Validation error (%) on 30 synthetic images held out, after 1 epoch(s) on 48 "
-                + "training images"), run.out());
+                + "training images (constant learning rate)"), run.out());
         assertTrue(run.out().matches("(?s).*\\nbatch\\s+\\d+\\.\\d\\d\\s+\\d+\\.\\d\\d\\s+\\d+\\n.*"),
                 "a row of errors, then the images per second: " + run.out());
         assertTrue(run.err().contains("images/s"), "a progress bar with the speed");
         List<String> csv = Files.readAllLines(dir.resolve("results.csv"));
         assertEquals("norm,batch_size,seed,epochs,train_images,val_images,learning_rate,train_loss,val_error_pct,"
-                + "train_seconds,train_images_per_second,devices,dtype", csv.get(0));
+                + "train_seconds,train_images_per_second,devices,dtype,schedule", csv.get(0));
         assertEquals(7, csv.size(), "three norms at two batch sizes");
         assertTrue(csv.get(1).startsWith("batch,8,2018,1,48,30,0.012500,"), csv.get(1));
+        assertTrue(csv.get(1).endsWith(",constant"), csv.get(1));
         BufferedImage png = ImageIO.read(dir.resolve("validation-error.png").toFile());
         assertNotNull(png);
         assertEquals(900, png.getWidth());
@@ -51,7 +52,7 @@ class StudyCommandTest {
         List<String> csv = Files.readAllLines(dir.resolve("results.csv"));
         assertEquals(List.of("batch", "batch", "sync-batch", "sync-batch", "group", "group"),
                 csv.subList(1, csv.size()).stream().map(l -> l.split(",")[0]).toList());
-        assertTrue(csv.get(1).endsWith(",2,float32"), csv.get(1));
+        assertTrue(csv.get(1).endsWith(",2,float32,cosine"), "cosine unless told: " + csv.get(1));
         CliRun odd = CliRun.of("study", "small-batch", "--synthetic", "--ranks", "3", "--batch-sizes", "8",
                 "--backend", "cpu", "--out", dir.resolve("odd").toString());
         assertEquals(2, odd.status());
@@ -93,11 +94,15 @@ class StudyCommandTest {
         assertEquals(0, run.status(), run.err());
         assertTrue(run.out().contains("--dtype bfloat16: the cpu backend trains in float32 (16-bit activations are "
                 + "the GPU backend's)"), run.out());
-        assertTrue(run.out().contains("by batch size:"), "no 16-bit activations in the table's title: " + run.out());
-        assertTrue(Files.readAllLines(dir.resolve("results.csv")).get(1).endsWith(",float32"));
+        assertTrue(run.out().contains("(cosine learning rate), by batch size:"),
+                "no 16-bit activations in the table's title: " + run.out());
+        assertTrue(Files.readAllLines(dir.resolve("results.csv")).get(1).endsWith(",float32,cosine"));
         CliRun wrong = CliRun.of("study", "small-batch", "--synthetic", "--dtype", "float64", "--backend", "cpu");
         assertEquals(2, wrong.status());
         assertTrue(wrong.err().contains("--dtype must be float32, bfloat16 or float16; got 'float64'"), wrong.err());
+        CliRun step = CliRun.of("study", "small-batch", "--synthetic", "--schedule", "step", "--backend", "cpu");
+        assertEquals(2, step.status());
+        assertTrue(step.err().contains("--schedule must be cosine or constant; got 'step'"), step.err());
     }
 
     @Test
