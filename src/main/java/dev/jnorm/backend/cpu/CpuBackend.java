@@ -5,6 +5,7 @@ import dev.jnorm.backend.NetworkOps;
 import dev.jnorm.backend.NormOp;
 import dev.jnorm.backend.cpu.internal.CpuKit;
 import dev.jnorm.backend.cpu.internal.CpuNetworkOps;
+import dev.jnorm.backend.cpu.internal.FloatPool;
 import dev.jnorm.backend.cpu.internal.HostTensor;
 import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
@@ -50,9 +51,16 @@ public final class CpuBackend implements Backend {
         return HostTensor.zeros(this, shape, dtype);
     }
 
+    /** Float32 storage of closed tensors, for {@link #empty}. */
+    private final FloatPool pool = FloatPool.forHeap();
+
+    /**
+     * A tensor whose contents are unspecified: float32 storage is reused from closed tensors (see
+     * {@link FloatPool}; JNORM_CPU_POISON=1 fills it with NaN), other dtypes are zeros.
+     */
     @Override
     public Tensor empty(Shape shape, DType dtype) {
-        return allocate(shape, dtype);
+        return HostTensor.empty(this, pool, shape, dtype);
     }
 
     @Override

@@ -243,11 +243,14 @@ public final class CpuNetworkOps implements NetworkOps {
     }
 
     /**
-     * The columns of one image (im2col): row (c, ki, kj) of the columns, output row i, output columns
-     * [j0, j1) read channel c's row i + ki − pad from column j0 + kj − pad; the rest of the columns
-     * matrix is padding (zeros), which the caller's buffer holds already. Or, {@code adjoint}
-     * (col2im), each such run added back onto the pixels it was read from. A run is copied or added
-     * on the tensors' own storage (arraycopy, and a loop the JIT vectorizes for float32).
+     * The columns of one image (im2col): row (c, ki, kj) of the columns is channel c's plane shifted
+     * by (ki − pad, kj − pad), entry (i, j) reading pixel (i + ki − pad, j + kj − pad), zero where that
+     * falls outside the plane. In the flattened plane the shift is one offset, so each row is copied
+     * as a single run, rows i that read outside the plane left as the caller's zeros and the entries
+     * whose column wraps into a neighbouring row (the left or right padding) zeroed after. Or,
+     * {@code adjoint} (col2im), each row's wrapped entries zeroed in the columns (a scratch buffer)
+     * and the run added back onto the pixels it was read from. Runs are copied or added on the
+     * tensors' own storage (arraycopy, and a loop the JIT vectorizes for float32).
      */
     private void runs(ConvGeometry g, Tensor columns, Tensor picture, boolean adjoint) {
         HostTensor cols = host(columns);
@@ -260,17 +263,35 @@ public final class CpuNetworkOps implements NetworkOps {
             for (int ki = 0; ki < k; ki++) {
                 for (int kj = 0; kj < k; kj++) {
                     int row = ((c * k + ki) * k + kj) * h * w;
-                    int j0 = Math.min(Math.max(0, pad - kj), w);
-                    int length = Math.max(Math.min(w, w + pad - kj), j0) - j0;
-                    for (int i = Math.max(0, pad - ki); i < Math.min(h, h + pad - ki); i++) {
-                        int at = row + i * w + j0;
-                        int from = (c * h + i + ki - pad) * w + j0 + kj - pad;
-                        if (adjoint) {
-                            image.addRange(cols, at, from, length);
-                        } else {
-                            cols.copyRange(image, from, at, length);
-                        }
+                    int shift = (ki - pad) * w + kj - pad;
+                    int lo = Math.max(Math.max(0, pad - ki) * w, -shift); // entries [lo, hi) read the plane
+                    int hi = Math.min(Math.min(h, h + pad - ki) * w, h * w - shift);
+                    if (hi <= lo) {
+                        continue;
                     }
+                    if (adjoint) {
+                        zeroWrapped(cols, row, lo, hi, w, kj - pad);
+                        image.addRange(cols, row + lo, c * h * w + lo + shift, hi - lo);
+                    } else {
+                        cols.copyRange(image, c * h * w + lo + shift, row + lo, hi - lo);
+                        zeroWrapped(cols, row, lo, hi, w, kj - pad);
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * Zeroes the entries in [lo, hi) of the columns row from {@code row} whose column j reads
+     * j + {@code dj} outside [0, w): the padding, which a single run reads from the neighbouring row.
+     */
+    private static void zeroWrapped(HostTensor cols, int row, int lo, int hi, int w, int dj) {
+        int first = dj < 0 ? 0 : w - dj; // the wrapped columns are [first, first + |dj|)
+        for (int i = lo / w; i * w < hi; i++) {
+            for (int j = first; j < first + Math.abs(dj); j++) {
+                int t = i * w + j;
+                if (t >= lo && t < hi) {
+                    cols.set(row + t, 0);
                 }
             }
         }

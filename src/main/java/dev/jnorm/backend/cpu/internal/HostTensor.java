@@ -17,10 +17,12 @@ public final class HostTensor extends Tensor {
     private final double[] doubles;
     private final short[] halves;
     private final int offset;
+    private final FloatPool pool; // where the float storage goes on close, or null
 
     private HostTensor(CpuBackend backend, Shape shape, DType dtype, float[] floats, double[] doubles,
-                       short[] halves, int offset, Tensor base) {
+                       short[] halves, int offset, Tensor base, FloatPool pool) {
         super(shape, dtype, base);
+        this.pool = pool;
         this.backend = backend;
         this.floats = floats;
         this.doubles = doubles;
@@ -28,12 +30,23 @@ public final class HostTensor extends Tensor {
         this.offset = offset;
     }
 
+    /**
+     * A new tensor whose contents are unspecified: float32 storage comes from {@code pool} (an old
+     * tensor's, or NaN with JNORM_CPU_POISON=1) and goes back to it on close; other dtypes are zeros.
+     */
+    public static HostTensor empty(CpuBackend backend, FloatPool pool, Shape shape, DType dtype) {
+        if (dtype != DType.FLOAT32) {
+            return zeros(backend, shape, dtype);
+        }
+        return new HostTensor(backend, shape, dtype, pool.take(hostLength(shape.numel())), null, null, 0, null, pool);
+    }
+
     public static HostTensor zeros(CpuBackend backend, Shape shape, DType dtype) {
         int n = hostLength(shape.numel());
         return switch (dtype) {
-            case FLOAT32 -> new HostTensor(backend, shape, dtype, new float[n], null, null, 0, null);
-            case FLOAT64 -> new HostTensor(backend, shape, dtype, null, new double[n], null, 0, null);
-            case FLOAT16, BFLOAT16 -> new HostTensor(backend, shape, dtype, null, null, new short[n], 0, null);
+            case FLOAT32 -> new HostTensor(backend, shape, dtype, new float[n], null, null, 0, null, null);
+            case FLOAT64 -> new HostTensor(backend, shape, dtype, null, new double[n], null, 0, null, null);
+            case FLOAT16, BFLOAT16 -> new HostTensor(backend, shape, dtype, null, null, new short[n], 0, null, null);
         };
     }
 
@@ -44,7 +57,7 @@ public final class HostTensor extends Tensor {
 
     @Override
     protected Tensor createView(long offset, Shape shape) {
-        return new HostTensor(backend, shape, dtype(), floats, doubles, halves, this.offset + (int) offset, this);
+        return new HostTensor(backend, shape, dtype(), floats, doubles, halves, this.offset + (int) offset, this, null);
     }
 
     private int length() {
@@ -174,6 +187,9 @@ public final class HostTensor extends Tensor {
 
     @Override
     protected void release() {
-        // Java arrays are reclaimed by the garbage collector once unreachable.
+        if (pool != null) { // views have none: only the owner gives its storage back
+            pool.give(floats);
+        }
+        // other arrays are reclaimed by the garbage collector once unreachable
     }
 }
