@@ -24,7 +24,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * rtol 1e-5, backward atol 1e-4, both scaled by κ = 1 + |μ|/σ for a mean offset of 1000); a shape of
  * 8·6·32·33 values, so that the loops run in parallel and over several chunks of rows, and the 2-D
  * shapes whose loops differ ([N, C] BatchNorm, [N, L] LayerNorm and RMSNorm); and two runs bit for
- * bit the same.
+ * bit the same, the second on views at other offsets into larger tensors (the loops' general
+ * indexing, where the first takes their one-index loops).
  */
 class Float32LoopsTest {
     private static final Backend CPU = new CpuBackend();
@@ -49,8 +50,8 @@ class Float32LoopsTest {
     @ParameterizedTest(name = "{0} {1}, mean offset {2}")
     @MethodSource("cases")
     void matchTheFloat64ReferenceAndRepeatBitForBit(String norm, Shape shape, double offset) {
-        List<double[]> first = steps(norm, shape, DType.FLOAT32, offset);
-        List<double[]> exact = steps(norm, shape, DType.FLOAT64, offset);
+        List<double[]> first = steps(norm, shape, DType.FLOAT32, offset, false);
+        List<double[]> exact = steps(norm, shape, DType.FLOAT64, offset, false);
         double kappa = 1 + offset;
         for (int i = 0; i < first.size(); i++) {
             boolean forward = i % 2 == 0;
@@ -58,17 +59,18 @@ class Float32LoopsTest {
             Close.assertClose(exact.get(i), first.get(i), tol, forward ? 1e-5 * kappa : 1e-4 * kappa,
                     norm + " output " + i);
         }
-        List<double[]> second = steps(norm, shape, DType.FLOAT32, offset);
+        List<double[]> second = steps(norm, shape, DType.FLOAT32, offset, true);
         for (int i = 0; i < first.size(); i++) {
-            assertArrayEquals(first.get(i), second.get(i), norm + " run twice, output " + i);
+            assertArrayEquals(first.get(i), second.get(i), norm + " run again on views, output " + i);
         }
     }
 
     /**
      * Two training steps (output, then input and parameter gradients and running statistics), then
-     * an evaluation forward: the values in order, alternately forward-like and backward-like.
+     * an evaluation forward: the values in order, alternately forward-like and backward-like; with
+     * {@code views}, x and dy are views at offsets 3 and 5 into larger tensors.
      */
-    private static List<double[]> steps(String norm, Shape shape, DType dtype, double offset) {
+    private static List<double[]> steps(String norm, Shape shape, DType dtype, double offset, boolean views) {
         List<double[]> out = new ArrayList<>();
         try (NormLayer<?> layer = layer(norm, shape, dtype)) {
             for (int step = 0; step < 3; step++) {
@@ -81,8 +83,12 @@ class Float32LoopsTest {
                     x[i] = (float) (x[i] + offset);
                     dy[i] = (float) dy[i];
                 }
-                try (Tensor xt = TestData.tensor(CPU, dtype, x, shape.dims());
-                     Tensor dyt = TestData.tensor(CPU, dtype, dy, shape.dims());
+                try (Tensor xBase = TestData.tensor(CPU, dtype, views ? padded(x, 3) : x, views
+                             ? new long[] {x.length + 3} : shape.dims());
+                     Tensor dyBase = TestData.tensor(CPU, dtype, views ? padded(dy, 5) : dy, views
+                             ? new long[] {dy.length + 5} : shape.dims());
+                     Tensor xt = views ? xBase.view(3, shape) : xBase;
+                     Tensor dyt = views ? dyBase.view(5, shape) : dyBase;
                      Tensor y = layer.forward(xt);
                      Tensor dx = layer.backward(dyt)) {
                     out.add(y.toDoubleArray());
@@ -103,6 +109,14 @@ class Float32LoopsTest {
                 out.add(bn.runningVar().toDoubleArray());
             }
         }
+        return out;
+    }
+
+    /** {@code values} after {@code before} NaNs. */
+    private static double[] padded(double[] values, int before) {
+        double[] out = new double[before + values.length];
+        java.util.Arrays.fill(out, 0, before, Double.NaN);
+        System.arraycopy(values, 0, out, before, values.length);
         return out;
     }
 }

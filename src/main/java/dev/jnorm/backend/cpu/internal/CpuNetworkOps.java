@@ -7,6 +7,7 @@ import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
 import java.util.stream.IntStream;
+import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.openblas.global.openblas_nolapack;
 
 /**
@@ -43,9 +44,10 @@ public final class CpuNetworkOps implements NetworkOps {
 
         /**
          * Row-major C = op(A)·op(B) (+ beta·C). JavaCPP hands a Java array to C as a copy of the whole
-         * array, written back whole after the call: a view into a larger tensor (an image of a batch,
-         * which other threads are writing) is therefore copied to an array of its own first, and C's
-         * back into its view after, so that a call touches nothing but its operands.
+         * array, written back whole after the call (every operand, twice, and views copied to arrays of
+         * their own first, so that a call touches nothing but its operands): float32 operands are
+         * instead copied once into this thread's native buffers, the inputs in and C out, which at the
+         * study's sizes halves the bytes a call copies.
          */
         static void gemm(boolean transposeA, boolean transposeB, int m, int n, int k, float alpha, HostTensor a,
                          HostTensor b, float beta, HostTensor c) {
@@ -55,12 +57,12 @@ public final class CpuNetworkOps implements NetworkOps {
             int ldb = transposeB ? k : n;
             int rowMajor = openblas_nolapack.CblasRowMajor;
             if (c.floatStorage() != null) {
-                float[] out = whole(c) ? c.floatStorage() : c.toFloatArray();
-                openblas_nolapack.cblas_sgemm(rowMajor, opA, opB, m, n, k, alpha, floats(a), lda, floats(b), ldb, beta,
-                        out, n);
-                if (out != c.floatStorage()) {
-                    c.copyFrom(out);
-                }
+                Scratch s = SCRATCH.get();
+                FloatPointer pa = s.put(0, a, m * k);
+                FloatPointer pb = s.put(1, b, k * n);
+                FloatPointer pc = beta != 0 ? s.put(2, c, m * n) : s.buffer(2, m * n);
+                openblas_nolapack.cblas_sgemm(rowMajor, opA, opB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, n);
+                pc.get(c.floatStorage(), c.storageOffset(), m * n);
             } else {
                 double[] out = whole(c) ? c.doubleStorage() : c.toDoubleArray();
                 openblas_nolapack.cblas_dgemm(rowMajor, opA, opB, m, n, k, alpha, doubles(a), lda, doubles(b), ldb,
@@ -71,14 +73,33 @@ public final class CpuNetworkOps implements NetworkOps {
             }
         }
 
-        /** Whether {@code t} is its whole storage. */
-        private static boolean whole(HostTensor t) {
-            int length = t.floatStorage() != null ? t.floatStorage().length : t.doubleStorage().length;
-            return t.storageOffset() == 0 && length == t.numel();
+        private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
+
+        /** A thread's native buffers for A, B and C, grown as calls need. */
+        private static final class Scratch {
+            private final FloatPointer[] buffers = new FloatPointer[3];
+
+            FloatPointer buffer(int which, long length) {
+                if (buffers[which] == null || buffers[which].capacity() < length) {
+                    if (buffers[which] != null) {
+                        buffers[which].close();
+                    }
+                    buffers[which] = new FloatPointer(Math.max(length, 1 << 12));
+                }
+                return buffers[which];
+            }
+
+            /** Buffer {@code which} holding {@code t}'s {@code length} values. */
+            FloatPointer put(int which, HostTensor t, long length) {
+                FloatPointer p = buffer(which, length);
+                p.put(t.floatStorage(), t.storageOffset(), (int) length);
+                return p;
+            }
         }
 
-        private static float[] floats(HostTensor t) {
-            return whole(t) ? t.floatStorage() : t.toFloatArray();
+        /** Whether {@code t} is its whole storage. */
+        private static boolean whole(HostTensor t) {
+            return t.storageOffset() == 0 && t.doubleStorage().length == t.numel();
         }
 
         private static double[] doubles(HostTensor t) {
@@ -286,11 +307,15 @@ public final class CpuNetworkOps implements NetworkOps {
      * j + {@code dj} outside [0, w): the padding, which a single run reads from the neighbouring row.
      */
     private static void zeroWrapped(HostTensor cols, int row, int lo, int hi, int w, int dj) {
-        int first = dj < 0 ? 0 : w - dj; // the wrapped columns are [first, first + |dj|)
-        for (int i = lo / w; i * w < hi; i++) {
-            for (int j = first; j < first + Math.abs(dj); j++) {
-                int t = i * w + j;
-                if (t >= lo && t < hi) {
+        int first = dj < 0 ? 0 : w - dj; // the wrapped columns are [first, first + |dj|) of each row
+        float[] f = cols.floatStorage();
+        int o = cols.storageOffset() + row;
+        for (int j = first; j < first + Math.abs(dj); j++) {
+            int t = lo / w * w + j;
+            for (t = t < lo ? t + w : t; t < hi; t += w) {
+                if (f != null) {
+                    f[o + t] = 0;
+                } else {
                     cols.set(row + t, 0);
                 }
             }
@@ -399,8 +424,16 @@ public final class CpuNetworkOps implements NetworkOps {
         int a = in.storageOffset();
         int b = out.storageOffset();
         blocks(n, (from, to) -> {
+            float[] xs = f[0];
+            float[] ys = f[1];
+            if (a == b) { // one index: a loop C2 vectorizes (see Float32Loops)
+                for (int i = a + from; i < a + to; i++) {
+                    ys[i] = Math.max(xs[i], 0f);
+                }
+                return;
+            }
             for (int i = from; i < to; i++) {
-                f[1][b + i] = Math.max(f[0][a + i], 0f);
+                ys[b + i] = Math.max(xs[a + i], 0f);
             }
         });
     }
@@ -425,12 +458,18 @@ public final class CpuNetworkOps implements NetworkOps {
             float[] ys = f[0];
             float[] gs = f[1];
             float[] ds = f[2];
+            // without a branch (ReLU's outputs are unpredictable): y is +0 (bits 0: dx 0) or positive
+            // or NaN (bits > 0: dx = dy), so (b | −b) >> 31 is the mask
+            if (yo == go && go == o) { // one index: a loop C2 vectorizes (see Float32Loops)
+                for (int i = o + from; i < o + to; i++) {
+                    int bits = Float.floatToRawIntBits(ys[i]);
+                    ds[i] = Float.intBitsToFloat(Float.floatToRawIntBits(gs[i]) & ((bits | -bits) >> 31));
+                }
+                return;
+            }
             for (int i = from; i < to; i++) {
-                // without a branch (ReLU's outputs are unpredictable): y is +0 (bits 0: dx 0) or positive
-                // or NaN (bits > 0: dx = dy), so (b | −b) >> 31 is the mask
                 int bits = Float.floatToRawIntBits(ys[yo + i]);
-                int mask = (bits | -bits) >> 31;
-                ds[o + i] = Float.intBitsToFloat(Float.floatToRawIntBits(gs[go + i]) & mask);
+                ds[o + i] = Float.intBitsToFloat(Float.floatToRawIntBits(gs[go + i]) & ((bits | -bits) >> 31));
             }
         });
     }

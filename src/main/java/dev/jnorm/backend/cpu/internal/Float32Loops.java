@@ -112,37 +112,81 @@ public final class Float32Loops {
 
     /**
      * {@code Σ dy} into {@code out[0]} and {@code Σ dy·(x − center)} into {@code out[1]} over
-     * {@code length} values (x from {@code xi}, dy from {@code gi}), in double, two partial sums of
-     * each added in a fixed order.
+     * {@code length} values (x from {@code xi}, dy from {@code gi}), as {@link #moments} sums: four
+     * float partial sums of each per block of {@value #BLOCK_VALUES} values, each block's added into
+     * double, in a fixed order.
      */
     private static void gradientSums(float[] x, int xi, float[] dy, int gi, int length, double center,
                                      double[] out) {
-        double a0 = 0;
-        double a1 = 0;
-        double b0 = 0;
-        double b1 = 0;
+        float c = (float) center;
+        double sumDy = 0;
+        double sumDyX = 0;
         int t = 0;
-        for (; t + 1 < length; t += 2) {
-            double g0 = dy[gi + t];
-            double g1 = dy[gi + t + 1];
-            a0 += g0;
-            a1 += g1;
-            b0 += g0 * (x[xi + t] - center);
-            b1 += g1 * (x[xi + t + 1] - center);
+        while (t + 4 <= length) {
+            int blockEnd = Math.min(length - 3, t + BLOCK_VALUES);
+            float a0 = 0;
+            float a1 = 0;
+            float a2 = 0;
+            float a3 = 0;
+            float b0 = 0;
+            float b1 = 0;
+            float b2 = 0;
+            float b3 = 0;
+            for (; t < blockEnd; t += 4) {
+                float g0 = dy[gi + t];
+                float g1 = dy[gi + t + 1];
+                float g2 = dy[gi + t + 2];
+                float g3 = dy[gi + t + 3];
+                a0 += g0;
+                a1 += g1;
+                a2 += g2;
+                a3 += g3;
+                b0 += g0 * (x[xi + t] - c);
+                b1 += g1 * (x[xi + t + 1] - c);
+                b2 += g2 * (x[xi + t + 2] - c);
+                b3 += g3 * (x[xi + t + 3] - c);
+            }
+            sumDy += (double) a0 + a1 + a2 + a3;
+            sumDyX += (double) b0 + b1 + b2 + b3;
         }
-        if (t < length) {
+        for (; t < length; t++) {
             double g = dy[gi + t];
-            a0 += g;
-            b0 += g * (x[xi + t] - center);
+            sumDy += g;
+            sumDyX += g * (x[xi + t] - center);
         }
-        out[0] += a0 + a1;
-        out[1] += b0 + b1;
+        out[0] += sumDy;
+        out[1] += sumDyX;
     }
+
+    // JDK 17's C2 vectorizes a loop only where its arrays share one index expression: at different
+    // offsets (even equal ones it cannot prove equal) the loop stays scalar, ~4× slower. The
+    // elementwise loops below therefore take a loop over one index where the tensors start at the
+    // same offset (their own arrays, the usual case) and the general loop otherwise.
 
     /** {@code y[i] = (x[i] − m)·a + b} for {@code length} values. */
     private static void normalize(float[] x, int xi, float[] y, int yi, int length, float m, float a, float b) {
+        if (xi == yi) {
+            for (int i = xi; i < xi + length; i++) {
+                y[i] = (x[i] - m) * a + b;
+            }
+            return;
+        }
         for (int j = 0; j < length; j++) {
             y[yi + j] = (x[xi + j] - m) * a + b;
+        }
+    }
+
+    /** {@code dx[i] = a·dy[i] − bx·(x[i] − m) − d} for {@code length} values: a norm's backward with its sums. */
+    private static void backwardLine(float[] x, int xi, float[] dy, int gi, float[] dx, int oi, int length, float a,
+                                     float bx, float m, float d) {
+        if (xi == gi && gi == oi) {
+            for (int i = xi; i < xi + length; i++) {
+                dx[i] = a * dy[i] - bx * (x[i] - m) - d;
+            }
+            return;
+        }
+        for (int j = 0; j < length; j++) {
+            dx[oi + j] = a * dy[gi + j] - bx * (x[xi + j] - m) - d;
         }
     }
 
@@ -276,16 +320,8 @@ public final class Float32Loops {
             float a = (float) scale;
             float bx = batchStatistics ? (float) (scale * rstd[c] * sumDyXhat[c] / count) : 0f;
             float d = batchStatistics ? (float) (scale * sumDy[c] / count) : 0f;
-            float m = (float) mean[c];
-            float[] g = dy.a();
-            float[] xs = x.a();
-            float[] out = dx.a();
-            int gi = dy.o() + row * s;
-            int xi = x.o() + row * s;
-            int oi = dx.o() + row * s;
-            for (int j = 0; j < s; j++) {
-                out[oi + j] = a * g[gi + j] - bx * (xs[xi + j] - m) - d;
-            }
+            backwardLine(x.a(), x.o() + row * s, dy.a(), dy.o() + row * s, dx.a(), dx.o() + row * s, s, a, bx,
+                    (float) mean[c], d);
         });
     }
 
@@ -444,17 +480,10 @@ public final class Float32Loops {
                 double meanGXhat = sumGXhat / length;
                 float bx = (float) (rstd[r] * rstd[r] * meanGXhat);
                 float d = (float) (rstd[r] * meanG);
-                float[] xs = x.a();
-                float[] gs = dy.a();
-                float[] out = dx.a();
                 for (int k = 0; k < perRow; k++) {
-                    float a = (float) (rstd[r] * param(w, first + k, 1));
-                    int xi = x.o() + start + k * segment;
-                    int gi = dy.o() + start + k * segment;
-                    int oi = dx.o() + start + k * segment;
-                    for (int t = 0; t < segment; t++) {
-                        out[oi + t] = a * gs[gi + t] - bx * (xs[xi + t] - m) - d;
-                    }
+                    int at = start + k * segment;
+                    backwardLine(x.a(), x.o() + at, dy.a(), dy.o() + at, dx.a(), dx.o() + at, segment,
+                            (float) (rstd[r] * param(w, first + k, 1)), bx, m, d);
                 }
             }
         });

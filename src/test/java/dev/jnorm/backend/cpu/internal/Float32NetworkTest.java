@@ -23,8 +23,8 @@ import org.junit.jupiter.api.Test;
  * its float64 path on the same values: moves of values (ReLU, max pooling and its window,
  * their backward) bit for bit, sums (bias, its gradient) within float32's rounding; on views at an
  * offset into larger tensors, with a NaN and a negative zero where ReLU and max pooling must treat
- * them as PyTorch does. The shapes are large enough (2·24·40·38 values) that the loops run in
- * several blocks.
+ * them as PyTorch does; and on tensors of their own (each loop's one-index form) bit for bit as on
+ * the views. The shapes are large enough (2·24·40·38 values) that the loops run in several blocks.
  */
 class Float32NetworkTest {
     private static final Backend CPU = Backend.cpu();
@@ -43,8 +43,10 @@ class Float32NetworkTest {
             x[i] = (float) x[i];
             dy[i] = (float) dy[i];
         }
-        Map<String, double[]> exact = run(DType.FLOAT64, x, dy, pooled, bias);
-        Map<String, double[]> fast = run(DType.FLOAT32, x, dy, pooled, bias);
+        Map<String, double[]> exact = run(DType.FLOAT64, true, x, dy, pooled, bias);
+        Map<String, double[]> fast = run(DType.FLOAT32, true, x, dy, pooled, bias);
+        Map<String, double[]> own = run(DType.FLOAT32, false, x, dy, pooled, bias);
+        fast.forEach((op, values) -> assertArrayEquals(values, own.get(op), op + " on tensors of its own"));
         for (String moved : List.of("relu", "relu backward", "max pool", "max pool window", "max pool backward")) {
             double[] e = exact.get(moved);
             double[] f = fast.get(moved);
@@ -128,15 +130,22 @@ class Float32NetworkTest {
         return out;
     }
 
-    private static Map<String, double[]> run(DType t, double[] x, double[] dy, double[] pooled, double[] bias) {
+    /** The operations on views at offsets into one larger tensor ({@code views}) or on tensors of their own. */
+    private static Map<String, double[]> run(DType t, boolean views, double[] x, double[] dy, double[] pooled,
+                                             double[] bias) {
         NetworkOps ops = CPU.network();
         Map<String, double[]> out = new LinkedHashMap<>();
         Shape s = Shape.of(L.n(), L.c(), 40, 38);
         Shape half = Shape.of(L.n(), L.c(), 20, 19);
         long planes = L.n() * L.c();
+        List<Tensor> owned = new java.util.ArrayList<>();
         try (Tensor big = CPU.allocate(Shape.of(8 * L.numel()), t)) {
             long[] at = {3};
             java.util.function.Function<Shape, Tensor> view = shape -> {
+                if (!views) {
+                    owned.add(CPU.allocate(shape, t));
+                    return owned.get(owned.size() - 1);
+                }
                 Tensor v = big.view(at[0], shape);
                 at[0] += shape.numel() + 5;
                 return v;
@@ -168,6 +177,8 @@ class Float32NetworkTest {
                 ops.biasGrad(dyt, L, g); // accumulates
                 out.put("bias grad", g.toDoubleArray());
             }
+        } finally {
+            owned.forEach(Tensor::close);
         }
         return out;
     }
