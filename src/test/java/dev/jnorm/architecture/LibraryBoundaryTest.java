@@ -19,7 +19,8 @@ import org.junit.jupiter.api.Test;
  * The library stays a library: no class outside the command line, the benchmark and the study names
  * one of theirs or one of the application's optional dependencies (read from the compiled classes'
  * constant pools, where every referenced class is spelled {@code a/b/C}). OpenBLAS, netlib and NCCL's
- * bindings are named by nested classes only, loaded only when they are used.
+ * bindings are named by holder classes only (OpenBlas, and nested ones), loaded only when they are
+ * used.
  */
 class LibraryBoundaryTest {
     private static final List<String> APPLICATION = List.of("dev/jnorm/cli/", "dev/jnorm/bench/", "dev/jnorm/study/");
@@ -27,9 +28,9 @@ class LibraryBoundaryTest {
             "picocli/", "picocli", "com/fasterxml/jackson/", "Jackson", "me/tongfei/progressbar/", "progressbar",
             "org/knowm/xchart/", "XChart", "org/slf4j/simple/", "slf4j-simple", "dev/ludovic/netlib/", "netlib BLAS",
             "org/bytedeco/", "JavaCPP's presets (OpenBLAS, NCCL)");
-    /** The nested classes that alone may name an optional dependency, loaded only when it is used. */
+    /** The classes that alone may name an optional dependency, loaded only when it is used. */
     private static final List<String> HOLDERS = List.of("dev/jnorm/backend/cpu/internal/CpuNetworkOps$Netlib.class",
-            "dev/jnorm/backend/cpu/internal/CpuNetworkOps$OpenBlas.class",
+            "dev/jnorm/backend/cpu/internal/OpenBlas.class", "dev/jnorm/backend/cpu/internal/OpenBlas$Scratch.class",
             "dev/jnorm/backend/cuda/NcclReducer$Calls.class", "dev/jnorm/backend/cuda/NcclReducer$DeviceAddress.class");
 
     @Test

@@ -7,8 +7,6 @@ import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
 import java.util.stream.IntStream;
-import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.openblas.global.openblas_nolapack;
 
 /**
  * The training stack's operations on host tensors, float32 or float64, element by element. GEMM
@@ -27,84 +25,6 @@ public final class CpuNetworkOps implements NetworkOps {
     /** Where GEMM runs: OpenBLAS, netlib's BLAS or plain loops. */
     public static String gemmLibrary() {
         return OPENBLAS ? "OpenBLAS" : NETLIB ? "netlib BLAS" : "plain loops";
-    }
-
-    /** The one class that names OpenBLAS, loaded on the first GEMM with it, and only then. */
-    private static final class OpenBlas {
-        static boolean loads() {
-            try {
-                org.bytedeco.javacpp.Loader.load(openblas_nolapack.class);
-                // one thread per call: the convolutions already run their images' GEMMs on all cores
-                org.bytedeco.openblas.presets.openblas_nolapack.blas_set_num_threads(1);
-                return true;
-            } catch (LinkageError | RuntimeException e) { // no library for this platform
-                return false;
-            }
-        }
-
-        /**
-         * Row-major C = op(A)·op(B) (+ beta·C). JavaCPP hands a Java array to C as a copy of the whole
-         * array, written back whole after the call (every operand, twice, and views copied to arrays of
-         * their own first, so that a call touches nothing but its operands): float32 operands are
-         * instead copied once into this thread's native buffers, the inputs in and C out, which at the
-         * study's sizes halves the bytes a call copies.
-         */
-        static void gemm(boolean transposeA, boolean transposeB, int m, int n, int k, float alpha, HostTensor a,
-                         HostTensor b, float beta, HostTensor c) {
-            int opA = transposeA ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
-            int opB = transposeB ? openblas_nolapack.CblasTrans : openblas_nolapack.CblasNoTrans;
-            int lda = transposeA ? m : k;
-            int ldb = transposeB ? k : n;
-            int rowMajor = openblas_nolapack.CblasRowMajor;
-            if (c.floatStorage() != null) {
-                Scratch s = SCRATCH.get();
-                FloatPointer pa = s.put(0, a, m * k);
-                FloatPointer pb = s.put(1, b, k * n);
-                FloatPointer pc = beta != 0 ? s.put(2, c, m * n) : s.buffer(2, m * n);
-                openblas_nolapack.cblas_sgemm(rowMajor, opA, opB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, n);
-                pc.get(c.floatStorage(), c.storageOffset(), m * n);
-            } else {
-                double[] out = whole(c) ? c.doubleStorage() : c.toDoubleArray();
-                openblas_nolapack.cblas_dgemm(rowMajor, opA, opB, m, n, k, alpha, doubles(a), lda, doubles(b), ldb,
-                        beta, out, n);
-                if (out != c.doubleStorage()) {
-                    c.copyFrom(out);
-                }
-            }
-        }
-
-        private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
-
-        /** A thread's native buffers for A, B and C, grown as calls need. */
-        private static final class Scratch {
-            private final FloatPointer[] buffers = new FloatPointer[3];
-
-            FloatPointer buffer(int which, long length) {
-                if (buffers[which] == null || buffers[which].capacity() < length) {
-                    if (buffers[which] != null) {
-                        buffers[which].close();
-                    }
-                    buffers[which] = new FloatPointer(Math.max(length, 1 << 12));
-                }
-                return buffers[which];
-            }
-
-            /** Buffer {@code which} holding {@code t}'s {@code length} values. */
-            FloatPointer put(int which, HostTensor t, long length) {
-                FloatPointer p = buffer(which, length);
-                p.put(t.floatStorage(), t.storageOffset(), (int) length);
-                return p;
-            }
-        }
-
-        /** Whether {@code t} is its whole storage. */
-        private static boolean whole(HostTensor t) {
-            return t.storageOffset() == 0 && t.doubleStorage().length == t.numel();
-        }
-
-        private static double[] doubles(HostTensor t) {
-            return whole(t) ? t.doubleStorage() : t.toDoubleArray();
-        }
     }
 
     /** The one class that names netlib, loaded on the first GEMM with it, and only then. */
@@ -189,18 +109,26 @@ public final class CpuNetworkOps implements NetworkOps {
     }
 
     /**
-     * Images in a fixed number of chunks (at most {@link #CHUNKS}), run in parallel; each chunk has
-     * its own columns buffer.
+     * Images in a fixed number of chunks (at most {@link #CHUNKS}), run in parallel: per image the
+     * columns (im2col) and {@code y = W·cols}; float32 with OpenBLAS on native buffers
+     * ({@link OpenBlas#convForward}), else with a columns buffer per chunk.
      */
     @Override
     public void convForward(Tensor x, Tensor weight, Tensor bias, Tensor y, ConvGeometry g) {
-        Tensor w = weight.reshape(Shape.of(g.out(), g.patch()));
-        forEachChunk(g.n(), x.dtype(), g, (chunk, from, to, cols) -> {
-            for (int n = from; n < to; n++) {
-                im2col(image(x, n, g.in(), g), g, cols);
-                gemm(false, false, g.out(), g.plane(), g.patch(), 1, w, cols, 0, image(y, n, g.out(), g));
-            }
-        });
+        if (OPENBLAS && x.dtype() == DType.FLOAT32) {
+            forEachChunk(g.n(), (chunk, from, to) -> OpenBlas.convForward(host(x), host(weight), host(y), g, from,
+                    to));
+        } else {
+            Tensor w = weight.reshape(Shape.of(g.out(), g.patch()));
+            forEachChunk(g.n(), (chunk, from, to) -> {
+                try (Tensor cols = columns(x.dtype(), g)) {
+                    for (int n = from; n < to; n++) {
+                        im2col(host(image(x, n, g.in(), g)), g, host(cols));
+                        gemm(false, false, g.out(), g.plane(), g.patch(), 1, w, cols, 0, image(y, n, g.out(), g));
+                    }
+                }
+            });
+        }
         if (bias != null) {
             addBias(y, new NcsLayout(g.n(), g.out(), g.plane()), bias);
         }
@@ -217,15 +145,22 @@ public final class CpuNetworkOps implements NetworkOps {
         Shape matrix = Shape.of(g.out(), g.patch());
         Tensor w = weight.reshape(matrix);
         Tensor[] partial = new Tensor[chunks(g.n())];
-        forEachChunk(g.n(), x.dtype(), g, (chunk, from, to, cols) -> {
+        boolean openBlas = OPENBLAS && x.dtype() == DType.FLOAT32;
+        forEachChunk(g.n(), (chunk, from, to) -> {
             Tensor dw = kit.backend().allocate(matrix, x.dtype());
             partial[chunk] = dw;
-            for (int n = from; n < to; n++) {
-                Tensor dyn = image(dy, n, g.out(), g);
-                im2col(image(x, n, g.in(), g), g, cols);
-                gemm(false, true, g.out(), g.patch(), g.plane(), 1, dyn, cols, 1, dw);
-                gemm(true, false, g.patch(), g.plane(), g.out(), 1, w, dyn, 0, cols);
-                col2im(cols, g, image(dx, n, g.in(), g));
+            if (openBlas) {
+                OpenBlas.convBackward(host(x), host(weight), host(dy), host(dx), host(dw), g, from, to);
+                return;
+            }
+            try (Tensor cols = columns(x.dtype(), g)) {
+                for (int n = from; n < to; n++) {
+                    Tensor dyn = image(dy, n, g.out(), g);
+                    im2col(host(image(x, n, g.in(), g)), g, host(cols));
+                    gemm(false, true, g.out(), g.patch(), g.plane(), 1, dyn, cols, 1, dw);
+                    gemm(true, false, g.patch(), g.plane(), g.out(), 1, w, dyn, 0, cols);
+                    col2im(host(cols), g, host(image(dx, n, g.in(), g)));
+                }
             }
         });
         HostTensor total = host(gradWeight);
@@ -242,95 +177,55 @@ public final class CpuNetworkOps implements NetworkOps {
 
     @FunctionalInterface
     private interface ChunkWork {
-        void run(int chunk, int from, int to, Tensor cols);
+        void run(int chunk, int from, int to);
     }
 
     private static int chunks(int images) {
         return Math.min(CHUNKS, images);
     }
 
-    /** Splits images 0..n−1 into {@link #chunks} fixed chunks and runs them in parallel, each with its columns. */
-    private void forEachChunk(int n, DType dtype, ConvGeometry g, ChunkWork work) {
+    /** Splits images 0..n−1 into {@link #chunks} fixed chunks and runs them in parallel. */
+    private static void forEachChunk(int n, ChunkWork work) {
         int chunks = chunks(n);
-        IntStream.range(0, chunks).parallel().forEach(k -> {
-            try (Tensor cols = kit.backend().empty(Shape.of(g.patch(), g.plane()), dtype)) {
-                work.run(k, k * n / chunks, (k + 1) * n / chunks, cols);
-            }
-        });
+        IntStream.range(0, chunks).parallel().forEach(k -> work.run(k, k * n / chunks, (k + 1) * n / chunks));
+    }
+
+    /** A buffer for one image's columns. */
+    private Tensor columns(DType dtype, ConvGeometry g) {
+        return kit.backend().empty(Shape.of(g.patch(), g.plane()), dtype);
     }
 
     private static Tensor image(Tensor batch, int n, int channels, ConvGeometry g) {
         return batch.view((long) n * channels * g.plane(), Shape.of(channels, g.plane()));
     }
 
-    /**
-     * The columns of one image (im2col): row (c, ki, kj) of the columns is channel c's plane shifted
-     * by (ki − pad, kj − pad), entry (i, j) reading pixel (i + ki − pad, j + kj − pad), zero where that
-     * falls outside the plane. In the flattened plane the shift is one offset, so each row is copied
-     * as a single run, rows i that read outside the plane left as the caller's zeros and the entries
-     * whose column wraps into a neighbouring row (the left or right padding) zeroed after. Or,
-     * {@code adjoint} (col2im), each row's wrapped entries zeroed in the columns (a scratch buffer)
-     * and the run added back onto the pixels it was read from. Runs are copied or added on the
-     * tensors' own storage (arraycopy, and a loop the JIT vectorizes for float32).
-     */
-    private void runs(ConvGeometry g, Tensor columns, Tensor picture, boolean adjoint) {
-        HostTensor cols = host(columns);
-        HostTensor image = host(picture);
-        int h = g.height();
-        int w = g.width();
-        int k = g.kernel();
-        int pad = g.pad();
-        for (int c = 0; c < g.in(); c++) {
-            for (int ki = 0; ki < k; ki++) {
-                for (int kj = 0; kj < k; kj++) {
-                    int row = ((c * k + ki) * k + kj) * h * w;
-                    int shift = (ki - pad) * w + kj - pad;
-                    int lo = Math.max(Math.max(0, pad - ki) * w, -shift); // entries [lo, hi) read the plane
-                    int hi = Math.min(Math.min(h, h + pad - ki) * w, h * w - shift);
-                    if (hi <= lo) {
-                        continue;
-                    }
-                    if (adjoint) {
-                        zeroWrapped(cols, row, lo, hi, w, kj - pad);
-                        image.addRange(cols, row + lo, c * h * w + lo + shift, hi - lo);
-                    } else {
-                        cols.copyRange(image, c * h * w + lo + shift, row + lo, hi - lo);
-                        zeroWrapped(cols, row, lo, hi, w, kj - pad);
-                    }
-                }
+    /** One image's columns ({@link ConvRuns}), copied on the tensors' own storage, padding zeroed. */
+    private static void im2col(HostTensor image, ConvGeometry g, HostTensor cols) {
+        int plane = g.plane();
+        ConvRuns.forEachRow(g, (at, lo, hi, source, dj) -> {
+            if (hi <= lo) { // the row reads only padding
+                cols.fillRange(at, plane, 0);
+                return;
             }
-        }
+            cols.fillRange(at, lo, 0);
+            cols.copyRange(image, source, at + lo, hi - lo);
+            cols.fillRange(at + hi, plane - hi, 0);
+            ConvRuns.zeroWrapped(cols, at, lo, hi, g.width(), dj);
+        });
     }
 
     /**
-     * Zeroes the entries in [lo, hi) of the columns row from {@code row} whose column j reads
-     * j + {@code dj} outside [0, w): the padding, which a single run reads from the neighbouring row.
+     * The adjoint of im2col: each row's padding entries zeroed in the columns (a scratch buffer) and
+     * its run added back onto the pixels it was read from.
      */
-    private static void zeroWrapped(HostTensor cols, int row, int lo, int hi, int w, int dj) {
-        int first = dj < 0 ? 0 : w - dj; // the wrapped columns are [first, first + |dj|) of each row
-        float[] f = cols.floatStorage();
-        int o = cols.storageOffset() + row;
-        for (int j = first; j < first + Math.abs(dj); j++) {
-            int t = lo / w * w + j;
-            for (t = t < lo ? t + w : t; t < hi; t += w) {
-                if (f != null) {
-                    f[o + t] = 0;
-                } else {
-                    cols.set(row + t, 0);
-                }
+    private static void col2im(HostTensor cols, ConvGeometry g, HostTensor image) {
+        image.fill(0);
+        ConvRuns.forEachRow(g, (at, lo, hi, source, dj) -> {
+            if (hi > lo) {
+                ConvRuns.zeroWrapped(cols, at, lo, hi, g.width(), dj);
+                image.addRange(cols, at + lo, source, hi - lo);
             }
-        }
-    }
-
-    private void im2col(Tensor x, ConvGeometry g, Tensor cols) {
-        host(cols).fill(0);
-        runs(g, cols, x, false);
-    }
-
-    /** The adjoint of im2col: each run added back onto the pixels it was read from. */
-    private void col2im(Tensor cols, ConvGeometry g, Tensor dx) {
-        host(dx).fill(0);
-        runs(g, cols, dx, true);
+        });
     }
 
     // Each operation below has a float32 loop on the arrays themselves (parallel over fixed blocks of

@@ -174,6 +174,17 @@ public final class HostTensor extends Tensor {
     }
 
     /** Sets {@code length} elements from {@code at} to {@code value}. */
+    void fillRange(int at, int length, double value) {
+        if (floats != null) {
+            Arrays.fill(floats, offset + at, offset + at + length, (float) value);
+        } else if (doubles != null) {
+            Arrays.fill(doubles, offset + at, offset + at + length, value);
+        } else {
+            Arrays.fill(halves, offset + at, offset + at + length, dtype().toBits(value));
+        }
+    }
+
+    /** Sets every element to {@code value}. */
     public void fill(double value) {
         requireOpen();
         if (floats != null) {
