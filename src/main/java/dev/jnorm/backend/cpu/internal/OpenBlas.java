@@ -79,8 +79,9 @@ final class OpenBlas {
     }
 
     /**
-     * Images [from, to) of a float32 convolution's backward: per image {@code dW += dy·colsᵀ} (dW
-     * kept in native memory over the images, then written to {@code dw}) and
+     * Images [from, to) of a float32 convolution's backward: per image {@code dWᵀ += cols·dyᵀ} (dWᵀ
+     * kept in native memory over the images, then transposed into {@code dw}, which starts at zero;
+     * OpenBLAS takes this form ~20 % faster than {@code dW += dy·colsᵀ} at the study's sizes) and
      * {@code dx = col2im(Wᵀ·dy)}.
      */
     static void convBackward(HostTensor x, HostTensor weight, HostTensor dy, HostTensor dx, HostTensor dw,
@@ -93,7 +94,8 @@ final class OpenBlas {
         FloatPointer w = s.put(A, weight, out * patch);
         FloatPointer cols = s.buffer(B, (long) patch * plane);
         FloatPointer gradient = s.buffer(C, (long) out * plane);
-        FloatPointer dW = s.put(D, dw, out * patch);
+        FloatPointer dWt = s.buffer(D, (long) patch * out);
+        dWt.fill(0);
         float[] columns = s.columns(patch * plane);
         float[] image = s.image(pixels);
         float[] run = s.run(pixels);
@@ -101,14 +103,21 @@ final class OpenBlas {
             im2col(x.floatStorage(), x.storageOffset() + n * pixels, g, columns);
             cols.put(columns, 0, patch * plane);
             gradient.put(dy.floatStorage(), dy.storageOffset() + n * out * plane, out * plane);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, out, patch, plane, 1, gradient, plane, cols, plane,
-                    1, dW, patch);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, patch, out, plane, 1, cols, plane, gradient, plane,
+                    1, dWt, out);
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, patch, plane, out, 1, w, patch, gradient, plane, 0,
                     cols, plane);
             cols.get(columns, 0, patch * plane);
             col2im(columns, g, dx.floatStorage(), dx.storageOffset() + n * pixels, image, run);
         }
-        dW.get(dw.floatStorage(), dw.storageOffset(), out * patch);
+        float[] transposed = s.columns(patch * out); // the columns are done with
+        dWt.get(transposed, 0, patch * out);
+        float[] d = dw.floatStorage();
+        for (int o = 0; o < out; o++) {
+            for (int p = 0; p < patch; p++) {
+                d[dw.storageOffset() + o * patch + p] = transposed[p * out + o];
+            }
+        }
     }
 
     /** One image's columns ({@link ConvRuns}, x from {@code at}) into {@code cols}, padding zeroed. */
