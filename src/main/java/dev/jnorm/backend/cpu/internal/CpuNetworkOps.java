@@ -10,12 +10,13 @@ import java.util.stream.IntStream;
 
 /**
  * The training stack's operations on host tensors, float32 or float64, element by element. GEMM
- * goes to OpenBLAS ({@code cblas_sgemm}/{@code cblas_dgemm}, JavaCPP's preset, whose jar brings the
- * library) where it is on the class path and loads, else to netlib's BLAS ({@code sgemm}/{@code dgemm};
- * on a machine without a native BLAS installed, the reference one) where that is, else to
- * {@link #plainGemm}, a loop over rows; each on the tensors' own storage. jnorm's command line has
- * OpenBLAS and netlib; the library leaves both optional. Only one of the two native BLAS is ever
- * loaded: netlib's system {@code libblas.so.3}, loaded first, would take over OpenBLAS's symbols.
+ * goes to OpenBLAS ({@link OpenBlas}: JavaCPP's preset, whose jar brings the library; operands in
+ * native buffers, float32 convolutions there whole) where it is on the class path and loads, else to
+ * netlib's BLAS ({@code sgemm}/{@code dgemm} on the tensors' own storage; on a machine without a
+ * native BLAS installed, the reference one) where that is, else to {@link #plainGemm}, a loop over
+ * rows. jnorm's command line has OpenBLAS and netlib; the library leaves both optional. Only one of
+ * the two native BLAS is ever loaded: netlib's system {@code libblas.so.3}, loaded first, would take
+ * over OpenBLAS's symbols.
  */
 public final class CpuNetworkOps implements NetworkOps {
     private static final boolean OPENBLAS = onClassPath("org.bytedeco.openblas.global.openblas_nolapack")
@@ -457,14 +458,11 @@ public final class CpuNetworkOps implements NetworkOps {
                     int q = go + (p * oh + i) * ow;
                     int v = wo + (p * oh + i) * ow;
                     int top = o + (p * height + 2 * i) * width;
+                    // the two rows of windows +0, then dy stored where each window's maximum was
+                    java.util.Arrays.fill(ds, top, top + 2 * width, 0f);
                     for (int j = 0; j < ow; j++) {
-                        // every position of the window written: dy where it was the maximum, else +0
                         int w = (int) ws[v + j];
-                        int bits = Float.floatToRawIntBits(gs[q + j]);
-                        ds[top + 2 * j] = Float.intBitsToFloat(bits & (differs(w, 0) - 1));
-                        ds[top + 2 * j + 1] = Float.intBitsToFloat(bits & (differs(w, 1) - 1));
-                        ds[top + width + 2 * j] = Float.intBitsToFloat(bits & (differs(w, 2) - 1));
-                        ds[top + width + 2 * j + 1] = Float.intBitsToFloat(bits & (differs(w, 3) - 1));
+                        ds[top + (w >> 1) * width + 2 * j + (w & 1)] = gs[q + j];
                     }
                 }
             });
