@@ -45,7 +45,7 @@ final class StudyCommand implements Runnable {
                 "with its running statistics), mean ± sd over seeds. Writes results.csv, summary.csv and",
                 "validation-error.png to --out and prints the table. The defaults are the quick study",
                 "(BatchNorm and GroupNorm, about 2 minutes on 2 CPU cores); --converged trains near convergence",
-                "(about 17 minutes); --full runs every norm on more data."},
+                "(about 35 minutes); --full runs every norm on more data."},
             optionListHeading = "%nOptions:%n")
     static final class SmallBatch implements Callable<Integer> {
         @Spec
@@ -61,7 +61,7 @@ final class StudyCommand implements Runnable {
         List<Integer> batchSizes;
 
         @Option(names = "--epochs", paramLabel = "E", description = "Passes over the training images (default 2; "
-                + "with --full or --converged: 3).")
+                + "with --full: 3; with --converged: 6).")
         Integer epochs;
 
         @Option(names = "--train-images", paramLabel = "N", description = "Training images used (default 5000; "
@@ -77,8 +77,7 @@ final class StudyCommand implements Runnable {
         boolean full;
 
         @Option(names = "--converged", description = "Near convergence: all 60000 training and 10000 test images, "
-                + "3 epochs, batch sizes 32 and 2 (about 17 minutes on 2 CPU cores for BatchNorm and GroupNorm; "
-                + "twice the epochs move the errors at batch 32 by well under a point).")
+                + "6 epochs, batch sizes 32 and 2 (about 35 minutes on 2 CPU cores for BatchNorm and GroupNorm).")
         boolean converged;
 
         @Option(names = "--ranks", paramLabel = "K", defaultValue = "1",
@@ -150,7 +149,7 @@ final class StudyCommand implements Runnable {
                     : ranks > 1 ? SmallBatchStudy.DEVICE_NORMS : SmallBatchStudy.DEFAULT_NORMS;
             SmallBatchStudy.Settings settings = new SmallBatchStudy.Settings(chosen, batchSizes != null ? batchSizes
                     : converged ? List.of(32, 2) : List.of(32, 16, 8, 4, 2),
-                    epochs != null ? epochs : full || converged ? 3 : 2,
+                    epochs != null ? epochs : converged ? 6 : full ? 3 : 2,
                     trainImages != null ? trainImages : converged ? 60000 : full ? 20000 : 5000,
                     valImages != null ? valImages : full || converged ? 10000 : 2000, seed, learningRate, 0.9, 5e-4,
                     ranks, dtype, seeds, depth, schedule);

@@ -84,16 +84,16 @@ class StudyCommandTest {
         assertTrue(summary.get(1).startsWith("batch,8,2,"), summary.get(1));
     }
 
-    /** {@code --converged}: 3 epochs at batch sizes 32 and 2 unless told otherwise; not with {@code --full}. */
+    /** {@code --converged}: 6 epochs at batch sizes 32 and 2 unless told otherwise; not with {@code --full}. */
     @Test
-    void convergedTrainsThreeEpochsAtBatch32And2(@TempDir Path dir) throws IOException {
+    void convergedTrainsSixEpochsAtBatch32And2(@TempDir Path dir) throws IOException {
         CliRun run = CliRun.of("study", "small-batch", "--synthetic", "--converged", "--seeds", "1", "--norms", "group",
-                "--train-images", "64", "--val-images", "20", "--backend", "cpu", "--out", dir.toString());
+                "--train-images", "32", "--val-images", "20", "--backend", "cpu", "--out", dir.toString());
         assertEquals(0, run.status(), run.err());
         List<String[]> rows = Files.readAllLines(dir.resolve("results.csv")).stream().skip(1)
                 .map(l -> l.split(",")).toList();
         assertEquals(List.of("32", "2"), rows.stream().map(r -> r[1]).toList(), "batch sizes");
-        assertEquals(List.of("3", "3"), rows.stream().map(r -> r[3]).toList(), "epochs");
+        assertEquals(List.of("6", "6"), rows.stream().map(r -> r[3]).toList(), "epochs");
         CliRun both = CliRun.of("study", "small-batch", "--synthetic", "--converged", "--full", "--backend", "cpu");
         assertEquals(2, both.status());
         assertEquals("--full and --converged are two budgets: give one", both.err().strip());
