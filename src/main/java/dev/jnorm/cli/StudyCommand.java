@@ -44,7 +44,7 @@ final class StudyCommand implements Runnable {
                 "the run (--schedule), and reports the validation error measured in evaluation mode (BatchNorm",
                 "with its running statistics), mean ± sd over seeds. Writes results.csv, summary.csv and",
                 "validation-error.png to --out and prints the table. The defaults are the quick study",
-                "(BatchNorm and GroupNorm, about 2 minutes on 2 CPU cores); --converged trains near convergence",
+                "(BatchNorm and GroupNorm, about 3 minutes on 2 CPU cores); --converged trains near convergence",
                 "(about 35 minutes); --full runs every norm on more data."},
             optionListHeading = "%nOptions:%n")
     static final class SmallBatch implements Callable<Integer> {
@@ -64,7 +64,7 @@ final class StudyCommand implements Runnable {
                 + "with --full: 3; with --converged: 6).")
         Integer epochs;
 
-        @Option(names = "--train-images", paramLabel = "N", description = "Training images used (default 5000; "
+        @Option(names = "--train-images", paramLabel = "N", description = "Training images used (default 7500; "
                 + "with --full: 20000; with --converged: all 60000).")
         Integer trainImages;
 
@@ -150,7 +150,7 @@ final class StudyCommand implements Runnable {
             SmallBatchStudy.Settings settings = new SmallBatchStudy.Settings(chosen, batchSizes != null ? batchSizes
                     : converged ? List.of(32, 2) : List.of(32, 16, 8, 4, 2),
                     epochs != null ? epochs : converged ? 6 : full ? 3 : 2,
-                    trainImages != null ? trainImages : converged ? 60000 : full ? 20000 : 5000,
+                    trainImages != null ? trainImages : converged ? 60000 : full ? 20000 : 7500,
                     valImages != null ? valImages : full || converged ? 10000 : 2000, seed, learningRate, 0.9, 5e-4,
                     ranks, dtype, seeds, depth, schedule);
             ImageSet[] sets = load(settings);

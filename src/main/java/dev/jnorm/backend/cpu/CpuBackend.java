@@ -113,6 +113,6 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void close() {
-        // Nothing to release: host tensors are garbage-collected.
+        pool.clear(); // the kept storage goes to the garbage collector; host tensors are collected too
     }
 }

@@ -67,6 +67,15 @@ public final class FloatPool {
         free.computeIfAbsent(a.length, k -> new ConcurrentLinkedQueue<>()).add(a);
     }
 
+    /** Drops every kept array (a backend's close); arrays given back later are kept again. */
+    public void clear() {
+        free.values().forEach(q -> {
+            for (float[] a; (a = q.poll()) != null; ) {
+                keptBytes.addAndGet(-4L * a.length);
+            }
+        });
+    }
+
     /** The bytes kept now. */
     long keptBytes() {
         return keptBytes.get();

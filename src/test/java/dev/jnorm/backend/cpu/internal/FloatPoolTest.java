@@ -27,6 +27,16 @@ class FloatPoolTest {
     }
 
     @Test
+    void clearDropsWhatIsKept() {
+        FloatPool pool = new FloatPool(1 << 20);
+        float[] a = new float[LONG];
+        pool.give(a);
+        pool.clear();
+        assertEquals(0, pool.keptBytes());
+        assertNotSame(a, pool.take(LONG));
+    }
+
+    @Test
     void keepsNeitherShortArraysNorMoreThanItsCapacity() {
         FloatPool pool = new FloatPool(4L * LONG);
         float[] small = new float[LONG - 1];
