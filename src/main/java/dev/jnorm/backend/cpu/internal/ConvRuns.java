@@ -46,6 +46,24 @@ final class ConvRuns {
     }
 
     /**
+     * The columns of the image whose first pixel is {@code batch[first]} into {@code cols} (a buffer
+     * of {@code g}'s patch × plane values), padding zeroed, on the tensors' own storage.
+     */
+    static void im2col(HostTensor batch, int first, ConvGeometry g, HostTensor cols) {
+        int plane = g.plane();
+        forEachRow(g, (at, lo, hi, source, dj) -> {
+            if (hi <= lo) { // the row reads only padding
+                cols.fillRange(at, plane, 0);
+                return;
+            }
+            cols.fillRange(at, lo, 0);
+            cols.copyRange(batch, first + source, at + lo, hi - lo);
+            cols.fillRange(at + hi, plane - hi, 0);
+            zeroWrapped(cols, at, lo, hi, g.width(), dj);
+        });
+    }
+
+    /**
      * Zeroes {@code a[base + t]} for each entry t in [lo, hi) of a row whose columns shift by
      * {@code dj} and whose column t mod w reads outside [0, w): the padding a single run takes from
      * the neighbouring image row.

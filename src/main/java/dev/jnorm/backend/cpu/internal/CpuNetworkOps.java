@@ -110,26 +110,25 @@ public final class CpuNetworkOps implements NetworkOps {
     }
 
     /**
-     * Images in a fixed number of chunks (at most {@link #CHUNKS}), run in parallel: per image the
-     * columns (im2col) and {@code y = W·cols}; float32 with OpenBLAS on native buffers
-     * ({@link OpenBlas#convForward}), else with a columns buffer per chunk.
+     * Images in a fixed number of chunks (at most {@link #CHUNKS}), run in parallel, each chunk with
+     * a columns buffer: per image the columns ({@link ConvRuns#im2col}) and {@code y = W·cols};
+     * float32 with OpenBLAS on native buffers ({@link OpenBlas#convForward}).
      */
     @Override
     public void convForward(Tensor x, Tensor weight, Tensor bias, Tensor y, ConvGeometry g) {
-        if (OPENBLAS && x.dtype() == DType.FLOAT32) {
-            forEachChunk(g.n(), (chunk, from, to) -> OpenBlas.convForward(host(x), host(weight), host(y), g, from,
-                    to));
-        } else {
-            Tensor w = weight.reshape(Shape.of(g.out(), g.patch()));
-            forEachChunk(g.n(), (chunk, from, to) -> {
-                try (Tensor cols = columns(x.dtype(), g)) {
-                    for (int n = from; n < to; n++) {
-                        im2col(host(image(x, n, g.in(), g)), g, host(cols));
-                        gemm(false, false, g.out(), g.plane(), g.patch(), 1, w, cols, 0, image(y, n, g.out(), g));
-                    }
+        Tensor w = weight.reshape(Shape.of(g.out(), g.patch()));
+        forEachChunk(g.n(), (chunk, from, to) -> {
+            try (Tensor cols = columns(x.dtype(), g)) {
+                if (onOpenBlas(x)) {
+                    OpenBlas.convForward(host(x), host(weight), host(y), host(cols), g, from, to);
+                    return;
                 }
-            });
-        }
+                for (int n = from; n < to; n++) {
+                    ConvRuns.im2col(host(x), n * g.in() * g.plane(), g, host(cols));
+                    gemm(false, false, g.out(), g.plane(), g.patch(), 1, w, cols, 0, image(y, n, g.out(), g));
+                }
+            }
+        });
         if (bias != null) {
             addBias(y, new NcsLayout(g.n(), g.out(), g.plane()), bias);
         }
@@ -146,18 +145,18 @@ public final class CpuNetworkOps implements NetworkOps {
         Shape matrix = Shape.of(g.out(), g.patch());
         Tensor w = weight.reshape(matrix);
         Tensor[] partial = new Tensor[chunks(g.n())];
-        boolean openBlas = OPENBLAS && x.dtype() == DType.FLOAT32;
         forEachChunk(g.n(), (chunk, from, to) -> {
             Tensor dw = kit.backend().allocate(matrix, x.dtype());
             partial[chunk] = dw;
-            if (openBlas) {
-                OpenBlas.convBackward(host(x), host(weight), host(dy), host(dx), host(dw), g, from, to);
-                return;
-            }
             try (Tensor cols = columns(x.dtype(), g)) {
+                if (onOpenBlas(x)) {
+                    OpenBlas.convBackward(host(x), host(weight), host(dy), host(dx), host(dw), host(cols), g, from,
+                            to);
+                    return;
+                }
                 for (int n = from; n < to; n++) {
                     Tensor dyn = image(dy, n, g.out(), g);
-                    im2col(host(image(x, n, g.in(), g)), g, host(cols));
+                    ConvRuns.im2col(host(x), n * g.in() * g.plane(), g, host(cols));
                     gemm(false, true, g.out(), g.patch(), g.plane(), 1, dyn, cols, 1, dw);
                     gemm(true, false, g.patch(), g.plane(), g.out(), 1, w, dyn, 0, cols);
                     col2im(host(cols), g, host(image(dx, n, g.in(), g)));
@@ -191,6 +190,11 @@ public final class CpuNetworkOps implements NetworkOps {
         IntStream.range(0, chunks).parallel().forEach(k -> work.run(k, k * n / chunks, (k + 1) * n / chunks));
     }
 
+    /** Whether a convolution on {@code x} runs on OpenBLAS's native buffers ({@link OpenBlas#convForward}). */
+    private static boolean onOpenBlas(Tensor x) {
+        return OPENBLAS && x.dtype() == DType.FLOAT32;
+    }
+
     /** A buffer for one image's columns. */
     private Tensor columns(DType dtype, ConvGeometry g) {
         return kit.backend().empty(Shape.of(g.patch(), g.plane()), dtype);
@@ -198,21 +202,6 @@ public final class CpuNetworkOps implements NetworkOps {
 
     private static Tensor image(Tensor batch, int n, int channels, ConvGeometry g) {
         return batch.view((long) n * channels * g.plane(), Shape.of(channels, g.plane()));
-    }
-
-    /** One image's columns ({@link ConvRuns}), copied on the tensors' own storage, padding zeroed. */
-    private static void im2col(HostTensor image, ConvGeometry g, HostTensor cols) {
-        int plane = g.plane();
-        ConvRuns.forEachRow(g, (at, lo, hi, source, dj) -> {
-            if (hi <= lo) { // the row reads only padding
-                cols.fillRange(at, plane, 0);
-                return;
-            }
-            cols.fillRange(at, lo, 0);
-            cols.copyRange(image, source, at + lo, hi - lo);
-            cols.fillRange(at + hi, plane - hi, 0);
-            ConvRuns.zeroWrapped(cols, at, lo, hi, g.width(), dj);
-        });
     }
 
     /**

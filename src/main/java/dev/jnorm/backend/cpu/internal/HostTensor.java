@@ -187,13 +187,7 @@ public final class HostTensor extends Tensor {
     /** Sets every element to {@code value}. */
     public void fill(double value) {
         requireOpen();
-        if (floats != null) {
-            Arrays.fill(floats, offset, offset + length(), (float) value);
-        } else if (doubles != null) {
-            Arrays.fill(doubles, offset, offset + length(), value);
-        } else {
-            Arrays.fill(halves, offset, offset + length(), dtype().toBits(value));
-        }
+        fillRange(0, length(), value);
     }
 
     @Override

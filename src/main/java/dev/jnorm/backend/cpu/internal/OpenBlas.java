@@ -59,8 +59,12 @@ final class OpenBlas {
         }
     }
 
-    /** Images [from, to) of a float32 convolution: per image the columns, into native memory, then y = W·cols. */
-    static void convForward(HostTensor x, HostTensor weight, HostTensor y, ConvGeometry g, int from, int to) {
+    /**
+     * Images [from, to) of a float32 convolution: per image its columns ({@link ConvRuns#im2col}, in
+     * the chunk's buffer {@code columns}) copied into native memory, then y = W·cols.
+     */
+    static void convForward(HostTensor x, HostTensor weight, HostTensor y, HostTensor columns, ConvGeometry g,
+                            int from, int to) {
         Scratch s = SCRATCH.get();
         int out = g.out();
         int patch = g.patch();
@@ -68,10 +72,9 @@ final class OpenBlas {
         FloatPointer w = s.put(A, weight, out * patch);
         FloatPointer cols = s.buffer(B, (long) patch * plane);
         FloatPointer product = s.buffer(C, (long) out * plane);
-        float[] columns = s.columns(patch * plane);
         for (int n = from; n < to; n++) {
-            im2col(x.floatStorage(), x.storageOffset() + n * g.in() * plane, g, columns);
-            cols.put(columns, 0, patch * plane);
+            ConvRuns.im2col(x, n * g.in() * plane, g, columns);
+            cols.put(columns.floatStorage(), columns.storageOffset(), patch * plane);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, out, plane, patch, 1, w, patch, cols, plane, 0,
                     product, plane);
             product.get(y.floatStorage(), y.storageOffset() + n * out * plane, out * plane);
@@ -79,13 +82,13 @@ final class OpenBlas {
     }
 
     /**
-     * Images [from, to) of a float32 convolution's backward: per image {@code dWᵀ += cols·dyᵀ} (dWᵀ
-     * kept in native memory over the images, then transposed into {@code dw}, which starts at zero;
-     * OpenBLAS takes this form ~20 % faster than {@code dW += dy·colsᵀ} at the study's sizes) and
-     * {@code dx = col2im(Wᵀ·dy)}.
+     * Images [from, to) of a float32 convolution's backward, {@code columns} the chunk's buffer: per
+     * image {@code dWᵀ += cols·dyᵀ} (dWᵀ kept in native memory over the images, then transposed into
+     * {@code dw}, which starts at zero; OpenBLAS takes this form ~20 % faster than
+     * {@code dW += dy·colsᵀ} at the study's sizes) and {@code dx = col2im(Wᵀ·dy)}.
      */
     static void convBackward(HostTensor x, HostTensor weight, HostTensor dy, HostTensor dx, HostTensor dw,
-                             ConvGeometry g, int from, int to) {
+                             HostTensor columns, ConvGeometry g, int from, int to) {
         Scratch s = SCRATCH.get();
         int out = g.out();
         int patch = g.patch();
@@ -96,21 +99,20 @@ final class OpenBlas {
         FloatPointer gradient = s.buffer(C, (long) out * plane);
         FloatPointer dWt = s.buffer(D, (long) patch * out);
         dWt.fill(0);
-        float[] columns = s.columns(patch * plane);
         float[] image = s.image(pixels);
         float[] run = s.run(pixels);
         for (int n = from; n < to; n++) {
-            im2col(x.floatStorage(), x.storageOffset() + n * pixels, g, columns);
-            cols.put(columns, 0, patch * plane);
+            ConvRuns.im2col(x, n * pixels, g, columns);
+            cols.put(columns.floatStorage(), columns.storageOffset(), patch * plane);
             gradient.put(dy.floatStorage(), dy.storageOffset() + n * out * plane, out * plane);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, patch, out, plane, 1, cols, plane, gradient, plane,
                     1, dWt, out);
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, patch, plane, out, 1, w, patch, gradient, plane, 0,
                     cols, plane);
-            cols.get(columns, 0, patch * plane);
+            cols.get(columns.floatStorage(), columns.storageOffset(), patch * plane);
             col2im(columns, g, dx.floatStorage(), dx.storageOffset() + n * pixels, image, run);
         }
-        float[] transposed = s.columns(patch * out); // the columns are done with
+        float[] transposed = s.transposed(patch * out);
         dWt.get(transposed, 0, patch * out);
         float[] d = dw.floatStorage();
         for (int o = 0; o < out; o++) {
@@ -120,36 +122,24 @@ final class OpenBlas {
         }
     }
 
-    /** One image's columns ({@link ConvRuns}, x from {@code at}) into {@code cols}, padding zeroed. */
-    private static void im2col(float[] x, int at, ConvGeometry g, float[] cols) {
-        int plane = g.plane();
-        ConvRuns.forEachRow(g, (row, lo, hi, source, dj) -> {
-            if (hi <= lo) { // the row reads only padding
-                Arrays.fill(cols, row, row + plane, 0f);
-                return;
-            }
-            Arrays.fill(cols, row, row + lo, 0f);
-            System.arraycopy(x, at + source, cols, row + lo, hi - lo);
-            Arrays.fill(cols, row + hi, row + plane, 0f);
-            ConvRuns.zeroWrapped(cols, row, lo, hi, g.width(), dj);
-        });
-    }
-
     /**
-     * The adjoint of im2col into the image at {@code dx[at]}: each row's padding entries zeroed, its
-     * run copied into {@code run} at the pixels it adds onto and added there into {@code image} with
-     * one index (a loop C2 vectorizes, see Float32Loops), the rows in the order the float64 path adds
-     * them; then the image copied to dx.
+     * The adjoint of im2col into the image at {@code dx[at]}: each row's padding entries zeroed in the
+     * columns, its run copied into {@code run} at the pixels it adds onto and added there into
+     * {@code image} with one index (a loop C2 vectorizes, see Float32Loops; {@code HostTensor.addRange}
+     * adds at two offsets and stays scalar), the rows in the order the float64 path adds them; then
+     * the image copied to dx.
      */
-    private static void col2im(float[] cols, ConvGeometry g, float[] dx, int at, float[] image, float[] run) {
+    private static void col2im(HostTensor columns, ConvGeometry g, float[] dx, int at, float[] image, float[] run) {
+        float[] cols = columns.floatStorage();
+        int base = columns.storageOffset();
         int pixels = g.in() * g.plane();
         Arrays.fill(image, 0, pixels, 0f);
         ConvRuns.forEachRow(g, (row, lo, hi, source, dj) -> {
             if (hi <= lo) {
                 return;
             }
-            ConvRuns.zeroWrapped(cols, row, lo, hi, g.width(), dj);
-            System.arraycopy(cols, row + lo, run, source, hi - lo);
+            ConvRuns.zeroWrapped(cols, base + row, lo, hi, g.width(), dj);
+            System.arraycopy(cols, base + row + lo, run, source, hi - lo);
             for (int i = source; i < source + hi - lo; i++) {
                 image[i] += run[i];
             }
@@ -164,10 +154,10 @@ final class OpenBlas {
 
     private static final ThreadLocal<Scratch> SCRATCH = ThreadLocal.withInitial(Scratch::new);
 
-    /** A thread's native buffers (A, B, C and D), and arrays for one image's columns and runs, grown as calls need. */
+    /** A thread's native buffers (A, B, C and D), and arrays for dWᵀ and one image's col2im, grown as calls need. */
     private static final class Scratch {
         private final FloatPointer[] buffers = new FloatPointer[4];
-        private float[] columns = new float[0];
+        private float[] transposed = new float[0];
         private float[] image = new float[0];
         private float[] run = new float[0];
 
@@ -188,8 +178,8 @@ final class OpenBlas {
             return p;
         }
 
-        float[] columns(int length) {
-            return columns.length >= length ? columns : (columns = new float[length]);
+        float[] transposed(int length) {
+            return transposed.length >= length ? transposed : (transposed = new float[length]);
         }
 
         float[] image(int length) {
