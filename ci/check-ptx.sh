@@ -68,14 +68,18 @@ for ptx in "$committed"/*.ptx; do
   fi
 done
 # The streaming kernels move 16 bytes per load and per store: each holds ld.global(.nc).v4 and
-# st.global.v4 (a float4 that leaves as four scalar stores, say, fails here).
-streaming="rows:rows_forward_team_vec rows:rows_forward_block_vec rows:rows_backward_fused_vec rows:rows_apply_vec channels:nc_apply_vec channels:nc_apply_backward_vec channels:nc_apply_pack_f16 channels:nc_apply_pack_bf16 channels:nc_apply_backward_pack_f16 channels:nc_apply_backward_pack_bf16 rows:rows_forward_team_vec_f16 rows:rows_backward_fused_vec_bf16 rows:rows_apply_vec_f16 rows:group_backward_fused_vec_bf16"
-for item in $streaming; do
+# st.global.v4 (a float4 that leaves as four scalar stores, say, fails here); the reducing ones
+# (16-bit statistics partials) load 16 bytes at a time (ld.global(.nc).v4).
+streaming="rows:rows_forward_team_vec rows:rows_forward_block_vec rows:rows_backward_fused_vec rows:rows_apply_vec channels:nc_apply_vec channels:nc_apply_backward_vec channels:nc_apply_pack_f16 channels:nc_apply_pack_bf16 channels:nc_apply_backward_pack_f16 channels:nc_apply_backward_pack_bf16 rows:rows_forward_team_vec_f16 rows:rows_forward_block_vec_bf16 rows:rows_backward_fused_vec_bf16 rows:rows_apply_vec_f16 rows:group_backward_fused_vec_bf16"
+reducing="stats:columns_welford_partial_vec_f16 stats:columns_sums_partial_vec_bf16 stats:segments_welford_partial_pack_f16 stats:segments_welford_partial_pack_bf16 stats:segments_sums_partial_pack_f16 stats:segments_sums_partial_pack_bf16"
+for item in $streaming $reducing; do
   file="${item%%:*}.ptx"
   kernel="${item#*:}"
   body="$(awk -v k="$kernel" '$0 ~ "^\\.visible \\.entry " k "\\(" { on = 1 } on { print } on && /^}/ { exit }' "$committed/$file")"
   [ -n "$body" ] || { echo "check-ptx: no kernel $kernel in $file" >&2; status=1; continue; }
-  for op in 'ld\.global(\.nc)?\.v4' 'st\.global\.v4'; do
+  ops='ld\.global(\.nc)?\.v4 st\.global\.v4'
+  [[ " $reducing " == *" $item "* ]] && ops='ld\.global(\.nc)?\.v4'
+  for op in $ops; do
     # a here-string, not a pipe: grep -q leaving early would kill echo with SIGPIPE, and pipefail
     # would turn a found access into a failure (it did, now and then)
     if ! grep -Eq "$op" <<< "$body"; then

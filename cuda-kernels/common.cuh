@@ -21,6 +21,8 @@
 //   occupancy); STREAMING_KERNEL asks for four (64 registers) where that fits without spilling.
 #pragma once
 
+#include <type_traits>
+
 #ifdef JNORM_EMULATOR
 #include "emulator/cuda_emulation.h"
 #else
@@ -261,6 +263,82 @@ __device__ __forceinline__ uint4 pack8(const float (&f)[8]) {
                ((unsigned int)from_float<Storage>(f[2 * e + 1]).bits << 16);
     }
     return uint4{w[0], w[1], w[2], w[3]};
+}
+
+// 16 bytes from element j, widened into W floats: a float4 (W = 4), or a pack of eight 16-bit values
+// (W = 8); and W floats rounded into 16 bytes at element j.
+template <class Storage>
+struct Pack16 {
+    static constexpr int W = sizeof(Storage) == 4 ? 4 : 8;
+    using Raw = std::conditional_t<W == 4, float4, uint4>;
+
+    template <class P>
+    __device__ static Raw load(P p, i64 j) {
+        if constexpr (W == 4) {
+            return load4(p, j);
+        } else {
+            return load16(p, j);
+        }
+    }
+
+    __device__ static void widen(Raw q, float (&v)[W]) {
+        if constexpr (W == 4) {
+            v[0] = q.x, v[1] = q.y, v[2] = q.z, v[3] = q.w;
+        } else {
+            unpack8<Storage>(q, v);
+        }
+    }
+
+    template <class P>
+    __device__ static void store(P p, i64 j, const float (&v)[W]) {
+        if constexpr (W == 4) {
+            store4(p, j, make_float4(v[0], v[1], v[2], v[3]));
+        } else {
+            store16(p, j, pack8<Storage>(v));
+        }
+    }
+};
+
+// W values of p from element j, widened: one element (W = 1), or 16 bytes (Pack16's W); and W
+// floats stored back from element j, rounded once.
+template <int W, class Storage, class P>
+__device__ __forceinline__ void load_values(P p, i64 j, float (&v)[W]) {
+    if constexpr (W == 1) {
+        v[0] = to_float(p[j]);
+    } else {
+        Pack16<Storage>::widen(Pack16<Storage>::load(p, j), v);
+    }
+}
+
+template <int W, class Storage, class P>
+__device__ __forceinline__ void store_values(P p, i64 j, const float (&v)[W]) {
+    if constexpr (W == 1) {
+        p[j] = from_float<Storage>(v[0]);
+    } else {
+        Pack16<Storage>::store(p, j, v);
+    }
+}
+
+// 16 bytes of each of COLUMN_ROWS rows of a [rows, C] array: rows n0 + u below n1, the W = Pack16's
+// W columns from W·cw, all loaded before any is widened; returns how many rows.
+#define COLUMN_ROWS 4
+
+template <class Storage>
+__device__ __forceinline__ int load_column_rows(In<Storage> p, i64 n0, i64 n1, i64 C, i64 cw,
+                                                float (&v)[COLUMN_ROWS][Pack16<Storage>::W]) {
+    using P = Pack16<Storage>;
+    typename P::Raw q[COLUMN_ROWS] = {};
+    int rows = 0;
+#pragma unroll
+    for (int u = 0; u < COLUMN_ROWS; u++) {
+        if (n0 + u < n1) {
+            q[u] = P::load(p, (n0 + u) * C + P::W * cw);
+            rows = u + 1;
+        }
+    }
+#pragma unroll
+    for (int u = 0; u < COLUMN_ROWS; u++) P::widen(q[u], v[u]);  // rows past `rows` are never used
+    return rows;
 }
 
 // Element i of p set to v, rounded once to p's storage type.

@@ -19,8 +19,9 @@
 // group_backward_fused (one block per row, x and dy read once); larger groups use the per-(n, c)
 // sums of stats.cu and the elementwise pass of channels.cu.
 //
-// The _vec variants load float4; the host picks them when the row length is a multiple of 4 and
-// the pointers are 16-byte aligned.
+// The _vec variants move 16 bytes at a time: float4, or packs of eight 16-bit values (_vec_f16,
+// _vec_bf16); the host picks them when the row length is a multiple of 4 (8) and the pointers are
+// 16-byte aligned.
 #include "common.cuh"
 
 // Mean and rstd of row r from its Welford statistics (RMS rows: rstd of the mean square, mean 0);
@@ -186,21 +187,35 @@ __device__ void rows_forward_block_impl(In<Storage> x, Out<Storage> y, Affine a,
                                         Out<float> rstd_out, Out<float> var_out, i64 rows, int L, float eps,
                                         int centered) {
     DYNAMIC_SHARED(float, cache);
-    // The thread's columns j, by 4 with VEC (then per-channel rows have S a multiple of 4, so a
-    // float4 stays in one channel), and their channel offsets j / S as a cursor: the same in every row.
-    const RowCursor columns(threadIdx.x * (VEC ? 4 : 1), blockDim.x * (VEC ? 4 : 1), a.perChannel ? a.S : L, 1);
+    // With VEC, 16 bytes of W values at a time (per-channel rows then have S a multiple of W, so a
+    // pack stays in one channel). The thread's columns j, by W, and their channel offsets j / S as
+    // a cursor: the same in every row.
+    constexpr int W = VEC ? Pack16<Storage>::W : 1;
+    const RowCursor columns(threadIdx.x * W, blockDim.x * W, a.perChannel ? a.S : L, 1);
     for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
         auto xr = x + r * L;
         Welford acc = welford_empty();
-        if constexpr (VEC) {  // two float4 per step, both loaded before either is used
-            for (int j = threadIdx.x * 4; j < L; j += 2 * blockDim.x * 4) {
-                int j2 = j + blockDim.x * 4;
-                float4 q = load4(xr, j);
-                float4 q2 = j2 < L ? load4(xr, j2) : q;
-                shared_store4(cache, j, q);
-                if (j2 < L) shared_store4(cache, j2, q2);
-                float v[8] = {q.x, q.y, q.z, q.w, q2.x, q2.y, q2.z, q2.w};
-                acc = welford_merge(acc, welford_of(v, j2 < L ? 8 : 4));
+        if constexpr (VEC) {  // two packs per step, both loaded before either is used
+            using P = Pack16<Storage>;
+            for (int j = threadIdx.x * W; j < L; j += 2 * blockDim.x * W) {
+                int j2 = j + blockDim.x * W;
+                typename P::Raw q = P::load(xr, j);
+                typename P::Raw q2 = j2 < L ? P::load(xr, j2) : q;
+                float v[2 * W];
+                float f[W];
+                P::widen(q, f);
+#pragma unroll
+                for (int e = 0; e < W; e++) v[e] = f[e];
+                P::widen(q2, f);
+#pragma unroll
+                for (int e = 0; e < W; e++) v[W + e] = f[e];
+#pragma unroll
+                for (int e = 0; e < W; e += 4) {
+                    shared_store4(cache, j + e, make_float4(v[e], v[e + 1], v[e + 2], v[e + 3]));
+                    if (j2 < L)
+                        shared_store4(cache, j2 + e, make_float4(v[W + e], v[W + e + 1], v[W + e + 2], v[W + e + 3]));
+                }
+                acc = welford_merge(acc, welford_of(v, j2 < L ? 2 * W : W));
             }
         } else {
             for (int j0 = threadIdx.x; j0 < L; j0 += WELFORD_BATCH * blockDim.x) {
@@ -218,19 +233,18 @@ __device__ void rows_forward_block_impl(In<Storage> x, Out<Storage> y, Affine a,
         auto yr = y + r * L;
         RowCursor k = columns;
         if constexpr (VEC) {
-            for (int j = threadIdx.x * 4; j < L; j += blockDim.x * 4, k.advance()) {
-                float4 q = shared_load4(cache, j);
-                if (a.perChannel) {
-                    i64 p = fc + k.hi;
-                    store4(yr, j,
-                           make_float4(affine_at(a, (q.x - mean) * rstd, p), affine_at(a, (q.y - mean) * rstd, p),
-                                       affine_at(a, (q.z - mean) * rstd, p), affine_at(a, (q.w - mean) * rstd, p)));
-                } else {
-                    store4(yr, j,
-                           make_float4(affine_at(a, (q.x - mean) * rstd, j), affine_at(a, (q.y - mean) * rstd, j + 1),
-                                       affine_at(a, (q.z - mean) * rstd, j + 2),
-                                       affine_at(a, (q.w - mean) * rstd, j + 3)));
+            for (int j = threadIdx.x * W; j < L; j += blockDim.x * W, k.advance()) {
+                float o[W];
+#pragma unroll
+                for (int e = 0; e < W; e += 4) {
+                    float4 q = shared_load4(cache, j + e);
+                    o[e] = q.x, o[e + 1] = q.y, o[e + 2] = q.z, o[e + 3] = q.w;
                 }
+#pragma unroll
+                for (int e = 0; e < W; e++) {
+                    o[e] = affine_at(a, (o[e] - mean) * rstd, a.perChannel ? fc + k.hi : (i64)j + e);
+                }
+                Pack16<Storage>::store(yr, j, o);
             }
         } else {
             for (int j = threadIdx.x; j < L; j += blockDim.x, k.advance()) {
@@ -244,6 +258,8 @@ ROWS_FORWARD_ENTRY(BIG_SHARED_KERNEL, rows_forward_block, rows_forward_block_imp
 ROWS_FORWARD_ENTRY(BIG_SHARED_KERNEL, rows_forward_block_f16, rows_forward_block_impl, false, Half)
 ROWS_FORWARD_ENTRY(BIG_SHARED_KERNEL, rows_forward_block_bf16, rows_forward_block_impl, false, BFloat16)
 ROWS_FORWARD_ENTRY(BIG_SHARED_KERNEL, rows_forward_block_vec, rows_forward_block_impl, true, float)
+ROWS_FORWARD_ENTRY(BIG_SHARED_KERNEL, rows_forward_block_vec_f16, rows_forward_block_impl, true, Half)
+ROWS_FORWARD_ENTRY(BIG_SHARED_KERNEL, rows_forward_block_vec_bf16, rows_forward_block_impl, true, BFloat16)
 
 // Split path, after stats.cu: y over the flat [rows, L], BATCH values (or float4s) in flight per
 // thread, the row and the parameter index of each from cursors (the row r = i / L and column
@@ -311,36 +327,57 @@ ROWS_APPLY_ENTRY(KERNEL, rows_apply_vec_bf16, true, BFloat16)
 
 // ---------------------------------------------------------------- backward, elementwise affine
 
-template <class Storage>
+// Long rows, one block a row, x and dy read twice (the second time from cache): Σ g and Σ g·x̂, then
+// dx. With VEC, 16 bytes of x and of dy a step (W values: the row a multiple of W, 16-byte aligned).
+template <bool VEC, class Storage>
 __device__ void rows_backward_block_body(In<Storage> x, In<Storage> dy, In<float> mean, In<float> rstd, In<float> w,
                                          Out<Storage> dx, i64 rows, i64 L, int centered) {
+    constexpr int W = VEC ? Pack16<Storage>::W : 1;
     for (i64 r = blockIdx.x; r < rows; r += gridDim.x) {
         float m = centered ? mean[r] : 0.f;
         float s = rstd[r];
         Sum2 acc = sum2(0.f, 0.f);
-        for (i64 j = threadIdx.x; j < L; j += blockDim.x) {
-            float g = to_float(dy[r * L + j]) * param_or(w, j, 1.f);
-            acc.a += g;
-            acc.b += g * (to_float(x[r * L + j]) - m) * s;
+        for (i64 j = threadIdx.x * W; j < L; j += blockDim.x * W) {
+            float v[W];
+            float d[W];
+            load_values<W, Storage>(x + r * L, j, v);
+            load_values<W, Storage>(dy + r * L, j, d);
+#pragma unroll
+            for (int e = 0; e < W; e++) {
+                float g = d[e] * param_or(w, j + e, 1.f);
+                acc.a += g;
+                acc.b += g * (v[e] - m) * s;
+            }
         }
         acc = block_reduce(acc);
         float meanG = centered ? acc.a / (float)L : 0.f;
         float meanGX = acc.b / (float)L;
-        for (i64 j = threadIdx.x; j < L; j += blockDim.x) {
-            float g = to_float(dy[r * L + j]) * param_or(w, j, 1.f);
-            put(dx, r * L + j, s * (g - meanG - (to_float(x[r * L + j]) - m) * s * meanGX));
+        for (i64 j = threadIdx.x * W; j < L; j += blockDim.x * W) {
+            float v[W];
+            float d[W];
+            load_values<W, Storage>(x + r * L, j, v);
+            load_values<W, Storage>(dy + r * L, j, d);
+#pragma unroll
+            for (int e = 0; e < W; e++) {
+                float g = d[e] * param_or(w, j + e, 1.f);
+                d[e] = s * (g - meanG - (v[e] - m) * s * meanGX);
+            }
+            store_values<W, Storage>(dx + r * L, j, d);
         }
     }
 }
 
-#define ROWS_BACKWARD_BLOCK_ENTRY(name, STORAGE)                                                                       \
+#define ROWS_BACKWARD_BLOCK_ENTRY(name, VEC, STORAGE)                                                                  \
     KERNEL name(In<STORAGE> x, In<STORAGE> dy, In<float> mean, In<float> rstd, In<float> w, Out<STORAGE> dx, i64 rows, \
                 i64 L, int centered) {                                                                                 \
-        rows_backward_block_body<STORAGE>(x, dy, mean, rstd, w, dx, rows, L, centered);                                \
+        rows_backward_block_body<VEC, STORAGE>(x, dy, mean, rstd, w, dx, rows, L, centered);                           \
     }
-ROWS_BACKWARD_BLOCK_ENTRY(rows_backward_block, float)
-ROWS_BACKWARD_BLOCK_ENTRY(rows_backward_block_f16, Half)
-ROWS_BACKWARD_BLOCK_ENTRY(rows_backward_block_bf16, BFloat16)
+ROWS_BACKWARD_BLOCK_ENTRY(rows_backward_block, false, float)
+ROWS_BACKWARD_BLOCK_ENTRY(rows_backward_block_f16, false, Half)
+ROWS_BACKWARD_BLOCK_ENTRY(rows_backward_block_bf16, false, BFloat16)
+ROWS_BACKWARD_BLOCK_ENTRY(rows_backward_block_vec, true, float)
+ROWS_BACKWARD_BLOCK_ENTRY(rows_backward_block_vec_f16, true, Half)
+ROWS_BACKWARD_BLOCK_ENTRY(rows_backward_block_vec_bf16, true, BFloat16)
 
 // LayerNorm/RMSNorm backward by teams, with the parameter gradients in the same pass: x and dy read
 // once (12 B per element, plus the column partials). Block b walks the rows of chunk b of
@@ -470,6 +507,50 @@ __device__ void rows_param_grads_partial_body(In<Storage> x, In<Storage> dy, In<
 ROWS_PARAM_GRADS_PARTIAL_ENTRY(rows_param_grads_partial, float)
 ROWS_PARAM_GRADS_PARTIAL_ENTRY(rows_param_grads_partial_f16, Half)
 ROWS_PARAM_GRADS_PARTIAL_ENTRY(rows_param_grads_partial_bf16, BFloat16)
+
+// The same with 16 bytes of each row a thread (W columns: 4 float32 or 8 16-bit values), COLUMN_ROWS
+// rows loaded before any is used; the row a multiple of W, 16-byte aligned. Thread t takes columns
+// W·(t % (L/W)) .. + W − 1 and chunk t / (L/W).
+template <class Storage>
+__device__ void rows_param_grads_partial_vec_body(In<Storage> x, In<Storage> dy, In<float> mean, In<float> rstd,
+                                                  i64 rows, i64 L, i64 chunks, Out<float2> partials) {
+    constexpr int W = Pack16<Storage>::W;
+    const i64 LW = L / W;
+    GRID_STRIDE(t, LW * chunks) {
+        i64 jw = t % LW;
+        i64 k = t / LW;
+        Sum2 acc[W];
+#pragma unroll
+        for (int e = 0; e < W; e++) acc[e] = sum2(0.f, 0.f);
+        i64 r1 = chunk_begin(k + 1, chunks, rows, 1);
+        for (i64 r0 = chunk_begin(k, chunks, rows, 1); r0 < r1; r0 += COLUMN_ROWS) {
+            float d[COLUMN_ROWS][W];
+            float v[COLUMN_ROWS][W];
+            int n = load_column_rows<Storage>(dy, r0, r1, L, jw, d);
+            load_column_rows<Storage>(x, r0, r1, L, jw, v);
+            for (int u = 0; u < n; u++) {  // in row order
+                float m = mean ? mean[r0 + u] : 0.f;
+                float s = rstd[r0 + u];
+#pragma unroll
+                for (int e = 0; e < W; e++) {
+                    acc[e].a += d[u][e] * ((v[u][e] - m) * s);
+                    acc[e].b += d[u][e];
+                }
+            }
+        }
+#pragma unroll
+        for (int e = 0; e < W; e++) partials[(W * jw + e) * chunks + k] = make_float2(acc[e].a, acc[e].b);
+    }
+}
+
+#define ROWS_PARAM_GRADS_PARTIAL_VEC_ENTRY(name, STORAGE)                                                   \
+    KERNEL name(In<STORAGE> x, In<STORAGE> dy, In<float> mean, In<float> rstd, i64 rows, i64 L, i64 chunks, \
+                Out<float2> partials) {                                                                     \
+        rows_param_grads_partial_vec_body<STORAGE>(x, dy, mean, rstd, rows, L, chunks, partials);           \
+    }
+ROWS_PARAM_GRADS_PARTIAL_VEC_ENTRY(rows_param_grads_partial_vec, float)
+ROWS_PARAM_GRADS_PARTIAL_VEC_ENTRY(rows_param_grads_partial_vec_f16, Half)
+ROWS_PARAM_GRADS_PARTIAL_VEC_ENTRY(rows_param_grads_partial_vec_bf16, BFloat16)
 
 // ---------------------------------------------------------------- backward, per-channel affine, on chip
 

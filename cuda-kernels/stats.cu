@@ -24,23 +24,67 @@
 // the group's mean so that large offsets cancel before the products are summed.
 #include "common.cuh"
 
-template <class Storage>
+// A thread's values per step of the segment kernels: W = 1, WELFORD_BATCH values a step, one
+// element each; W = 8 (16-bit storage, in 16-byte packs: the host passes them only where length,
+// both strides and the base are multiples of 8 values, and cuts chunks on packs), BATCH packs a
+// step, 64 bytes in flight (128 with dy).
+template <int W>
+struct SegmentUnits {
+    static constexpr int PER_STEP = W == 1 ? WELFORD_BATCH : BATCH;  // units loaded before any is used
+    static constexpr int VALUES = PER_STEP * W;
+};
+
+// Loads units j0, j0 + step, ... below stop (unit j is the W values from element W·j of p) into v, up
+// to PER_STEP of them, all before any is used; returns how many values (a prefix of v).
+template <int W, class Storage>
+__device__ __forceinline__ int load_units(In<Storage> p, i64 j0, i64 step, i64 stop,
+                                          float (&v)[SegmentUnits<W>::VALUES]) {
+    if constexpr (W == 1) {
+        return load_strided(p, j0, step, stop, v);
+    } else {
+        constexpr int K = SegmentUnits<W>::PER_STEP;
+        uint4 q[K];
+        int n = 0;
+#pragma unroll
+        for (int u = 0; u < K; u++) {
+            if (j0 + u * step < stop) {
+                q[u] = load16(p, 8 * (j0 + u * step));
+                n = u + 1;
+            }
+        }
+#pragma unroll
+        for (int u = 0; u < K; u++) {
+            if (u >= n) continue;
+            float f[8];
+            unpack8<Storage>(q[u], f);
+#pragma unroll
+            for (int e = 0; e < 8; e++) v[8 * u + e] = f[e];
+        }
+        return 8 * n;
+    }
+}
+
+// Positions below count in units of W values: a group is count·length/W units, cut into chunks on
+// units; unit j of segment seg lies at element base + W·j of x, base = g·groupStride + seg·(segStride
+// − length).
+template <int W, class Storage>
 __device__ __forceinline__ void segments_welford_partial_body(In<Storage> x, i64 groups, i64 groupStride, i64 count,
                                                               i64 length, i64 segStride, i64 chunks,
                                                               Out<float2> partials) {
-    i64 values = count * length;
+    const i64 len = length / W;
+    const i64 units = count * len;
     for (i64 item = blockIdx.x; item < groups * chunks; item += gridDim.x) {
         i64 g = item / chunks;
         i64 k = item % chunks;
-        i64 end = chunk_begin(k + 1, chunks, values, 1);
+        i64 end = chunk_begin(k + 1, chunks, units, 1);
         Welford acc = welford_empty();
-        for (i64 pos = chunk_begin(k, chunks, values, 1); pos < end;) {
-            i64 seg = pos / length;
-            i64 stop = end < (seg + 1) * length ? end : (seg + 1) * length;
+        for (i64 pos = chunk_begin(k, chunks, units, 1); pos < end;) {
+            i64 seg = pos / len;
+            i64 stop = end < (seg + 1) * len ? end : (seg + 1) * len;
             i64 base = g * groupStride + seg * segStride - seg * length;
-            for (i64 j0 = pos + threadIdx.x; j0 < stop; j0 += WELFORD_BATCH * blockDim.x) {
-                float v[WELFORD_BATCH];
-                int n = load_strided(x + base, j0, blockDim.x, stop, v);
+            for (i64 j0 = pos + threadIdx.x; j0 < stop; j0 += SegmentUnits<W>::PER_STEP * blockDim.x) {
+                float v[SegmentUnits<W>::VALUES];
+                int n = load_units<W, Storage>(x + base, j0, blockDim.x, stop, v);
                 acc = welford_merge(acc, welford_of(v, n));
             }
             pos = stop;
@@ -50,14 +94,16 @@ __device__ __forceinline__ void segments_welford_partial_body(In<Storage> x, i64
     }
 }
 
-#define SEGMENTS_WELFORD_PARTIAL_ENTRY(name, STORAGE)                                                               \
-    KERNEL name(In<STORAGE> x, i64 groups, i64 groupStride, i64 count, i64 length, i64 segStride, i64 chunks,       \
-                Out<float2> partials) {                                                                             \
-        segments_welford_partial_body<STORAGE>(x, groups, groupStride, count, length, segStride, chunks, partials); \
+#define SEGMENTS_WELFORD_PARTIAL_ENTRY(name, W, STORAGE)                                                               \
+    KERNEL name(In<STORAGE> x, i64 groups, i64 groupStride, i64 count, i64 length, i64 segStride, i64 chunks,          \
+                Out<float2> partials) {                                                                                \
+        segments_welford_partial_body<W, STORAGE>(x, groups, groupStride, count, length, segStride, chunks, partials); \
     }
-SEGMENTS_WELFORD_PARTIAL_ENTRY(segments_welford_partial, float)
-SEGMENTS_WELFORD_PARTIAL_ENTRY(segments_welford_partial_f16, Half)
-SEGMENTS_WELFORD_PARTIAL_ENTRY(segments_welford_partial_bf16, BFloat16)
+SEGMENTS_WELFORD_PARTIAL_ENTRY(segments_welford_partial, 1, float)
+SEGMENTS_WELFORD_PARTIAL_ENTRY(segments_welford_partial_f16, 1, Half)
+SEGMENTS_WELFORD_PARTIAL_ENTRY(segments_welford_partial_bf16, 1, BFloat16)
+SEGMENTS_WELFORD_PARTIAL_ENTRY(segments_welford_partial_pack_f16, 8, Half)
+SEGMENTS_WELFORD_PARTIAL_ENTRY(segments_welford_partial_pack_bf16, 8, BFloat16)
 
 // [N, C, S] with small S: thread (c, chunk) walks n in its chunk. Partials are laid out as the
 // segments kernel's: group c, chunk k at c·chunks + k, chunks cut on whole n (unit S).
@@ -105,29 +151,30 @@ COLUMNS_WELFORD_PARTIAL_ENTRY(columns_welford_partial, float)
 COLUMNS_WELFORD_PARTIAL_ENTRY(columns_welford_partial_f16, Half)
 COLUMNS_WELFORD_PARTIAL_ENTRY(columns_welford_partial_bf16, BFloat16)
 
-template <class Storage>
+template <int W, class Storage>
 __device__ __forceinline__ void segments_sums_partial_body(In<Storage> x, In<Storage> dy, In<float> center,
                                                            i64 centerDivisor, i64 groups, i64 groupStride, i64 count,
                                                            i64 length, i64 segStride, i64 chunks,
                                                            Out<float2> partials) {
-    i64 values = count * length;
+    const i64 len = length / W;  // in units, as segments_welford_partial_body
+    const i64 units = count * len;
     for (i64 item = blockIdx.x; item < groups * chunks; item += gridDim.x) {
         i64 g = item / chunks;
         i64 k = item % chunks;
         float m = center[g / centerDivisor];
-        i64 end = chunk_begin(k + 1, chunks, values, 1);
+        i64 end = chunk_begin(k + 1, chunks, units, 1);
         Sum2d acc = sum2d(0, 0);
-        for (i64 pos = chunk_begin(k, chunks, values, 1); pos < end;) {
-            i64 seg = pos / length;
-            i64 stop = end < (seg + 1) * length ? end : (seg + 1) * length;
+        for (i64 pos = chunk_begin(k, chunks, units, 1); pos < end;) {
+            i64 seg = pos / len;
+            i64 stop = end < (seg + 1) * len ? end : (seg + 1) * len;
             i64 base = g * groupStride + seg * segStride - seg * length;
-            for (i64 j0 = pos + threadIdx.x; j0 < stop; j0 += WELFORD_BATCH * blockDim.x) {
-                float d[WELFORD_BATCH];
-                float v[WELFORD_BATCH];
-                int n = load_strided(dy + base, j0, blockDim.x, stop, d);
-                load_strided(x + base, j0, blockDim.x, stop, v);
+            for (i64 j0 = pos + threadIdx.x; j0 < stop; j0 += SegmentUnits<W>::PER_STEP * blockDim.x) {
+                float d[SegmentUnits<W>::VALUES];
+                float v[SegmentUnits<W>::VALUES];
+                int n = load_units<W, Storage>(dy + base, j0, blockDim.x, stop, d);
+                load_units<W, Storage>(x + base, j0, blockDim.x, stop, v);
 #pragma unroll
-                for (int u = 0; u < WELFORD_BATCH; u++) {  // the sums in order
+                for (int u = 0; u < SegmentUnits<W>::VALUES; u++) {  // the sums in order
                     if (u < n) {
                         acc.a += d[u];
                         acc.b += d[u] * (v[u] - m);
@@ -141,15 +188,17 @@ __device__ __forceinline__ void segments_sums_partial_body(In<Storage> x, In<Sto
     }
 }
 
-#define SEGMENTS_SUMS_PARTIAL_ENTRY(name, STORAGE)                                                               \
+#define SEGMENTS_SUMS_PARTIAL_ENTRY(name, W, STORAGE)                                                            \
     KERNEL name(In<STORAGE> x, In<STORAGE> dy, In<float> center, i64 centerDivisor, i64 groups, i64 groupStride, \
                 i64 count, i64 length, i64 segStride, i64 chunks, Out<float2> partials) {                        \
-        segments_sums_partial_body<STORAGE>(x, dy, center, centerDivisor, groups, groupStride, count, length,    \
-                                            segStride, chunks, partials);                                        \
+        segments_sums_partial_body<W, STORAGE>(x, dy, center, centerDivisor, groups, groupStride, count, length, \
+                                               segStride, chunks, partials);                                     \
     }
-SEGMENTS_SUMS_PARTIAL_ENTRY(segments_sums_partial, float)
-SEGMENTS_SUMS_PARTIAL_ENTRY(segments_sums_partial_f16, Half)
-SEGMENTS_SUMS_PARTIAL_ENTRY(segments_sums_partial_bf16, BFloat16)
+SEGMENTS_SUMS_PARTIAL_ENTRY(segments_sums_partial, 1, float)
+SEGMENTS_SUMS_PARTIAL_ENTRY(segments_sums_partial_f16, 1, Half)
+SEGMENTS_SUMS_PARTIAL_ENTRY(segments_sums_partial_bf16, 1, BFloat16)
+SEGMENTS_SUMS_PARTIAL_ENTRY(segments_sums_partial_pack_f16, 8, Half)
+SEGMENTS_SUMS_PARTIAL_ENTRY(segments_sums_partial_pack_bf16, 8, BFloat16)
 
 template <class Storage>
 __device__ __forceinline__ void columns_sums_partial_body(In<Storage> x, In<Storage> dy, In<float> center, i64 N, i64 C,
@@ -179,89 +228,90 @@ COLUMNS_SUMS_PARTIAL_ENTRY(columns_sums_partial, float)
 COLUMNS_SUMS_PARTIAL_ENTRY(columns_sums_partial_f16, Half)
 COLUMNS_SUMS_PARTIAL_ENTRY(columns_sums_partial_bf16, BFloat16)
 
-// S = 1 (a [N, C] input) with C a multiple of 4 and 16-byte aligned rows: thread t takes the four
-// channels 4·(t % (C/4)) .. + 3 and chunk k = t / (C/4), loading a float4 from each of COLUMN_ROWS
-// rows before folding them in (a warp reads 512 contiguous bytes of each row; 64 B in flight a
-// thread, 128 B with dy). Each channel's partial is as the scalar kernel's layout has it.
-#define COLUMN_ROWS 4
-
-__device__ __forceinline__ float component(float4 q, int e) {
-    return e == 0 ? q.x : e == 1 ? q.y : e == 2 ? q.z : q.w;
-}
-
-// Loads row n0 + u's float4 at column 4·c4 for u < COLUMN_ROWS below n1, all before any is used;
-// returns how many rows.
-__device__ __forceinline__ int load_column_rows(In<float> p, i64 n0, i64 n1, i64 C, i64 c4, float4 (&q)[COLUMN_ROWS]) {
-    int rows = 0;
+// S = 1 (a [N, C] input) with C a multiple of W and 16-byte aligned rows: thread t takes the W
+// channels W·(t % (C/W)) .. + W − 1 (W = 4 float32 channels in a float4, or 8 16-bit ones in a
+// pack) and chunk k = t / (C/W), loading 16 bytes from each of COLUMN_ROWS rows before folding them
+// in (a warp reads 512 contiguous bytes of each row; 64 B in flight a thread, 128 B with dy;
+// load_column_rows in common.cuh). Each channel's partial is as the scalar kernel's layout has it.
+template <class Storage>
+__device__ __forceinline__ void columns_welford_partial_vec_body(In<Storage> x, i64 N, i64 C, i64 chunks,
+                                                                 Out<float2> partials) {
+    constexpr int W = Pack16<Storage>::W;
+    const i64 CW = C / W;
+    GRID_STRIDE(t, CW * chunks) {
+        i64 cw = t % CW;
+        i64 k = t / CW;
+        Welford acc[W];
 #pragma unroll
-    for (int u = 0; u < COLUMN_ROWS; u++) {
-        if (n0 + u < n1) {
-            q[u] = load4(p, (n0 + u) * C + 4 * c4);
-            rows = u + 1;
-        }
-    }
-    return rows;
-}
-
-KERNEL columns_welford_partial_vec(In<float> x, i64 N, i64 C, i64 chunks, Out<float2> partials) {
-    const i64 C4 = C / 4;
-    GRID_STRIDE(t, C4 * chunks) {
-        i64 c4 = t % C4;
-        i64 k = t / C4;
-        Welford acc[4];
-#pragma unroll
-        for (int e = 0; e < 4; e++) acc[e] = welford_empty();
+        for (int e = 0; e < W; e++) acc[e] = welford_empty();
         i64 n1 = chunk_begin(k + 1, chunks, N, 1);
         for (i64 n0 = chunk_begin(k, chunks, N, 1); n0 < n1; n0 += COLUMN_ROWS) {
-            float4 q[COLUMN_ROWS];
-            int rows = load_column_rows(x, n0, n1, C, c4, q);
+            float v[COLUMN_ROWS][W];
+            int rows = load_column_rows<Storage>(x, n0, n1, C, cw, v);
 #pragma unroll
-            for (int e = 0; e < 4; e++) {
-                float v[COLUMN_ROWS];
+            for (int e = 0; e < W; e++) {
+                float column[COLUMN_ROWS];
 #pragma unroll
-                for (int u = 0; u < COLUMN_ROWS; u++) v[u] = component(q[u], e);
-                acc[e] = welford_merge(acc[e], welford_of(v, rows));
+                for (int u = 0; u < COLUMN_ROWS; u++) column[u] = v[u][e];
+                acc[e] = welford_merge(acc[e], welford_of(column, rows));
             }
         }
 #pragma unroll
-        for (int e = 0; e < 4; e++) partials[(4 * c4 + e) * chunks + k] = make_float2(acc[e].mean, acc[e].m2);
+        for (int e = 0; e < W; e++) partials[(W * cw + e) * chunks + k] = make_float2(acc[e].mean, acc[e].m2);
     }
 }
 
-KERNEL columns_sums_partial_vec(In<float> x, In<float> dy, In<float> center, i64 N, i64 C, i64 chunks,
-                                Out<float2> partials) {
-    const i64 C4 = C / 4;
-    GRID_STRIDE(t, C4 * chunks) {
-        i64 c4 = t % C4;
-        i64 k = t / C4;
-        Sum2d acc[4];
-        float m[4];
+#define COLUMNS_WELFORD_PARTIAL_VEC_ENTRY(name, STORAGE)                         \
+    KERNEL name(In<STORAGE> x, i64 N, i64 C, i64 chunks, Out<float2> partials) { \
+        columns_welford_partial_vec_body<STORAGE>(x, N, C, chunks, partials);    \
+    }
+COLUMNS_WELFORD_PARTIAL_VEC_ENTRY(columns_welford_partial_vec, float)
+COLUMNS_WELFORD_PARTIAL_VEC_ENTRY(columns_welford_partial_vec_f16, Half)
+COLUMNS_WELFORD_PARTIAL_VEC_ENTRY(columns_welford_partial_vec_bf16, BFloat16)
+
+template <class Storage>
+__device__ __forceinline__ void columns_sums_partial_vec_body(In<Storage> x, In<Storage> dy, In<float> center, i64 N,
+                                                              i64 C, i64 chunks, Out<float2> partials) {
+    constexpr int W = Pack16<Storage>::W;
+    const i64 CW = C / W;
+    GRID_STRIDE(t, CW * chunks) {
+        i64 cw = t % CW;
+        i64 k = t / CW;
+        Sum2d acc[W];
+        float m[W];
 #pragma unroll
-        for (int e = 0; e < 4; e++) {
+        for (int e = 0; e < W; e++) {
             acc[e] = sum2d(0, 0);
-            m[e] = center[4 * c4 + e];
+            m[e] = center[W * cw + e];
         }
         i64 n1 = chunk_begin(k + 1, chunks, N, 1);
         for (i64 n0 = chunk_begin(k, chunks, N, 1); n0 < n1; n0 += COLUMN_ROWS) {
-            float4 q[COLUMN_ROWS];
-            float4 g[COLUMN_ROWS];
-            int rows = load_column_rows(x, n0, n1, C, c4, q);
-            load_column_rows(dy, n0, n1, C, c4, g);
+            float v[COLUMN_ROWS][W];
+            float g[COLUMN_ROWS][W];
+            int rows = load_column_rows<Storage>(x, n0, n1, C, cw, v);
+            load_column_rows<Storage>(dy, n0, n1, C, cw, g);
             for (int u = 0; u < rows; u++) {  // in order
 #pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    float d = component(g[u], e);
-                    acc[e].a += d;
-                    acc[e].b += d * (component(q[u], e) - m[e]);
+                for (int e = 0; e < W; e++) {
+                    acc[e].a += g[u][e];
+                    acc[e].b += g[u][e] * (v[u][e] - m[e]);
                 }
             }
         }
 #pragma unroll
-        for (int e = 0; e < 4; e++) {
-            partials[(4 * c4 + e) * chunks + k] = make_float2((float)acc[e].a, (float)acc[e].b);
+        for (int e = 0; e < W; e++) {
+            partials[(W * cw + e) * chunks + k] = make_float2((float)acc[e].a, (float)acc[e].b);
         }
     }
 }
+
+#define COLUMNS_SUMS_PARTIAL_VEC_ENTRY(name, STORAGE)                                                              \
+    KERNEL name(In<STORAGE> x, In<STORAGE> dy, In<float> center, i64 N, i64 C, i64 chunks, Out<float2> partials) { \
+        columns_sums_partial_vec_body<STORAGE>(x, dy, center, N, C, chunks, partials);                             \
+    }
+COLUMNS_SUMS_PARTIAL_VEC_ENTRY(columns_sums_partial_vec, float)
+COLUMNS_SUMS_PARTIAL_VEC_ENTRY(columns_sums_partial_vec_f16, Half)
+COLUMNS_SUMS_PARTIAL_VEC_ENTRY(columns_sums_partial_vec_bf16, BFloat16)
 
 // ---------------------------------------------------------------- stage 2: the merge tree
 

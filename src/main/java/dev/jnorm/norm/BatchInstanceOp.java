@@ -85,7 +85,7 @@ final class BatchInstanceOp {
             try (Scratch s = gpu.scratch()) {
                 long q = layout.n() * layout.c();
                 DevicePointer instanceVar = batchStatistics ? s.floats(q) : null;
-                gpu.statistics(s, Segments.instances(gpu.pointer(x), layout), gpu.storage(x), Statistics.of(eps,
+                gpu.statistics(s, Segments.instances(x, layout), Statistics.of(eps,
                         gpu.pointer(saved.instanceMean()), instanceVar, gpu.pointer(saved.instanceRstd())));
                 if (batchStatistics) { // merged from the instance statistics: x is read once for both
                     DevicePointer partials = s.floats(2 * q);
@@ -189,7 +189,7 @@ final class BatchInstanceOp {
             try (Scratch s = gpu.scratch()) {
                 long q = layout.n() * layout.c();
                 Sums sums = new Sums(s.floats(q), s.floats(q));
-                gpu.sums(s, Segments.instances(gpu.pointer(x), layout), gpu.pointer(dy), gpu.storage(x),
+                gpu.sums(s, Segments.instances(x, layout), dy,
                         gpu.pointer(saved.instanceMean()), 1, sums);
                 DevicePointer a = s.floats(q);
                 DevicePointer b = s.floats(q);

@@ -143,25 +143,25 @@ final class RowsOp {
                 DevicePointer var = running != null ? s.floats(layout.rows()) : null;
                 int perChannel = layout.affine() == RowsLayout.Affine.PER_CHANNEL ? 1 : 0;
                 long length = layout.length();
-                // float4 where a row is a multiple of 4 and, per channel, so is a channel's run; 16-bit
-                // storage: teams take 16-byte packs of 8 where rows are a multiple of 8, the block and
-                // split paths the scalar kernels
+                // 16 bytes at a time (float4, or packs of eight 16-bit values) where a row is a
+                // multiple of the width and, per channel, so is a channel's run
                 DType storage = gpu.storage(x);
                 int width = storage == DType.FLOAT32 ? 4 : 8;
                 boolean packs = length % width == 0 && (perChannel == 0 || layout.spatial() % width == 0)
                         && gpu.aligned(x, y);
-                boolean vec = packs && storage == DType.FLOAT32;
                 Team team = Team.of(length, packs ? 8 : 4);
                 boolean block = team == null && 4 * length <= gpu.info().sharedMemoryPerBlock() - 1024
-                        && !splitIsFaster(gpu, layout.rows(), length, vec);
+                        && !splitIsFaster(gpu, layout.rows(), length, packs);
                 if (team != null || block) {
                     Kernels.RowsForwardArgs launch = team != null
                             ? (packs ? CudaKit.byStorage(storage, Kernels.rowsForwardTeamVec(),
                             Kernels.rowsForwardTeamVecF16(), Kernels.rowsForwardTeamVecBf16())
                             : CudaKit.byStorage(storage, Kernels.rowsForwardTeam(), Kernels.rowsForwardTeamF16(),
                             Kernels.rowsForwardTeamBf16()))
-                            : (vec ? Kernels.rowsForwardBlockVec() : CudaKit.byStorage(storage,
-                            Kernels.rowsForwardBlock(), Kernels.rowsForwardBlockF16(), Kernels.rowsForwardBlockBf16()));
+                            : (packs ? CudaKit.byStorage(storage, Kernels.rowsForwardBlockVec(),
+                            Kernels.rowsForwardBlockVecF16(), Kernels.rowsForwardBlockVecBf16())
+                            : CudaKit.byStorage(storage, Kernels.rowsForwardBlock(), Kernels.rowsForwardBlockF16(),
+                            Kernels.rowsForwardBlockBf16()));
                     launch.x(gpu.pointer(x)).y(gpu.pointer(y)).w(gpu.pointer(weight)).b(gpu.pointer(bias))
                             .perChannel(perChannel).C(layout.channels()).S(layout.spatial())
                             .meanOut(gpu.pointer(saveMean)).rstdOut(gpu.pointer(saveRstd)).varOut(var)
@@ -176,7 +176,7 @@ final class RowsOp {
                         launch.launch(gpu.launcher(), gpu.itemBlocks(layout.rows()), (int) (4 * length));
                     }
                 } else {
-                    gpu.statistics(s, Segments.rows(gpu.pointer(x), layout.rows(), length), gpu.storage(x),
+                    gpu.statistics(s, Segments.rows(x, layout.rows(), length),
                             new Statistics(eps, !layout.centered(), gpu.pointer(saveMean), var, gpu.pointer(saveRstd),
                                     null, 0));
                     (packs ? CudaKit.byStorage(storage, Kernels.rowsApplyVec(), Kernels.rowsApplyVecF16(),
@@ -322,8 +322,10 @@ final class RowsOp {
                 boolean grads = gradWeight != null || gradBias != null;
                 Sums out = new Sums(gpu.pointer(gradWeight), gpu.pointer(gradBias));
                 DType storage = gpu.storage(x);
-                // teams take float4 pairs, or 16-byte packs of 8 16-bit values, where rows allow
-                boolean packs = length % (storage == DType.FLOAT32 ? 4 : 8) == 0 && gpu.aligned(x, dy, dx);
+                // 16 bytes at a time (teams: float4 pairs, or packs of eight 16-bit values; the block
+                // and split paths: a float4 or a pack) where rows allow
+                int width = storage == DType.FLOAT32 ? 4 : 8;
+                boolean packs = length % width == 0 && gpu.aligned(x, dy, dx);
                 Team team = Team.of(length, packs ? 8 : 4);
                 long shared = team != null && grads ? 8 * team.teams() * length : 0; // the teams' column sums
                 if (team != null && shared <= gpu.info().sharedMemoryPerBlock() - 1024) {
@@ -342,10 +344,12 @@ final class RowsOp {
                     }
                     return;
                 }
-                CudaKit.byStorage(storage, Kernels.rowsBackwardBlock(), Kernels.rowsBackwardBlockF16(),
-                        Kernels.rowsBackwardBlockBf16()).x(gpu.pointer(x)).dy(gpu.pointer(dy)).mean(gpu.pointer(saveMean))
-                        .rstd(gpu.pointer(saveRstd)).w(gpu.pointer(weight)).dx(gpu.pointer(dx)).rows(rows)
-                        .L(length).centered(layout.centered() ? 1 : 0).launch(gpu.launcher(), gpu.itemBlocks(rows), 0);
+                (packs ? CudaKit.byStorage(storage, Kernels.rowsBackwardBlockVec(), Kernels.rowsBackwardBlockVecF16(),
+                        Kernels.rowsBackwardBlockVecBf16()) : CudaKit.byStorage(storage, Kernels.rowsBackwardBlock(),
+                        Kernels.rowsBackwardBlockF16(), Kernels.rowsBackwardBlockBf16())).x(gpu.pointer(x))
+                        .dy(gpu.pointer(dy)).mean(gpu.pointer(saveMean)).rstd(gpu.pointer(saveRstd))
+                        .w(gpu.pointer(weight)).dx(gpu.pointer(dx)).rows(rows).L(length)
+                        .centered(layout.centered() ? 1 : 0).launch(gpu.launcher(), gpu.itemBlocks(rows), 0);
                 if (grads) {
                     // Chunks of rows: enough threads to fill the device, fewer where their partials
                     // (16 bytes per column, written and read) would weigh over 1/32 of the 8 bytes per
@@ -353,10 +357,13 @@ final class RowsOp {
                     long chunks = CudaKit.clamp(Math.min(CudaKit.ceilDiv(gpu.threadsToFill(), length), rows / 64),
                             CudaKit.ceilDiv(rows, CudaKit.MAX_SERIAL), rows);
                     DevicePointer partials = s.floats(2 * length * chunks);
-                    CudaKit.byStorage(storage, Kernels.rowsParamGradsPartial(), Kernels.rowsParamGradsPartialF16(),
-                            Kernels.rowsParamGradsPartialBf16()).x(gpu.pointer(x)).dy(gpu.pointer(dy))
-                            .mean(gpu.pointer(saveMean)).rstd(gpu.pointer(saveRstd)).rows(rows).L(length)
-                            .chunks(chunks).partials(partials).launch(gpu.launcher(), gpu.grid(length * chunks), 0);
+                    (packs ? CudaKit.byStorage(storage, Kernels.rowsParamGradsPartialVec(),
+                            Kernels.rowsParamGradsPartialVecF16(), Kernels.rowsParamGradsPartialVecBf16())
+                            : CudaKit.byStorage(storage, Kernels.rowsParamGradsPartial(),
+                            Kernels.rowsParamGradsPartialF16(), Kernels.rowsParamGradsPartialBf16()))
+                            .x(gpu.pointer(x)).dy(gpu.pointer(dy)).mean(gpu.pointer(saveMean))
+                            .rstd(gpu.pointer(saveRstd)).rows(rows).L(length).chunks(chunks).partials(partials)
+                            .launch(gpu.launcher(), gpu.grid(length / (packs ? width : 1) * chunks), 0);
                     gpu.finalizeSums(s, partials, length, chunks, out, true);
                 }
             }
@@ -412,7 +419,7 @@ final class RowsOp {
                         .S((int) sp).sumDy(sums.dy()).sumDyX(sums.dyX())
                         .launch(gpu.launcher(), gpu.itemBlocks(layout.rows()), (int) shared);
             } else {
-                gpu.sums(s, Segments.instances(gpu.pointer(x), nc), gpu.pointer(dy), gpu.storage(x), gpu.pointer(saveMean),
+                gpu.sums(s, Segments.instances(x, nc), dy, gpu.pointer(saveMean),
                         perGroup,
                         sums);
                 DevicePointer a = s.floats(q);

@@ -105,7 +105,7 @@ final class SwitchableOp {
                 long n = layout.n();
                 long c = layout.c();
                 long q = n * c;
-                gpu.statistics(s, Segments.instances(gpu.pointer(x), layout), gpu.storage(x),
+                gpu.statistics(s, Segments.instances(x, layout),
                         Statistics.of(eps, gpu.pointer(saved.instanceMean()), gpu.pointer(saved.instanceVar()), null));
                 Kernels.snMergeStats().inMean(gpu.pointer(saved.instanceMean())).inVar(gpu.pointer(saved.instanceVar()))
                         .groups(n).members(c).groupStride(c).memberStride(1).outMean(gpu.pointer(saved.layerMean()))
@@ -252,7 +252,7 @@ final class SwitchableOp {
                 long c = layout.c();
                 long q = n * c;
                 Sums sums = new Sums(s.floats(q), s.floats(q));
-                gpu.sums(s, Segments.instances(gpu.pointer(x), layout), gpu.pointer(dy), gpu.storage(x), gpu.pointer(saved.mean()), 1,
+                gpu.sums(s, Segments.instances(x, layout), dy, gpu.pointer(saved.mean()), 1,
                         sums);
                 DevicePointer dMean = s.floats(q);
                 DevicePointer dVar = s.floats(q);

@@ -162,8 +162,9 @@ class SixteenBitLayersTest {
     /**
      * BatchNorm's 16-bit kernels on the shapes the channels family treats apart: [N, C] (the column
      * kernels, which take float4s of four channels in float32), short and long spatial sizes, rows and
-     * [N, C] that take 16-byte packs of eight values (aligned, and at an offset of 8), and inputs that
-     * start at an odd element; on the emulator, against float64.
+     * [N, C] that take 16-byte packs of eight values (aligned, and at an offset of 8; the statistics
+     * partials' chunks cut inside a segment), and inputs that start at an odd element; on the
+     * emulator, against float64.
      */
     @ParameterizedTest(name = "{0} {1}")
     @MethodSource("sixteenBitBatchShapes")
@@ -207,7 +208,10 @@ class SixteenBitLayersTest {
                 Arguments.of(Shape.of(3, 4, 31), t, 0), Arguments.of(Shape.of(2, 3, 36), t, 3),
                 Arguments.of(Shape.of(2, 5, 7, 9), t, 0),
                 Arguments.of(Shape.of(2, 3, 40), t, 0), Arguments.of(Shape.of(64, 16), t, 0), // 16-byte packs
-                Arguments.of(Shape.of(2, 3, 40), t, 8)));
+                Arguments.of(Shape.of(2, 3, 40), t, 8),
+                Arguments.of(Shape.of(2, 3, 40), t, 3), // rows of whole packs at an odd element: scalar
+                Arguments.of(Shape.of(17, 3, 1000), t, 0), // packs; a channel's chunks cut inside a segment
+                Arguments.of(Shape.of(700, 16), t, 0))); // packs of 8 channels, chunks of rows not a multiple of 4
     }
 
     /**
@@ -245,6 +249,8 @@ class SixteenBitLayersTest {
                 Arguments.of("layer", Shape.of(64, 96), t),     // teams of 16-byte packs, forward and fused backward
                 Arguments.of("rms", Shape.of(8, 1024), t),
                 Arguments.of("layer", Shape.of(2, 40000), t),  // split rows applied in 16-byte packs
+                Arguments.of("layer", Shape.of(3, 8200), t),   // block rows of 16-byte packs
+                Arguments.of("group", Shape.of(2, 2, 4104), t), // the same, per-channel parameters
                 Arguments.of("group", Shape.of(2, 4, 8, 8), t))); // packs of one channel's run
     }
 

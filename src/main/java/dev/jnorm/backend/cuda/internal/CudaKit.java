@@ -197,19 +197,19 @@ public final class CudaKit {
      * Groups of {@code count} segments of {@code length} contiguous values, segment k of group g at
      * {@code g·groupStride + k·segStride} (stats.cu).
      */
-    public record Segments(DevicePointer x, long groups, long groupStride, long count, long length, long segStride) {
+    public record Segments(Tensor x, long groups, long groupStride, long count, long length, long segStride) {
         /** Each of {@code rows} contiguous rows of {@code length} values. */
-        public static Segments rows(DevicePointer x, long rows, long length) {
+        public static Segments rows(Tensor x, long rows, long length) {
             return new Segments(x, rows, length, 1, length, 0);
         }
 
         /** Each channel c of {@code [N, C, S]}: N segments of S values, C·S apart. */
-        public static Segments channels(DevicePointer x, NcsLayout l) {
+        public static Segments channels(Tensor x, NcsLayout l) {
             return new Segments(x, l.c(), l.s(), l.n(), l.s(), l.c() * l.s());
         }
 
         /** Each (n, c) of {@code [N, C, S]}: one row of S values. */
-        public static Segments instances(DevicePointer x, NcsLayout l) {
+        public static Segments instances(Tensor x, NcsLayout l) {
             return rows(x, l.n() * l.c(), l.s());
         }
 
@@ -231,30 +231,45 @@ public final class CudaKit {
     }
 
     /**
-     * The statistics of each group of segments, split across blocks, merged in a fixed tree; the
-     * segments' values stored as {@code storage} ({@link #storage} of the tensor they lie in).
+     * The statistics of each group of segments, split across blocks, merged in a fixed tree; 16-bit
+     * segments in 16-byte packs where they allow ({@link #packs}).
      */
-    public void statistics(Scratch s, Segments g, DType storage, Statistics out) {
-        long chunks = segmentChunks(g.groups(), g.values());
+    public void statistics(Scratch s, Segments g, Statistics out) {
+        int unit = packs(g) ? 8 : 1;
+        long chunks = Math.min(segmentChunks(g.groups(), g.values()), Math.max(1, g.values() / unit));
         DevicePointer partials = s.floats(2 * g.groups() * chunks);
-        byStorage(storage, Kernels.segmentsWelfordPartial(), Kernels.segmentsWelfordPartialF16(),
-                Kernels.segmentsWelfordPartialBf16()).x(g.x()).groups(g.groups()).groupStride(g.groupStride())
-                .count(g.count()).length(g.length()).segStride(g.segStride()).chunks(chunks).partials(partials)
+        (unit == 8 ? byStorage(storage(g.x()), null, Kernels.segmentsWelfordPartialPackF16(),
+                Kernels.segmentsWelfordPartialPackBf16()) : byStorage(storage(g.x()), Kernels.segmentsWelfordPartial(),
+                Kernels.segmentsWelfordPartialF16(), Kernels.segmentsWelfordPartialBf16())).x(pointer(g.x()))
+                .groups(g.groups()).groupStride(g.groupStride()).count(g.count()).length(g.length())
+                .segStride(g.segStride()).chunks(chunks).partials(partials)
                 .launch(launcher, itemBlocks(g.groups() * chunks), 0);
-        finalizeStatistics(s, partials, g.groups(), chunks, g.values(), 1, out);
+        finalizeStatistics(s, partials, g.groups(), chunks, g.values() / unit, unit, out);
+    }
+
+    /**
+     * Whether the segment kernels take 16-byte packs of eight 16-bit values: 16-bit storage whose
+     * segments, their strides and first elements (with those of {@code others}) fall on 8 values
+     * and 16 bytes. Chunks are then cut on packs, as many as the scalar kernels would take.
+     */
+    private boolean packs(Segments g, Tensor... others) {
+        return storage(g.x()) != DType.FLOAT32 && g.length() % 8 == 0 && g.groupStride() % 8 == 0
+                && g.segStride() % 8 == 0 && aligned(g.x()) && aligned(others);
     }
 
     /** Per-channel statistics of [N, C, S]: along S when S is long, else one thread per channel. */
     public void channelStatistics(Scratch s, Tensor x, NcsLayout l, Statistics out) {
         if (l.s() >= 32) {
-            statistics(s, Segments.channels(pointer(x), l), storage(x), out);
+            statistics(s, Segments.channels(x, l), out);
             return;
         }
         long chunks = columnChunks(l, storage(x));
         DevicePointer partials = s.floats(2 * l.c() * chunks);
-        if (columnsVec(l, x)) {
-            Kernels.columnsWelfordPartialVec().x(pointer(x)).N(l.n()).C(l.c()).chunks(chunks).partials(partials)
-                    .launch(launcher, grid(l.c() / 4 * chunks));
+        int width = columnsWidth(l, x);
+        if (width > 1) {
+            byStorage(storage(x), Kernels.columnsWelfordPartialVec(), Kernels.columnsWelfordPartialVecF16(),
+                    Kernels.columnsWelfordPartialVecBf16()).x(pointer(x)).N(l.n()).C(l.c()).chunks(chunks)
+                    .partials(partials).launch(launcher, grid(l.c() / width * chunks), 0);
         } else {
             byStorage(storage(x), Kernels.columnsWelfordPartial(), Kernels.columnsWelfordPartialF16(),
                     Kernels.columnsWelfordPartialBf16()).x(pointer(x)).N(l.n()).C(l.c()).S(l.s()).chunks(chunks)
@@ -264,11 +279,13 @@ public final class CudaKit {
     }
 
     /**
-     * The column kernels take four channels a thread by float4 where S = 1 and rows are 16-byte
-     * aligned (float32 storage: 16-bit storage takes the scalar kernels).
+     * The channels a thread of the column kernels takes, 16 bytes of them: 4 float32 or 8 16-bit
+     * ones where S = 1, C is a multiple of that and rows are 16-byte aligned; else 1 (the scalar
+     * kernels).
      */
-    private boolean columnsVec(NcsLayout l, Tensor... tensors) {
-        return l.s() == 1 && l.c() % 4 == 0 && aligned(tensors) && storage(tensors[0]) == DType.FLOAT32;
+    private int columnsWidth(NcsLayout l, Tensor... tensors) {
+        int width = storage(tensors[0]) == DType.FLOAT32 ? 4 : 8;
+        return l.s() == 1 && l.c() % width == 0 && aligned(tensors) ? width : 1;
     }
 
     /** The kernel of a family for a storage dtype: float32's, float16's or bfloat16's. */
@@ -319,15 +336,17 @@ public final class CudaKit {
     }
 
     /**
-     * Σ dy and Σ dy·(x − center) per group of segments, the center of group g at g / centerDivisor; x
-     * and dy stored as {@code storage}.
+     * Σ dy and Σ dy·(x − center) per group of segments (dy laid out as x), the center of group g at
+     * g / centerDivisor; 16-bit x and dy in 16-byte packs where they allow.
      */
-    public void sums(Scratch s, Segments g, DevicePointer dy, DType storage, DevicePointer center, long centerDivisor,
-                     Sums out) {
-        long chunks = segmentChunks(g.groups(), g.values());
+    public void sums(Scratch s, Segments g, Tensor dy, DevicePointer center, long centerDivisor, Sums out) {
+        int unit = packs(g, dy) ? 8 : 1;
+        long chunks = Math.min(segmentChunks(g.groups(), g.values()), Math.max(1, g.values() / unit));
         DevicePointer partials = s.floats(2 * g.groups() * chunks);
-        byStorage(storage, Kernels.segmentsSumsPartial(), Kernels.segmentsSumsPartialF16(),
-                Kernels.segmentsSumsPartialBf16()).x(g.x()).dy(dy).center(center).centerDivisor(centerDivisor).groups(g.groups())
+        (unit == 8 ? byStorage(storage(g.x()), null, Kernels.segmentsSumsPartialPackF16(),
+                Kernels.segmentsSumsPartialPackBf16()) : byStorage(storage(g.x()), Kernels.segmentsSumsPartial(),
+                Kernels.segmentsSumsPartialF16(), Kernels.segmentsSumsPartialBf16())).x(pointer(g.x()))
+                .dy(pointer(dy)).center(center).centerDivisor(centerDivisor).groups(g.groups())
                 .groupStride(g.groupStride()).count(g.count()).length(g.length()).segStride(g.segStride())
                 .chunks(chunks).partials(partials).launch(launcher, itemBlocks(g.groups() * chunks), 0);
         finalizeSums(s, partials, g.groups(), chunks, out, false);
@@ -336,14 +355,16 @@ public final class CudaKit {
     /** Per-channel sums of [N, C, S] about each channel's {@code mean}: along S when S is long, else by columns. */
     public void channelSums(Scratch s, Tensor x, Tensor dy, DevicePointer mean, NcsLayout l, Sums out) {
         if (l.s() >= 32) {
-            sums(s, Segments.channels(pointer(x), l), pointer(dy), storage(x), mean, 1, out);
+            sums(s, Segments.channels(x, l), dy, mean, 1, out);
             return;
         }
         long chunks = columnChunks(l, storage(x));
         DevicePointer partials = s.floats(2 * l.c() * chunks);
-        if (columnsVec(l, x, dy)) {
-            Kernels.columnsSumsPartialVec().x(pointer(x)).dy(pointer(dy)).center(mean).N(l.n()).C(l.c())
-                    .chunks(chunks).partials(partials).launch(launcher, grid(l.c() / 4 * chunks));
+        int width = columnsWidth(l, x, dy);
+        if (width > 1) {
+            byStorage(storage(x), Kernels.columnsSumsPartialVec(), Kernels.columnsSumsPartialVecF16(),
+                    Kernels.columnsSumsPartialVecBf16()).x(pointer(x)).dy(pointer(dy)).center(mean).N(l.n())
+                    .C(l.c()).chunks(chunks).partials(partials).launch(launcher, grid(l.c() / width * chunks), 0);
         } else {
             byStorage(storage(x), Kernels.columnsSumsPartial(), Kernels.columnsSumsPartialF16(),
                     Kernels.columnsSumsPartialBf16()).x(pointer(x)).dy(pointer(dy)).center(mean).N(l.n()).C(l.c())

@@ -14,6 +14,7 @@ import dev.jnorm.tensor.Tensor;
 import dev.jnorm.testing.Close;
 import dev.jnorm.testing.TestData;
 import java.util.LinkedHashMap;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -36,6 +37,16 @@ class Float32NetworkTest {
         double[] x = TestData.randn(1, n);
         x[17] = Double.NaN;
         x[40] = -0.0;
+        // max pooling's first windows (rows 0 and 1 of plane 0, width 38): -0 before +0 (the first
+        // stays), a NaN after larger values (the NaN wins), all -inf, +inf with -inf (their sum is NaN)
+        double inf = Double.POSITIVE_INFINITY;
+        double[][] windows = {{-0.0, 0.0, -1, 0.0}, {5, 1, -0.0, Double.NaN}, {-inf, -inf, -inf, -inf}, {inf, -inf, 1, 2}};
+        for (int j = 0; j < windows.length; j++) {
+            x[2 * j] = windows[j][0];
+            x[2 * j + 1] = windows[j][1];
+            x[38 + 2 * j] = windows[j][2];
+            x[38 + 2 * j + 1] = windows[j][3];
+        }
         double[] dy = TestData.randn(2, n);
         double[] pooled = TestData.randn(3, n / 4);
         double[] bias = TestData.randn(4, (int) L.c());
@@ -59,6 +70,8 @@ class Float32NetworkTest {
         assertEquals((float) dy[17], fast.get("relu backward")[17], "a NaN output passes dy, as PyTorch's "
                 + "threshold_backward does");
         assertEquals(0x0L, Double.doubleToRawLongBits(fast.get("relu")[40]), "ReLU of -0 is +0");
+        assertEquals(0x8000000000000000L, Double.doubleToRawLongBits(fast.get("max pool")[0]), "-0 before +0");
+        assertArrayEquals(new double[] {0, 3, 0, 0}, Arrays.copyOf(fast.get("max pool window"), 4), "the windows");
         Close.assertClose(exact.get("add bias"), fast.get("add bias"), 1e-6, 1e-6, "add bias");
         Close.assertClose(exact.get("bias grad"), fast.get("bias grad"), 1e-4, 1e-6, "bias grad");
     }
