@@ -73,7 +73,7 @@ final class StudyCommand implements Runnable {
         Integer valImages;
 
         @Option(names = "--full", description = "Every norm, 20000 training and 10000 validation images, 3 epochs "
-                + "(an hour or two on 2 CPU cores).")
+                + "with 3 seeds at 5 batch sizes (2 to 3 hours on 2 CPU cores).")
         boolean full;
 
         @Option(names = "--converged", description = "Near convergence: all 60000 training and 10000 test images, "

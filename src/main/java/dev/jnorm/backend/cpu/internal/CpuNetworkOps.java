@@ -381,28 +381,18 @@ public final class CpuNetworkOps implements NetworkOps {
                         float b = xs[top + 2 * j + 1];
                         float c = xs[top + width + 2 * j];
                         float d = xs[top + width + 2 * j + 1];
-                        // as the reference: the first value greater than those before it (so −0 before
-                        // +0 stays), unless there is a NaN (the sum is NaN then), when the first NaN
-                        float max = a;
-                        int w = 0;
-                        if (b > max) {
-                            max = b;
-                            w = 1;
-                        }
-                        if (c > max) {
-                            max = c;
-                            w = 2;
-                        }
-                        if (d > max) {
-                            max = d;
-                            w = 3;
-                        }
-                        if (Float.isNaN(a + b + c + d)) {
-                            w = a != a ? 0 : b != b ? 1 : c != c ? 2 : d != d ? 3 : w;
-                            max = w == 0 ? a : w == 1 ? b : w == 2 ? c : d;
-                        }
+                        // Math.max returns its first NaN, so max is the first NaN or the maximum; the
+                        // window is the first of the four with max's bits, found without branches
+                        // (branches on the comparisons, unpredictable after ReLU, ran ~3× slower). One
+                        // difference from the float64 path's first-greater rule: of -0 and +0 this
+                        // takes +0, and its window (ReLU outputs no -0)
+                        float max = Math.max(Math.max(a, b), Math.max(c, d));
+                        int m = Float.floatToRawIntBits(max);
+                        int na = differs(Float.floatToRawIntBits(a), m);
+                        int nb = differs(Float.floatToRawIntBits(b), m);
+                        int nc = differs(Float.floatToRawIntBits(c), m);
                         f[1][yo + o + j] = max;
-                        f[2][wo + o + j] = w;
+                        f[2][wo + o + j] = na + na * nb + na * nb * nc;
                     }
                 }
             });
@@ -429,6 +419,12 @@ public final class CpuNetworkOps implements NetworkOps {
                 }
             }
         }
+    }
+
+    /** 1 where the bit patterns differ, 0 where they are the same, without a branch. */
+    private static int differs(int a, int b) {
+        int x = a ^ b;
+        return (x | -x) >>> 31;
     }
 
     @Override
