@@ -18,6 +18,8 @@ import dev.jnorm.tensor.Tensor;
 public final class Float32Loops {
     /** Row chunks whose parameter-gradient partials are added in order: fixed, whatever the cores. */
     private static final int CHUNKS = 16;
+    /** Rows the per-column float sums ([N, C] BatchNorm, LayerNorm's positions) take before they are added into double. */
+    private static final int FLUSH_ROWS = 32;
 
     private Float32Loops() {
     }
@@ -218,31 +220,51 @@ public final class Float32Loops {
     private static void columnStatistics(NcsLayout l, F32 x, double[] mean, double[] var) {
         int channels = (int) l.c();
         int n = (int) l.n();
-        double[] shift = new double[channels];
+        float[] shift = new float[channels];
         for (int c = 0; c < channels; c++) {
-            shift[c] = x.get(c);
+            shift[c] = x.a()[x.o() + c];
         }
         double[] sum = new double[channels];
-        float[] xs = x.a();
-        for (int r = 0; r < n; r++) {
-            int row = x.o() + r * channels;
-            for (int c = 0; c < channels; c++) {
-                sum[c] += xs[row + c] - shift[c];
-            }
-        }
+        columnSums(x, n, channels, shift, false, sum);
+        float[] center = new float[channels];
         for (int c = 0; c < channels; c++) {
             mean[c] = shift[c] + sum[c] / n;
+            center[c] = (float) mean[c];
         }
         double[] squares = new double[channels];
-        for (int r = 0; r < n; r++) {
-            int row = x.o() + r * channels;
-            for (int c = 0; c < channels; c++) {
-                double d = xs[row + c] - mean[c];
-                squares[c] += d * d;
-            }
-        }
+        columnSums(x, n, channels, center, true, squares);
         for (int c = 0; c < channels; c++) {
             var[c] = squares[c] / n;
+        }
+    }
+
+    /**
+     * Per channel of {@code n} rows of {@code channels} values: {@code Σ (x − center)}, or with
+     * {@code squared} {@code Σ (x − center)²}, added into {@code out}; each row copied out first so
+     * that the loop has one index (see normalize), summed in float over up to {@value #FLUSH_ROWS}
+     * rows, then into double, in row order.
+     */
+    private static void columnSums(F32 x, int n, int channels, float[] center, boolean squared, double[] out) {
+        float[] row = new float[channels];
+        float[] partial = new float[channels];
+        for (int r = 0; r < n; r++) {
+            System.arraycopy(x.a(), x.o() + r * channels, row, 0, channels);
+            if (squared) {
+                for (int c = 0; c < channels; c++) {
+                    float d = row[c] - center[c];
+                    partial[c] += d * d;
+                }
+            } else {
+                for (int c = 0; c < channels; c++) {
+                    partial[c] += row[c] - center[c];
+                }
+            }
+            if ((r + 1) % FLUSH_ROWS == 0 || r == n - 1) {
+                for (int c = 0; c < channels; c++) {
+                    out[c] += partial[c];
+                    partial[c] = 0;
+                }
+            }
         }
     }
 
@@ -266,17 +288,16 @@ public final class Float32Loops {
         if (s == 1) {
             float[][] k = coefficients(channels, w, b, rstd, mean);
             rowBlocks((int) l.n(), channels, (from, to) -> {
-                float[] xs = x.a();
-                float[] ys = y.a();
                 float[] a = k[0];
                 float[] d = k[1];
                 float[] m = k[2];
-                for (int r = from; r < to; r++) {
-                    int xi = x.o() + r * channels;
-                    int yi = y.o() + r * channels;
+                float[] row = new float[channels];
+                for (int r = from; r < to; r++) { // on a copy of the row: one index (see normalize)
+                    System.arraycopy(x.a(), x.o() + r * channels, row, 0, channels);
                     for (int c = 0; c < channels; c++) {
-                        ys[yi + c] = (xs[xi + c] - m[c]) * a[c] + d[c];
+                        row[c] = (row[c] - m[c]) * a[c] + d[c];
                     }
+                    System.arraycopy(row, 0, y.a(), y.o() + r * channels, channels);
                 }
             });
             return;
@@ -331,15 +352,29 @@ public final class Float32Loops {
         int channels = (int) l.c();
         int n = (int) l.n();
         double[] sdx = new double[channels];
-        float[] xs = x.a();
-        float[] gs = dy.a();
+        float[] center = new float[channels];
+        for (int c = 0; c < channels; c++) {
+            center[c] = (float) mean[c];
+        }
+        // on copies of the rows (one index: see normalize), in float over up to FLUSH_ROWS rows
+        float[] xr = new float[channels];
+        float[] gr = new float[channels];
+        float[] pDy = new float[channels];
+        float[] pDyX = new float[channels];
         for (int r = 0; r < n; r++) {
-            int xi = x.o() + r * channels;
-            int gi = dy.o() + r * channels;
+            System.arraycopy(x.a(), x.o() + r * channels, xr, 0, channels);
+            System.arraycopy(dy.a(), dy.o() + r * channels, gr, 0, channels);
             for (int c = 0; c < channels; c++) {
-                double g = gs[gi + c];
-                sumDy[c] += g;
-                sdx[c] += g * (xs[xi + c] - mean[c]);
+                pDy[c] += gr[c];
+                pDyX[c] += gr[c] * (xr[c] - center[c]);
+            }
+            if ((r + 1) % FLUSH_ROWS == 0 || r == n - 1) {
+                for (int c = 0; c < channels; c++) {
+                    sumDy[c] += pDy[c];
+                    sdx[c] += pDyX[c];
+                    pDy[c] = 0;
+                    pDyX[c] = 0;
+                }
             }
         }
         float[] a = new float[channels];
@@ -354,15 +389,16 @@ public final class Float32Loops {
             d[c] = batchStatistics ? (float) (scale * sumDy[c] / n) : 0f;
             m[c] = (float) mean[c];
         }
-        float[] out = dx.a();
         rowBlocks(n, channels, (from, to) -> {
+            float[] xc = new float[channels];
+            float[] gc = new float[channels];
             for (int r = from; r < to; r++) {
-                int xi = x.o() + r * channels;
-                int gi = dy.o() + r * channels;
-                int oi = dx.o() + r * channels;
+                System.arraycopy(x.a(), x.o() + r * channels, xc, 0, channels);
+                System.arraycopy(dy.a(), dy.o() + r * channels, gc, 0, channels);
                 for (int c = 0; c < channels; c++) {
-                    out[oi + c] = a[c] * gs[gi + c] - bx[c] * (xs[xi + c] - m[c]) - d[c];
+                    xc[c] = a[c] * gc[c] - bx[c] * (xc[c] - m[c]) - d[c];
                 }
+                System.arraycopy(xc, 0, dx.a(), dx.o() + r * channels, channels);
             }
         });
     }
@@ -506,9 +542,6 @@ public final class Float32Loops {
             }
         }
     }
-
-    /** Rows a position's float sums of {@link #positionsBackward} take before they are added into double. */
-    private static final int FLUSH_ROWS = 32;
 
     /**
      * {@link #rowsBackward} with a parameter per position (LayerNorm, RMSNorm), on copies of each
