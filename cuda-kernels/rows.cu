@@ -14,7 +14,7 @@
 // and dβ down the columns of its block's rows in the same pass.
 // Longer rows: rows_backward_block reads x and dy twice, and rows_param_grads_partial sums dy·x̂ and
 // dy down each column over a chunk of rows, one thread per column. sums_finalize (stats.cu) adds the
-// blocks' or chunks' column sums into the gradients in order.
+// blocks' or chunks' column sums into the gradients in order; a single chunk adds its own.
 // InstanceNorm and GroupNorm backward, where a row's x and dy fit in shared memory, run
 // group_backward_fused (one block per row, x and dy read once); larger groups use the per-(n, c)
 // sums of stats.cu and the elementwise pass of channels.cu.
@@ -475,10 +475,23 @@ ROWS_BACKWARD_FUSED_ENTRY(rows_backward_fused_vec, true, float)
 ROWS_BACKWARD_FUSED_ENTRY(rows_backward_fused_vec_f16, true, Half)
 ROWS_BACKWARD_FUSED_ENTRY(rows_backward_fused_vec_bf16, true, BFloat16)
 
-// Thread (column j, chunk k) sums dy·x̂ and dy over the rows of chunk k; partials at j·chunks + k.
+// Column j's sums over chunk k: its partial at j·chunks + k, or, with one chunk and no partials,
+// added into the gradients (either may be null) as sums_finalize would add that one partial.
+__device__ __forceinline__ void column_sums_out(Sum2 acc, i64 j, i64 chunks, i64 k, Out<float2> partials,
+                                                Out<float> grad_w, Out<float> grad_b) {
+    if (partials) {
+        partials[j * chunks + k] = make_float2(acc.a, acc.b);
+        return;
+    }
+    if (grad_w) grad_w[j] = (float)((double)grad_w[j] + (double)acc.a);
+    if (grad_b) grad_b[j] = (float)((double)grad_b[j] + (double)acc.b);
+}
+
+// Thread (column j, chunk k) sums dy·x̂ and dy over the rows of chunk k (column_sums_out).
 template <class Storage>
 __device__ void rows_param_grads_partial_body(In<Storage> x, In<Storage> dy, In<float> mean, In<float> rstd, i64 rows,
-                                              i64 L, i64 chunks, Out<float2> partials) {
+                                              i64 L, i64 chunks, Out<float2> partials, Out<float> grad_w,
+                                              Out<float> grad_b) {
     GRID_STRIDE(t, L * chunks) {
         i64 j = t % L;
         i64 k = t / L;
@@ -495,14 +508,14 @@ __device__ void rows_param_grads_partial_body(In<Storage> x, In<Storage> dy, In<
                 acc.b += d[u];
             }
         }
-        partials[j * chunks + k] = make_float2(acc.a, acc.b);
+        column_sums_out(acc, j, chunks, k, partials, grad_w, grad_b);
     }
 }
 
-#define ROWS_PARAM_GRADS_PARTIAL_ENTRY(name, STORAGE)                                                       \
-    KERNEL name(In<STORAGE> x, In<STORAGE> dy, In<float> mean, In<float> rstd, i64 rows, i64 L, i64 chunks, \
-                Out<float2> partials) {                                                                     \
-        rows_param_grads_partial_body<STORAGE>(x, dy, mean, rstd, rows, L, chunks, partials);               \
+#define ROWS_PARAM_GRADS_PARTIAL_ENTRY(name, STORAGE)                                                         \
+    KERNEL name(In<STORAGE> x, In<STORAGE> dy, In<float> mean, In<float> rstd, i64 rows, i64 L, i64 chunks,   \
+                Out<float2> partials, Out<float> grad_w, Out<float> grad_b) {                                 \
+        rows_param_grads_partial_body<STORAGE>(x, dy, mean, rstd, rows, L, chunks, partials, grad_w, grad_b); \
     }
 ROWS_PARAM_GRADS_PARTIAL_ENTRY(rows_param_grads_partial, float)
 ROWS_PARAM_GRADS_PARTIAL_ENTRY(rows_param_grads_partial_f16, Half)
@@ -513,7 +526,8 @@ ROWS_PARAM_GRADS_PARTIAL_ENTRY(rows_param_grads_partial_bf16, BFloat16)
 // W·(t % (L/W)) .. + W − 1 and chunk t / (L/W).
 template <class Storage>
 __device__ void rows_param_grads_partial_vec_body(In<Storage> x, In<Storage> dy, In<float> mean, In<float> rstd,
-                                                  i64 rows, i64 L, i64 chunks, Out<float2> partials) {
+                                                  i64 rows, i64 L, i64 chunks, Out<float2> partials, Out<float> grad_w,
+                                                  Out<float> grad_b) {
     constexpr int W = Pack16<Storage>::W;
     const i64 LW = L / W;
     GRID_STRIDE(t, LW * chunks) {
@@ -539,14 +553,14 @@ __device__ void rows_param_grads_partial_vec_body(In<Storage> x, In<Storage> dy,
             }
         }
 #pragma unroll
-        for (int e = 0; e < W; e++) partials[(W * jw + e) * chunks + k] = make_float2(acc[e].a, acc[e].b);
+        for (int e = 0; e < W; e++) column_sums_out(acc[e], W * jw + e, chunks, k, partials, grad_w, grad_b);
     }
 }
 
-#define ROWS_PARAM_GRADS_PARTIAL_VEC_ENTRY(name, STORAGE)                                                   \
-    KERNEL name(In<STORAGE> x, In<STORAGE> dy, In<float> mean, In<float> rstd, i64 rows, i64 L, i64 chunks, \
-                Out<float2> partials) {                                                                     \
-        rows_param_grads_partial_vec_body<STORAGE>(x, dy, mean, rstd, rows, L, chunks, partials);           \
+#define ROWS_PARAM_GRADS_PARTIAL_VEC_ENTRY(name, STORAGE)                                                         \
+    KERNEL name(In<STORAGE> x, In<STORAGE> dy, In<float> mean, In<float> rstd, i64 rows, i64 L, i64 chunks,       \
+                Out<float2> partials, Out<float> grad_w, Out<float> grad_b) {                                     \
+        rows_param_grads_partial_vec_body<STORAGE>(x, dy, mean, rstd, rows, L, chunks, partials, grad_w, grad_b); \
     }
 ROWS_PARAM_GRADS_PARTIAL_VEC_ENTRY(rows_param_grads_partial_vec, float)
 ROWS_PARAM_GRADS_PARTIAL_VEC_ENTRY(rows_param_grads_partial_vec_f16, Half)

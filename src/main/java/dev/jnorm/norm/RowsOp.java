@@ -356,15 +356,20 @@ final class RowsOp {
                     // value they stand for; at most MAX_SERIAL rows each.
                     long chunks = CudaKit.clamp(Math.min(CudaKit.ceilDiv(gpu.threadsToFill(), length), rows / 64),
                             CudaKit.ceilDiv(rows, CudaKit.MAX_SERIAL), rows);
-                    DevicePointer partials = s.floats(2 * length * chunks);
+                    // one chunk adds its column sums into the gradients itself: no partials, no finalize
+                    DevicePointer partials = chunks > 1 ? s.floats(2 * length * chunks) : null;
                     (packs ? CudaKit.byStorage(storage, Kernels.rowsParamGradsPartialVec(),
                             Kernels.rowsParamGradsPartialVecF16(), Kernels.rowsParamGradsPartialVecBf16())
                             : CudaKit.byStorage(storage, Kernels.rowsParamGradsPartial(),
                             Kernels.rowsParamGradsPartialF16(), Kernels.rowsParamGradsPartialBf16()))
                             .x(gpu.pointer(x)).dy(gpu.pointer(dy)).mean(gpu.pointer(saveMean))
                             .rstd(gpu.pointer(saveRstd)).rows(rows).L(length).chunks(chunks).partials(partials)
+                            .gradW(chunks > 1 ? null : gpu.pointer(gradWeight))
+                            .gradB(chunks > 1 ? null : gpu.pointer(gradBias))
                             .launch(gpu.launcher(), gpu.grid(length / (packs ? width : 1) * chunks), 0);
-                    gpu.finalizeSums(s, partials, length, chunks, out, true);
+                    if (partials != null) {
+                        gpu.finalizeSums(s, partials, length, chunks, out, true);
+                    }
                 }
             }
         }

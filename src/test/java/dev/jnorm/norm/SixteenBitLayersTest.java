@@ -249,7 +249,9 @@ class SixteenBitLayersTest {
                 Arguments.of("layer", Shape.of(64, 96), t),     // teams of 16-byte packs, forward and fused backward
                 Arguments.of("rms", Shape.of(8, 1024), t),
                 Arguments.of("layer", Shape.of(2, 40000), t),  // split rows applied in 16-byte packs
-                Arguments.of("layer", Shape.of(3, 8200), t),   // block rows of 16-byte packs
+                Arguments.of("layer", Shape.of(3, 8200), t),   // block rows of 16-byte packs (one chunk)
+                Arguments.of("layer", Shape.of(260, 4100), t), // block rows; column partials of 2 chunks
+                Arguments.of("rms", Shape.of(260, 8200), t),   // the same in 16-byte packs
                 Arguments.of("group", Shape.of(2, 2, 4104), t), // the same, per-channel parameters
                 Arguments.of("group", Shape.of(2, 4, 8, 8), t))); // packs of one channel's run
     }

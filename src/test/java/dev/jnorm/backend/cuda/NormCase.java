@@ -70,6 +70,7 @@ record NormCase(String name, Shape shape, boolean training, int offset,
 
     private Map<String, double[]> runLayer(Backend backend, DType dtype) {
         Map<String, double[]> out = new LinkedHashMap<>();
+        Map<String, double[]> initial = new LinkedHashMap<>();
         int n = (int) shape.numel();
         try (NormLayer<?> layer = make.apply(backend, dtype);
              Tensor storage = backend.allocate(Shape.of(n + offset), dtype);
@@ -80,6 +81,12 @@ record NormCase(String name, Shape shape, boolean training, int offset,
                 double[] values = p.name().equals("rho") ? TestData.uniform(seed++, (int) p.value().numel(), 0.1, 0.9)
                         : data(seed++, (int) p.value().numel(), logits ? 1.0 : 0.7, p.name().equals("weight") ? 1 : 0);
                 p.value().copyFrom(values);
+                // gradients accumulate (until zeroGrad): start them from values, not zeros, and report
+                // what the backward added, so that a kernel that overwrites them instead fails (values
+                // of ~1e-3, small beside the gradients: float32's rounding of the sum stays below the bounds)
+                double[] start = data(500 + seed, (int) p.value().numel(), 1e-3, 0); // apart from the values' seeds
+                p.grad().copyFrom(start);
+                initial.put(p.name(), start);
             }
             if (layer instanceof RunningStatsNorm<?> r && r.runningMean() != null) {
                 r.runningMean().copyFrom(data(seed++, (int) r.runningMean().numel(), 0.5, 0));
@@ -95,7 +102,12 @@ record NormCase(String name, Shape shape, boolean training, int offset,
                 out.put("grad_input", dx.toDoubleArray());
             }
             for (Parameter p : layer.parameters()) {
-                out.put("grad_" + p.name(), p.grad().toDoubleArray());
+                double[] grad = p.grad().toDoubleArray();
+                double[] start = initial.get(p.name());
+                for (int i = 0; i < grad.length; i++) {
+                    grad[i] -= start[i];
+                }
+                out.put("grad_" + p.name(), grad);
             }
             if (layer instanceof TracksRunningStatistics r && r.runningMean() != null) {
                 out.put("running_mean", r.runningMean().toDoubleArray());
