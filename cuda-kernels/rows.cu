@@ -55,7 +55,7 @@ __device__ __forceinline__ void row_moments(Welford acc, int centered, float eps
 template <bool VEC, class Storage = float>
 struct Team {
     static constexpr int K = VEC ? TEAM_VALUES_VEC : TEAM_VALUES;
-    static constexpr int W = VEC ? (sizeof(Storage) == 4 ? 4 : 8) : 1;
+    static constexpr int W = VEC ? Pack16<Storage>::W : 1;
     int T;      // threads per row
     int teams;  // rows per block and step
     int team;   // this thread's team
@@ -82,36 +82,23 @@ struct Team {
 #pragma unroll
         for (int k = 0; k < K; k += W) {
             if (k >= n) continue;
-            if constexpr (VEC && W == 4) {
-                float4 q = load4(p, column(k));
-                v[k] = q.x, v[k + 1] = q.y, v[k + 2] = q.z, v[k + 3] = q.w;
-            } else if constexpr (VEC) {
-                float f[8];
-                unpack8<Storage>(load16(p, column(k)), f);
+            float f[W];
+            load_values<W, Storage>(p, column(k), f);
 #pragma unroll
-                for (int e = 0; e < 8; e++) v[k + e] = f[e];
-            } else {
-                v[k] = to_float(p[column(k)]);
-            }
+            for (int e = 0; e < W; e++) v[k + e] = f[e];
         }
     }
 
-    // The thread's n values into row p, float4 at a time with VEC.
+    // The thread's n values into row p, 16 bytes at a time with VEC.
     template <class P>
     __device__ void store(P p, const float (&v)[K]) const {
 #pragma unroll
         for (int k = 0; k < K; k += W) {
             if (k >= n) continue;
-            if constexpr (VEC && W == 4) {
-                store4(p, column(k), make_float4(v[k], v[k + 1], v[k + 2], v[k + 3]));
-            } else if constexpr (VEC) {
-                float f[8];
+            float f[W];
 #pragma unroll
-                for (int e = 0; e < 8; e++) f[e] = v[k + e];
-                store16(p, column(k), pack8<Storage>(f));
-            } else {
-                put(p, column(k), v[k]);
-            }
+            for (int e = 0; e < W; e++) f[e] = v[k + e];
+            store_values<W, Storage>(p, column(k), f);
         }
     }
 
@@ -269,7 +256,7 @@ ROWS_FORWARD_ENTRY(BIG_SHARED_KERNEL, rows_forward_block_vec_bf16, rows_forward_
 template <bool VEC, class Storage>
 __device__ void rows_apply_impl(In<Storage> x, Out<Storage> y, Affine a, In<float> mean, In<float> rstd, i64 rows,
                                 i64 L) {
-    constexpr int W = VEC ? (sizeof(Storage) == 4 ? 4 : 8) : 1;  // a float4, or a 16-byte pack of 8
+    constexpr int W = VEC ? Pack16<Storage>::W : 1;  // a float4, or a 16-byte pack of 8
     const i64 total = rows * L / W;
     RowCursor row(grid_first(), grid_threads(), L / W, 1);
     RowCursor channel(grid_first(), grid_threads(), a.perChannel ? a.S / W : 1, a.perChannel ? a.C : 1);
@@ -278,17 +265,10 @@ __device__ void rows_apply_impl(In<Storage> x, Out<Storage> y, Affine a, In<floa
 #pragma unroll
         for (int u = 0; u < BATCH; u++) {
             if (i0 + u * stride >= total) continue;
-            if constexpr (VEC && W == 4) {
-                float4 q = load4(x, 4 * (i0 + u * stride));
-                v[W * u] = q.x, v[W * u + 1] = q.y, v[W * u + 2] = q.z, v[W * u + 3] = q.w;
-            } else if constexpr (VEC) {
-                float f[8];
-                unpack8<Storage>(load16(x, 8 * (i0 + u * stride)), f);
+            float f[W];
+            load_values<W, Storage>(x, W * (i0 + u * stride), f);
 #pragma unroll
-                for (int e = 0; e < 8; e++) v[W * u + e] = f[e];
-            } else {
-                v[u] = to_float(x[i0 + u * stride]);
-            }
+            for (int e = 0; e < W; e++) v[W * u + e] = f[e];
         }
 #pragma unroll
         for (int u = 0; u < BATCH; u++, row.advance(), channel.advance()) {
@@ -300,13 +280,7 @@ __device__ void rows_apply_impl(In<Storage> x, Out<Storage> y, Affine a, In<floa
             float o[W];
 #pragma unroll
             for (int e = 0; e < W; e++) o[e] = affine_at(a, (v[W * u + e] - m) * s, a.perChannel ? p : p + e);
-            if constexpr (VEC && W == 4) {
-                store4(y, 4 * i, make_float4(o[0], o[1 % W], o[2 % W], o[3 % W]));
-            } else if constexpr (VEC) {
-                store16(y, 8 * i, pack8<Storage>(o));
-            } else {
-                put(y, i, o[0]);
-            }
+            store_values<W, Storage>(y, W * i, o);
         }
     }
 }

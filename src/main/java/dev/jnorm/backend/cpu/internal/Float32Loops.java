@@ -18,7 +18,7 @@ import dev.jnorm.tensor.Tensor;
 public final class Float32Loops {
     /** Row chunks whose parameter-gradient partials are added in order: fixed, whatever the cores. */
     private static final int CHUNKS = 16;
-    /** Rows the per-column float sums ([N, C] BatchNorm, LayerNorm's positions) take before they are added into double. */
+    /** Rows the per-column float sums ([N, C] BatchNorm, LayerNorm's positions) run before they go into double. */
     private static final int FLUSH_ROWS = 32;
 
     private Float32Loops() {
@@ -239,6 +239,22 @@ public final class Float32Loops {
     }
 
     /**
+     * Whether row r of the rows [first, end) a loop walks ends a run of float sums: every
+     * {@value #FLUSH_ROWS}th row, and the last.
+     */
+    private static boolean flushes(int r, int first, int end) {
+        return (r - first + 1) % FLUSH_ROWS == 0 || r == end - 1;
+    }
+
+    /** Adds float partial sums into their double totals and clears them. */
+    private static void drain(float[] partial, double[] into) {
+        for (int i = 0; i < partial.length; i++) {
+            into[i] += partial[i];
+            partial[i] = 0;
+        }
+    }
+
+    /**
      * Per channel of {@code n} rows of {@code channels} values: {@code Σ (x − center)}, or with
      * {@code squared} {@code Σ (x − center)²}, added into {@code out}; each row copied out first so
      * that the loop has one index (see normalize), summed in float over up to {@value #FLUSH_ROWS}
@@ -259,11 +275,8 @@ public final class Float32Loops {
                     partial[c] += row[c] - center[c];
                 }
             }
-            if ((r + 1) % FLUSH_ROWS == 0 || r == n - 1) {
-                for (int c = 0; c < channels; c++) {
-                    out[c] += partial[c];
-                    partial[c] = 0;
-                }
+            if (flushes(r, 0, n)) {
+                drain(partial, out);
             }
         }
     }
@@ -368,13 +381,9 @@ public final class Float32Loops {
                 pDy[c] += gr[c];
                 pDyX[c] += gr[c] * (xr[c] - center[c]);
             }
-            if ((r + 1) % FLUSH_ROWS == 0 || r == n - 1) {
-                for (int c = 0; c < channels; c++) {
-                    sumDy[c] += pDy[c];
-                    sdx[c] += pDyX[c];
-                    pDy[c] = 0;
-                    pDyX[c] = 0;
-                }
+            if (flushes(r, 0, n)) {
+                drain(pDy, sumDy);
+                drain(pDyX, sdx);
             }
         }
         float[] a = new float[channels];
@@ -582,13 +591,9 @@ public final class Float32Loops {
                 sums[0] = 0;
                 sums[1] = 0;
                 gradientSums(xm, 0, gwRow, 0, length, 0, sums);
-                if ((r - first + 1) % FLUSH_ROWS == 0 || r == end - 1) {
-                    for (int j = 0; j < length; j++) {
-                        gw[j] += fw[j];
-                        gb[j] += fb[j];
-                        fw[j] = 0;
-                        fb[j] = 0;
-                    }
+                if (flushes(r, first, end)) {
+                    drain(fw, gw);
+                    drain(fb, gb);
                 }
                 double meanG = l.centered() ? sums[0] / length : 0;
                 float bx = (float) (rstd[r] * rstd[r] * rstd[r] * sums[1] / length);

@@ -236,7 +236,7 @@ public final class CudaKit {
      */
     public void statistics(Scratch s, Segments g, Statistics out) {
         int unit = packs(g) ? 8 : 1;
-        long chunks = Math.min(segmentChunks(g.groups(), g.values()), Math.max(1, g.values() / unit));
+        long chunks = segmentChunks(g, unit);
         DevicePointer partials = s.floats(2 * g.groups() * chunks);
         (unit == 8 ? byStorage(storage(g.x()), null, Kernels.segmentsWelfordPartialPackF16(),
                 Kernels.segmentsWelfordPartialPackBf16()) : byStorage(storage(g.x()), Kernels.segmentsWelfordPartial(),
@@ -248,9 +248,17 @@ public final class CudaKit {
     }
 
     /**
+     * Chunks per group of segments read {@code unit} values at a time: as many as the scalar kernels
+     * take, at most one per unit.
+     */
+    private long segmentChunks(Segments g, int unit) {
+        return Math.min(segmentChunks(g.groups(), g.values()), Math.max(1, g.values() / unit));
+    }
+
+    /**
      * Whether the segment kernels take 16-byte packs of eight 16-bit values: 16-bit storage whose
      * segments, their strides and first elements (with those of {@code others}) fall on 8 values
-     * and 16 bytes. Chunks are then cut on packs, as many as the scalar kernels would take.
+     * and 16 bytes. Chunks are then cut on packs.
      */
     private boolean packs(Segments g, Tensor... others) {
         return storage(g.x()) != DType.FLOAT32 && g.length() % 8 == 0 && g.groupStride() % 8 == 0
@@ -341,7 +349,7 @@ public final class CudaKit {
      */
     public void sums(Scratch s, Segments g, Tensor dy, DevicePointer center, long centerDivisor, Sums out) {
         int unit = packs(g, dy) ? 8 : 1;
-        long chunks = Math.min(segmentChunks(g.groups(), g.values()), Math.max(1, g.values() / unit));
+        long chunks = segmentChunks(g, unit);
         DevicePointer partials = s.floats(2 * g.groups() * chunks);
         (unit == 8 ? byStorage(storage(g.x()), null, Kernels.segmentsSumsPartialPackF16(),
                 Kernels.segmentsSumsPartialPackBf16()) : byStorage(storage(g.x()), Kernels.segmentsSumsPartial(),
