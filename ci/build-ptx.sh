@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Compiles every cuda-kernels/*.cu to PTX (compute_75, -O3, -lineinfo, no fast math) into
+# Compiles every cuda-kernels/*.cu to PTX (compute_75, -O3, -lineinfo, no fast math; a *_sm90.cu,
+# whose kernels use thread-block clusters, for compute_90 and loaded only on such devices) into
 # src/main/resources/dev/jnorm/kernels, or into the folder given, and writes resources.tsv there:
 # each kernel's registers and static shared memory as ptxas -arch=sm_90 assigns them, and its
 # __launch_bounds__ (the kernel emulator refuses launches a GPU would refuse by this table).
 #
 # The PTX is committed so that a build without nvcc works, and made loadable by older drivers:
-#  - each file declares the lowest PTX ISA version (7.0 to 8.0) that ptxas accepts it at, so CUDA
+#  - each file declares the lowest PTX ISA version (7.0 to 8.0; sm_90 needs 7.8) that ptxas accepts it at, so CUDA
 #    12 drivers (and CUDA 11 ones, for ISA 7.x) load it; nvcc 13 itself declares 9.0, which only
 #    R580+ drivers load. ptxas checks every feature against the declared version.
 #  - nvcc 13's "used_bytes_mask" pragmas (load hints that need ISA 8.3) are dropped.
@@ -23,15 +24,21 @@ tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 for cu in "$root"/cuda-kernels/*.cu; do
   name="$(basename "$cu" .cu)"
-  nvcc -ptx -arch=compute_75 -O3 -lineinfo -o "$tmp/$name.nvcc.ptx" "$cu"
+  arch=compute_75
+  targets="sm_75 sm_90"
+  case "$name" in *_sm90) arch=compute_90 targets=sm_90 ;; esac
+  nvcc -ptx -arch=$arch -O3 -lineinfo -o "$tmp/$name.nvcc.ptx" "$cu"
   sed -E -e 's#^(\s*\.file\s+[0-9]+\s+")[^"]*/([^"/]*")#\1\2#' -e '/^\s*\.pragma "used_bytes_mask [0-9]+";$/d' \
     "$tmp/$name.nvcc.ptx" | perl -pe 's/(95,73,78,84,69,82,78,65,76,95,)((?:\d+,){8})/$1 . "48," x 8/ge' \
     > "$tmp/$name.ptx"
   chosen=""
   for v in $versions; do
     sed -E "s/^\.version [0-9]+\.[0-9]+$/.version $v/" "$tmp/$name.ptx" > "$tmp/$name.try.ptx"
-    if ptxas -arch=sm_75 "$tmp/$name.try.ptx" -o /dev/null 2>/dev/null \
-        && ptxas -arch=sm_90 "$tmp/$name.try.ptx" -o /dev/null 2>/dev/null; then
+    accepted=1
+    for target in $targets; do
+      ptxas -arch=$target "$tmp/$name.try.ptx" -o /dev/null 2>/dev/null || accepted=0
+    done
+    if [ "$accepted" -eq 1 ]; then
       chosen="$v"
       break
     fi

@@ -4,10 +4,11 @@
 #     the nvcc release is the one that made them; another release legitimately emits other PTX,
 #     and is only reported);
 #  2. every PTX file declares an ISA version of at most 8.0 (loadable by CUDA 12.0 drivers), ptxas
-#     accepts it at that version for sm_75 and sm_90, and rejects it one version lower (so the
-#     declared version is the lowest its instructions need);
+#     accepts it at that version for sm_75 and sm_90 (a *_sm90 file: sm_90 only), and rejects it one
+#     version lower (so the declared version is the lowest its instructions need);
 #  3. every kernel declares __launch_bounds__ (.maxntid);
-#  4. ptxas for sm_80 and sm_90: no kernel spills registers; prints each kernel's registers.
+#  4. ptxas for sm_80 and sm_90 (sm_90 only for a *_sm90 file): no kernel spills registers; prints
+#     each kernel's registers.
 # Skips, saying so, where nvcc or ptxas is missing.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -49,7 +50,9 @@ for ptx in "$committed"/*.ptx; do
     echo "check-ptx: $name declares PTX ISA $version; CUDA 12.0 drivers load at most 8.0" >&2
     status=1
   fi
-  for arch in sm_75 sm_90; do
+  archs="sm_75 sm_90"
+  case "$name" in *_sm90.ptx) archs=sm_90 ;; esac
+  for arch in $archs; do
     if ! ptxas -arch="$arch" "$ptx" -o /dev/null; then
       echo "check-ptx: ptxas -arch=$arch rejects $name at its declared ISA $version" >&2
       status=1
@@ -70,7 +73,7 @@ done
 # The streaming kernels move 16 bytes per load and per store: each holds ld.global(.nc).v4 and
 # st.global.v4 (a float4 that leaves as four scalar stores, say, fails here); the reducing ones
 # (16-bit statistics partials) load 16 bytes at a time (ld.global(.nc).v4).
-streaming="rows:rows_forward_team_vec rows:rows_forward_block_vec rows:rows_backward_fused_vec rows:rows_apply_vec channels:nc_apply_vec channels:nc_apply_backward_vec channels:nc_apply_pack_f16 channels:nc_apply_pack_bf16 channels:nc_apply_backward_pack_f16 channels:nc_apply_backward_pack_bf16 rows:rows_forward_team_vec_f16 rows:rows_forward_block_vec_bf16 rows:rows_backward_fused_vec_bf16 rows:rows_apply_vec_f16 rows:group_backward_fused_vec_bf16"
+streaming="rows:rows_forward_team_vec rows:rows_forward_block_vec rows:rows_backward_fused_vec rows:rows_apply_vec channels:nc_apply_vec channels:nc_apply_backward_vec channels:nc_apply_pack_f16 channels:nc_apply_pack_bf16 channels:nc_apply_backward_pack_f16 channels:nc_apply_backward_pack_bf16 rows:rows_forward_team_vec_f16 rows:rows_forward_block_vec_bf16 rows:rows_backward_fused_vec_bf16 rows:rows_apply_vec_f16 rows:group_backward_fused_vec_bf16 rows_sm90:rows_backward_fused_cluster_vec rows_sm90:rows_backward_fused_cluster_vec_f16"
 reducing="stats:columns_welford_partial_vec_f16 stats:columns_sums_partial_vec_bf16 stats:segments_welford_partial_pack_f16 stats:segments_welford_partial_pack_bf16 stats:segments_sums_partial_pack_f16 stats:segments_sums_partial_pack_bf16"
 for item in $streaming $reducing; do
   file="${item%%:*}.ptx"
@@ -105,6 +108,7 @@ for item in channels:nc_apply channels:nc_apply_vec channels:nc_apply_backward c
 done
 for arch in sm_80 sm_90; do
   for ptx in "$committed"/*.ptx; do
+    [[ "$arch" == sm_80 && "$ptx" == *_sm90.ptx ]] && continue
     report="$(ptxas -arch="$arch" -O3 -v "$ptx" -o /dev/null 2>&1)"
     echo "$report" | awk -v arch="$arch" '
       /Compiling entry function/ { match($0, /'\''[^'\'']+'\''/); name = substr($0, RSTART + 1, RLENGTH - 2) }

@@ -40,6 +40,19 @@ typedef long long i64;
 // An elementwise streaming pass, held to 64 registers (4 resident blocks, 32 warps per SM) so that
 // enough of its loads are in flight; check-ptx.sh fails it if that spills.
 #define STREAMING_KERNEL extern "C" __global__ void __launch_bounds__(KERNEL_BLOCK, 4)
+// A BIG_SHARED_KERNEL whose blocks run in thread-block clusters of CLUSTER_BLOCKS (sm_90: its file
+// is named *_sm90.cu and compiled for compute_90; the host launches grids of whole clusters). The
+// blocks of a cluster are resident together and read each other's shared memory (cluster_shared)
+// between cluster_sync barriers.
+#define CLUSTER_BLOCKS 8
+// A device function kept out of line (__noinline__ on the GPU; the emulator's compiler decides).
+#ifdef JNORM_EMULATOR
+#define NOINLINE
+#else
+#define NOINLINE __noinline__
+#endif
+#define BIG_CLUSTER_SHARED_KERNEL \
+    extern "C" __global__ void __cluster_dims__(CLUSTER_BLOCKS, 1, 1) __launch_bounds__(BIG_BLOCK, 1)
 
 #ifdef JNORM_EMULATOR
 template <class T>
@@ -91,6 +104,32 @@ __device__ __forceinline__ float4 shared_load4(const float* p, i64 i) {
 __device__ __forceinline__ void shared_store4(float* p, i64 i, float4 v) {
     *reinterpret_cast<float4*>(p + i) = v;
 }
+
+// Thread-block clusters (compute capability 9.0): this block's rank in its cluster, the cluster's
+// barrier (a release by every thread of every block, then an acquire), and the same shared-memory
+// address in block `rank` of the cluster (distributed shared memory). Declared everywhere, defined
+// where the architecture has them (only *_sm90.cu kernels call them).
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+#include <cooperative_groups.h>
+
+__device__ __forceinline__ unsigned cluster_rank() {
+    return cooperative_groups::this_cluster().block_rank();
+}
+
+__device__ __forceinline__ void cluster_sync() {
+    cooperative_groups::this_cluster().sync();
+}
+
+template <class T>
+__device__ __forceinline__ T* cluster_shared(T* p, unsigned rank) {
+    return cooperative_groups::this_cluster().map_shared_rank(p, rank);
+}
+#else
+__device__ unsigned cluster_rank();
+__device__ void cluster_sync();
+template <class T>
+__device__ T* cluster_shared(T* p, unsigned rank);
+#endif
 #endif
 
 #define FULL_MASK 0xffffffffu

@@ -21,6 +21,7 @@
 #define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(...)
+#define __cluster_dims__(...)
 #define __restrict__
 
 struct dim3 {
@@ -244,6 +245,14 @@ Ptr<T> static_shared(const char* site, size_t count) {
     return Ptr<T>(r, r->lo);
 }
 
+// Thread-block clusters: the blocks of a cluster run together, each with its own shared memory.
+// sync_cluster is a barrier for every thread of the cluster; cluster_region is region r (shared
+// memory of the calling block) as block `rank` of the cluster has it, or null after recording a
+// fault (r is not shared memory, or no such rank).
+void sync_cluster();
+unsigned cluster_rank();
+Region* cluster_region(Region* r, unsigned rank);
+
 // Exchanges 8-byte slots across the warp: every lane publishes `mine`, then reads lane `from`.
 uint64_t exchange(uint64_t mine, int from);
 
@@ -280,6 +289,21 @@ T __shfl_xor_sync(unsigned, T value, int laneMask, int = 32) {
 template <class T>
 T __shfl_sync(unsigned, T value, int srcLane, int = 32) {
     return emu::shuffle_from(value, srcLane & 31);
+}
+
+inline unsigned cluster_rank() {
+    return emu::cluster_rank();
+}
+
+inline void cluster_sync() {
+    emu::sync_cluster();
+}
+
+// p's address in the shared memory of block `rank` of the cluster (distributed shared memory).
+template <class T>
+emu::Ptr<T> cluster_shared(const emu::Ptr<T>& p, unsigned rank) {
+    emu::Region* r = emu::cluster_region(p.region(), rank);
+    return r == nullptr ? emu::Ptr<T>() : emu::Ptr<T>(r, r->lo + (p.address() - p.region()->lo));
 }
 
 inline float rsqrtf(float v) {

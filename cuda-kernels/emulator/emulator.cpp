@@ -1,21 +1,22 @@
 // emulator.cpp: runs jnorm's CUDA kernels on the CPU, for tests on machines without a GPU.
 //
 // A launch runs its blocks one after another, in the order the caller asks (forward, reverse or a
-// seeded shuffle). The threads of a block are fibers on the calling OS thread. The scheduler lets
-// one warp at a time run as far as it can, until all its threads wait at __syncthreads or are done,
-// its lanes taking turns at each warp barrier; warps take their turns, and lanes theirs, in the
-// order asked for (forward, reverse, or shuffled anew every round). __syncthreads, __syncwarp and
-// warp shuffles are real barriers. So a missing barrier shows up as a wrong result, or as a result
-// that differs in another order: a warp that reads what another writes without a barrier between
-// reads it too early in one order, and a warp that overwrites shared memory before another has read
-// it runs ahead far enough to do so in one order. A barrier not every thread reaches is a reported
-// deadlock.
+// seeded shuffle); a kernel with thread-block clusters runs one cluster at a time, its blocks
+// together. The threads of a block (or cluster) are fibers on the calling OS thread. The scheduler
+// lets one warp at a time run as far as it can, until all its threads wait at a barrier or are done,
+// its lanes taking turns at each warp barrier; warps take their turns (a cluster's warps of every
+// block among each other), and lanes theirs, in the order asked for (forward, reverse, or shuffled
+// anew every round). __syncthreads, __syncwarp, warp shuffles and cluster_sync are real barriers. So a missing barrier
+// shows up as a wrong result, or as a result that differs in another order: a warp that reads what another writes
+// without a barrier between reads it too early in one order, and a warp that overwrites shared memory before another
+// has read it runs ahead far enough to do so in one order. A barrier not every thread reaches is a reported deadlock.
 //
 // Memory: device buffers are host memory filled with NaN on allocation; shared memory, dynamic and
-// static, is NaN before every block. Kernels reach memory only through checked pointers
-// (cuda_emulation.h): an access outside its buffer on either side, misaligned, or through a null
-// pointer is the launch's fault. Global traffic is counted per launch as the footprint of its
-// loads and of its stores (each byte once).
+// static, is NaN before every block, and each block of a cluster has its own. A block that has
+// exited has no shared memory: another block's access to it (through cluster_shared) faults. Kernels reach memory only
+// through checked pointers (cuda_emulation.h): an access outside its buffer on either side, misaligned, or through a
+// null pointer is the launch's fault. Global traffic is counted per launch as the footprint of its loads and of its
+// stores (each byte once).
 //
 // Launch limits (threads, shared memory, registers, grid) are checked by the Java side,
 // dev.jnorm.backend.cuda.internal.EmulatedDevice, which knows the emulated device's geometry and each
@@ -43,6 +44,7 @@ thread_local dim3 thread_index;
 thread_local dim3 block_index;
 thread_local dim3 block_dim;
 thread_local dim3 grid_dim;
+thread_local unsigned rank_index;  // the running block's rank in its cluster
 
 std::map<std::string, Kernel>& registry() {
     static std::map<std::string, Kernel> kernels;
@@ -131,7 +133,7 @@ void swap(Context& from, Context& to) {
 }
 #endif
 
-enum class State { Runnable, AtBlockBarrier, AtWarpBarrier, Done };
+enum class State { Runnable, AtBlockBarrier, AtWarpBarrier, AtClusterBarrier, Done };
 enum Order : int { kForward = 0, kReverse = 1, kShuffle = 2 };
 
 struct Fiber {
@@ -140,14 +142,25 @@ struct Fiber {
     char* stack;
 };
 
+// The fibers that run together: the threads of one block, or of every block of a cluster (fiber
+// rank·threads + t is thread t of the cluster's block `rank`).
 struct Block {
     std::vector<Fiber> fibers;
     Context scheduler;
     int current = 0;
-    int arrivedAtBlock = 0;
-    std::vector<int> arrivedAtWarp;
-    std::vector<uint64_t> slots;
+    int threads = 0;                  // per block
+    int blocks = 1;                   // per cluster
+    unsigned first = 0;               // the grid index of the cluster's block 0
+    std::vector<int> arrivedAtBlock;  // by rank
+    std::vector<int> finished;        // threads done, by rank
+    int arrivedAtCluster = 0;
+    std::vector<int> arrivedAtWarp;  // by rank·warps per block + warp
+    std::vector<uint64_t> slots;     // by fiber
     const std::function<void()>* body = nullptr;
+
+    int warpsPerBlock() const {
+        return (threads + 31) / 32;
+    }
 };
 
 thread_local Block* running = nullptr;
@@ -157,10 +170,13 @@ void yield_to_scheduler() {
     swap(f.context, running->scheduler);
 }
 
+void release_shared(unsigned rank);
+
 void fiber_entry() {
     (*running->body)();
     Fiber& f = running->fibers[running->current];
     f.state = State::Done;
+    if (++running->finished[rank_index] == running->threads) release_shared(rank_index);
     swap(f.context, running->scheduler);  // never resumed
     std::abort();
 }
@@ -182,14 +198,35 @@ std::string launchFault;
 int faultKind = 0;               // as the Java side's launch result: 2 illegal address, 3 misaligned, 4 deadlock
 std::vector<uint64_t*> bitmaps;  // footprint bitmaps to free with their region
 
-// Shared memory of the current launch: the dynamic region, and each static array's own region.
+// Shared memory of the current launch, one of each per block of a cluster: the dynamic region, and
+// each static array's own region.
 struct SharedArray {
     Region region;
     std::vector<unsigned char> bytes;
+    size_t size = 0;
+    const char* what = nullptr;
+
+    void allocate(size_t n, size_t align, const char* kind) {
+        bytes.assign(n + align, 0xFF);
+        uintptr_t lo = ((uintptr_t)bytes.data() + align - 1) / align * align;
+        size = n;
+        what = kind;
+        region = Region{lo, lo + n, false, kind, nullptr, nullptr, 0};
+    }
+    // Before a block runs: NaN, and its extent restored; once it has exited: no extent.
+    void reset() {
+        std::fill(bytes.begin(), bytes.end(), 0xFF);
+        region.hi = region.lo + size;
+        region.what = what;
+    }
+    void release() {
+        region.hi = region.lo;
+        region.what = "the shared memory of a block of the cluster that has exited";
+    }
 };
-Region dynamicShared;
-std::vector<unsigned char> dynamicBytes;
-std::map<std::pair<const char*, size_t>, SharedArray> staticShared;
+std::vector<SharedArray> dynamicShared;  // by rank
+std::map<std::pair<const char*, size_t>, std::vector<SharedArray>> staticShared;
+int clusterBlocks = 1;
 
 size_t words(const Region& r) {
     return (r.hi - r.lo + 63) / 64;
@@ -203,7 +240,7 @@ std::string where_of(const Region* r, uintptr_t address, size_t bytes) {
     }
     long long offset = (long long)(address - r->lo);
     std::string s = "of " + std::to_string(bytes) + " bytes at byte offset " + std::to_string(offset) + " of " +
-                    r->what + " of " + std::to_string(r->hi - r->lo) + " bytes";
+                    r->what + (r->hi > r->lo || r->global ? " of " + std::to_string(r->hi - r->lo) + " bytes" : "");
     if (address >= r->lo && address + bytes <= r->hi) s = "misaligned access " + s;
     return s + " (" + where + ")";
 }
@@ -262,37 +299,45 @@ Region* region_of(uintptr_t address) {
 }
 
 Region* dynamic_shared_region() {
-    return &dynamicShared;
+    return &dynamicShared[rank_index].region;
 }
 
 Region* static_shared_region(const char* site, size_t bytes, size_t align) {
     auto key = std::make_pair(site, bytes);
     auto it = staticShared.find(key);
     if (it == staticShared.end()) {
-        SharedArray& a = staticShared[key];
-        a.bytes.assign(bytes + align, 0xFF);
-        uintptr_t lo = ((uintptr_t)a.bytes.data() + align - 1) / align * align;
-        a.region = Region{lo, lo + bytes, false, "a static __shared__ array", nullptr, nullptr, 0};
-        return &a.region;
+        std::vector<SharedArray>& copies = staticShared[key];
+        copies.resize(clusterBlocks);  // never resized again: their regions stay where they are
+        for (SharedArray& a : copies) a.allocate(bytes, align, "a static __shared__ array");
+        return &copies[rank_index].region;
     }
-    return &it->second.region;
+    return &it->second[rank_index].region;
 }
 
 namespace {
 
-// Runs one block to completion; throws on deadlock.
-void run_block(Block& b, Order order, std::mt19937_64& random) {
+void release_shared(unsigned rank) {
+    dynamicShared[rank].release();
+    for (auto& [key, copies] : staticShared) copies[rank].release();
+}
+
+// Runs one block, or the blocks of one cluster, to completion; throws on deadlock.
+void run_cluster(Block& b, Order order, std::mt19937_64& random) {
     for (Fiber& f : b.fibers) {
         start(f.context, f.stack, kStack, fiber_entry);
         f.state = State::Runnable;
     }
     // Uninitialized shared memory, dynamic or static, reads as NaN.
-    std::fill(dynamicBytes.begin(), dynamicBytes.end(), 0xFF);
-    for (auto& [key, a] : staticShared) std::fill(a.bytes.begin(), a.bytes.end(), 0xFF);
-    b.arrivedAtBlock = 0;
+    for (SharedArray& a : dynamicShared) a.reset();
+    for (auto& [key, copies] : staticShared) {
+        for (SharedArray& a : copies) a.reset();
+    }
+    std::fill(b.arrivedAtBlock.begin(), b.arrivedAtBlock.end(), 0);
+    std::fill(b.finished.begin(), b.finished.end(), 0);
     std::fill(b.arrivedAtWarp.begin(), b.arrivedAtWarp.end(), 0);
-    int threads = (int)b.fibers.size();
-    int warps = (threads + 31) / 32;
+    b.arrivedAtCluster = 0;
+    int perBlock = b.warpsPerBlock();
+    int warps = b.blocks * perBlock;
     std::vector<int> warpOrder(warps);
     std::vector<int> laneOrder(32);
     for (int w = 0; w < warps; w++) warpOrder[w] = order == kReverse ? warps - 1 - w : w;
@@ -302,18 +347,23 @@ void run_block(Block& b, Order order, std::mt19937_64& random) {
             std::shuffle(warpOrder.begin(), warpOrder.end(), random);
             std::shuffle(laneOrder.begin(), laneOrder.end(), random);
         }
-        // Each warp in turn runs as far as it can (until its threads wait at __syncthreads or are
+        // Each warp in turn runs as far as it can (until its threads wait at a barrier or are
         // done), ahead of the warps after it, as a GPU may schedule it.
         bool ran = false;
         bool done = true;
-        for (int w : warpOrder) {
+        for (int g : warpOrder) {
+            const int rank = g / perBlock;
+            const int w = g % perBlock;
             for (bool progress = true; progress;) {
                 progress = false;
                 for (int l : laneOrder) {
-                    int i = w * 32 + l;
-                    if (i < threads && b.fibers[i].state == State::Runnable) {
+                    int t = w * 32 + l;
+                    int i = rank * b.threads + t;
+                    if (t < b.threads && b.fibers[i].state == State::Runnable) {
                         b.current = i;
-                        thread_index = dim3{(unsigned)i, 0, 0};
+                        thread_index = dim3{(unsigned)t, 0, 0};
+                        block_index = dim3{b.first + (unsigned)rank, 0, 0};
+                        rank_index = (unsigned)rank;
                         swap(b.scheduler, b.fibers[i].context);
                         progress = ran = true;
                     }
@@ -323,49 +373,55 @@ void run_block(Block& b, Order order, std::mt19937_64& random) {
         for (const Fiber& f : b.fibers) done = done && f.state == State::Done;
         if (done) return;
         if (!ran) {
-            int atBlock = 0;
-            int atWarp = 0;
-            int finished = 0;
-            for (const Fiber& f : b.fibers) {
-                atBlock += f.state == State::AtBlockBarrier;
-                atWarp += f.state == State::AtWarpBarrier;
-                finished += f.state == State::Done;
-            }
-            throw std::runtime_error("deadlock in block " + std::to_string(block_index.x) + ": " +
-                                     std::to_string(atBlock) + " threads at __syncthreads, " + std::to_string(atWarp) +
-                                     " at a warp barrier, " + std::to_string(finished) + " finished");
+            int count[5] = {0, 0, 0, 0, 0};
+            for (const Fiber& f : b.fibers) count[(int)f.state]++;
+            std::string where = b.blocks == 1 ? "block " + std::to_string(b.first)
+                                              : "the cluster of blocks " + std::to_string(b.first) + " to " +
+                                                    std::to_string(b.first + b.blocks - 1);
+            throw std::runtime_error(
+                "deadlock in " + where + ": " + std::to_string(count[(int)State::AtBlockBarrier]) +
+                " threads at __syncthreads, " + std::to_string(count[(int)State::AtWarpBarrier]) +
+                " at a warp barrier, " +
+                (b.blocks == 1 ? "" : std::to_string(count[(int)State::AtClusterBarrier]) + " at cluster_sync, ") +
+                std::to_string(count[(int)State::Done]) + " finished");
         }
     }
 }
 
-// Runs a kernel body over a grid; returns an error message, or an empty string.
-std::string launch(const std::function<void()>& body, int grid, int block, int sharedBytes, Order threadOrder,
-                   Order blockOrder, uint64_t seed) {
+// Runs a kernel body over a grid of clusters of `cluster` blocks (1: no clusters); returns an error
+// message, or an empty string.
+std::string launch(const std::function<void()>& body, int grid, int block, int cluster, int sharedBytes,
+                   Order threadOrder, Order blockOrder, uint64_t seed) {
     static thread_local std::vector<char*> stacks;
-    while ((int)stacks.size() < block) stacks.push_back(new char[kStack]);
+    const int fibers = block * cluster;
+    while ((int)stacks.size() < fibers) stacks.push_back(new char[kStack]);
     Block b;
-    b.fibers.resize(block);
-    for (int i = 0; i < block; i++) b.fibers[i].stack = stacks[i];
-    b.arrivedAtWarp.assign((block + 31) / 32, 0);
-    b.slots.assign(block, 0);
+    b.threads = block;
+    b.blocks = cluster;
+    b.fibers.resize(fibers);
+    for (int i = 0; i < fibers; i++) b.fibers[i].stack = stacks[i];
+    b.arrivedAtBlock.assign(cluster, 0);
+    b.finished.assign(cluster, 0);
+    b.arrivedAtWarp.assign(cluster * b.warpsPerBlock(), 0);
+    b.slots.assign(fibers, 0);
     b.body = &body;
-    dynamicBytes.assign((size_t)sharedBytes + 16, 0xFF);
-    uintptr_t lo = ((uintptr_t)dynamicBytes.data() + 15) / 16 * 16;
-    dynamicShared =
-        Region{lo, lo + (uintptr_t)sharedBytes, false, "the launch's dynamic shared memory", nullptr, nullptr, 0};
+    clusterBlocks = cluster;
+    dynamicShared.assign(cluster, SharedArray{});
+    for (SharedArray& a : dynamicShared) a.allocate((size_t)sharedBytes, 16, "the launch's dynamic shared memory");
     staticShared.clear();
     block_dim = dim3{(unsigned)block, 1, 1};
     grid_dim = dim3{(unsigned)grid, 1, 1};
     std::mt19937_64 random(seed);
-    std::vector<int> blocks(grid);
-    for (int i = 0; i < grid; i++) blocks[i] = blockOrder == kReverse ? grid - 1 - i : i;
-    if (blockOrder == kShuffle) std::shuffle(blocks.begin(), blocks.end(), random);
+    const int clusters = grid / cluster;
+    std::vector<int> order(clusters);
+    for (int i = 0; i < clusters; i++) order[i] = blockOrder == kReverse ? clusters - 1 - i : i;
+    if (blockOrder == kShuffle) std::shuffle(order.begin(), order.end(), random);
     Block* outer = running;
     running = &b;
     try {
-        for (int i : blocks) {
-            block_index = dim3{(unsigned)i, 0, 0};
-            run_block(b, threadOrder, random);
+        for (int i : order) {
+            b.first = (unsigned)(i * cluster);
+            run_cluster(b, threadOrder, random);
         }
     } catch (const std::exception& e) {
         running = outer;
@@ -380,10 +436,11 @@ std::string launch(const std::function<void()>& body, int grid, int block, int s
 
 void sync_block() {
     Block& b = *running;
-    if (++b.arrivedAtBlock == (int)b.fibers.size()) {
-        b.arrivedAtBlock = 0;
-        for (Fiber& f : b.fibers) {
-            if (f.state == State::AtBlockBarrier) f.state = State::Runnable;
+    const int first = (int)rank_index * b.threads;
+    if (++b.arrivedAtBlock[rank_index] == b.threads) {
+        b.arrivedAtBlock[rank_index] = 0;
+        for (int i = first; i < first + b.threads; i++) {
+            if (b.fibers[i].state == State::AtBlockBarrier) b.fibers[i].state = State::Runnable;
         }
         return;
     }
@@ -391,13 +448,56 @@ void sync_block() {
     yield_to_scheduler();
 }
 
+void sync_cluster() {
+    Block& b = *running;
+    if (++b.arrivedAtCluster == (int)b.fibers.size()) {
+        b.arrivedAtCluster = 0;
+        for (Fiber& f : b.fibers) {
+            if (f.state == State::AtClusterBarrier) f.state = State::Runnable;
+        }
+        return;
+    }
+    b.fibers[b.current].state = State::AtClusterBarrier;
+    yield_to_scheduler();
+}
+
+unsigned cluster_rank() {
+    return rank_index;
+}
+
+Region* cluster_region(Region* r, unsigned rank) {
+    auto refuse = [](const std::string& why) {
+        if (launchFault.empty()) {
+            launchFault = "illegal address: cluster_shared " + why + " (block " + std::to_string(block_index.x) +
+                          ", thread " + std::to_string(thread_index.x) + ")";
+            faultKind = 2;
+        }
+        return nullptr;
+    };
+    if (rank >= (unsigned)clusterBlocks) {
+        return refuse("of rank " + std::to_string(rank) + " in a cluster of " + std::to_string(clusterBlocks) +
+                      " blocks");
+    }
+    for (SharedArray& a : dynamicShared) {
+        if (&a.region == r) return &dynamicShared[rank].region;
+    }
+    for (auto& [key, copies] : staticShared) {
+        for (SharedArray& a : copies) {
+            if (&a.region == r) return &copies[rank].region;
+        }
+    }
+    return refuse("of a pointer that is not into shared memory");
+}
+
 void sync_warp() {
     Block& b = *running;
-    int warp = b.current / 32;
-    int lanes = std::min(32, (int)b.fibers.size() - warp * 32);
+    const int t = b.current - (int)rank_index * b.threads;  // the thread in its block
+    const int first = b.current - t + t / 32 * 32;          // the fiber of its warp's lane 0
+    const int warp = (int)rank_index * b.warpsPerBlock() + t / 32;
+    const int lanes = std::min(32, b.threads - t / 32 * 32);
     if (++b.arrivedAtWarp[warp] == lanes) {
         b.arrivedAtWarp[warp] = 0;
-        for (int i = warp * 32; i < warp * 32 + lanes; i++) {
+        for (int i = first; i < first + lanes; i++) {
             if (b.fibers[i].state == State::AtWarpBarrier) b.fibers[i].state = State::Runnable;
         }
         return;
@@ -408,10 +508,10 @@ void sync_warp() {
 
 uint64_t exchange(uint64_t mine, int from) {
     Block& b = *running;
-    int warp = b.current / 32;
-    b.slots[warp * 32 + (b.current & 31)] = mine;
+    const int lane0 = b.current - (int)(thread_index.x & 31);  // the fiber of the warp's lane 0
+    b.slots[b.current] = mine;
     sync_warp();
-    uint64_t theirs = b.slots[warp * 32 + from];
+    uint64_t theirs = b.slots[lane0 + from];
     sync_warp();
     return theirs;
 }
@@ -520,8 +620,8 @@ JNIEXPORT void JNICALL Java_dev_jnorm_backend_cuda_internal_EmulatedDevice_copy(
 // was refused (the arguments do not match the kernel), 2 an illegal address, 3 a misaligned
 // access, 4 a deadlock.
 JNIEXPORT jstring JNICALL Java_dev_jnorm_backend_cuda_internal_EmulatedDevice_launch(
-    JNIEnv* env, jclass, jstring kernel, jint grid, jint block, jint sharedBytes, jlongArray args, jintArray tags,
-    jint threadOrder, jint blockOrder, jlong seed, jlongArray result) {
+    JNIEnv* env, jclass, jstring kernel, jint grid, jint block, jint cluster, jint sharedBytes, jlongArray args,
+    jintArray tags, jint threadOrder, jint blockOrder, jlong seed, jlongArray result) {
     const char* chars = env->GetStringUTFChars(kernel, nullptr);
     std::string name(chars);
     env->ReleaseStringUTFChars(kernel, chars);
@@ -551,7 +651,7 @@ JNIEXPORT jstring JNICALL Java_dev_jnorm_backend_cuda_internal_EmulatedDevice_la
         emu::launchFault.clear();
         emu::faultKind = 0;
         std::function<void()> body = [&]() { k.call(values.data()); };
-        error = emu::launch(body, grid, block, sharedBytes, (emu::Order)threadOrder, (emu::Order)blockOrder,
+        error = emu::launch(body, grid, block, cluster, sharedBytes, (emu::Order)threadOrder, (emu::Order)blockOrder,
                             (uint64_t)seed);
         outcome[0] = (jlong)emu::traffic.read;
         outcome[1] = (jlong)emu::traffic.written;

@@ -3,10 +3,11 @@
 #define JNORM_EMULATOR 1
 
 #include "../channels.cu"
-#include "../convert.cu"
 #include "../composite.cu"
+#include "../convert.cu"
 #include "../nn.cu"
 #include "../rows.cu"
+#include "../rows_sm90.cu"
 #include "../stats.cu"
 #include "../weight.cu"
 #include "planted.cu"
@@ -34,6 +35,8 @@ const bool registered = [] {
     REGISTER(rows_apply_vec)
     REGISTER(rows_backward_fused)
     REGISTER(rows_backward_fused_vec)
+    REGISTER(rows_backward_fused_cluster)
+    REGISTER(rows_backward_fused_cluster_vec)
     REGISTER(rows_backward_block)
     REGISTER(rows_backward_block_vec)
     REGISTER(rows_param_grads_partial)
@@ -93,6 +96,10 @@ const bool registered = [] {
     REGISTER(rows_forward_team_vec_bf16)
     REGISTER(rows_backward_fused_vec_f16)
     REGISTER(rows_backward_fused_vec_bf16)
+    REGISTER(rows_backward_fused_cluster_f16)
+    REGISTER(rows_backward_fused_cluster_bf16)
+    REGISTER(rows_backward_fused_cluster_vec_f16)
+    REGISTER(rows_backward_fused_cluster_vec_bf16)
     REGISTER(rows_apply_vec_f16)
     REGISTER(rows_apply_vec_bf16)
     REGISTER(group_backward_fused_vec_f16)
@@ -159,6 +166,7 @@ const bool registered = [] {
     REGISTER(gemm_fallback)
     REGISTER(gemm_fallback_f16)
     REGISTER(gemm_fallback_bf16)
+    REGISTER(planted_cluster_exchange)
     REGISTER(planted_read_before_start)
     REGISTER(planted_read_past_end)
     REGISTER(planted_write_before_start)

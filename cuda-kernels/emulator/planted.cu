@@ -88,3 +88,17 @@ KERNEL planted_block_dependency(Out<float> y) {
 KERNEL planted_fused_cancellation(In<float> a, In<float> b, In<float> c, In<float> d, Out<float> y, i64 n) {
     GRID_STRIDE(i, n) y[i] = a[i] * b[i] - c[i] * d[i];
 }
+
+// In thread-block clusters of CLUSTER_BLOCKS: each thread publishes a value in its block's shared
+// memory and reads the same slot of the next block of its cluster (distributed shared memory). Right
+// with both cluster_syncs; without the first, a block reads the next one's slot before it is
+// written; without the second, a block exits, and its shared memory goes, while the block before it
+// may still read it.
+KERNEL planted_cluster_exchange(Out<float> y, int syncBefore, int syncAfter) {
+    STATIC_SHARED(float, s, BIG_BLOCK);
+    s[threadIdx.x] = (float)(1000 * cluster_rank() + threadIdx.x);
+    if (syncBefore) cluster_sync();
+    Out<float> next = cluster_shared(s, (cluster_rank() + 1) % CLUSTER_BLOCKS);
+    y[(i64)blockIdx.x * blockDim.x + threadIdx.x] = next[threadIdx.x];
+    if (syncAfter) cluster_sync();
+}

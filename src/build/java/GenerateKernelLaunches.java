@@ -15,12 +15,14 @@ import java.util.stream.Stream;
  * time (Maven runs it as a single-file program: {@code java GenerateKernelLaunches.java
  * cuda-kernels OUT_DIR}).
  *
- * <p>Every {@code KERNEL}, {@code STREAMING_KERNEL}, {@code SHARED_KERNEL}, {@code BIG_KERNEL} or {@code BIG_SHARED_KERNEL} entry point of
+ * <p>Every {@code KERNEL}, {@code STREAMING_KERNEL}, {@code SHARED_KERNEL}, {@code BIG_KERNEL}, {@code BIG_SHARED_KERNEL} or
+ * {@code BIG_CLUSTER_SHARED_KERNEL} (thread-block clusters of {@code CLUSTER_BLOCKS}, only in a {@code *_sm90.cu}) entry point of
  * {@code cuda-kernels/*.cu}, also those a function-like macro declares, becomes
  * <ul>
  *   <li>a constant of the enum {@code Kernel}: its C name, its file (PTX module), its block size
  *       (the {@code __launch_bounds__} its macro sets), whether it may use more than 48 KiB of
- *       dynamic shared memory, and its parameters (name, kind, C type);</li>
+ *       dynamic shared memory, its blocks per thread-block cluster (1 without), and its parameters
+ *       (name, kind, C type);</li>
  *   <li>a launch class in {@code Kernels} with one setter per parameter, named as in C (camel case)
  *       and typed by its kind ({@code DevicePointer}, {@code int}, {@code long}, {@code float}), so
  *       launch code names every argument, a wrong kind does not compile, and a missing one is
@@ -31,14 +33,15 @@ import java.util.stream.Stream;
 public final class GenerateKernelLaunches {
     private static final String PACKAGE = "dev.jnorm.backend.cuda.internal";
     private static final Pattern DECLARATION =
-            Pattern.compile("(?<![\\w])(BIG_SHARED_KERNEL|SHARED_KERNEL|BIG_KERNEL|STREAMING_KERNEL|KERNEL)\\s+(\\w+)\\s*\\(([^)]*)\\)");
+            Pattern.compile("(?<![\\w])(BIG_CLUSTER_SHARED_KERNEL|BIG_SHARED_KERNEL|SHARED_KERNEL|BIG_KERNEL|STREAMING_KERNEL|KERNEL)"
+                    + "\\s+(\\w+)\\s*\\(([^)]*)\\)");
     private static final Pattern MACRO = Pattern.compile("(?m)^#define\\s+(\\w+)\\(([^)]*)\\)((?:[^\\n]*\\\\\\n)*[^\\n]*)");
-    private static final Pattern BLOCK = Pattern.compile("(?m)^#define\\s+(KERNEL_BLOCK|BIG_BLOCK)\\s+(\\d+)");
+    private static final Pattern BLOCK = Pattern.compile("(?m)^#define\\s+(KERNEL_BLOCK|BIG_BLOCK|CLUSTER_BLOCKS)\\s+(\\d+)");
 
     record Parameter(String name, String type, String kind) {
     }
 
-    record Declaration(String entry, String module, int block, boolean optIn, List<Parameter> parameters) {
+    record Declaration(String entry, String module, int block, boolean optIn, int cluster, List<Parameter> parameters) {
     }
 
     public static void main(String[] args) throws IOException {
@@ -109,7 +112,12 @@ public final class GenerateKernelLaunches {
                 String type = decl.substring(0, space);
                 parameters.add(new Parameter(decl.substring(space + 1), type, kindOf(type, d.group(2))));
             }
-            found.add(new Declaration(d.group(2), module, block, kind.endsWith("SHARED_KERNEL"), parameters));
+            int cluster = kind.contains("CLUSTER") ? blocks.get("CLUSTER_BLOCKS") : 1;
+            if ((cluster > 1) != module.endsWith("_sm90")) {
+                throw new IllegalArgumentException(d.group(2) + " in " + module + ".cu: kernels with thread-block clusters"
+                        + " (BIG_CLUSTER_SHARED_KERNEL), and only they, live in the *_sm90.cu files compiled for compute_90");
+            }
+            found.add(new Declaration(d.group(2), module, block, kind.endsWith("SHARED_KERNEL"), cluster, parameters));
         }
         return found;
     }
@@ -222,7 +230,7 @@ public final class GenerateKernelLaunches {
             Declaration d = declarations.get(k);
             s.append("    /** {@code ").append(signature(d)).append("} in ").append(d.module()).append(".cu. */\n");
             s.append("    ").append(constant(d.entry())).append("(\"").append(d.module()).append("\", ")
-                    .append(d.block()).append(", ").append(d.optIn()).append(", List.of(");
+                    .append(d.block()).append(", ").append(d.optIn()).append(", ").append(d.cluster()).append(", List.of(");
             for (int i = 0; i < d.parameters().size(); i++) {
                 Parameter p = d.parameters().get(i);
                 s.append(i > 0 ? ",\n            " : "\n            ").append("new Parameter(\"").append(p.name())
@@ -243,12 +251,14 @@ public final class GenerateKernelLaunches {
                     private final String module;
                     private final int block;
                     private final boolean dynamicShared;
+                    private final int cluster;
                     private final List<Parameter> parameters;
 
-                    Kernel(String module, int block, boolean dynamicShared, List<Parameter> parameters) {
+                    Kernel(String module, int block, boolean dynamicShared, int cluster, List<Parameter> parameters) {
                         this.module = module;
                         this.block = block;
                         this.dynamicShared = dynamicShared;
+                        this.cluster = cluster;
                         this.parameters = parameters;
                     }
 
@@ -270,6 +280,15 @@ public final class GenerateKernelLaunches {
                     /** True when launches may ask for more dynamic shared memory than the default 48 KiB. */
                     public boolean dynamicShared() {
                         return dynamicShared;
+                    }
+
+                    /**
+                     * The blocks of each thread-block cluster it runs in ({@code __cluster_dims__}), 1 for a kernel
+                     * without clusters. A kernel with clusters is compiled for compute capability 9.0 (its module
+                     * loads only there) and launched with a grid of whole clusters.
+                     */
+                    public int cluster() {
+                        return cluster;
                     }
 
                     /** Its parameters, in order. */

@@ -3,6 +3,7 @@ package dev.jnorm.bench;
 import dev.jnorm.backend.Backend;
 import dev.jnorm.backend.cuda.CudaBackend;
 import dev.jnorm.backend.cuda.MemoryTraffic;
+import dev.jnorm.module.Parameter;
 import dev.jnorm.norm.NormLayer;
 import dev.jnorm.norm.WeightNorm;
 import dev.jnorm.tensor.DType;
@@ -40,12 +41,20 @@ public final class Benchmark {
         Measured m = c.spec().reparameterizes() ? timeWeightNorm(c) : timeLayer(c);
         double[] micros = m.micros();
         Arrays.sort(micros);
-        return new BenchResult(c, micros[micros.length / 2], micros[0], Traffic.of(c, sharedMemoryPerBlock),
-                m.moved().bytes(), m.moved().kernels(), runs, copyTbps);
+        return new BenchResult(c, micros[micros.length / 2], micros[0],
+                Traffic.of(c, sharedMemoryPerBlock, m.parameters(), m.biases()), m.moved().bytes(),
+                m.moved().kernels(), runs, copyTbps);
     }
 
-    /** The times of the runs, and what one run moved where the device counts it. */
-    private record Measured(double[] micros, Moved moved) {
+    /**
+     * The times of the runs, what one run moved where the device counts it, and the learnable
+     * parameter values of the layer (of them biases).
+     */
+    private record Measured(double[] micros, Moved moved, long parameters, long biases) {
+        Measured withParameters(List<Parameter> list) {
+            return new Measured(micros, moved, list.stream().mapToLong(p -> p.value().shape().numel()).sum(),
+                    list.stream().filter(p -> p.name().equals("bias")).mapToLong(p -> p.value().shape().numel()).sum());
+        }
     }
 
     /** The bytes one run moved and the kernels it launched, where the device counts them. */
@@ -59,10 +68,10 @@ public final class Benchmark {
              Tensor dy = pattern(c.shape(), c.dtype(), 2)) {
             layer.setTraining(c.training());
             if (c.forward()) {
-                return times(() -> layer.forward(x).close());
+                return times(() -> layer.forward(x).close()).withParameters(layer.parameters());
             }
             layer.forward(x).close();
-            return times(() -> layer.backward(dy, true).close());
+            return times(() -> layer.backward(dy, true).close()).withParameters(layer.parameters());
         }
     }
 
@@ -86,7 +95,7 @@ public final class Benchmark {
         for (int i = 0; i < runs; i++) {
             micros[i] = stopwatch.micros(operation);
         }
-        return new Measured(micros, moved(operation));
+        return new Measured(micros, moved(operation), 0, 0);
     }
 
     /**

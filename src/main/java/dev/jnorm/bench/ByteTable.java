@@ -33,7 +33,7 @@ public final class ByteTable {
             long elements = ((List<?>) row.get("shape")).stream().mapToLong(d -> ((Number) d).longValue())
                     .reduce(1, (a, b) -> a * b);
             double ratio = moved.doubleValue() / number(row, "floor_bytes");
-            s.append(String.format("| %s | %s | %s | %s | %s | %.0f | %.0f | %.2f | %.3f%s |%n", row.get("norm"),
+            s.append(String.format("| %s | %s | %s | %s | %s | %.2f | %.2f | %.2f | %.3f%s |%n", row.get("norm"),
                     row.get("direction"), row.get("mode"), BenchReport.shapeAndDtype(row),
                     String.valueOf(row.get("kernels")).replace("+", ", "), number(row, "minimal_bytes") / elements,
                     number(row, "floor_bytes") / elements, moved.doubleValue() / elements, ratio,

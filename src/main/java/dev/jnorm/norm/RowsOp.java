@@ -329,9 +329,17 @@ final class RowsOp {
                 Team team = Team.of(length, packs ? 8 : 4);
                 long shared = team != null && grads ? 8 * team.teams() * length : 0; // the teams' column sums
                 if (team != null && shared <= gpu.info().sharedMemoryPerBlock() - 1024) {
-                    long blocks = fusedBlocks(gpu, rows, length, team.teams(), grads, storage.bytes());
-                    DevicePointer partials = grads ? s.floats(2 * length * blocks) : null;
-                    (packs ? CudaKit.byStorage(storage, Kernels.rowsBackwardFusedVec(),
+                    // with thread-block clusters (compute capability 9.0) a cluster's blocks add their
+                    // column sums on chip and the cluster writes one set of partials
+                    int cluster = grads ? gpu.clusterBlocks() : 1;
+                    long blocks = fusedBlocks(gpu, rows, length, team.teams(), grads, storage.bytes(), cluster);
+                    long sets = blocks / cluster;
+                    DevicePointer partials = grads ? s.floats(2 * length * sets) : null;
+                    (cluster > 1 ? (packs ? CudaKit.byStorage(storage, Kernels.rowsBackwardFusedClusterVec(),
+                            Kernels.rowsBackwardFusedClusterVecF16(), Kernels.rowsBackwardFusedClusterVecBf16())
+                            : CudaKit.byStorage(storage, Kernels.rowsBackwardFusedCluster(),
+                            Kernels.rowsBackwardFusedClusterF16(), Kernels.rowsBackwardFusedClusterBf16()))
+                            : packs ? CudaKit.byStorage(storage, Kernels.rowsBackwardFusedVec(),
                             Kernels.rowsBackwardFusedVecF16(), Kernels.rowsBackwardFusedVecBf16())
                             : CudaKit.byStorage(storage, Kernels.rowsBackwardFused(), Kernels.rowsBackwardFusedF16(),
                             Kernels.rowsBackwardFusedBf16())).x(gpu.pointer(x))
@@ -340,7 +348,7 @@ final class RowsOp {
                             .centered(layout.centered() ? 1 : 0).partials(partials)
                             .launch(gpu.launcher(), blocks, (int) shared);
                     if (grads) {
-                        gpu.finalizeSums(s, partials, length, blocks, out, true);
+                        gpu.finalizeSums(s, partials, length, sets, out, true);
                     }
                     return;
                 }
@@ -376,19 +384,22 @@ final class RowsOp {
 
         /**
          * Blocks of rows_backward_fused, by the launch model: each block in flight has its teams'
-         * rows of x and dy loaded ({@code bytes} per value each: 4, or 2 for 16-bit storage), one block per SM (1024 threads at 64 registers
-         * fill its register file), and each block adds 16 bytes per column of partials (written, then
+         * rows of x and dy loaded ({@code bytes} per value each: 4, or 2 for 16-bit storage), one
+         * block per SM (1024 threads at 64 registers fill its register file), and each block, or
+         * each cluster of {@code cluster} blocks, adds 16 bytes per column of partials (written, then
          * read by the finalize) when the parameter gradients are wanted. At least enough blocks that
          * no team adds more than MAX_SERIAL rows into its fp32 column sums (the sums across blocks
-         * are added in double by the finalize).
+         * are added in double by the finalize); a whole number of clusters.
          */
-        private static long fusedBlocks(CudaKit gpu, long rows, long length, long teams, boolean grads, int bytes) {
+        private static long fusedBlocks(CudaKit gpu, long rows, long length, long teams, boolean grads, int bytes,
+                                        int cluster) {
             long resident = gpu.info().multiprocessors();
-            long least = CudaKit.ceilDiv(rows, teams * CudaKit.MAX_SERIAL);
-            long most = Math.max(least, Math.min(CudaKit.ceilDiv(rows, teams), 16L * resident));
-            return gpu.model().bestBlocks(least, most,
-                    b -> 3.0 * bytes * rows * length + (grads ? 16.0 * b * length : 0),
-                    b -> 2.0 * bytes * Math.min(b, resident) * teams * length);
+            long least = CudaKit.ceilDiv(CudaKit.ceilDiv(rows, teams * CudaKit.MAX_SERIAL), cluster);
+            long most = Math.max(least, CudaKit.ceilDiv(Math.min(CudaKit.ceilDiv(rows, teams), 16L * resident),
+                    cluster));
+            return cluster * gpu.model().bestBlocks(least, most,
+                    k -> 3.0 * bytes * rows * length + (grads ? 16.0 * k * length : 0),
+                    k -> 2.0 * bytes * Math.min(k * cluster, resident) * teams * length);
         }
 
         /**

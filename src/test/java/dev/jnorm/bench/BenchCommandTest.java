@@ -39,9 +39,13 @@ class BenchCommandTest {
         for (Map<String, Object> row : rows) {
             long numel = ((List<?>) row.get("shape")).stream().mapToLong(d -> ((Number) d).longValue())
                     .reduce(1, (a, b) -> a * b);
-            long perValue = (row.get("direction").equals("forward") ? 2 : 3)
-                    * (row.get("dtype").equals("float32") ? 4 : 2);
-            assertEquals(perValue * numel, ((Number) row.get("minimal_bytes")).longValue(), row.toString());
+            boolean forward = row.get("direction").equals("forward");
+            long perValue = (forward ? 2 : 3) * (row.get("dtype").equals("float32") ? 4 : 2);
+            // and the float32 weight and bias of a row: read forward; backward the weight read and both
+            // gradients read and written
+            long columns = ((Number) ((List<?>) row.get("shape")).get(1)).longValue();
+            long parameters = (forward ? 2 * 4 : 4 + 2 * 8) * columns;
+            assertEquals(perValue * numel + parameters, ((Number) row.get("minimal_bytes")).longValue(), row.toString());
             assertTrue(((Number) row.get("us")).doubleValue() > 0);
             assertEquals(20, row.get("runs"));
         }
@@ -61,10 +65,10 @@ class BenchCommandTest {
         assertTrue(csv.get(0).contains(",moved_bytes,kernels,"), csv.get(0));
         // WeightNorm [256, 64, 3, 3]: v read, w written (8 B per element) and the norms and g
         List<String> bytes = Files.readAllLines(dir.resolve("bytes.md"));
-        assertEquals("| weight | forward | train | [256, 64, 3, 3] | weight_norm_forward | 8 | 8 | 8.01 | 1.002 |",
+        assertEquals("| weight | forward | train | [256, 64, 3, 3] | weight_norm_forward | 8.00 | 8.00 | 8.01 | 1.002 |",
                 bytes.get(2));
         // a 16-bit weight is reparameterized as float32 master weights: float32's bytes
-        assertEquals("| weight | forward | train | [256, 64, 3, 3] float16 | weight_norm_forward | 8 | 8 | 8.01 | 1.002 |",
+        assertEquals("| weight | forward | train | [256, 64, 3, 3] float16 | weight_norm_forward | 8.00 | 8.00 | 8.01 | 1.002 |",
                 bytes.get(4));
 
         CliRun cpu = run("bench", "--backend", "cpu", "--suite", "weight", "--norm", "weight", "--runs", "20",

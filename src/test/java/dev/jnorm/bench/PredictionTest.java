@@ -33,8 +33,9 @@ class PredictionTest {
         // [65536, 8192]: one team of 1024 threads a block; the launch model alone would pick ~40 blocks
         LaunchRecorder.Launch fused = Prediction.launches(new BenchCase("layer", "backward", "train",
                 Shape.of(65536, 8192), 0, 1)).get(0);
-        assertEquals("rows_backward_fused_vec", fused.kernel().entry());
+        assertEquals("rows_backward_fused_cluster_vec", fused.kernel().entry(), "an H200: thread-block clusters");
         assertTrue(fused.grid() >= 65536 / 256, "blocks " + fused.grid());
+        assertEquals(0, fused.grid() % fused.kernel().cluster(), "whole clusters");
     }
 
     @Test

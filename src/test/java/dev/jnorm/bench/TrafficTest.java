@@ -2,6 +2,7 @@ package dev.jnorm.bench;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
+import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
 import org.junit.jupiter.api.Test;
 
@@ -40,6 +41,25 @@ class TrafficTest {
         assertEquals(2 * 4 * s.numel(), of("batch", "forward", "eval", s, 0).floorBytes());
         Shape small = Shape.of(4, 64, 8, 8);
         assertEquals(5 * 4 * small.numel(), of("switchable", "backward", "train", small, 0).floorBytes());
+    }
+
+    @Test
+    void forwardReadsTheParametersAndBackwardReadsAllButTheBiasesAndReadsAndWritesEveryGradient() {
+        Shape s = Shape.of(40, 65536);
+        BenchCase forward = new BenchCase("layer", "forward", "train", s, 0, 1, DType.BFLOAT16);
+        BenchCase backward = new BenchCase("layer", "backward", "train", s, 0, 1, DType.BFLOAT16);
+        long weights = 65536;
+        long data = 2 * s.numel(); // bytes of one 16-bit tensor
+        assertEquals(new Traffic(2 * data + 4 * 2 * weights, 3 * data + 4 * 2 * weights),
+                Traffic.of(forward, H100_SHARED, 2 * weights, weights), "x, y and the float32 weight and bias");
+        // 3 data tensors minimal (5 for the floor: these rows do not fit on chip), the weight read, and
+        // each of the two gradients read and written: 20 bytes a column
+        assertEquals(new Traffic(3 * data + 20 * weights, 5 * data + 20 * weights),
+                Traffic.of(backward, H100_SHARED, 2 * weights, weights));
+        assertEquals(Traffic.of(backward, H100_SHARED), Traffic.of(backward, H100_SHARED, 0, 0));
+        BenchCase weightNorm = new BenchCase("weight", "backward", "train", Shape.of(64, 64), 0, 0);
+        assertEquals(Traffic.of(weightNorm, H100_SHARED), Traffic.of(weightNorm, H100_SHARED, 64, 0),
+                "a reparameterization's parameters are its data, counted already");
     }
 
     @Test

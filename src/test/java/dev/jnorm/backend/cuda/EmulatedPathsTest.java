@@ -97,12 +97,20 @@ class EmulatedPathsTest {
 
     @Test
     void rowsBackwardIsOnePassWhereTheTeamsColumnSumsFitInSharedMemory() {
-        Set<Kernel> fused = EnumSet.of(Kernel.ROWS_BACKWARD_FUSED_VEC, Kernel.SUMS_FINALIZE);
+        // an H200 (compute capability 9.0) runs the fused backward in thread-block clusters
+        Set<Kernel> fused = EnumSet.of(Kernel.ROWS_BACKWARD_FUSED_CLUSTER_VEC, Kernel.SUMS_FINALIZE);
         assertEquals(fused, kernels(Geometry.H200, Shape.of(64, 2048), layerNorm(2048), true));
         assertEquals(fused, kernels(Geometry.H200, Shape.of(2, 8192), layerNorm(8192), true),
                 "one team of 1024 threads, 64 KiB of column sums: the opt-in attribute");
+        assertEquals(EnumSet.of(Kernel.ROWS_BACKWARD_FUSED_CLUSTER, Kernel.SUMS_FINALIZE),
+                kernels(Geometry.H200, Shape.of(64, 1001), layerNorm(1001), true));
+        assertEquals(EnumSet.of(Kernel.ROWS_BACKWARD_FUSED_VEC, Kernel.SUMS_FINALIZE),
+                kernels(Geometry.SMALL, Shape.of(64, 1000), layerNorm(1000), true), "compute capability 7.5");
         assertEquals(EnumSet.of(Kernel.ROWS_BACKWARD_FUSED, Kernel.SUMS_FINALIZE),
                 kernels(Geometry.SMALL, Shape.of(64, 1001), layerNorm(1001), true));
+        assertEquals(EnumSet.of(Kernel.ROWS_BACKWARD_FUSED_VEC), kernels(Geometry.H200, Shape.of(4, 2048),
+                b -> LayerNorm.builder(2048).elementwiseAffine(false).build(b), true),
+                "no column sums to add across blocks, so no clusters");
         // a few rows: one chunk of column sums, added into the gradients by the partial kernel itself
         Set<Kernel> split = EnumSet.of(Kernel.ROWS_BACKWARD_BLOCK_VEC, Kernel.ROWS_PARAM_GRADS_PARTIAL_VEC);
         assertEquals(split, kernels(Geometry.SMALL, Shape.of(4, 2048), layerNorm(2048), true),

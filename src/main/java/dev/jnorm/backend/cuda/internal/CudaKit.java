@@ -72,6 +72,14 @@ public final class CudaKit {
         return device.info();
     }
 
+    /**
+     * The blocks of a thread-block cluster the device runs the cluster kernels in (the *_sm90
+     * modules: compute capability 9.0 or newer), or 1 where it has no clusters.
+     */
+    public int clusterBlocks() {
+        return device.info().major() >= 9 ? Kernel.ROWS_BACKWARD_FUSED_CLUSTER.cluster() : 1;
+    }
+
     /** Where {@link Kernels}' launches go. */
     public KernelLaunch.Launcher launcher() {
         return launcher;

@@ -329,11 +329,15 @@ public final class EmulatedDevice implements GpuDevice {
             throw new IllegalStateException("no resources.tsv entry for " + kernel.entry() + " (run ci/build-ptx.sh)");
         }
         String refusal = refusal(kernel.entry(), r, kernel.dynamicShared(), geometry, grid, block, sharedBytes);
+        if (refusal == null && kernel.cluster() > 1) {
+            refusal = clusterRefusal(kernel.entry(), kernel.cluster(), geometry, grid);
+        }
         if (refusal != null) {
             throw new CudaException(refusal, refusal.contains("registers") || refusal.contains("__launch_bounds__")
-                    ? "CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES" : "CUDA_ERROR_INVALID_VALUE", false);
+                    ? "CUDA_ERROR_LAUNCH_OUT_OF_RESOURCES" : refusal.contains("cluster")
+                    ? "CUDA_ERROR_INVALID_CLUSTER_SIZE" : "CUDA_ERROR_INVALID_VALUE", false);
         }
-        MemoryTraffic moved = run(kernel.entry(), (int) grid, block, sharedBytes, args);
+        MemoryTraffic moved = runClusters(kernel.entry(), (int) grid, block, kernel.cluster(), sharedBytes, args);
         trafficByKernel.merge(kernel, moved, MemoryTraffic::plus);
     }
 
@@ -369,11 +373,32 @@ public final class EmulatedDevice implements GpuDevice {
     }
 
     /**
+     * Why a GPU of geometry {@code g} would not run a kernel of thread-block clusters of {@code
+     * cluster} blocks over {@code grid} blocks (its module does not load below compute capability
+     * 9.0; a grid is a whole number of clusters), or null when it would.
+     */
+    static String clusterRefusal(String k, int cluster, Geometry g, long grid) {
+        if (g.major < 9) {
+            return k + ": thread-block clusters need compute capability 9.0; the " + g.deviceName + " is "
+                    + g.major + "." + g.minor;
+        }
+        if (grid % cluster != 0) {
+            return k + ": a grid of " + grid + " blocks is not a whole number of clusters of " + cluster;
+        }
+        return null;
+    }
+
+    /**
      * Runs kernel {@code entry} on the emulator, unchecked against the geometry's limits (tests use
      * it for the planted-defect kernels, which have no PTX), and returns its traffic. A fault is
      * left pending, to surface at the next call.
      */
     MemoryTraffic run(String entry, int grid, int block, int sharedBytes, Object... args) {
+        return runClusters(entry, grid, block, 1, sharedBytes, args);
+    }
+
+    /** As {@link #run(String, int, int, int, Object...)}, in thread-block clusters of {@code cluster} blocks. */
+    MemoryTraffic runClusters(String entry, int grid, int block, int cluster, int sharedBytes, Object... args) {
         long[] values = new long[args.length];
         int[] tags = new int[args.length];
         for (int i = 0; i < args.length; i++) {
@@ -395,7 +420,7 @@ public final class EmulatedDevice implements GpuDevice {
             }
         }
         long[] result = new long[3];
-        String error = launch(entry, grid, block, sharedBytes, values, tags, threadOrder.ordinal(),
+        String error = launch(entry, grid, block, cluster, sharedBytes, values, tags, threadOrder.ordinal(),
                 blockOrder.ordinal(), seed, result);
         MemoryTraffic moved = new MemoryTraffic(result[0], result[1]);
         traffic = traffic.plus(moved);
@@ -491,8 +516,8 @@ public final class EmulatedDevice implements GpuDevice {
     private static native void copy(long destination, long source, long bytes);
 
     /** result: bytes read, bytes written, and 0 (ran), 1 (refused), 2 (illegal address), 3 (misaligned), 4 (deadlock). */
-    private static native String launch(String kernel, int grid, int block, int sharedBytes, long[] args, int[] tags,
-                                        int threadOrder, int blockOrder, long seed, long[] result);
+    private static native String launch(String kernel, int grid, int block, int cluster, int sharedBytes, long[] args,
+                                        int[] tags, int threadOrder, int blockOrder, long seed, long[] result);
 
     private static native String[] kernelNames();
 

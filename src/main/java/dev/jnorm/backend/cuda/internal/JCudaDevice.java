@@ -141,6 +141,9 @@ public final class JCudaDevice implements GpuDevice {
 
     private void loadKernels() {
         for (Kernel k : Kernel.values()) {
+            if (k.cluster() > 1 && info.major() < 9) {
+                continue; // compute_90 PTX (thread-block clusters): not for this device
+            }
             CUmodule module = modules.computeIfAbsent(k.module(), this::loadModule);
             CUfunction f = new CUfunction();
             check(JCudaDriver.cuModuleGetFunction(f, module, k.entry()), "cuModuleGetFunction " + k.entry());
@@ -242,6 +245,11 @@ public final class JCudaDevice implements GpuDevice {
         if (grid < 1 || grid > Integer.MAX_VALUE) {
             throw new IllegalArgumentException("grid of " + grid + " blocks for " + kernel.entry());
         }
+        CUfunction function = functions.get(kernel);
+        if (function == null) {
+            throw new IllegalStateException(kernel.entry() + " uses thread-block clusters, which " + info
+                    + " does not have (compute capability 9.0 or newer)");
+        }
         Pointer[] params = new Pointer[args.length];
         for (int i = 0; i < args.length; i++) {
             Object a = args[i];
@@ -259,7 +267,7 @@ public final class JCudaDevice implements GpuDevice {
                 throw new IllegalArgumentException("kernel argument of type " + a.getClass());
             }
         }
-        check(JCudaDriver.cuLaunchKernel(functions.get(kernel), (int) grid, 1, 1, block, 1, 1, sharedBytes, stream,
+        check(JCudaDriver.cuLaunchKernel(function, (int) grid, 1, 1, block, 1, 1, sharedBytes, stream,
                 Pointer.to(params), null), "cuLaunchKernel " + kernel.entry());
     }
 

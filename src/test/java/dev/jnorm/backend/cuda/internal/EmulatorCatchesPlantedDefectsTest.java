@@ -175,6 +175,54 @@ class EmulatorCatchesPlantedDefectsTest {
         assertEquals(Math.abs(roundingError), Math.abs(got), "a·b − a·b is the rounding error of a·b, not 0");
     }
 
+    private static final int CLUSTER = Kernel.ROWS_BACKWARD_FUSED_CLUSTER.cluster();
+
+    /** planted_cluster_exchange over 2 clusters of 64-thread blocks: what each thread read of the next block. */
+    private float[] clusterExchange(int syncBefore, int syncAfter) {
+        DevicePointer y = nan(2 * CLUSTER * 64);
+        device.runClusters("planted_cluster_exchange", 2 * CLUSTER, 64, CLUSTER, 0, y, syncBefore, syncAfter);
+        return read(y, 2 * CLUSTER * 64);
+    }
+
+    @Test
+    void theBlocksOfAClusterReadEachOthersSharedMemoryBetweenClusterSyncs() {
+        for (Order order : Order.values()) {
+            device.order(order, order, 3);
+            float[] got = clusterExchange(1, 1);
+            for (int b = 0; b < 2 * CLUSTER; b++) {
+                for (int t = 0; t < 64; t++) {
+                    assertEquals(1000 * ((b + 1) % CLUSTER) + t, got[b * 64 + t], order + ": block " + b + ", " + t);
+                }
+            }
+        }
+    }
+
+    @Test
+    void aBlockReadingAnotherBlocksSharedMemoryBeforeTheClusterSyncReadsItUnwritten() {
+        float[] got = clusterExchange(0, 1);
+        assertTrue(Float.isNaN(got[0]), "block 0's warps ran before block 1's wrote");
+    }
+
+    @Test
+    void aBlockLeavingBeforeTheOthersHaveReadItsSharedMemoryFaults() {
+        device.runClusters("planted_cluster_exchange", 2 * CLUSTER, 64, CLUSTER, 0, nan(2 * CLUSTER * 64), 1, 0);
+        assertEquals("planted_cluster_exchange: illegal read of 4 bytes at byte offset 0 of the shared memory of a "
+                + "block of the cluster that has exited (block 7, thread 0)", fault().getMessage());
+    }
+
+    @Test
+    void clusterKernelsNeedComputeCapabilityNineAndWholeClusters() {
+        assertNull(EmulatedDevice.clusterRefusal("k", 8, Geometry.H200, 16));
+        assertEquals("k: a grid of 12 blocks is not a whole number of clusters of 8",
+                EmulatedDevice.clusterRefusal("k", 8, Geometry.H200, 12));
+        assertEquals("k: thread-block clusters need compute capability 9.0; the small GPU (emulated) is 7.5",
+                EmulatedDevice.clusterRefusal("k", 8, Geometry.SMALL, 16));
+        CudaException e = assertThrows(CudaException.class,
+                () -> device.launch(Kernel.ROWS_BACKWARD_FUSED_CLUSTER, CLUSTER, 1024, 0));
+        assertEquals("CUDA_ERROR_INVALID_CLUSTER_SIZE", e.error());
+        assertFalse(e.sticky());
+    }
+
     @Test
     void launchesAGpuWouldRefuseAreRefused() {
         Resources small = new Resources(32, 0, 256);

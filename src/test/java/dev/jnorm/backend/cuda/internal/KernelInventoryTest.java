@@ -32,6 +32,7 @@ class KernelInventoryTest {
     private static final Pattern ENTRY =
             Pattern.compile("\\.visible \\.entry (\\w+)\\(([^)]*)\\)\\s*\\.maxntid (\\d+), 1, 1");
     private static final Pattern PARAM = Pattern.compile("\\.param \\.(\\w+) ");
+    private static final Pattern CLUSTER = Pattern.compile("\\.reqnctapercluster (\\d+), 1, 1");
 
     private static String ptx(String module) throws IOException {
         try (InputStream in = KernelInventoryTest.class.getResourceAsStream("/dev/jnorm/kernels/" + module + ".ptx")) {
@@ -54,7 +55,9 @@ class KernelInventoryTest {
                 .collect(Collectors.toCollection(TreeSet::new));
         for (String module : modules) {
             String text = ptx(module);
-            assertTrue(text.contains(".target sm_75"), module + ".ptx targets compute_75");
+            // a *_sm90 module (thread-block clusters) targets compute_90, every other compute_75
+            String target = module.endsWith("_sm90") ? "sm_90" : "sm_75";
+            assertTrue(text.contains(".target " + target + "\n"), module + ".ptx targets " + target);
             Map<String, String> entries = new LinkedHashMap<>();
             Matcher m = ENTRY.matcher(text);
             while (m.find()) {
@@ -63,13 +66,15 @@ class KernelInventoryTest {
                 while (p.find()) {
                     types.add(p.group(1));
                 }
-                entries.put(m.group(1), types + " threads " + m.group(3));
+                String after = text.substring(m.end(), text.indexOf('{', m.end()));
+                Matcher c = CLUSTER.matcher(after);
+                entries.put(m.group(1), types + " threads " + m.group(3) + " cluster " + (c.find() ? c.group(1) : "1"));
             }
             Map<String, String> declared = new LinkedHashMap<>();
             for (Kernel k : Kernel.values()) {
                 if (k.module().equals(module)) {
                     declared.put(k.entry(), k.parameters().stream().map(KernelInventoryTest::ptxType).toList()
-                            + " threads " + k.block());
+                            + " threads " + k.block() + " cluster " + k.cluster());
                 }
             }
             assertEquals(new TreeSet<>(declared.entrySet().stream().map(Object::toString).toList()),
