@@ -91,7 +91,15 @@ def traffic(norm, direction, mode, shape, groups, shared, dtype="float32"):
     group = {"batch": n * s, "instance": s, "group": c // max(groups, 1) * s, "layer": shape[-1], "rms": shape[-1],
              "weight": values // n}[norm]
     fits = not (norm == "batch" and not eval_batch) and (weight or eval_batch or (4 if forward else 8) * group <= shared)
-    return minimal, minimal if fits else values * size * (3 if forward else 5)
+    floor = minimal if fits else values * size * (3 if forward else 5)
+    # the learnable parameters, float32: forward reads them; backward reads all but the bias and reads and
+    # writes each gradient (a reparameterization's parameters are its data, counted above)
+    if not weight:
+        per = shape[-1] if norm in ("layer", "rms") else c
+        params, biases = (per, 0) if norm == "rms" else (2 * per, per)
+        extra = 4 * params if forward else 4 * (params - biases) + 8 * params
+        minimal, floor = minimal + extra, floor + extra
+    return minimal, floor
 
 
 def cases(norms, suites, gpu):

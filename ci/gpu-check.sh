@@ -5,9 +5,11 @@
 #   suite      the GPU suite (JUnit tag gpu) with the bundle's Java runtime
 #   memcheck, racecheck, synccheck
 #              compute-sanitizer over the suite's fast cases (-Djnorm.contract.cases=fast, tag large left out)
-#   bench      jnorm bench --backend cuda over the design's shape suites
+#   bench      jnorm bench --backend cuda over the design's shape suites, float32
 #   torch      bench/torch_baseline.py on the same GPU
 #   compare    the two side by side, also as a Markdown table for docs/performance.md
+#   bench16, torch16, compare16
+#              the same for float16 and bfloat16 storage, in the budget left
 #   report     gpu-report.md
 # and prints a summary table last. Each step has a time limit, within an overall budget.
 #
@@ -18,7 +20,7 @@
 # Usage: ci/gpu-check.sh [--dry-run] [--bundle DIR] [--out DIR] [--budget SECONDS]
 #   --bundle   the bundle (default: the folder of this script when it is the bundle's copy, else
 #              target/gpu-bundle)
-#   --out      where gpu-report.md, performance-measured.md, comparison.txt, summary.txt and
+#   --out      where gpu-report.md, performance-measured.md (and -16bit.md), comparison.txt, summary.txt and
 #              logs.tar.gz (everything else: JUnit XML, sanitizer logs, bench.json, torch.json) go
 #              (default target/gpu-check)
 #   --budget   seconds for all the steps (default 540)
@@ -153,18 +155,24 @@ for tool in memcheck racecheck synccheck; do
   fi
 done
 
-# the benchmark, PyTorch's baseline, and the comparison
-mkdir -p "$work/bench"
-if [ "$dry" -eq 1 ]; then
-  step bench 120 "$java" -jar "$bundle/lib/jnorm.jar" bench --backend cpu --suite rows --norm layer --runs 20 \
-    --warmup 1 --out "$work/bench"
-  if python3 -c 'import torch' 2>/dev/null; then
-    step torch 120 python3 "$bundle/bench/torch_baseline.py" --device cpu --suite rows --norm layer --runs 20 \
-      --warmup 1 --out "$work/torch.json"
-  else
-    step torch 30 python3 -m py_compile "$bundle/bench/torch_baseline.py"
-    # A sample of PyTorch's results, made from jnorm's (twice as slow), for the comparison and the report.
-    python3 - "$work/bench/bench.json" "$work/torch.json" <<'PY'
+# the benchmark, PyTorch's baseline, and the comparison: float32 first, then the 16-bit suites
+# (float16 and bfloat16 storage, float32 parameters) in what budget is left, in files of their own,
+# so that the float32 comparison stands whatever happens to the 16-bit one.
+# versus NAME DTYPES MARKDOWN BENCH_LIMIT TORCH_LIMIT
+versus() {
+  local name="$1" dtypes="$2" markdown="$3" bench_limit="$4" torch_limit="$5"
+  local results="$work/$name" torch_json="$work/torch${name#bench}.json"
+  mkdir -p "$results"
+  if [ "$dry" -eq 1 ]; then
+    step "$name" "$bench_limit" "$java" -jar "$bundle/lib/jnorm.jar" bench --backend cpu --suite rows --norm layer \
+      --dtype "$dtypes" --runs 20 --warmup 1 --out "$results"
+    if python3 -c 'import torch' 2>/dev/null; then
+      step "torch${name#bench}" "$torch_limit" python3 "$bundle/bench/torch_baseline.py" --device cpu --suite rows \
+        --norm layer --dtype "$dtypes" --runs 20 --warmup 1 --out "$torch_json"
+    elif [ -f "$results/bench.json" ]; then
+      step "torch${name#bench}" 30 python3 -m py_compile "$bundle/bench/torch_baseline.py"
+      # A sample of PyTorch's results, made from jnorm's (twice as slow), for the comparison and the report.
+      python3 - "$results/bench.json" "$torch_json" <<'PY'
 import json, sys
 report = json.load(open(sys.argv[1]))
 report["device"] = "a sample (PyTorch is not installed here)"
@@ -173,26 +181,29 @@ for row in report["rows"]:
     row["us"] *= 2
 json.dump(report, open(sys.argv[2], "w"))
 PY
-    record "torch sample" "passed" 0 "PyTorch not installed: script compiled, sample results"
-  fi
-else
-  # float32 only: the 16-bit suites would triple the cases in this step's budget (run them on a GPU
-  # with: jnorm bench --backend cuda --dtype float16,bfloat16)
-  step bench 120 "$java" -jar "$bundle/lib/jnorm.jar" bench --backend cuda --dtype float32 --runs 20 --warmup 3 \
-    --out "$work/bench"
-  if python3 -c 'import torch' 2>/dev/null; then
-    step torch 90 python3 "$bundle/bench/torch_baseline.py" --runs 20 --warmup 3 --out "$work/torch.json"
+      record "torch${name#bench} sample" "passed" 0 "PyTorch not installed: script compiled, sample results"
+    fi
   else
-    record torch "skipped" 0 "PyTorch not installed here"
+    step "$name" "$bench_limit" "$java" -jar "$bundle/lib/jnorm.jar" bench --backend cuda --dtype "$dtypes" \
+      --runs 20 --warmup 3 --out "$results"
+    if python3 -c 'import torch' 2>/dev/null; then
+      step "torch${name#bench}" "$torch_limit" python3 "$bundle/bench/torch_baseline.py" --dtype "$dtypes" \
+        --runs 20 --warmup 3 --out "$torch_json"
+    else
+      record "torch${name#bench}" "skipped" 0 "PyTorch not installed here"
+    fi
   fi
-fi
-if [ -f "$work/bench/bench.json" ] && [ -f "$work/torch.json" ]; then
-  step compare 30 "$java" -jar "$bundle/lib/jnorm.jar" bench --results "$work/bench/bench.json" \
-    --compare "$work/torch.json" --markdown "$out/performance-measured.md"
-  cp "$work/compare.log" "$work/comparison.txt"
-else
-  record compare "skipped" 0 "no benchmark results to compare"
-fi
+  if [ -f "$results/bench.json" ] && [ -f "$torch_json" ]; then
+    step "compare${name#bench}" 30 "$java" -jar "$bundle/lib/jnorm.jar" bench --results "$results/bench.json" \
+      --compare "$torch_json" --markdown "$out/$markdown"
+    { echo "$dtypes:"; cat "$work/compare${name#bench}.log"; echo; } >> "$work/comparison.txt"
+  else
+    record "compare${name#bench}" "skipped" 0 "no $dtypes benchmark results to compare"
+  fi
+}
+rm -f "$work/comparison.txt"
+versus bench float32 performance-measured.md 120 90
+versus bench16 float16,bfloat16 performance-measured-16bit.md 120 90
 
 # the report, the files that come back, and the summary
 command="ci/gpu-check.sh$([ "$dry" -eq 1 ] && echo " --dry-run")"

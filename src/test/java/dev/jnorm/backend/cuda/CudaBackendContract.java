@@ -31,10 +31,17 @@ import dev.jnorm.nn.SoftmaxCrossEntropy;
 import dev.jnorm.norm.BatchInstanceNorm;
 import dev.jnorm.norm.BatchNorm;
 import dev.jnorm.norm.GroupNorm;
+import dev.jnorm.norm.NormConfig;
+import dev.jnorm.norm.NormKind;
+import dev.jnorm.norm.NormLayer;
+import dev.jnorm.norm.NormRegistry;
 import dev.jnorm.tensor.DType;
 import dev.jnorm.tensor.Shape;
 import dev.jnorm.tensor.Tensor;
 import dev.jnorm.testing.Close;
+import dev.jnorm.testing.SixteenBit;
+import dev.jnorm.testing.TestData;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -45,6 +52,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
@@ -224,6 +232,133 @@ abstract class CudaBackendContract {
                 NormCase.of("BatchNorm", Shape.of(2, 3, 36), true, batch(3)).misaligned(1),
                 NormCase.of("BatchInstanceNorm", Shape.of(2, 3, 36), true, batchInstance(3)).misaligned(1),
                 NormCase.of("SwitchableNorm", Shape.of(2, 3, 36), true, switchable(3)).misaligned(1));
+    }
+
+    /**
+     * Every norm with 16-bit storage (16-bit data, float32 parameters and statistics) matches the
+     * float64 reference on the same rounded inputs within the design's 16-bit tolerances, forward and
+     * backward.
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("sixteenBitNorms")
+    void everyNormWithSixteenBitStorageWithinTheSixteenBitTolerances(String norm, DType dtype) {
+        Shape shape = Shape.of(3, 4, 5, 6);
+        NormConfig config = NormConfig.defaults().groups(2).eps(1e-5);
+        try (NormLayer<?> half = NormRegistry.named(norm).build(cuda(), shape, config, dtype);
+             NormLayer<?> exact = NormRegistry.named(norm).build(CPU, shape, config, DType.FLOAT64)) {
+            TestData.float32Parameters(half);
+            TestData.float32Parameters(exact);
+            SixteenBit.matchesFloat64(half, exact, shape, dtype, rounded(dtype, 1, shape.numel(), 3, 2),
+                    rounded(dtype, 2, shape.numel(), 1, 0));
+        }
+    }
+
+    static Stream<Arguments> sixteenBitNorms() {
+        return Stream.of(DType.FLOAT16, DType.BFLOAT16).flatMap(t -> Arrays.stream(NormKind.values())
+                .filter(s -> !s.reparameterizes()).map(s -> Arguments.of(s.commandName(), t)));
+    }
+
+    /** Standard normal values (seed), scaled and shifted, rounded to {@code dtype}. */
+    private static double[] rounded(DType dtype, long seed, long n, double scale, double shift) {
+        double[] v = TestData.randn(seed, (int) n);
+        for (int i = 0; i < v.length; i++) {
+            v[i] = dtype.round(scale * v[i] + shift);
+        }
+        return v;
+    }
+
+    /**
+     * BatchNorm's 16-bit kernels on the shapes the channels family treats apart: [N, C] (the column
+     * kernels, which take float4s of four channels in float32), short and long spatial sizes, rows and
+     * [N, C] that take 16-byte packs of eight values (aligned, and at an offset of 8; the statistics
+     * partials' chunks cut inside a segment), and inputs that start at an odd element; against float64.
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @MethodSource("sixteenBitBatchShapes")
+    void batchNormsSixteenBitKernelsOnEveryPathOfTheChannelsFamily(Shape shape, DType dtype, int offset) {
+        int n = (int) shape.numel();
+        double[] x = TestData.randn(5, n + offset);
+        double[] dy = TestData.randn(6, n);
+        for (int i = 0; i < x.length; i++) {
+            x[i] = dtype.round(2 * x[i] + 1);
+        }
+        for (int i = 0; i < n; i++) {
+            dy[i] = dtype.round(dy[i]);
+        }
+        double atol = SixteenBit.atol(dtype);
+        double rtol = SixteenBit.rtol(dtype);
+        long c = shape.dim(1);
+        CudaBackend cuda = cuda();
+        try (BatchNorm half = BatchNorm.builder(c).dtype(dtype).build(cuda);
+             BatchNorm exact = BatchNorm.builder(c).dtype(DType.FLOAT64).build(CPU);
+             Tensor storage = TestData.tensor(cuda, dtype, x, n + offset);
+             Tensor xd = TestData.tensor(CPU, DType.FLOAT64, Arrays.copyOfRange(x, offset, n + offset), shape.dims());
+             Tensor dyh = TestData.tensor(cuda, dtype, dy, shape.dims());
+             Tensor dyd = TestData.tensor(CPU, DType.FLOAT64, dy, shape.dims());
+             Tensor yh = half.forward(storage.view(offset, shape));
+             Tensor yd = exact.forward(xd);
+             Tensor dxh = half.backward(dyh);
+             Tensor dxd = exact.backward(dyd)) {
+            Close.assertClose(yd.toDoubleArray(), yh.toDoubleArray(), atol, rtol, shape + " output");
+            Close.assertClose(dxd.toDoubleArray(), dxh.toDoubleArray(), atol, rtol, shape + " grad_input");
+            Close.assertClose(exact.weight().grad().toDoubleArray(), half.weight().grad().toDoubleArray(), atol, rtol,
+                    shape + " grad_weight");
+            Close.assertClose(exact.runningVar().toDoubleArray(), half.runningVar().toDoubleArray(), atol, rtol,
+                    shape + " running_var");
+        }
+    }
+
+    static Stream<Arguments> sixteenBitBatchShapes() {
+        return Stream.of(DType.FLOAT16, DType.BFLOAT16).flatMap(t -> Stream.of(Arguments.of(Shape.of(37, 8), t, 0),
+                Arguments.of(Shape.of(700, 12), t, 0), Arguments.of(Shape.of(9, 8), t, 1),
+                Arguments.of(Shape.of(3, 4, 31), t, 0), Arguments.of(Shape.of(2, 3, 36), t, 3),
+                Arguments.of(Shape.of(2, 5, 7, 9), t, 0),
+                Arguments.of(Shape.of(2, 3, 40), t, 0), Arguments.of(Shape.of(64, 16), t, 0), // 16-byte packs
+                Arguments.of(Shape.of(2, 3, 40), t, 8),
+                Arguments.of(Shape.of(2, 3, 40), t, 3), // rows of whole packs at an odd element: scalar
+                Arguments.of(Shape.of(17, 3, 1000), t, 0), // packs; a channel's chunks cut inside a segment
+                Arguments.of(Shape.of(700, 16), t, 0))); // packs of 8 channels, chunks of rows not a multiple of 4
+    }
+
+    /**
+     * The rows family's 16-bit kernels on each of its paths (as a small device's geometry takes them;
+     * an H200's takes the fused backward in thread-block clusters): rows by teams, by blocks in shared
+     * memory and split across blocks; the fused and block backward with their column partials;
+     * GroupNorm's and InstanceNorm's one-pass backward and its split.
+     */
+    @ParameterizedTest(name = "{0} {1} {2}")
+    @MethodSource("sixteenBitRowsShapes")
+    void theRowsFamilysSixteenBitKernelsOnEveryPath(String norm, Shape shape, DType dtype) {
+        int n = (int) shape.numel();
+        double[] x = TestData.randn(7, n);
+        double[] dy = TestData.randn(8, n);
+        for (int i = 0; i < n; i++) {
+            x[i] = dtype.round(2 * x[i] - 1);
+            dy[i] = dtype.round(dy[i]);
+        }
+        NormConfig config = NormConfig.defaults().groups(1).eps(1e-5).normalizedDims(1);
+        try (NormLayer<?> half = NormRegistry.named(norm).build(cuda(), shape, config, dtype);
+             NormLayer<?> exact = NormRegistry.named(norm).build(CPU, shape, config, DType.FLOAT64)) {
+            SixteenBit.matchesFloat64(half, exact, shape, dtype, x, dy);
+        }
+    }
+
+    static Stream<Arguments> sixteenBitRowsShapes() {
+        return Stream.of(DType.FLOAT16, DType.BFLOAT16).flatMap(t -> Stream.of(
+                Arguments.of("layer", Shape.of(300, 100), t),   // teams over several steps, fused backward
+                Arguments.of("layer", Shape.of(2, 4097), t),    // block rows; block backward, column partials
+                Arguments.of("rms", Shape.of(1, 70001), t),     // split rows
+                Arguments.of("group", Shape.of(2, 2, 1025), t), // block rows; the group on chip backward
+                Arguments.of("group", Shape.of(1, 2, 40000), t), // a group split across blocks, and its backward
+                Arguments.of("instance", Shape.of(2, 3, 2041), t),
+                Arguments.of("layer", Shape.of(64, 96), t),     // teams of 16-byte packs, forward and fused backward
+                Arguments.of("rms", Shape.of(8, 1024), t),
+                Arguments.of("layer", Shape.of(2, 40000), t),  // split rows applied in 16-byte packs
+                Arguments.of("layer", Shape.of(3, 8200), t),   // block rows of 16-byte packs (one chunk)
+                Arguments.of("layer", Shape.of(260, 4100), t), // block rows; column partials of 2 chunks
+                Arguments.of("rms", Shape.of(260, 8200), t),   // the same in 16-byte packs
+                Arguments.of("group", Shape.of(2, 2, 4104), t), // the same, per-channel parameters
+                Arguments.of("group", Shape.of(2, 4, 8, 8), t))); // packs of one channel's run
     }
 
     @ParameterizedTest(name = "{0}")
