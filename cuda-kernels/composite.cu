@@ -192,39 +192,39 @@ KERNEL sn_backward_coefficients(In<float> d_mean, In<float> d_var, In<float> d_l
     }
 }
 
-// One block: dp_k = Σ dMean·mean_k and ds_k = Σ dVar·var_k over every (n, c), then through the
-// softmaxes into the logits' gradients.
+// One block: the logits' gradients through the softmaxes, in the centered form
+//   ∂L/∂(mean logit k) = p_k·Σ_q dMean_q·(mean_k,q − Σ_j p_j·mean_j,q)
+// (and likewise s, dVar and the variances) over every (n, c) = q, summed in double. Equal to
+// p_k·(dp_k − Σ_j p_j·dp_j) with dp_k = Σ_q dMean_q·mean_k,q, but that subtracts fp32 sums which
+// nearly cancel where the three statistics are alike (as they are on data of one distribution),
+// and so multiplies their rounding; here each term subtracts the statistics themselves.
 BIG_KERNEL sn_logit_grads(In<float> d_mean, In<float> d_var, In<float> in_mean, In<float> in_var, In<float> ln_mean,
                           In<float> ln_var, In<float> bn_mean, In<float> bn_var, In<float> mean_logits,
                           In<float> var_logits, i64 N, i64 C, Out<float> grad_mean_logits, Out<float> grad_var_logits) {
-    Sum2 in = sum2(0.f, 0.f);
-    Sum2 ln = sum2(0.f, 0.f);
-    Sum2 bn = sum2(0.f, 0.f);
+    float p[3];
+    float s[3];
+    softmax3(mean_logits, p);
+    softmax3(var_logits, s);
+    Sum2d g[3] = {sum2d(0, 0), sum2d(0, 0), sum2d(0, 0)};  // (mean, variance) parts for IN, LN, BN
     for (i64 q = threadIdx.x; q < N * C; q += blockDim.x) {
-        i64 n = q / C;
-        i64 c = q % C;
-        in.a += d_mean[q] * in_mean[q];
-        in.b += d_var[q] * in_var[q];
-        ln.a += d_mean[q] * ln_mean[n];
-        ln.b += d_var[q] * ln_var[n];
-        bn.a += d_mean[q] * bn_mean[c];
-        bn.b += d_var[q] * bn_var[c];
-    }
-    in = block_reduce(in);
-    ln = block_reduce(ln);
-    bn = block_reduce(bn);
-    if (threadIdx.x == 0) {
-        float p[3];
-        float s[3];
-        softmax3(mean_logits, p);
-        softmax3(var_logits, s);
-        float dp[3] = {in.a, ln.a, bn.a};
-        float ds[3] = {in.b, ln.b, bn.b};
-        float pdp = p[0] * dp[0] + p[1] * dp[1] + p[2] * dp[2];
-        float sds = s[0] * ds[0] + s[1] * ds[1] + s[2] * ds[2];
+        const i64 n = q / C;
+        const i64 c = q % C;
+        const double m[3] = {in_mean[q], ln_mean[n], bn_mean[c]};
+        const double v[3] = {in_var[q], ln_var[n], bn_var[c]};
+        const double mixedMean = p[0] * m[0] + p[1] * m[1] + p[2] * m[2];
+        const double mixedVar = s[0] * v[0] + s[1] * v[1] + s[2] * v[2];
+        const double dm = d_mean[q];
+        const double dv = d_var[q];
         for (int k = 0; k < 3; k++) {
-            if (grad_mean_logits) grad_mean_logits[k] += p[k] * (dp[k] - pdp);
-            if (grad_var_logits) grad_var_logits[k] += s[k] * (ds[k] - sds);
+            g[k].a += dm * (m[k] - mixedMean);
+            g[k].b += dv * (v[k] - mixedVar);
+        }
+    }
+    for (int k = 0; k < 3; k++) g[k] = block_reduce(g[k]);
+    if (threadIdx.x == 0) {
+        for (int k = 0; k < 3; k++) {
+            if (grad_mean_logits) grad_mean_logits[k] += (float)(p[k] * g[k].a);
+            if (grad_var_logits) grad_var_logits[k] += (float)(s[k] * g[k].b);
         }
     }
 }

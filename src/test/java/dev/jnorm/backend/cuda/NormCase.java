@@ -34,20 +34,28 @@ import java.util.function.BiFunction;
  *
  * @param offset the input is a view starting this many elements into a larger tensor (misaligned
  *               when not a multiple of 4)
+ * @param parameterSeed the first seed of the parameters' random values
  */
 record NormCase(String name, Shape shape, boolean training, int offset,
-                BiFunction<Backend, DType, NormLayer<?>> make, Integer weightDim) {
+                BiFunction<Backend, DType, NormLayer<?>> make, Integer weightDim, long parameterSeed) {
 
     static NormCase of(String name, Shape shape, boolean training, BiFunction<Backend, DType, NormLayer<?>> make) {
-        return new NormCase(name, shape, training, 0, make, null);
+        return new NormCase(name, shape, training, 0, make, null, 1000);
     }
 
     static NormCase weight(String name, Shape shape, Integer dim) {
-        return new NormCase(name, shape, true, 0, null, dim);
+        return new NormCase(name, shape, true, 0, null, dim, 1000);
     }
 
     NormCase misaligned(int elements) {
-        return new NormCase(name + " (input at offset " + elements + ")", shape, training, elements, make, weightDim);
+        return new NormCase(name + " (input at offset " + elements + ")", shape, training, elements, make, weightDim,
+                parameterSeed);
+    }
+
+    /** The same case with other random parameter values. */
+    NormCase parameters(long seed) {
+        return new NormCase(name + " (parameters of seed " + seed + ")", shape, training, offset, make, weightDim,
+                seed);
     }
 
     @Override
@@ -75,7 +83,7 @@ record NormCase(String name, Shape shape, boolean training, int offset,
         try (NormLayer<?> layer = make.apply(backend, dtype);
              Tensor storage = backend.allocate(Shape.of(n + offset), dtype);
              Tensor dy = backend.allocate(shape, dtype)) {
-            long seed = 1000;
+            long seed = parameterSeed;
             for (Parameter p : layer.parameters()) {
                 boolean logits = p.name().endsWith("_weight");
                 double[] values = p.name().equals("rho") ? TestData.uniform(seed++, (int) p.value().numel(), 0.1, 0.9)
