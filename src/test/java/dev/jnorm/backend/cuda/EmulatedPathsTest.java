@@ -106,6 +106,13 @@ class EmulatedPathsTest {
                 kernels(Geometry.H200, Shape.of(64, 1001), layerNorm(1001), true));
         assertEquals(EnumSet.of(Kernel.ROWS_BACKWARD_FUSED_VEC, Kernel.SUMS_FINALIZE),
                 kernels(Geometry.SMALL, Shape.of(64, 1000), layerNorm(1000), true), "compute capability 7.5");
+        System.setProperty("jnorm.cuda.clusters", "false");
+        try {
+            assertEquals(EnumSet.of(Kernel.ROWS_BACKWARD_FUSED_VEC, Kernel.SUMS_FINALIZE),
+                    kernels(Geometry.H200, Shape.of(64, 2048), layerNorm(2048), true), "clusters turned off");
+        } finally {
+            System.clearProperty("jnorm.cuda.clusters");
+        }
         assertEquals(EnumSet.of(Kernel.ROWS_BACKWARD_FUSED, Kernel.SUMS_FINALIZE),
                 kernels(Geometry.SMALL, Shape.of(64, 1001), layerNorm(1001), true));
         assertEquals(EnumSet.of(Kernel.ROWS_BACKWARD_FUSED_VEC), kernels(Geometry.H200, Shape.of(4, 2048),

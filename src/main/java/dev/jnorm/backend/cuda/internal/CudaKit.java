@@ -74,10 +74,12 @@ public final class CudaKit {
 
     /**
      * The blocks of a thread-block cluster the device runs the cluster kernels in (the *_sm90
-     * modules: compute capability 9.0 or newer), or 1 where it has no clusters.
+     * modules: compute capability 9.0 or newer), or 1 where it has no clusters or
+     * {@code -Djnorm.cuda.clusters=false} turns them off (the kernels without clusters instead).
      */
     public int clusterBlocks() {
-        return device.info().major() >= 9 ? Kernel.ROWS_BACKWARD_FUSED_CLUSTER.cluster() : 1;
+        boolean enabled = !"false".equals(System.getProperty("jnorm.cuda.clusters"));
+        return enabled && device.info().major() >= 9 ? Kernel.ROWS_BACKWARD_FUSED_CLUSTER.cluster() : 1;
     }
 
     /** Where {@link Kernels}' launches go. */
