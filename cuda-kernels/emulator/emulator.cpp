@@ -3,20 +3,21 @@
 // A launch runs its blocks one after another, in the order the caller asks (forward, reverse or a
 // seeded shuffle); a kernel with thread-block clusters runs one cluster at a time, its blocks
 // together. The threads of a block (or cluster) are fibers on the calling OS thread. The scheduler
-// lets one warp at a time run as far as it can, until all its threads wait at a barrier or are done,
-// its lanes taking turns at each warp barrier; warps take their turns (a cluster's warps of every
-// block among each other), and lanes theirs, in the order asked for (forward, reverse, or shuffled
-// anew every round). __syncthreads, __syncwarp, warp shuffles and cluster_sync are real barriers. So a missing barrier
-// shows up as a wrong result, or as a result that differs in another order: a warp that reads what another writes
-// without a barrier between reads it too early in one order, and a warp that overwrites shared memory before another
-// has read it runs ahead far enough to do so in one order. A barrier not every thread reaches is a reported deadlock.
+// lets one warp at a time run as far as it can, until all its threads wait at a barrier or are
+// done, its lanes taking turns at each warp barrier; warps take their turns (a cluster's warps of
+// every block among each other), and lanes theirs, in the order asked for (forward, reverse, or
+// shuffled anew every round). __syncthreads, __syncwarp, warp shuffles and cluster_sync are real
+// barriers. So a missing barrier shows up as a wrong result, or as a result that differs in another
+// order: a warp that reads what another writes without a barrier between reads it too early in one
+// order, and a warp that overwrites shared memory before another has read it runs ahead far enough
+// to do so in one order. A barrier not every thread reaches is a reported deadlock.
 //
 // Memory: device buffers are host memory filled with NaN on allocation; shared memory, dynamic and
 // static, is NaN before every block, and each block of a cluster has its own. A block that has
-// exited has no shared memory: another block's access to it (through cluster_shared) faults. Kernels reach memory only
-// through checked pointers (cuda_emulation.h): an access outside its buffer on either side, misaligned, or through a
-// null pointer is the launch's fault. Global traffic is counted per launch as the footprint of its loads and of its
-// stores (each byte once).
+// exited has no shared memory: another block's access to it (through cluster_shared) faults.
+// Kernels reach memory only through checked pointers (cuda_emulation.h): an access outside its
+// buffer on either side, misaligned, or through a null pointer is the launch's fault. Global
+// traffic is counted per launch as the footprint of its loads and of its stores (each byte once).
 //
 // Launch limits (threads, shared memory, registers, grid) are checked by the Java side,
 // dev.jnorm.backend.cuda.internal.EmulatedDevice, which knows the emulated device's geometry and each
