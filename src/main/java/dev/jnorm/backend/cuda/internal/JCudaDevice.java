@@ -106,7 +106,8 @@ public final class JCudaDevice implements GpuDevice {
             d.loadKernels();
         } catch (CudaException e) {
             d.close();
-            throw new CudaUnavailableException(kernelsDidNotLoad(d.info, e.getMessage(), Ptx.highestIsa()));
+            throw new CudaUnavailableException(kernelsDidNotLoad(d.info, e.getMessage(),
+                    Ptx.highestIsa(d.info.major() >= 9)));
         }
         return d;
     }

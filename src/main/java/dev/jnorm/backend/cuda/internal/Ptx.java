@@ -49,9 +49,13 @@ final class Ptx {
         }
     }
 
-    /** The highest ISA version any module declares: what the driver must know. */
-    static String highestIsa() {
-        return Arrays.stream(Kernel.values()).map(Kernel::module).distinct().map(Ptx::isa)
+    /**
+     * The highest ISA version of the modules a device loads (those of thread-block clusters only where
+     * it has them): what its driver must know.
+     */
+    static String highestIsa(boolean clusters) {
+        return Arrays.stream(Kernel.values()).filter(k -> clusters || k.cluster() == 1).map(Kernel::module).distinct()
+                .map(Ptx::isa)
                 .max((a, b) -> Double.compare(Double.parseDouble(a), Double.parseDouble(b))).orElseThrow();
     }
 
