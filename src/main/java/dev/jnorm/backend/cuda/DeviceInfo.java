@@ -9,6 +9,15 @@ package dev.jnorm.backend.cuda;
 public record DeviceInfo(String name, int major, int minor, int multiprocessors, long sharedMemoryPerBlock,
                          long l2CacheBytes, long totalMemory, String driver) {
 
+    /**
+     * Whether it runs thread-block clusters.
+     *
+     * @return true for compute capability 9.0 or newer
+     */
+    public boolean hasClusters() {
+        return major >= 9;
+    }
+
     @Override
     public String toString() {
         return name + " (sm_" + major + minor + ", " + multiprocessors + " SMs, " + (totalMemory >> 20)

@@ -79,7 +79,7 @@ public final class CudaKit {
      */
     public int clusterBlocks() {
         boolean enabled = !"false".equals(System.getProperty("jnorm.cuda.clusters"));
-        return enabled && device.info().major() >= 9 ? Kernel.ROWS_BACKWARD_FUSED_CLUSTER.cluster() : 1;
+        return enabled && device.info().hasClusters() ? Kernel.ROWS_BACKWARD_FUSED_CLUSTER.cluster() : 1;
     }
 
     /** Where {@link Kernels}' launches go. */

@@ -106,8 +106,7 @@ public final class JCudaDevice implements GpuDevice {
             d.loadKernels();
         } catch (CudaException e) {
             d.close();
-            throw new CudaUnavailableException(kernelsDidNotLoad(d.info, e.getMessage(),
-                    Ptx.highestIsa(d.info.major() >= 9)));
+            throw new CudaUnavailableException(kernelsDidNotLoad(d.info, e.getMessage(), Ptx.highestIsa(d.info)));
         }
         return d;
     }
@@ -142,7 +141,7 @@ public final class JCudaDevice implements GpuDevice {
 
     private void loadKernels() {
         for (Kernel k : Kernel.values()) {
-            if (k.cluster() > 1 && info.major() < 9) {
+            if (!Ptx.loadedOn(k, info)) {
                 continue; // compute_90 PTX (thread-block clusters): not for this device
             }
             CUmodule module = modules.computeIfAbsent(k.module(), this::loadModule);

@@ -1,5 +1,6 @@
 package dev.jnorm.backend.cuda.internal;
 
+import dev.jnorm.backend.cuda.DeviceInfo;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
@@ -49,12 +50,14 @@ final class Ptx {
         }
     }
 
-    /**
-     * The highest ISA version of the modules a device loads (those of thread-block clusters only where
-     * it has them): what its driver must know.
-     */
-    static String highestIsa(boolean clusters) {
-        return Arrays.stream(Kernel.values()).filter(k -> clusters || k.cluster() == 1).map(Kernel::module).distinct()
+    /** Whether {@code device} loads kernel {@code k}: those of thread-block clusters only where it has them. */
+    static boolean loadedOn(Kernel k, DeviceInfo device) {
+        return k.cluster() == 1 || device.hasClusters();
+    }
+
+    /** The highest ISA version of the modules {@code device} loads: what its driver must know. */
+    static String highestIsa(DeviceInfo device) {
+        return Arrays.stream(Kernel.values()).filter(k -> loadedOn(k, device)).map(Kernel::module).distinct()
                 .map(Ptx::isa)
                 .max((a, b) -> Double.compare(Double.parseDouble(a), Double.parseDouble(b))).orElseThrow();
     }

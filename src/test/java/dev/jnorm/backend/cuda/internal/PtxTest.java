@@ -30,8 +30,9 @@ class PtxTest {
                         + "CUDA_ERROR_UNSUPPORTED_PTX_VERSION", "8.0"));
         assertEquals("13.0", Ptx.cudaForIsa("9.0"));
         // a device without thread-block clusters does not load the *_sm90 modules, whose ISA is 7.8
-        assertEquals("7.0", Ptx.highestIsa(false));
-        assertEquals("7.8", Ptx.highestIsa(true));
+        assertEquals("7.0", Ptx.highestIsa(old));
+        assertEquals("7.8", Ptx.highestIsa(new DeviceInfo("NVIDIA H200", 9, 0, 132, 232448, 50 << 20, 141L << 30,
+                "12.4")));
         assertEquals("11.0", Ptx.cudaForIsa("7.0"));
     }
 }
