@@ -335,14 +335,7 @@ final class RowsOp {
                     long blocks = fusedBlocks(gpu, rows, length, team.teams(), grads, storage.bytes(), cluster);
                     long sets = blocks / cluster;
                     DevicePointer partials = grads ? s.floats(2 * length * sets) : null;
-                    (cluster > 1 ? (packs ? CudaKit.byStorage(storage, Kernels.rowsBackwardFusedClusterVec(),
-                            Kernels.rowsBackwardFusedClusterVecF16(), Kernels.rowsBackwardFusedClusterVecBf16())
-                            : CudaKit.byStorage(storage, Kernels.rowsBackwardFusedCluster(),
-                            Kernels.rowsBackwardFusedClusterF16(), Kernels.rowsBackwardFusedClusterBf16()))
-                            : packs ? CudaKit.byStorage(storage, Kernels.rowsBackwardFusedVec(),
-                            Kernels.rowsBackwardFusedVecF16(), Kernels.rowsBackwardFusedVecBf16())
-                            : CudaKit.byStorage(storage, Kernels.rowsBackwardFused(), Kernels.rowsBackwardFusedF16(),
-                            Kernels.rowsBackwardFusedBf16())).x(gpu.pointer(x))
+                    fusedKernel(storage, packs, cluster > 1).x(gpu.pointer(x))
                             .dy(gpu.pointer(dy)).mean(gpu.pointer(saveMean)).rstd(gpu.pointer(saveRstd))
                             .w(gpu.pointer(weight)).dx(gpu.pointer(dx)).rows(rows).L((int) length)
                             .centered(layout.centered() ? 1 : 0).partials(partials)
@@ -380,6 +373,20 @@ final class RowsOp {
                     }
                 }
             }
+        }
+
+        /** rows_backward_fused for the storage, in 16-byte packs or not, in thread-block clusters or not. */
+        private static Kernels.RowsBackwardFusedArgs fusedKernel(DType storage, boolean packs, boolean clusters) {
+            if (clusters) {
+                return packs ? CudaKit.byStorage(storage, Kernels.rowsBackwardFusedClusterVec(),
+                        Kernels.rowsBackwardFusedClusterVecF16(), Kernels.rowsBackwardFusedClusterVecBf16())
+                        : CudaKit.byStorage(storage, Kernels.rowsBackwardFusedCluster(),
+                        Kernels.rowsBackwardFusedClusterF16(), Kernels.rowsBackwardFusedClusterBf16());
+            }
+            return packs ? CudaKit.byStorage(storage, Kernels.rowsBackwardFusedVec(), Kernels.rowsBackwardFusedVecF16(),
+                    Kernels.rowsBackwardFusedVecBf16())
+                    : CudaKit.byStorage(storage, Kernels.rowsBackwardFused(), Kernels.rowsBackwardFusedF16(),
+                    Kernels.rowsBackwardFusedBf16());
         }
 
         /**
